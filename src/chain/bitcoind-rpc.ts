@@ -287,20 +287,21 @@ function scanTx(raw: Uint8Array): ScannedTx {
   return { txid: tx.id, outputs, spends };
 }
 
+/** Little-endian CompactSize at `pos` of `b`; returns the value and the position after it. */
+function readCompactSize(b: Uint8Array, pos: number): [number, number] {
+  const first = b[pos];
+  if (first === undefined) throw new ChainSourceError('block', 'truncated');
+  if (first < 0xfd) return [first, pos + 1];
+  const n = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
+  if (pos + 1 + n > b.length) throw new ChainSourceError('block', 'truncated');
+  let v = 0;
+  for (let i = 0; i < n; i++) v += b[pos + 1 + i]! * 2 ** (8 * i);
+  return [v, pos + 1 + n];
+}
+
 /** Splits a raw block into transactions: 80-byte header, CompactSize count, then txs. */
 export function decodeBlockTxs(raw: Uint8Array): ScannedTx[] {
-  let pos = 80;
-  const readCompact = (): number => {
-    const first = raw[pos++];
-    if (first === undefined) throw new ChainSourceError('block', 'truncated');
-    if (first < 0xfd) return first;
-    const n = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (raw[pos + i] ?? 0) * 2 ** (8 * i);
-    pos += n;
-    return v;
-  };
-  const count = readCompact();
+  let [count, pos] = readCompactSize(raw, 80);
   const txs: ScannedTx[] = [];
   for (let i = 0; i < count; i++) {
     const len = txLength(raw, pos);
@@ -314,36 +315,29 @@ export function decodeBlockTxs(raw: Uint8Array): ScannedTx[] {
 /** Length of the serialized transaction starting at `start` (with or without witness). */
 function txLength(b: Uint8Array, start: number): number {
   let p = start + 4;
-  const compact = (): number => {
-    const f = b[p++];
-    if (f === undefined) throw new ChainSourceError('block', 'truncated tx');
-    if (f < 0xfd) return f;
-    const n = f === 0xfd ? 2 : f === 0xfe ? 4 : 8;
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (b[p + i] ?? 0) * 2 ** (8 * i);
-    p += n;
-    return v;
-  };
-  let segwit = false;
-  if (b[p] === 0 && b[p + 1] === 1) {
-    segwit = true;
-    p += 2;
-  }
-  const nIn = compact();
+  let n: number;
+  const segwit = b[p] === 0 && b[p + 1] === 1;
+  if (segwit) p += 2;
+  let nIn: number;
+  [nIn, p] = readCompactSize(b, p);
   for (let i = 0; i < nIn; i++) {
-    p += 36;
-    p += compact();
-    p += 4;
+    [n, p] = readCompactSize(b, p + 36);
+    p += n + 4;
   }
-  const nOut = compact();
+  let nOut: number;
+  [nOut, p] = readCompactSize(b, p);
   for (let i = 0; i < nOut; i++) {
-    p += 8;
-    p += compact();
+    [n, p] = readCompactSize(b, p + 8);
+    p += n;
   }
   if (segwit) {
     for (let i = 0; i < nIn; i++) {
-      const items = compact();
-      for (let j = 0; j < items; j++) p += compact();
+      let items: number;
+      [items, p] = readCompactSize(b, p);
+      for (let j = 0; j < items; j++) {
+        [n, p] = readCompactSize(b, p);
+        p += n;
+      }
     }
   }
   p += 4;

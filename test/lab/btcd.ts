@@ -1,0 +1,78 @@
+/**
+ * A btcd regtest node for the lab: started on 127.0.0.1 with ports picked at
+ * run time, RPC without TLS (loopback only), a transaction index (so
+ * getrawtransaction finds any tx), and a mining address whose key the lab
+ * holds, so mined coins can be handed out by the faucet.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { p2wpkh } from '@scure/btc-signer';
+import { JsonRpcClient } from '../../src/chain/json-rpc.ts';
+import { labBinary } from './binaries.ts';
+import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { REGTEST } from './regtest.ts';
+
+export interface Btcd {
+  proc: LabProcess;
+  dir: string;
+  rpcUrl: string;
+  rpcUser: string;
+  rpcPass: string;
+  /** host:port of the RPC server (lnd's btcd.rpchost). */
+  rpcHost: string;
+  p2pPort: number;
+  rpc: JsonRpcClient;
+  /** The key and script of the mining address (coinbase outputs go there). */
+  miner: { privateKey: Uint8Array; script: Uint8Array; address: string };
+  generate(n: number): Promise<string[]>;
+  height(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lab-btcd-'));
+  const [rpcPort, p2pPort] = [await freePort(), await freePort()];
+  const rpcUser = 'lab';
+  const rpcPass = Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex');
+  const privateKey = secp256k1.utils.randomSecretKey();
+  const pay = p2wpkh(secp256k1.getPublicKey(privateKey, true), REGTEST);
+  const proc = startProcess({
+    name: 'btcd',
+    cmd: labBinary('btcd'),
+    args: [
+      '--regtest',
+      `--datadir=${join(dir, 'data')}`,
+      `--logdir=${join(dir, 'logs')}`,
+      `--listen=127.0.0.1:${p2pPort}`,
+      `--rpclisten=127.0.0.1:${rpcPort}`,
+      `--rpcuser=${rpcUser}`,
+      `--rpcpass=${rpcPass}`,
+      '--notls',
+      '--txindex',
+      `--miningaddr=${pay.address}`,
+      '--debuglevel=info',
+      // Regtest blocks come fast in tests; do not let btcd ban lnd for it.
+      '--nobanning',
+    ],
+    logFile: join(dir, 'btcd.log'),
+  });
+  const rpcUrl = `http://127.0.0.1:${rpcPort}`;
+  const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000 });
+  await waitFor('btcd RPC', async () => (await rpc.call<number>('getblockcount')) >= 0 || undefined, 30_000);
+  return {
+    proc,
+    dir,
+    rpcUrl,
+    rpcUser,
+    rpcPass,
+    rpcHost: `127.0.0.1:${rpcPort}`,
+    p2pPort,
+    rpc,
+    miner: { privateKey, script: pay.script, address: pay.address! },
+    generate: (n) => rpc.call<string[]>('generate', n),
+    height: () => rpc.call<number>('getblockcount'),
+    stop: () => proc.stop(),
+  };
+}

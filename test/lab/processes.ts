@@ -1,0 +1,118 @@
+/**
+ * Child processes of the lab. Every process is recorded by PID and killed
+ * when the lab stops it, and also when the test process exits for any
+ * reason (failed assertion, uncaught error, Ctrl-C), so no daemon outlives
+ * the test that started it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createServer } from 'node:net';
+
+export interface LabProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const running = new Map<number, ChildProcess>();
+
+function killAll(): void {
+  for (const [pid] of running) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+export function startProcess(opts: {
+  name: string;
+  cmd: string;
+  args: string[];
+  logFile: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}): LabProcess {
+  mkdirSync(dirname(opts.logFile), { recursive: true });
+  const log = createWriteStream(opts.logFile, { flags: 'a' });
+  const child = spawn(opts.cmd, opts.args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid === undefined) throw new Error(`${opts.name}: could not start ${opts.cmd}`);
+  const pid = child.pid;
+  running.set(pid, child);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      running.delete(pid);
+      resolve(code);
+    });
+  });
+  return {
+    name: opts.name,
+    pid,
+    logFile: opts.logFile,
+    exited,
+    kill(signal = 'SIGKILL') {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    },
+    async stop(graceMs = 5000) {
+      if (!running.has(pid)) return;
+      this.kill('SIGTERM');
+      const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
