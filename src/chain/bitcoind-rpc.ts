@@ -163,13 +163,14 @@ export class BitcoindRpcChainSource implements ChainSource {
   }
 
   async outspend(txid: string, vout: number): Promise<Outspend> {
-    const utxo = await this.rpc.call<unknown>('gettxout', txid, vout, true);
-    if (utxo) return { spent: false };
+    // The mempool first: btcd's gettxout still reports an output that a mempool tx spends.
     const key = `${txid}:${vout}`;
     for (const tx of await this.mempoolTxs()) {
       const vin = tx.spends.indexOf(key);
       if (vin >= 0) return { spent: true, txid: tx.txid, vin, status: { confirmed: false, confirmations: 0 } };
     }
+    const utxo = await this.rpc.call<unknown>('gettxout', txid, vout, true);
+    if (utxo) return { spent: false };
     const status = await this.txStatus(txid);
     if (!status?.block) return { spent: false };
     const tip = await this.tip();
@@ -299,18 +300,20 @@ function readCompactSize(b: Uint8Array, pos: number): [number, number] {
   return [v, pos + 1 + n];
 }
 
-/** Splits a raw block into transactions: 80-byte header, CompactSize count, then txs. */
-export function decodeBlockTxs(raw: Uint8Array): ScannedTx[] {
+/** Splits a raw block into its raw transactions: 80-byte header, CompactSize count, then txs. */
+export function splitBlock(raw: Uint8Array): Uint8Array[] {
   let [count, pos] = readCompactSize(raw, 80);
-  const txs: ScannedTx[] = [];
+  const txs: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const len = txLength(raw, pos);
-    txs.push(scanTx(raw.subarray(pos, pos + len)));
+    txs.push(raw.subarray(pos, pos + len));
     pos += len;
   }
   if (pos !== raw.length) throw new ChainSourceError('block', `${raw.length - pos} trailing bytes`);
   return txs;
 }
+
+export const decodeBlockTxs = (raw: Uint8Array): ScannedTx[] => splitBlock(raw).map(scanTx);
 
 /** Length of the serialized transaction starting at `start` (with or without witness). */
 function txLength(b: Uint8Array, start: number): number {
