@@ -17,6 +17,17 @@ if (tsc !== 0) {
   process.exit(tsc);
 }
 
+// The regtest lab's peers are built once into a cache outside the repo
+// (test/lab/build/); a fresh machine builds them here, later runs reuse them.
+for (const peer of ['btcd']) {
+  console.log(`== lab peer ${peer} (cached build)`);
+  const built = run('bash', [`test/lab/build/${peer}.sh`]);
+  if (built !== 0) {
+    console.error(`building the lab peer ${peer} failed: the tests that need it cannot run`);
+    process.exit(built);
+  }
+}
+
 mkdirSync('.test-results', { recursive: true });
 const report = '.test-results/junit.xml';
 console.log('== bun test');
