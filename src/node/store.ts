@@ -1,0 +1,55 @@
+/**
+ * The node's SQLite database (bun:sqlite): WAL with synchronous=FULL, so a
+ * committed write survives power loss (NORMAL may lose the last commit, which
+ * for channel state would break DESIGN.md rule 1), and numbered migrations
+ * applied in order at open, each in its own transaction.
+ */
+import { Database } from 'bun:sqlite';
+import { MIGRATIONS } from './migrations.ts';
+
+export class Store {
+  readonly db: Database;
+
+  private constructor(db: Database) {
+    this.db = db;
+  }
+
+  static open(path: string): Store {
+    const db = new Database(path, { create: true, strict: true });
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('PRAGMA busy_timeout = 5000');
+    const store = new Store(db);
+    store.migrate();
+    return store;
+  }
+
+  get schemaVersion(): number {
+    const row = this.db.query<{ v: number | null }, []>('SELECT max(version) AS v FROM schema_migrations').get();
+    return row?.v ?? 0;
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const current = this.schemaVersion;
+    const latest = MIGRATIONS.length;
+    if (current > latest) {
+      throw new Error(`database schema version ${current} is newer than this lnnode understands (${latest}); refusing to open`);
+    }
+    for (const m of MIGRATIONS.slice(current)) {
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Math.floor(Date.now() / 1000));
+      })();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
