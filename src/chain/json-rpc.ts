@@ -14,6 +14,8 @@ export interface JsonRpcOptions {
   password: string;
   fetch?: Fetch;
   timeoutMs?: number;
+  /** PEM certificate to trust for an https URL (btcd's self-signed rpc.cert). */
+  caCert?: string;
 }
 
 /** The server answered with an error object (code and message as it sent them). */
@@ -48,7 +50,9 @@ export class JsonRpcClient {
         headers: { 'content-type': 'application/json', authorization: this.auth },
         body: JSON.stringify({ jsonrpc: '1.0', id: ++this.id, method, params }),
         signal: AbortSignal.timeout(this.timeoutMs),
-      });
+        // Bun's fetch extension: trust the server's own certificate.
+        ...(this.opts.caCert ? { tls: { ca: this.opts.caCert } } : {}),
+      } as RequestInit);
     } catch (e) {
       throw new ChainSourceError(`rpc ${this.opts.url}`, `${method}: ${(e as Error).message}`);
     }

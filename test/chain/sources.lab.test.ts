@@ -31,7 +31,7 @@ beforeAll(async () => {
   await faucet.ensureFunds();
   sources = [
     new EsploraChainSource({ url: esplora.url }),
-    new BitcoindRpcChainSource({ url: btcd.rpcUrl, user: btcd.rpcUser, password: btcd.rpcPass }),
+    new BitcoindRpcChainSource({ url: btcd.rpcUrl, user: btcd.rpcUser, password: btcd.rpcPass, caCert: btcd.rpcCert }),
   ];
 }, 60_000);
 

@@ -1,10 +1,11 @@
 /**
  * A btcd regtest node for the lab: started on 127.0.0.1 with ports picked at
- * run time, RPC without TLS (loopback only), a transaction index (so
+ * run time, RPC over TLS with btcd's self-signed certificate (lnd insists on
+ * TLS to btcd), a transaction index (so
  * getrawtransaction finds any tx), and a mining address whose key the lab
  * holds, so mined coins can be handed out by the faucet.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -20,6 +21,9 @@ export interface Btcd {
   rpcUrl: string;
   rpcUser: string;
   rpcPass: string;
+  /** Path and PEM of btcd's RPC certificate. */
+  rpcCertPath: string;
+  rpcCert: string;
   /** host:port of the RPC server (lnd's btcd.rpchost). */
   rpcHost: string;
   p2pPort: number;
@@ -49,7 +53,8 @@ export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
       `--rpclisten=127.0.0.1:${rpcPort}`,
       `--rpcuser=${rpcUser}`,
       `--rpcpass=${rpcPass}`,
-      '--notls',
+      `--rpccert=${join(dir, 'rpc.cert')}`,
+      `--rpckey=${join(dir, 'rpc.key')}`,
       '--txindex',
       `--miningaddr=${pay.address}`,
       '--debuglevel=info',
@@ -58,8 +63,11 @@ export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
     ],
     logFile: join(dir, 'btcd.log'),
   });
-  const rpcUrl = `http://127.0.0.1:${rpcPort}`;
-  const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000 });
+  const rpcUrl = `https://127.0.0.1:${rpcPort}`;
+  const rpcCertPath = join(dir, 'rpc.cert');
+  // btcd writes its certificate at start; wait for it before trusting it.
+  const rpcCert = await waitFor('btcd rpc.cert', async () => readFileSync(rpcCertPath, 'utf8') || undefined, 30_000);
+  const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
   await waitFor('btcd RPC', async () => (await rpc.call<number>('getblockcount')) >= 0 || undefined, 30_000);
   return {
     proc,
@@ -67,6 +75,8 @@ export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
     rpcUrl,
     rpcUser,
     rpcPass,
+    rpcCertPath,
+    rpcCert,
     rpcHost: `127.0.0.1:${rpcPort}`,
     p2pPort,
     rpc,

@@ -17,7 +17,7 @@ export class Faucet {
   readonly chain: BitcoindRpcChainSource;
 
   constructor(private readonly btcd: Btcd) {
-    this.chain = new BitcoindRpcChainSource({ url: btcd.rpcUrl, user: btcd.rpcUser, password: btcd.rpcPass });
+    this.chain = new BitcoindRpcChainSource({ url: btcd.rpcUrl, user: btcd.rpcUser, password: btcd.rpcPass, caCert: btcd.rpcCert });
   }
 
   /** Mines until at least one coinbase has matured. */
