@@ -74,6 +74,8 @@ export function malformedHtlcFailure(
  * needs a key, so peelOnion checks it.
  */
 export function decodeOnionPacket(bytes: Uint8Array, payloadsLength = PAYMENT_PAYLOADS_LENGTH): OnionPacket {
+  // update_add_htlc fixes the length, so only an onion message can get here
+  // with a wrong one; "not understood" is the closest code the spec has.
   if (bytes.length !== PACKET_OVERHEAD + payloadsLength) {
     throw new OnionError(
       'onion_packet',
@@ -252,7 +254,7 @@ export function peelOnion(
     len = readBigSize(r, 'length');
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
-    throw new OnionError(e.field, e.reason, FailureCode.invalid_onion_payload);
+    throw new OnionError('onion_packet.hop_payloads.length', e.reason, FailureCode.invalid_onion_payload);
   }
   if (len < 2n) {
     throw new OnionError('onion_packet.hop_payloads.length', `reserved payload length ${len}`, FailureCode.invalid_onion_payload);
