@@ -253,6 +253,10 @@ fn handle(node: &Node, method: &str, path: &str, body: &Value) -> Reply {
 		},
 		("POST", "/close_channel") => {
 			let (id, pk) = (user_channel_id(body)?, pubkey(body)?);
+			// ldk-node answers Ok for a channel it does not know; a test wants to hear that.
+			if !node.list_channels().iter().any(|c| c.user_channel_id.0 == id.0 && c.counterparty_node_id == pk) {
+				return Err((404, format!("no channel {} with {pk}", id.0)));
+			}
 			if body.get("force").and_then(Value::as_bool).unwrap_or(false) {
 				node.force_close_channel(&id, pk, None).map_err(node_err)?;
 			} else {
