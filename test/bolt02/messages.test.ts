@@ -180,7 +180,7 @@ describe('BOLT 2 messages round trip', () => {
 describe('TLV extensions', () => {
   test('unknown odd TLVs are kept byte-exactly; unknown even ones refused', () => {
     const [, make] = samples.find(([c]) => c === channelReady)!;
-    const base = channelReady.encode({ ...(make() as never), shortChannelIdAlias: undefined });
+    const base = channelReady.encode({ ...(make() as object), shortChannelIdAlias: undefined } as never);
     const withOdd = concat(base, fromHex('0301ff'));
     const m = channelReady.decode(withOdd);
     expect(m.unknownTlvs?.map((t) => t.type)).toEqual([3n]);
@@ -190,7 +190,7 @@ describe('TLV extensions', () => {
 
   test('a known TLV of the wrong length is refused naming it', () => {
     const [, make] = samples.find(([c]) => c === channelReady)!;
-    const base = channelReady.encode({ ...(make() as never), shortChannelIdAlias: undefined });
+    const base = channelReady.encode({ ...(make() as object), shortChannelIdAlias: undefined } as never);
     expect(() => channelReady.decode(concat(base, fromHex('0107' + '00'.repeat(7))))).toThrow('channel_ready.tlvs.shortChannelIdAlias');
   });
 
