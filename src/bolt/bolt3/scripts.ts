@@ -1,0 +1,134 @@
+/**
+ * The witness scripts of BOLT #3: funding 2-of-2, to_local, to_remote
+ * (anchors variant), anchors, offered and received HTLCs (both variants).
+ * https://github.com/lightning/bolts/blob/master/03-transactions.md#commitment-transaction-outputs
+ */
+import { ripemd160 } from '@noble/hashes/legacy.js';
+import { compareBytes } from '../bytes.ts';
+import { EncodeError } from '../errors.ts';
+import { hash160, OP, op, script } from './script.ts';
+
+function key(k: Uint8Array, name: string): Uint8Array {
+  if (!(k instanceof Uint8Array) || k.length !== 33) throw new EncodeError(name, 'expected a 33-byte public key');
+  return k;
+}
+
+/** 2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG, keys in lexicographic order. */
+export function fundingScript(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const [k1, k2] = compareBytes(key(a, 'fundingPubkey'), key(b, 'fundingPubkey')) <= 0 ? [a, b] : [b, a];
+  return script(2n, k1, k2, 2n, op(OP.CHECKMULTISIG));
+}
+
+export function toLocalScript(revocation: Uint8Array, toSelfDelay: number, localDelayed: Uint8Array): Uint8Array {
+  return script(
+    op(OP.IF),
+    key(revocation, 'revocationPubkey'),
+    op(OP.ELSE),
+    BigInt(toSelfDelay),
+    op(OP.CHECKSEQUENCEVERIFY),
+    op(OP.DROP),
+    key(localDelayed, 'localDelayedPubkey'),
+    op(OP.ENDIF),
+    op(OP.CHECKSIG),
+  );
+}
+
+/** option_anchors to_remote: <remotepubkey> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY */
+export function toRemoteAnchorsScript(remote: Uint8Array): Uint8Array {
+  return script(key(remote, 'remotePubkey'), op(OP.CHECKSIGVERIFY), 1n, op(OP.CHECKSEQUENCEVERIFY));
+}
+
+export function anchorScript(fundingPubkey: Uint8Array): Uint8Array {
+  return script(
+    key(fundingPubkey, 'fundingPubkey'),
+    op(OP.CHECKSIG),
+    op(OP.IFDUP),
+    op(OP.NOTIF),
+    16n,
+    op(OP.CHECKSEQUENCEVERIFY),
+    op(OP.ENDIF),
+  );
+}
+
+/** With option_anchors, HTLC outputs are CSV 1 locked on the non-revocation paths. */
+const csv1 = [1n, op(OP.CHECKSEQUENCEVERIFY), op(OP.DROP)];
+
+export function offeredHtlcScript(
+  revocation: Uint8Array,
+  remoteHtlc: Uint8Array,
+  localHtlc: Uint8Array,
+  paymentHash: Uint8Array,
+  anchors: boolean,
+): Uint8Array {
+  return script(
+    op(OP.DUP),
+    op(OP.HASH160),
+    hash160(key(revocation, 'revocationPubkey')),
+    op(OP.EQUAL),
+    op(OP.IF),
+    op(OP.CHECKSIG),
+    op(OP.ELSE),
+    key(remoteHtlc, 'remoteHtlcPubkey'),
+    op(OP.SWAP),
+    op(OP.SIZE),
+    32n,
+    op(OP.EQUAL),
+    op(OP.NOTIF),
+    op(OP.DROP),
+    2n,
+    op(OP.SWAP),
+    key(localHtlc, 'localHtlcPubkey'),
+    2n,
+    op(OP.CHECKMULTISIG),
+    op(OP.ELSE),
+    op(OP.HASH160),
+    ripemd160(paymentHash),
+    op(OP.EQUALVERIFY),
+    op(OP.CHECKSIG),
+    op(OP.ENDIF),
+    ...(anchors ? csv1 : []),
+    op(OP.ENDIF),
+  );
+}
+
+export function receivedHtlcScript(
+  revocation: Uint8Array,
+  remoteHtlc: Uint8Array,
+  localHtlc: Uint8Array,
+  paymentHash: Uint8Array,
+  cltvExpiry: number,
+  anchors: boolean,
+): Uint8Array {
+  return script(
+    op(OP.DUP),
+    op(OP.HASH160),
+    hash160(key(revocation, 'revocationPubkey')),
+    op(OP.EQUAL),
+    op(OP.IF),
+    op(OP.CHECKSIG),
+    op(OP.ELSE),
+    key(remoteHtlc, 'remoteHtlcPubkey'),
+    op(OP.SWAP),
+    op(OP.SIZE),
+    32n,
+    op(OP.EQUAL),
+    op(OP.IF),
+    op(OP.HASH160),
+    ripemd160(paymentHash),
+    op(OP.EQUALVERIFY),
+    2n,
+    op(OP.SWAP),
+    key(localHtlc, 'localHtlcPubkey'),
+    2n,
+    op(OP.CHECKMULTISIG),
+    op(OP.ELSE),
+    op(OP.DROP),
+    BigInt(cltvExpiry),
+    op(OP.CHECKLOCKTIMEVERIFY),
+    op(OP.DROP),
+    op(OP.CHECKSIG),
+    op(OP.ENDIF),
+    ...(anchors ? csv1 : []),
+    op(OP.ENDIF),
+  );
+}
