@@ -51,14 +51,19 @@ export interface TaggedField {
   words: number[];
 }
 
-export interface Invoice {
+/** What every invoice states, whether decoded or about to be encoded. */
+interface InvoiceTerms {
   network: Network;
   amountMsat?: Msat;
+  /** Seconds since 1970; a parameter when encoding, not the clock. */
   timestamp: number;
   paymentHash: Uint8Array;
   paymentSecret: Uint8Array;
   description?: string;
   descriptionHash?: Uint8Array;
+}
+
+export interface Invoice extends InvoiceTerms {
   expirySeconds: number;
   minFinalCltvExpiryDelta: number;
   fallbacks: (Fallback & { address?: string })[];
@@ -258,15 +263,7 @@ export function isExpired(invoice: Pick<Invoice, 'timestamp' | 'expirySeconds'>,
 }
 
 /** What a payee chooses for a new invoice. */
-export interface InvoiceParams {
-  network: Network;
-  amountMsat?: Msat;
-  /** Seconds since 1970; a parameter, not the clock. */
-  timestamp: number;
-  paymentHash: Uint8Array;
-  paymentSecret: Uint8Array;
-  description?: string;
-  descriptionHash?: Uint8Array;
+export interface InvoiceParams extends InvoiceTerms {
   expirySeconds?: number;
   minFinalCltvExpiryDelta?: number;
   fallbacks?: Fallback[];

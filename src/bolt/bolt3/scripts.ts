@@ -6,7 +6,7 @@
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { compareBytes } from '../bytes.ts';
 import { EncodeError } from '../errors.ts';
-import { hash160, OP, op, script } from './script.ts';
+import { hash160, type Item, OP, op, script } from './script.ts';
 
 function key(k: Uint8Array, name: string): Uint8Array {
   if (!(k instanceof Uint8Array) || k.length !== 33) throw new EncodeError(name, 'expected a 33-byte public key');
@@ -50,17 +50,13 @@ export function anchorScript(fundingPubkey: Uint8Array): Uint8Array {
   );
 }
 
-/** With option_anchors, HTLC outputs are CSV 1 locked on the non-revocation paths. */
-const csv1 = [1n, op(OP.CHECKSEQUENCEVERIFY), op(OP.DROP)];
-
-export function offeredHtlcScript(
-  revocation: Uint8Array,
-  remoteHtlc: Uint8Array,
-  localHtlc: Uint8Array,
-  paymentHash: Uint8Array,
-  anchors: boolean,
-): Uint8Array {
-  return script(
+/**
+ * Both HTLC scripts open alike: the revocation key spends at once; otherwise
+ * the remote HTLC key's signature goes aside and the next witness item's size
+ * (32 = a preimage) picks the branch.
+ */
+function htlcHead(revocation: Uint8Array, remoteHtlc: Uint8Array): Item[] {
+  return [
     op(OP.DUP),
     op(OP.HASH160),
     hash160(key(revocation, 'revocationPubkey')),
@@ -73,6 +69,21 @@ export function offeredHtlcScript(
     op(OP.SIZE),
     32n,
     op(OP.EQUAL),
+  ];
+}
+
+/** With option_anchors, HTLC outputs are CSV 1 locked on the non-revocation paths. */
+const csv1 = [1n, op(OP.CHECKSEQUENCEVERIFY), op(OP.DROP)];
+
+export function offeredHtlcScript(
+  revocation: Uint8Array,
+  remoteHtlc: Uint8Array,
+  localHtlc: Uint8Array,
+  paymentHash: Uint8Array,
+  anchors: boolean,
+): Uint8Array {
+  return script(
+    ...htlcHead(revocation, remoteHtlc),
     op(OP.NOTIF),
     op(OP.DROP),
     2n,
@@ -100,18 +111,7 @@ export function receivedHtlcScript(
   anchors: boolean,
 ): Uint8Array {
   return script(
-    op(OP.DUP),
-    op(OP.HASH160),
-    hash160(key(revocation, 'revocationPubkey')),
-    op(OP.EQUAL),
-    op(OP.IF),
-    op(OP.CHECKSIG),
-    op(OP.ELSE),
-    key(remoteHtlc, 'remoteHtlcPubkey'),
-    op(OP.SWAP),
-    op(OP.SIZE),
-    32n,
-    op(OP.EQUAL),
+    ...htlcHead(revocation, remoteHtlc),
     op(OP.IF),
     op(OP.HASH160),
     ripemd160(paymentHash),
