@@ -1,0 +1,318 @@
+/**
+ * The node's peers: accepts and dials TCP connections (Bun.listen /
+ * Bun.connect), runs BOLT 8 then BOLT 1 on each, keeps one session per node
+ * id (a newer connection replaces an older one), delivers custom messages to
+ * subscribers, and redials persistent peers with exponential backoff.
+ *
+ * Custom-message delivery policy: each subscriber has a queue of at most
+ * SUBSCRIBER_QUEUE_LIMIT messages. A subscriber that falls that far behind is
+ * closed with an overflow error (it can resubscribe); it never makes the node
+ * buffer without bound, and it never slows other subscribers or the peer.
+ */
+import type { Socket, TCPSocketListener } from 'bun';
+import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
+import { type Init } from '../../bolt/bolt1/messages.ts';
+import { type FeatureVector } from '../../bolt/bolt9/features.ts';
+import { type Logger } from '../log.ts';
+import { NoiseSocket } from './noise-socket.ts';
+import { PeerSession } from './session.ts';
+
+export const SUBSCRIBER_QUEUE_LIMIT = 4096;
+const BACKOFF_MIN_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+
+export interface CustomMessage {
+  peer: Uint8Array;
+  type: number;
+  payload: Uint8Array;
+}
+
+export type PeerEvent = { kind: 'online'; peer: Uint8Array; address: string } | { kind: 'offline'; peer: Uint8Array; reason: string };
+
+export interface PeerInfo {
+  nodeId: Uint8Array;
+  address: string;
+  inbound: boolean;
+  features: FeatureVector;
+}
+
+export interface ManagerOptions {
+  nodeSecret: Uint8Array;
+  chainHash: Uint8Array;
+  log: Logger;
+  random: (n: number) => Uint8Array;
+  features?: FeatureVector;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+}
+
+interface Live {
+  session: PeerSession;
+  address: string;
+  inbound: boolean;
+}
+
+/** An async iterator over custom messages with a bounded queue. */
+export class CustomSubscription implements AsyncIterableIterator<CustomMessage> {
+  private queue: CustomMessage[] = [];
+  private waiting: ((r: IteratorResult<CustomMessage>) => void) | undefined;
+  private failure: Error | undefined;
+  private done = false;
+
+  constructor(
+    private readonly types: ReadonlySet<number> | undefined,
+    private readonly onClose: (s: CustomSubscription) => void,
+  ) {}
+
+  /** Called by the manager; never blocks. */
+  offer(m: CustomMessage): void {
+    if (this.done || (this.types && !this.types.has(m.type))) return;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w({ value: m, done: false });
+      return;
+    }
+    if (this.queue.length >= SUBSCRIBER_QUEUE_LIMIT) {
+      this.failure = new Error(`custom message subscriber fell ${SUBSCRIBER_QUEUE_LIMIT} messages behind and was closed`);
+      this.close();
+      return;
+    }
+    this.queue.push(m);
+  }
+
+  next(): Promise<IteratorResult<CustomMessage>> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve({ value: m, done: false });
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<CustomMessage>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.onClose(this);
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (this.failure) w(Promise.reject(this.failure) as never);
+      else w({ value: undefined, done: true });
+    }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+export class PeerManager {
+  private readonly live = new Map<string, Live>();
+  private readonly subscribers = new Set<CustomSubscription>();
+  private readonly eventListeners = new Set<(e: PeerEvent) => void>();
+  private readonly persistent = new Map<string, { address: string; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
+  private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
+  private listener: TCPSocketListener<{ noise?: NoiseSocket }> | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: ManagerOptions) {}
+
+  get listenPort(): number | undefined {
+    return this.listener?.port;
+  }
+
+  listen(host: string, port: number): number {
+    this.listener = Bun.listen<{ noise?: NoiseSocket }>({
+      hostname: host,
+      port,
+      socket: {
+        open: (socket) => {
+          const address = `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
+          socket.data = {};
+          socket.data.noise = this.attach(socket as Socket<unknown>, address, undefined);
+        },
+        data: (socket, chunk) => socket.data.noise?.data(new Uint8Array(chunk)),
+        drain: (socket) => socket.data.noise?.drain(),
+        close: (socket) => socket.data.noise?.closed(),
+        error: (socket) => socket.data.noise?.closed(),
+      },
+    });
+    return this.listener.port;
+  }
+
+  /** Dials `nodeId` at host:port; resolves once both inits are exchanged. */
+  async connect(nodeId: Uint8Array, host: string, port: number, opts: { persistent?: boolean } = {}): Promise<void> {
+    const key = hex(nodeId);
+    const address = `${host}:${port}`;
+    if (opts.persistent) this.persistent.set(key, { address, attempt: 0 });
+    if (this.live.get(key)?.session.initialized) return;
+    const ready = this.waitInit(key);
+    await Bun.connect<{ noise?: NoiseSocket }>({
+      hostname: host,
+      port,
+      socket: {
+        open: (socket) => {
+          socket.data = {};
+          socket.data.noise = this.attach(socket as Socket<unknown>, address, nodeId);
+        },
+        data: (socket, chunk) => socket.data.noise?.data(new Uint8Array(chunk)),
+        drain: (socket) => socket.data.noise?.drain(),
+        close: (socket) => socket.data.noise?.closed(),
+        error: (socket) => socket.data.noise?.closed(),
+        connectError: (_s, err) => this.resolveInit(key, new Error(`cannot connect to ${address}: ${err.message}`)),
+      },
+    }).catch((e: Error) => this.resolveInit(key, new Error(`cannot connect to ${address}: ${e.message}`)));
+    return ready;
+  }
+
+  private waitInit(key: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const list = this.initWaiters.get(key) ?? [];
+      list.push((err) => (err ? reject(err) : resolve()));
+      this.initWaiters.set(key, list);
+    });
+  }
+
+  private resolveInit(key: string, err?: Error): void {
+    const list = this.initWaiters.get(key);
+    this.initWaiters.delete(key);
+    for (const f of list ?? []) f(err);
+  }
+
+  private attach(socket: Socket<unknown>, address: string, remote: Uint8Array | undefined): NoiseSocket {
+    const log = this.opts.log;
+    let session: PeerSession | undefined;
+    const events = {
+        onReady: (nodeId: Uint8Array) => {
+          const key = hex(nodeId);
+          const old = this.live.get(key);
+          session = new PeerSession(
+            nodeId,
+            noise,
+            {
+              onInit: (peer: Uint8Array, _init: Init) => {
+                log.info('peer online', { peer: key, address, inbound: !remote });
+                const p = this.persistent.get(key);
+                if (p) p.attempt = 0;
+                this.emit({ kind: 'online', peer, address });
+                this.resolveInit(key);
+              },
+              onCustom: (peer, type, payload) => {
+                for (const s of this.subscribers) s.offer({ peer, type, payload });
+              },
+              onError: (peer, kind, text) => log.warn(`peer sent ${kind}`, { peer: hex(peer), text: text.slice(0, 200) }),
+            },
+            {
+              chainHash: this.opts.chainHash,
+              features: this.opts.features,
+              pingIntervalMs: this.opts.pingIntervalMs,
+              pingTimeoutMs: this.opts.pingTimeoutMs,
+            },
+            log,
+          );
+          this.live.set(key, { session, address, inbound: !remote });
+          if (old) old.session.disconnect('replaced by a newer connection');
+          session.start();
+        },
+        onMessage: (m: Uint8Array) => session?.receive(m),
+        onClose: (reason: string) => {
+          session?.stop();
+          const key = noise.remote ? hex(noise.remote) : undefined;
+          if (!key) return;
+          if (this.live.get(key)?.session === session && session) {
+            this.live.delete(key);
+            log.info('peer offline', { peer: key, reason });
+            this.emit({ kind: 'offline', peer: noise.remote!, reason });
+          }
+          this.resolveInit(key, new Error(`connection to ${key.slice(0, 16)}… closed: ${reason}`));
+          this.scheduleReconnect(key);
+        },
+    };
+    const noise = remote
+      ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random)
+      : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random);
+    return noise;
+  }
+
+  private scheduleReconnect(key: string): void {
+    const p = this.persistent.get(key);
+    if (!p || this.stopped || p.timer || this.live.has(key)) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** p.attempt);
+    p.attempt++;
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      if (this.live.has(key) || this.stopped) return;
+      const [host, port] = [p.address.slice(0, p.address.lastIndexOf(':')), Number(p.address.slice(p.address.lastIndexOf(':') + 1))];
+      this.connect(fromHex(key), host, port).catch(() => this.scheduleReconnect(key));
+    }, delay);
+  }
+
+  private emit(e: PeerEvent): void {
+    for (const l of this.eventListeners) l(e);
+  }
+
+  onPeerEvent(listener: (e: PeerEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  subscribeCustom(types?: Iterable<number>): CustomSubscription {
+    const s = new CustomSubscription(types ? new Set(types) : undefined, (x) => this.subscribers.delete(x));
+    this.subscribers.add(s);
+    return s;
+  }
+
+  /** Sends a custom message; throws if the peer is not connected or the message is out of bounds. */
+  sendCustom(peer: Uint8Array, type: number, payload: Uint8Array): void {
+    const l = this.live.get(hex(peer));
+    if (!l?.session.initialized) throw new PeerNotConnectedError(peer);
+    l.session.sendCustom(type, payload);
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.live.entries()]
+      .filter(([, l]) => l.session.initialized)
+      .map(([k, l]) => ({
+        nodeId: fromHex(k),
+        address: l.address,
+        inbound: l.inbound,
+        features: l.session.remoteInit!.features.or(l.session.remoteInit!.globalFeatures),
+      }));
+  }
+
+  isConnected(peer: Uint8Array): boolean {
+    return this.live.get(hex(peer))?.session.initialized ?? false;
+  }
+
+  disconnect(peer: Uint8Array): void {
+    const key = hex(peer);
+    this.persistent.delete(key);
+    this.live.get(key)?.session.disconnect('disconnect requested');
+  }
+
+  /** For tests: the raw connection of a peer. */
+  sessionOf(peer: Uint8Array): PeerSession | undefined {
+    const l = this.live.get(hex(peer));
+    return l && equalBytes(l.session.nodeId, peer) ? l.session : undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const p of this.persistent.values()) clearTimeout(p.timer);
+    for (const l of this.live.values()) l.session.disconnect('node stopping');
+    for (const s of this.subscribers) s.close();
+    this.listener?.stop(true);
+  }
+}
+
+export class PeerNotConnectedError extends Error {
+  override readonly name = 'PeerNotConnectedError';
+  constructor(readonly peer: Uint8Array) {
+    super(`peer ${hex(peer)} is not connected`);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * BOLT 8 over a TCP socket: drives the pure handshake steps with bytes as
+ * they arrive (with a deadline per act), then frames encrypted messages in
+ * and out. Incoming bytes are buffered only up to the length the protocol
+ * allows next (an act, an 18-byte header, a body of at most 65535+16), so a
+ * peer cannot make us hold more than one message. Writes that the socket
+ * cannot take yet wait in a queue that is flushed on drain; its size is
+ * exposed so callers can stop producing.
+ */
+import type { Socket } from 'bun';
+import {
+  ACT_ONE_LENGTH,
+  ACT_THREE_LENGTH,
+  ACT_TWO_LENGTH,
+  initiatorActOne,
+  initiatorActThree,
+  responderActTwo,
+  responderFinish,
+  type InitiatorAwaitingActTwo,
+  type ResponderAwaitingActThree,
+} from '../../bolt/bolt8/handshake.ts';
+import { HEADER_LENGTH, type NoiseTransport } from '../../bolt/bolt8/transport.ts';
+import { concat } from '../../bolt/bytes.ts';
+import { DecodeError } from '../../bolt/errors.ts';
+
+export const ACT_TIMEOUT_MS = 5_000;
+
+export interface NoiseSocketEvents {
+  /** The handshake finished; `remote` is the peer's authenticated node id. */
+  onReady(remote: Uint8Array): void;
+  /** One decrypted Lightning message (type + payload). */
+  onMessage(message: Uint8Array): void;
+  /** The connection is gone; `reason` says why (handshake failure, bad MAC, closed, ...). */
+  onClose(reason: string): void;
+}
+
+type Phase =
+  | { kind: 'initiator-act2'; state: InitiatorAwaitingActTwo }
+  | { kind: 'responder-act1' }
+  | { kind: 'responder-act3'; state: ResponderAwaitingActThree }
+  | { kind: 'header'; transport: NoiseTransport }
+  | { kind: 'body'; transport: NoiseTransport; length: number }
+  | { kind: 'closed' };
+
+export class NoiseSocket {
+  private phase: Phase;
+  private buf: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private actTimer: ReturnType<typeof setTimeout> | undefined;
+  remote: Uint8Array | undefined;
+
+  private constructor(
+    private readonly socket: Socket<unknown>,
+    private readonly events: NoiseSocketEvents,
+    private readonly localSecret: Uint8Array,
+    private readonly random: (n: number) => Uint8Array,
+    role: { initiator: Uint8Array } | { responder: true },
+  ) {
+    if ('initiator' in role) {
+      const one = initiatorActOne(localSecret, role.initiator, random(32));
+      this.phase = { kind: 'initiator-act2', state: one.state };
+      this.remote = role.initiator;
+      this.write(one.act);
+    } else {
+      this.phase = { kind: 'responder-act1' };
+    }
+    this.armActTimer();
+  }
+
+  static initiator(socket: Socket<unknown>, events: NoiseSocketEvents, localSecret: Uint8Array, remote: Uint8Array, random: (n: number) => Uint8Array): NoiseSocket {
+    return new NoiseSocket(socket, events, localSecret, random, { initiator: remote });
+  }
+
+  static responder(socket: Socket<unknown>, events: NoiseSocketEvents, localSecret: Uint8Array, random: (n: number) => Uint8Array): NoiseSocket {
+    return new NoiseSocket(socket, events, localSecret, random, { responder: true });
+  }
+
+  private armActTimer(): void {
+    clearTimeout(this.actTimer);
+    this.actTimer = setTimeout(() => this.close('handshake act timed out'), ACT_TIMEOUT_MS);
+  }
+
+  /** How many bytes the current phase needs before it can make progress. */
+  private need(): number {
+    switch (this.phase.kind) {
+      case 'initiator-act2':
+        return ACT_TWO_LENGTH;
+      case 'responder-act1':
+        return ACT_ONE_LENGTH;
+      case 'responder-act3':
+        return ACT_THREE_LENGTH;
+      case 'header':
+        return HEADER_LENGTH;
+      case 'body':
+        return this.phase.length;
+      case 'closed':
+        return Infinity;
+    }
+  }
+
+  /** Feed bytes from the socket. */
+  data(chunk: Uint8Array): void {
+    this.buf = this.buf.length ? concat(this.buf, chunk) : chunk;
+    try {
+      while (this.phase.kind !== 'closed' && this.buf.length >= this.need()) {
+        const n = this.need();
+        const piece = this.buf.subarray(0, n);
+        this.buf = this.buf.subarray(n);
+        this.step(piece);
+      }
+    } catch (e) {
+      this.close(e instanceof DecodeError ? `protocol violation: ${e.message}` : `internal error: ${(e as Error).message}`);
+    }
+  }
+
+  private step(piece: Uint8Array): void {
+    const p = this.phase;
+    switch (p.kind) {
+      case 'initiator-act2': {
+        const three = initiatorActThree(p.state, piece);
+        this.write(three.act);
+        this.ready({ kind: 'header', transport: three.result.transport });
+        break;
+      }
+      case 'responder-act1': {
+        const two = responderActTwo(this.localSecret, this.random(32), piece);
+        this.write(two.act);
+        this.phase = { kind: 'responder-act3', state: two.state };
+        this.armActTimer();
+        break;
+      }
+      case 'responder-act3': {
+        const done = responderFinish(p.state, piece);
+        this.remote = done.remoteStatic;
+        this.ready({ kind: 'header', transport: done.transport });
+        break;
+      }
+      case 'header':
+        this.phase = { kind: 'body', transport: p.transport, length: p.transport.decryptHeader(piece) };
+        break;
+      case 'body':
+        this.phase = { kind: 'header', transport: p.transport };
+        this.events.onMessage(p.transport.decryptBody(piece));
+        break;
+      case 'closed':
+        break;
+    }
+  }
+
+  private ready(next: Phase): void {
+    clearTimeout(this.actTimer);
+    this.phase = next;
+    this.events.onReady(this.remote!);
+  }
+
+  get isReady(): boolean {
+    return this.phase.kind === 'header' || this.phase.kind === 'body';
+  }
+
+  /** Bytes accepted by send() but not yet taken by the socket. */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Encrypts and sends one Lightning message (type + payload). */
+  send(message: Uint8Array): void {
+    const p = this.phase;
+    if (p.kind !== 'header' && p.kind !== 'body') throw new Error('connection not ready');
+    this.write(p.transport.encrypt(message));
+  }
+
+  private write(bytes: Uint8Array): void {
+    if (this.pending.length) {
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+      return;
+    }
+    const n = this.socket.write(bytes);
+    if (n < bytes.length) {
+      const rest = bytes.subarray(Math.max(0, n));
+      this.pending.push(rest);
+      this.pendingBytes += rest.length;
+    }
+  }
+
+  /** The socket can take more: flush what waited. */
+  drain(): void {
+    while (this.pending.length) {
+      const head = this.pending[0]!;
+      const n = this.socket.write(head);
+      if (n < head.length) {
+        this.pending[0] = head.subarray(Math.max(0, n));
+        this.pendingBytes -= Math.max(0, n);
+        return;
+      }
+      this.pending.shift();
+      this.pendingBytes -= head.length;
+    }
+  }
+
+  close(reason: string): void {
+    if (this.phase.kind === 'closed') return;
+    this.phase = { kind: 'closed' };
+    clearTimeout(this.actTimer);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.socket.end();
+    this.events.onClose(reason);
+  }
+
+  /** The socket closed under us. */
+  closed(): void {
+    this.close('connection closed');
+  }
+}

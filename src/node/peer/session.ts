@@ -1,0 +1,177 @@
+/**
+ * A BOLT 1 session with one peer, once BOLT 8 is up: both sides send
+ * `init` first; we refuse a peer that requires a feature we lack, misses a
+ * feature dependency, or names only chains other than ours. Then pings keep
+ * the connection honest (a peer that does not answer within PING_TIMEOUT_MS
+ * is dropped), pings are answered, errors and warnings are reported, unknown
+ * even messages end the connection, custom messages go to the node.
+ * https://github.com/lightning/bolts/blob/master/01-messaging.md
+ */
+import { equalBytes, hex } from '../../bolt/bytes.ts';
+import { DecodeError } from '../../bolt/errors.ts';
+import {
+  type ErrorMessage,
+  type Init,
+  type Ping,
+  errorCodec,
+  errorText,
+  initCodec,
+  initFeatures,
+  pingCodec,
+  pongCodec,
+  pongFor,
+  warningCodec,
+} from '../../bolt/bolt1/messages.ts';
+import { encodeCustomMessage, encodeMessage, MessageRegistry } from '../../bolt/bolt1/wire.ts';
+import {
+  FeatureVector,
+  LNNODE_INIT_FEATURES,
+  LNNODE_KNOWN_FEATURES,
+  featureName,
+  missingDependencies,
+  unknownCompulsory,
+} from '../../bolt/bolt9/features.ts';
+import { type MessageCodec } from '../../bolt/message.ts';
+import { type Logger } from '../log.ts';
+import { type NoiseSocket } from './noise-socket.ts';
+
+export const INIT_TIMEOUT_MS = 15_000;
+export const PING_INTERVAL_MS = 30_000;
+export const PING_TIMEOUT_MS = 30_000;
+
+const registry = new MessageRegistry([initCodec, errorCodec, warningCodec, pingCodec, pongCodec] as MessageCodec<unknown>[]);
+
+export interface SessionEvents {
+  onInit(peer: Uint8Array, init: Init): void;
+  onCustom(peer: Uint8Array, type: number, payload: Uint8Array): void;
+  onError(peer: Uint8Array, kind: 'error' | 'warning', text: string): void;
+  /** Any other known message (channel messages) for the layers above. */
+  onMessage?(peer: Uint8Array, name: string, msg: unknown): void;
+}
+
+export interface SessionOptions {
+  chainHash: Uint8Array;
+  features?: FeatureVector;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  initTimeoutMs?: number;
+}
+
+export class PeerSession {
+  private theirInit: Init | undefined;
+  private initTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pongDeadline: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly nodeId: Uint8Array,
+    private readonly conn: NoiseSocket,
+    private readonly events: SessionEvents,
+    private readonly opts: SessionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Called when the Noise handshake completes: send our init first. */
+  start(): void {
+    this.conn.send(
+      encodeMessage(initCodec, {
+        globalFeatures: FeatureVector.empty(),
+        features: this.opts.features ?? LNNODE_INIT_FEATURES,
+        networks: [this.opts.chainHash],
+      }),
+    );
+    this.initTimer = setTimeout(() => this.fail('no init within the time limit'), this.opts.initTimeoutMs ?? INIT_TIMEOUT_MS);
+  }
+
+  get initialized(): boolean {
+    return this.theirInit !== undefined;
+  }
+
+  get remoteInit(): Init | undefined {
+    return this.theirInit;
+  }
+
+  private fail(reason: string): void {
+    this.log.warn('disconnecting peer', { peer: hex(this.nodeId), reason });
+    this.conn.close(reason);
+  }
+
+  receive(message: Uint8Array): void {
+    let d;
+    try {
+      d = registry.dispatch(message);
+    } catch (e) {
+      if (e instanceof DecodeError) return this.fail(`bad message: ${e.message}`);
+      throw e;
+    }
+    if (!this.theirInit) {
+      if (d.kind !== 'known' || d.name !== 'init') return this.fail(`first message was not init (type ${d.type})`);
+      return this.acceptInit(d.msg as Init);
+    }
+    if (d.kind === 'custom') return this.events.onCustom(this.nodeId, d.type, d.payload);
+    if (d.kind === 'ignored') return;
+    switch (d.name) {
+      case 'ping': {
+        const pong = pongFor(d.msg as Ping);
+        if (pong) this.conn.send(encodeMessage(pongCodec, pong));
+        return;
+      }
+      case 'pong':
+        clearTimeout(this.pongDeadline);
+        this.pongDeadline = undefined;
+        return;
+      case 'error':
+      case 'warning':
+        return this.events.onError(this.nodeId, d.name, errorText(d.msg as ErrorMessage));
+      case 'init':
+        return this.fail('second init');
+      default:
+        this.events.onMessage?.(this.nodeId, d.name, d.msg);
+    }
+  }
+
+  private acceptInit(init: Init): void {
+    clearTimeout(this.initTimer);
+    const features = initFeatures(init);
+    const unknown = unknownCompulsory(features, LNNODE_KNOWN_FEATURES);
+    if (unknown.length) return this.fail(`peer requires features we lack: ${unknown.map(featureName).join(', ')}`);
+    const missing = missingDependencies(features);
+    if (missing.length) return this.fail(`peer features miss dependencies: ${missing.map(([f, d]) => `${f} needs ${d}`).join(', ')}`);
+    if (init.networks && init.networks.length && !init.networks.some((n) => equalBytes(n, this.opts.chainHash))) {
+      return this.fail('peer is on another chain');
+    }
+    this.theirInit = init;
+    this.pingTimer = setInterval(() => this.ping(), this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
+    this.events.onInit(this.nodeId, init);
+  }
+
+  private ping(): void {
+    if (this.pongDeadline) return; // still waiting for the last one
+    this.conn.send(encodeMessage(pingCodec, { numPongBytes: 1, ignored: new Uint8Array(0) }));
+    this.pongDeadline = setTimeout(() => this.fail('no pong within the time limit'), this.opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
+  }
+
+  sendCustom(type: number, payload: Uint8Array): void {
+    if (!this.theirInit) throw new Error('peer has not completed init');
+    this.conn.send(encodeCustomMessage(type, payload));
+  }
+
+  sendRaw(message: Uint8Array): void {
+    this.conn.send(message);
+  }
+
+  get queuedBytes(): number {
+    return this.conn.queuedBytes;
+  }
+
+  /** Stops timers; the connection itself is closed by its owner. */
+  stop(): void {
+    clearTimeout(this.initTimer);
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongDeadline);
+  }
+
+  disconnect(reason: string): void {
+    this.conn.close(reason);
+  }
+}
