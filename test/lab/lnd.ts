@@ -113,6 +113,9 @@ export async function startLnd(btcd: Btcd, opts: { dir?: string; alias?: string 
       const abort = new AbortController();
       let resolveReady: () => void = () => {};
       const ready = new Promise<void>((r) => (resolveReady = r));
+      // lnd's REST gateway sends no headers until the first item, so "ready" also
+      // fires after a grace period in which lnd has registered the subscription.
+      setTimeout(() => resolveReady(), 1000);
       (async () => {
         const res = await fetch(`${base}${path}`, { headers: headers(), signal: abort.signal, ...tls() } as RequestInit);
         resolveReady();
