@@ -72,6 +72,12 @@ function htlcHead(revocation: Uint8Array, remoteHtlc: Uint8Array): Item[] {
   ];
 }
 
+/** The second-stage path: both HTLC keys sign (the remote one's signature is already on the stack). */
+const htlcMultisig = (localHtlc: Uint8Array): Item[] => [2n, op(OP.SWAP), key(localHtlc, 'localHtlcPubkey'), 2n, op(OP.CHECKMULTISIG)];
+
+/** The 32-byte item on the stack must be the payment preimage. */
+const preimageCheck = (paymentHash: Uint8Array): Item[] => [op(OP.HASH160), ripemd160(paymentHash), op(OP.EQUALVERIFY)];
+
 /** With option_anchors, HTLC outputs are CSV 1 locked on the non-revocation paths. */
 const csv1 = [1n, op(OP.CHECKSEQUENCEVERIFY), op(OP.DROP)];
 
@@ -86,15 +92,9 @@ export function offeredHtlcScript(
     ...htlcHead(revocation, remoteHtlc),
     op(OP.NOTIF),
     op(OP.DROP),
-    2n,
-    op(OP.SWAP),
-    key(localHtlc, 'localHtlcPubkey'),
-    2n,
-    op(OP.CHECKMULTISIG),
+    ...htlcMultisig(localHtlc),
     op(OP.ELSE),
-    op(OP.HASH160),
-    ripemd160(paymentHash),
-    op(OP.EQUALVERIFY),
+    ...preimageCheck(paymentHash),
     op(OP.CHECKSIG),
     op(OP.ENDIF),
     ...(anchors ? csv1 : []),
@@ -113,14 +113,8 @@ export function receivedHtlcScript(
   return script(
     ...htlcHead(revocation, remoteHtlc),
     op(OP.IF),
-    op(OP.HASH160),
-    ripemd160(paymentHash),
-    op(OP.EQUALVERIFY),
-    2n,
-    op(OP.SWAP),
-    key(localHtlc, 'localHtlcPubkey'),
-    2n,
-    op(OP.CHECKMULTISIG),
+    ...preimageCheck(paymentHash),
+    ...htlcMultisig(localHtlc),
     op(OP.ELSE),
     op(OP.DROP),
     BigInt(cltvExpiry),

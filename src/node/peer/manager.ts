@@ -10,7 +10,7 @@
  * buffer without bound, and it never slows other subscribers or the peer.
  */
 import type { Socket, TCPSocketListener } from 'bun';
-import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
+import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type Logger } from '../log.ts';
@@ -111,13 +111,23 @@ export class CustomSubscription implements AsyncIterableIterator<CustomMessage> 
   }
 }
 
+type NoiseSocketData = { noise?: NoiseSocket };
+
+/** How a socket's bytes and lifecycle reach its NoiseSocket, inbound or outbound alike. */
+const socketEvents = {
+  data: (socket: Socket<NoiseSocketData>, chunk: Uint8Array) => socket.data.noise?.data(new Uint8Array(chunk)),
+  drain: (socket: Socket<NoiseSocketData>) => socket.data.noise?.drain(),
+  close: (socket: Socket<NoiseSocketData>) => socket.data.noise?.closed(),
+  error: (socket: Socket<NoiseSocketData>) => socket.data.noise?.closed(),
+};
+
 export class PeerManager {
   private readonly live = new Map<string, Live>();
   private readonly subscribers = new Set<CustomSubscription>();
   private readonly eventListeners = new Set<(e: PeerEvent) => void>();
-  private readonly persistent = new Map<string, { address: string; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
+  private readonly persistent = new Map<string, { host: string; port: number; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
-  private listener: TCPSocketListener<{ noise?: NoiseSocket }> | undefined;
+  private listener: TCPSocketListener<NoiseSocketData> | undefined;
   private stopped = false;
 
   constructor(private readonly opts: ManagerOptions) {}
@@ -127,7 +137,7 @@ export class PeerManager {
   }
 
   listen(host: string, port: number): number {
-    this.listener = Bun.listen<{ noise?: NoiseSocket }>({
+    this.listener = Bun.listen<NoiseSocketData>({
       hostname: host,
       port,
       socket: {
@@ -136,10 +146,7 @@ export class PeerManager {
           socket.data = {};
           socket.data.noise = this.attach(socket as Socket<unknown>, address, undefined);
         },
-        data: (socket, chunk) => socket.data.noise?.data(new Uint8Array(chunk)),
-        drain: (socket) => socket.data.noise?.drain(),
-        close: (socket) => socket.data.noise?.closed(),
-        error: (socket) => socket.data.noise?.closed(),
+        ...socketEvents,
       },
     });
     return this.listener.port;
@@ -149,10 +156,10 @@ export class PeerManager {
   async connect(nodeId: Uint8Array, host: string, port: number, opts: { persistent?: boolean } = {}): Promise<void> {
     const key = hex(nodeId);
     const address = `${host}:${port}`;
-    if (opts.persistent) this.persistent.set(key, { address, attempt: 0 });
+    if (opts.persistent) this.persistent.set(key, { host, port, attempt: 0 });
     if (this.live.get(key)?.session.initialized) return;
     const ready = this.waitInit(key);
-    await Bun.connect<{ noise?: NoiseSocket }>({
+    await Bun.connect<NoiseSocketData>({
       hostname: host,
       port,
       socket: {
@@ -160,10 +167,7 @@ export class PeerManager {
           socket.data = {};
           socket.data.noise = this.attach(socket as Socket<unknown>, address, nodeId);
         },
-        data: (socket, chunk) => socket.data.noise?.data(new Uint8Array(chunk)),
-        drain: (socket) => socket.data.noise?.drain(),
-        close: (socket) => socket.data.noise?.closed(),
-        error: (socket) => socket.data.noise?.closed(),
+        ...socketEvents,
         connectError: (_s, err) => this.resolveInit(key, new Error(`cannot connect to ${address}: ${err.message}`)),
       },
     }).catch((e: Error) => this.resolveInit(key, new Error(`cannot connect to ${address}: ${e.message}`)));
@@ -188,50 +192,50 @@ export class PeerManager {
     const log = this.opts.log;
     let session: PeerSession | undefined;
     const events = {
-        onReady: (nodeId: Uint8Array) => {
-          const key = hex(nodeId);
-          const old = this.live.get(key);
-          session = new PeerSession(
-            nodeId,
-            noise,
-            {
-              onInit: (peer: Uint8Array, _init: Init) => {
-                log.info('peer online', { peer: key, address, inbound: !remote });
-                const p = this.persistent.get(key);
-                if (p) p.attempt = 0;
-                this.emit({ kind: 'online', peer, address });
-                this.resolveInit(key);
-              },
-              onCustom: (peer, type, payload) => {
-                for (const s of this.subscribers) s.offer({ peer, type, payload });
-              },
-              onError: (peer, kind, text) => log.warn(`peer sent ${kind}`, { peer: hex(peer), text: text.slice(0, 200) }),
+      onReady: (nodeId: Uint8Array) => {
+        const key = hex(nodeId);
+        const old = this.live.get(key);
+        session = new PeerSession(
+          nodeId,
+          noise,
+          {
+            onInit: (peer: Uint8Array, _init: Init) => {
+              log.info('peer online', { peer: key, address, inbound: !remote });
+              const p = this.persistent.get(key);
+              if (p) p.attempt = 0;
+              this.emit({ kind: 'online', peer, address });
+              this.resolveInit(key);
             },
-            {
-              chainHash: this.opts.chainHash,
-              features: this.opts.features,
-              pingIntervalMs: this.opts.pingIntervalMs,
-              pingTimeoutMs: this.opts.pingTimeoutMs,
+            onCustom: (peer, type, payload) => {
+              for (const s of this.subscribers) s.offer({ peer, type, payload });
             },
-            log,
-          );
-          this.live.set(key, { session, address, inbound: !remote });
-          if (old) old.session.disconnect('replaced by a newer connection');
-          session.start();
-        },
-        onMessage: (m: Uint8Array) => session?.receive(m),
-        onClose: (reason: string) => {
-          session?.stop();
-          const key = noise.remote ? hex(noise.remote) : undefined;
-          if (!key) return;
-          if (this.live.get(key)?.session === session && session) {
-            this.live.delete(key);
-            log.info('peer offline', { peer: key, reason });
-            this.emit({ kind: 'offline', peer: noise.remote!, reason });
-          }
-          this.resolveInit(key, new Error(`connection to ${key.slice(0, 16)}… closed: ${reason}`));
-          this.scheduleReconnect(key);
-        },
+            onError: (peer, kind, text) => log.warn(`peer sent ${kind}`, { peer: hex(peer), text: text.slice(0, 200) }),
+          },
+          {
+            chainHash: this.opts.chainHash,
+            features: this.opts.features,
+            pingIntervalMs: this.opts.pingIntervalMs,
+            pingTimeoutMs: this.opts.pingTimeoutMs,
+          },
+          log,
+        );
+        this.live.set(key, { session, address, inbound: !remote });
+        if (old) old.session.disconnect('replaced by a newer connection');
+        session.start();
+      },
+      onMessage: (m: Uint8Array) => session?.receive(m),
+      onClose: (reason: string) => {
+        session?.stop();
+        const key = noise.remote ? hex(noise.remote) : undefined;
+        if (!key) return;
+        if (this.live.get(key)?.session === session && session) {
+          this.live.delete(key);
+          log.info('peer offline', { peer: key, reason });
+          this.emit({ kind: 'offline', peer: noise.remote!, reason });
+        }
+        this.resolveInit(key, new Error(`connection to ${key.slice(0, 16)}… closed: ${reason}`));
+        this.scheduleReconnect(key);
+      },
     };
     const noise = remote
       ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random)
@@ -247,8 +251,7 @@ export class PeerManager {
     p.timer = setTimeout(() => {
       p.timer = undefined;
       if (this.live.has(key) || this.stopped) return;
-      const [host, port] = [p.address.slice(0, p.address.lastIndexOf(':')), Number(p.address.slice(p.address.lastIndexOf(':') + 1))];
-      this.connect(fromHex(key), host, port).catch(() => this.scheduleReconnect(key));
+      this.connect(fromHex(key), p.host, p.port).catch(() => this.scheduleReconnect(key));
     }, delay);
   }
 
@@ -295,10 +298,9 @@ export class PeerManager {
     this.live.get(key)?.session.disconnect('disconnect requested');
   }
 
-  /** For tests: the raw connection of a peer. */
+  /** For tests: the session of a peer. */
   sessionOf(peer: Uint8Array): PeerSession | undefined {
-    const l = this.live.get(hex(peer));
-    return l && equalBytes(l.session.nodeId, peer) ? l.session : undefined;
+    return this.live.get(hex(peer))?.session;
   }
 
   stop(): void {
