@@ -1,13 +1,51 @@
 #!/usr/bin/env bun
 /**
- * lnnode entry point. For now it only reports its version and the protocol
- * layers present; the peer daemon arrives with the node layer (src/node/).
+ * The lnnode daemon: parses the command line, starts the node, logs one JSON
+ * line per event on stderr, and stops cleanly on SIGINT/SIGTERM.
  */
 import pkg from '../package.json' with { type: 'json' };
+import { ConfigError, parseArgs, USAGE } from './node/config.ts';
+import { createLogger } from './node/log.ts';
+import { LightningNode } from './node/node.ts';
 
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(`lnnode ${pkg.version}\nusage: lnnode [--version]`);
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(`lnnode ${pkg.version}\n${USAGE}`);
   process.exit(0);
 }
-console.log(JSON.stringify({ msg: 'lnnode', version: pkg.version, runtime: `bun ${Bun.version}` }));
+if (argv.includes('--version')) {
+  console.log(`lnnode ${pkg.version} (bun ${Bun.version})`);
+  process.exit(0);
+}
+
+let config;
+try {
+  config = parseArgs(argv, process.env);
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  console.error(`lnnode: ${e.message}`);
+  process.exit(2);
+}
+
+// The data directory holds the seed and channel secrets: nothing we create there is for other users.
+process.umask(0o077);
+const log = createLogger({ level: config.logLevel });
+let node: LightningNode;
+try {
+  node = LightningNode.start(config, log);
+} catch (e) {
+  log.error('cannot start', { error: e as Error });
+  process.exit(1);
+}
+node.onFatal = (e) => {
+  log.error('fatal, stopping', { error: e });
+  node.stop();
+  process.exit(1);
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log.info('signal received, stopping', { signal: sig });
+    node.stop();
+    process.exit(0);
+  });
+}

@@ -132,4 +132,16 @@ describe('lnnode <-> lnnode', () => {
     await back;
     expect(a.m.isConnected(b.id)).toBe(true);
   }, 20_000);
+  test('an idle connection stays up 30 s on pings, both sides answering', async () => {
+    const a = node({ pingIntervalMs: 5_000 });
+    const b = node({ pingIntervalMs: 5_000 });
+    await a.m.connect(b.id, '127.0.0.1', b.port);
+    await Bun.sleep(30_500);
+    expect([a.m.isConnected(b.id), b.m.isConnected(a.id)]).toEqual([true, true]);
+    for (const [m, peer] of [[a.m, b.id], [b.m, a.id]] as const) {
+      const k = m.sessionOf(peer)!.keepalive;
+      expect(k.pingsSent).toBeGreaterThanOrEqual(5);
+      expect(k.pongsReceived).toBe(k.pingsSent);
+    }
+  }, 40_000);
 });

@@ -168,10 +168,16 @@ export class PeerManager {
           socket.data.noise = this.attach(socket as Socket<unknown>, address, nodeId);
         },
         ...socketEvents,
-        connectError: (_s, err) => this.resolveInit(key, new Error(`cannot connect to ${address}: ${err.message}`)),
+        connectError: (_s, err) => this.dialFailed(key, new Error(`cannot connect to ${address}: ${err.message}`)),
       },
-    }).catch((e: Error) => this.resolveInit(key, new Error(`cannot connect to ${address}: ${e.message}`)));
+    }).catch((e: Error) => this.dialFailed(key, new Error(`cannot connect to ${address}: ${e.message}`)));
     return ready;
+  }
+
+  /** A persistent peer that cannot be reached now is retried with backoff. */
+  private dialFailed(key: string, err: Error): void {
+    this.resolveInit(key, err);
+    this.scheduleReconnect(key);
   }
 
   private waitInit(key: string): Promise<void> {

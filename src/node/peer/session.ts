@@ -62,6 +62,8 @@ export class PeerSession {
   private initTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongDeadline: ReturnType<typeof setTimeout> | undefined;
+  /** Keepalive counters, for logs and for tests that check the link is exercised. */
+  readonly keepalive = { pingsSent: 0, pongsReceived: 0 };
 
   constructor(
     readonly nodeId: Uint8Array,
@@ -117,6 +119,7 @@ export class PeerSession {
         return;
       }
       case 'pong':
+        if (this.pongDeadline) this.keepalive.pongsReceived++;
         clearTimeout(this.pongDeadline);
         this.pongDeadline = undefined;
         return;
@@ -148,6 +151,7 @@ export class PeerSession {
   private ping(): void {
     if (this.pongDeadline) return; // still waiting for the last one
     this.conn.send(encodeMessage(pingCodec, { numPongBytes: 1, ignored: new Uint8Array(0) }));
+    this.keepalive.pingsSent++;
     this.pongDeadline = setTimeout(() => this.fail('no pong within the time limit'), this.opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
   }
 

@@ -1,0 +1,127 @@
+/**
+ * Daemon configuration from the command line. Every option has one spelling
+ * (`--name value` or `--name=value`); unknown options and bad values are
+ * errors that name the option, so a typo never silently changes behaviour.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type Level } from './log.ts';
+import { type Network } from './identity.ts';
+import { isNetwork, NETWORKS } from './networks.ts';
+
+export type ChainConfig =
+  | { kind: 'esplora'; url: string }
+  | { kind: 'bitcoind-rpc'; url: string; user: string; password: string; caCertFile?: string }
+  | { kind: 'none' };
+
+export interface PeerTarget {
+  nodeId: string;
+  host: string;
+  port: number;
+}
+
+export interface DaemonConfig {
+  network: Network;
+  dataDir: string;
+  /** Where to accept peers; undefined disables listening. */
+  p2pListen?: { host: string; port: number };
+  chain: ChainConfig;
+  /** Peers to keep connected to (added to the persistent address book). */
+  connect: PeerTarget[];
+  logLevel: Level;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const USAGE = `usage: lnnode [options]
+  --network <${NETWORKS.join('|')}>   chain to run on (default regtest)
+  --data-dir <dir>                  seed, database, credentials (default ~/.lnnode/<network>)
+  --p2p-listen <host:port>          accept peers here (default 127.0.0.1:9735; "off" to disable)
+  --esplora-url <url>               chain data from an Esplora HTTP API
+  --bitcoind-rpc-url <url>          chain data from a bitcoind-compatible JSON-RPC server
+  --bitcoind-rpc-user <user>
+  --bitcoind-rpc-password <pass>
+  --bitcoind-rpc-cafile <file>      CA certificate for an https RPC URL (btcd's rpc.cert)
+  --connect <nodeid@host:port>      keep this peer connected (repeatable)
+  --log-level <debug|info|warn|error>  (default info)
+  --version, --help`;
+
+const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+
+export function parseHostPort(s: string, what: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(`${what}: expected host:port, got "${s}"`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function parsePeerTarget(s: string, what: string): PeerTarget {
+  const at = s.indexOf('@');
+  const nodeId = s.slice(0, at).toLowerCase();
+  if (at < 0 || !/^0[23][0-9a-f]{64}$/.test(nodeId)) {
+    throw new ConfigError(`${what}: expected <33-byte hex node id>@host:port, got "${s}"`);
+  }
+  return { nodeId, ...parseHostPort(s.slice(at + 1), what) };
+}
+
+/** Parses argv (without the runtime and script). Throws ConfigError. */
+export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): DaemonConfig {
+  const values = new Map<string, string[]>();
+  const flags = new Set(['--help', '-h', '--version']);
+  const known = new Set([
+    '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
+    '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (flags.has(arg)) continue;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!known.has(name)) throw new ConfigError(`unknown option ${name}\n${USAGE}`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`${name} needs a value`);
+    values.set(name, [...(values.get(name) ?? []), value]);
+  }
+  const one = (name: string): string | undefined => {
+    const v = values.get(name);
+    if (v && v.length > 1) throw new ConfigError(`${name} given ${v.length} times`);
+    return v?.[0];
+  };
+
+  const network = one('--network') ?? 'regtest';
+  if (!isNetwork(network)) throw new ConfigError(`--network: expected one of ${NETWORKS.join(', ')}, got "${network}"`);
+  const dataDir = one('--data-dir') ?? join(env.HOME ?? homedir(), '.lnnode', network);
+
+  const listen = one('--p2p-listen') ?? '127.0.0.1:9735';
+  const p2pListen = listen === 'off' ? undefined : parseHostPort(listen, '--p2p-listen');
+
+  const esplora = one('--esplora-url');
+  const rpcUrl = one('--bitcoind-rpc-url');
+  let chain: ChainConfig = { kind: 'none' };
+  if (esplora && rpcUrl) throw new ConfigError('give either --esplora-url or --bitcoind-rpc-url, not both');
+  if (esplora) {
+    if (!/^https?:\/\//.test(esplora)) throw new ConfigError(`--esplora-url: expected an http(s) URL, got "${esplora}"`);
+    chain = { kind: 'esplora', url: esplora };
+  } else if (rpcUrl) {
+    if (!/^https?:\/\//.test(rpcUrl)) throw new ConfigError(`--bitcoind-rpc-url: expected an http(s) URL, got "${rpcUrl}"`);
+    const user = one('--bitcoind-rpc-user') ?? env.LNNODE_BITCOIND_RPC_USER;
+    const password = one('--bitcoind-rpc-password') ?? env.LNNODE_BITCOIND_RPC_PASSWORD;
+    if (!user || !password) throw new ConfigError('--bitcoind-rpc-url needs --bitcoind-rpc-user and --bitcoind-rpc-password');
+    chain = { kind: 'bitcoind-rpc', url: rpcUrl, user, password, caCertFile: one('--bitcoind-rpc-cafile') };
+  }
+
+  const logLevel = one('--log-level') ?? 'info';
+  if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
+
+  return {
+    network,
+    dataDir,
+    p2pListen,
+    chain,
+    connect: (values.get('--connect') ?? []).map((c) => parsePeerTarget(c, '--connect')),
+    logLevel: logLevel as Level,
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * One running lnnode: identity, database, peers and chain data wired
+ * together. main.ts builds it from the command line; tests and the RPC layer
+ * drive it through its methods.
+ *
+ * Start order is chosen so the node is reachable quickly: the database and
+ * identity are opened (cheap), the P2P listener starts, persistent peers are
+ * redialled, and chain sync runs in the background. A chain source that
+ * serves another network is fatal (funds could be sent on the wrong chain); a
+ * chain source that is merely unreachable is retried.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromHex, hex } from '../bolt/bytes.ts';
+import { BitcoindRpcChainSource } from '../chain/bitcoind-rpc.ts';
+import { EsploraChainSource } from '../chain/esplora.ts';
+import { TipTracker } from '../chain/tip-tracker.ts';
+import { type BlockRef, type ChainSource } from '../chain/types.ts';
+import { AddressBook } from './address-book.ts';
+import { type ChainConfig, type DaemonConfig } from './config.ts';
+import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.ts';
+import { type Logger } from './log.ts';
+import { chainHash, GENESIS } from './networks.ts';
+import { PeerManager } from './peer/manager.ts';
+import { Store } from './store.ts';
+
+const TIP_POLL_MS = 2_000;
+const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+
+export function chainSourceFor(c: ChainConfig): ChainSource | undefined {
+  switch (c.kind) {
+    case 'esplora':
+      return new EsploraChainSource({ url: c.url });
+    case 'bitcoind-rpc':
+      return new BitcoindRpcChainSource({
+        url: c.url,
+        user: c.user,
+        password: c.password,
+        caCert: c.caCertFile ? readFileSync(c.caCertFile, 'utf8') : undefined,
+      });
+    case 'none':
+      return undefined;
+  }
+}
+
+export class ChainMismatchError extends Error {
+  override readonly name = 'ChainMismatchError';
+}
+
+export class LightningNode {
+  readonly identity: NodeIdentity;
+  readonly store: Store;
+  readonly addressBook: AddressBook;
+  readonly peers: PeerManager;
+  readonly chain: ChainSource | undefined;
+  private tracker: TipTracker | undefined;
+  private tipTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  /** Called once if the node hits an error it must not run on with. */
+  onFatal: (e: Error) => void = () => {};
+
+  private constructor(
+    readonly config: DaemonConfig,
+    private readonly log: Logger,
+  ) {
+    this.identity = deriveIdentity(loadOrCreateSeed(config.dataDir, random), config.network);
+    this.store = Store.open(join(config.dataDir, 'lnnode.sqlite'));
+    this.addressBook = new AddressBook(this.store);
+    this.peers = new PeerManager({
+      nodeSecret: this.identity.nodeSecret,
+      chainHash: chainHash(config.network),
+      log: log.child('peer'),
+      random,
+    });
+    this.peers.onPeerEvent((e) => {
+      if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
+    });
+    this.chain = chainSourceFor(config.chain);
+  }
+
+  static start(config: DaemonConfig, log: Logger): LightningNode {
+    const node = new LightningNode(config, log);
+    node.log.info('starting', { network: config.network, nodeId: node.identity.nodeId, dataDir: config.dataDir, chain: config.chain.kind });
+    if (config.p2pListen) {
+      const port = node.peers.listen(config.p2pListen.host, config.p2pListen.port);
+      node.log.info('p2p listening', { host: config.p2pListen.host, port });
+    }
+    for (const t of config.connect) node.addressBook.upsert({ nodeId: fromHex(t.nodeId), address: `${t.host}:${t.port}`, persistent: true });
+    for (const p of node.addressBook.persistent()) node.dial(p.nodeId, p.address);
+    if (node.chain) void node.followChain(node.chain);
+    else node.log.warn('no chain source configured: peer-only mode (no wallet or channels)');
+    return node;
+  }
+
+  get nodeId(): Uint8Array {
+    return this.identity.nodeId;
+  }
+
+  get p2pPort(): number | undefined {
+    return this.peers.listenPort;
+  }
+
+  get tip(): BlockRef | undefined {
+    return this.tracker?.tip;
+  }
+
+  /** Connects to a peer; `persistent` peers are stored and redialled after disconnects and restarts. */
+  async connect(nodeId: Uint8Array, host: string, port: number, persistent = true): Promise<void> {
+    if (persistent) this.addressBook.upsert({ nodeId, address: `${host}:${port}`, persistent });
+    await this.peers.connect(nodeId, host, port, { persistent });
+  }
+
+  disconnect(nodeId: Uint8Array): void {
+    this.addressBook.remove(nodeId);
+    this.peers.disconnect(nodeId);
+  }
+
+  private dial(nodeId: Uint8Array, address: string): void {
+    const i = address.lastIndexOf(':');
+    const host = address.slice(0, i).replace(/^\[|\]$/g, '');
+    this.peers.connect(nodeId, host, Number(address.slice(i + 1)), { persistent: true }).catch((e: Error) => {
+      this.log.info('persistent peer not reachable yet, retrying with backoff', { peer: nodeId, reason: e.message });
+    });
+  }
+
+  private async followChain(source: ChainSource): Promise<void> {
+    const log = this.log.child('chain');
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        const genesis = await source.blockHash(0);
+        if (genesis !== GENESIS[this.config.network]) {
+          throw new ChainMismatchError(`the ${source.kind} chain source serves genesis ${genesis}, not ${this.config.network}`);
+        }
+        this.tracker = new TipTracker(source);
+        const stored = this.storedTip();
+        const change = await this.tracker.start(stored);
+        this.tipChanged(change.tip, change.disconnected.length, change.connected.length, log);
+        break;
+      } catch (e) {
+        if (e instanceof ChainMismatchError) {
+          log.error('wrong chain', { error: e });
+          return this.onFatal(e);
+        }
+        const delay = Math.min(30_000, 1_000 * 2 ** attempt++);
+        log.warn('chain source unavailable, retrying', { source: source.kind, error: e, retryMs: delay });
+        await Bun.sleep(delay);
+      }
+    }
+    const poll = async (): Promise<void> => {
+      if (this.stopped || !this.tracker) return;
+      try {
+        const change = await this.tracker.poll();
+        if (change.connected.length || change.disconnected.length) {
+          this.tipChanged(change.tip, change.disconnected.length, change.connected.length, log);
+        }
+      } catch (e) {
+        log.warn('chain poll failed', { source: source.kind, error: e });
+      }
+      if (!this.stopped) this.tipTimer = setTimeout(poll, TIP_POLL_MS);
+    };
+    this.tipTimer = setTimeout(poll, TIP_POLL_MS);
+  }
+
+  private storedTip(): BlockRef | undefined {
+    const row = this.store.db.query<{ value: Uint8Array }, [string]>('SELECT value FROM meta WHERE key = ?').get('chain_tip');
+    if (!row) return undefined;
+    const t = JSON.parse(new TextDecoder().decode(row.value)) as BlockRef;
+    return typeof t.height === 'number' && typeof t.hash === 'string' ? t : undefined;
+  }
+
+  private tipChanged(tip: BlockRef, disconnected: number, connected: number, log: Logger): void {
+    this.store.db
+      .query('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
+    log.info('chain tip', { height: tip.height, hash: tip.hash, connected, disconnected });
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.tipTimer);
+    this.peers.stop();
+    this.store.close();
+    this.log.info('stopped', { nodeId: hex(this.nodeId) });
+  }
+}

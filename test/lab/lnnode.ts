@@ -1,0 +1,87 @@
+/**
+ * An lnnode daemon process for the lab: `bun src/main.ts` with a data dir and
+ * a P2P port picked at run time, its JSON log read back to learn the node id
+ * and when it listens. Stopped by PID; restart() keeps the data dir.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+
+const MAIN = resolve(import.meta.dir, '../../src/main.ts');
+
+export interface LnnodeProcess {
+  proc: LabProcess;
+  dataDir: string;
+  p2pPort: number;
+  nodeId: string;
+  /** Milliseconds from spawn to the "p2p listening" log line, as seen by the parent. */
+  startMs: number;
+  /** Log records (parsed JSON lines) so far. */
+  logs(): Record<string, unknown>[];
+  restart(opts?: { kill?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number } = {}): Promise<LnnodeProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'lab-lnnode-'));
+  const p2pPort = opts.p2pPort ?? (await freePort());
+  let generation = 0;
+  const launch = async (): Promise<{ proc: LabProcess; startMs: number; nodeId: string }> => {
+    const logFile = join(dataDir, `daemon-${Date.now()}-${generation++}.log`);
+    const t0 = performance.now();
+    const proc = startProcess({
+      name: 'lnnode',
+      cmd: process.execPath,
+      args: [MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, ...(opts.args ?? [])],
+      logFile,
+    });
+    const read = (): Record<string, unknown>[] =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    let exited = false;
+    void proc.exited.then(() => (exited = true));
+    const nodeId = await waitFor(
+      'lnnode to listen',
+      async () => {
+        if (exited) throw new Error(`lnnode exited early; see ${logFile}`);
+        const recs = read();
+        if (!recs.some((r) => r.msg === 'p2p listening')) return undefined;
+        return recs.find((r) => r.msg === 'starting')?.nodeId as string;
+      },
+      15_000,
+    );
+    return { proc, startMs: performance.now() - t0, nodeId };
+  };
+  let cur = await launch();
+  const self: LnnodeProcess = {
+    get proc() {
+      return cur.proc;
+    },
+    dataDir,
+    p2pPort,
+    get nodeId() {
+      return cur.nodeId;
+    },
+    get startMs() {
+      return cur.startMs;
+    },
+    logs() {
+      return readFileSync(cur.proc.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    async restart(r = {}) {
+      if (r.kill) {
+        cur.proc.kill('SIGKILL');
+        await cur.proc.exited;
+      } else await cur.proc.stop();
+      cur = await launch();
+    },
+    stop: () => cur.proc.stop(),
+  };
+  return self;
+}

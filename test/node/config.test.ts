@@ -1,0 +1,57 @@
+import { describe, expect, test } from 'bun:test';
+import { ConfigError, parseArgs } from '../../src/node/config.ts';
+
+describe('daemon command line', () => {
+  test('defaults: regtest, ~/.lnnode/regtest, listen on 127.0.0.1:9735, no chain source', () => {
+    expect(parseArgs([], { HOME: '/home/x' })).toEqual({
+      network: 'regtest',
+      dataDir: '/home/x/.lnnode/regtest',
+      p2pListen: { host: '127.0.0.1', port: 9735 },
+      chain: { kind: 'none' },
+      connect: [],
+      logLevel: 'info',
+    });
+  });
+
+  test('every option, in both spellings', () => {
+    const id = `03${'ab'.repeat(32)}`;
+    const c = parseArgs([
+      '--network=testnet', '--data-dir', '/d', '--p2p-listen', '[::1]:9736', '--bitcoind-rpc-url', 'https://127.0.0.1:18334',
+      '--bitcoind-rpc-user', 'u', '--bitcoind-rpc-password=p', '--bitcoind-rpc-cafile', '/c.pem',
+      '--connect', `${id}@127.0.0.1:9735`, '--connect', `${id.toUpperCase().replace('X', 'x')}@host.example:1`, '--log-level', 'debug',
+    ]);
+    expect(c).toEqual({
+      network: 'testnet',
+      dataDir: '/d',
+      p2pListen: { host: '::1', port: 9736 },
+      chain: { kind: 'bitcoind-rpc', url: 'https://127.0.0.1:18334', user: 'u', password: 'p', caCertFile: '/c.pem' },
+      connect: [
+        { nodeId: id, host: '127.0.0.1', port: 9735 },
+        { nodeId: id, host: 'host.example', port: 1 },
+      ],
+      logLevel: 'debug',
+    });
+    expect(parseArgs(['--p2p-listen', 'off', '--esplora-url', 'http://e/api']).p2pListen).toBeUndefined();
+  });
+
+  test('RPC credentials may come from the environment so they stay out of ps output', () => {
+    const c = parseArgs(['--bitcoind-rpc-url', 'http://h:1'], { LNNODE_BITCOIND_RPC_USER: 'u', LNNODE_BITCOIND_RPC_PASSWORD: 'p' });
+    expect(c.chain).toEqual({ kind: 'bitcoind-rpc', url: 'http://h:1', user: 'u', password: 'p', caCertFile: undefined });
+  });
+
+  test('bad values are errors naming the option', () => {
+    for (const [args, msg] of [
+      [['--network', 'bitcoin'], '--network: expected one of mainnet, testnet, signet, regtest'],
+      [['--p2p-listen', '1.2.3.4:99999'], '--p2p-listen: expected host:port'],
+      [['--esplora-url', 'ftp://x'], '--esplora-url: expected an http(s) URL'],
+      [['--esplora-url', 'http://a', '--bitcoind-rpc-url', 'http://b'], 'either --esplora-url or --bitcoind-rpc-url'],
+      [['--network', 'regtest', '--network', 'mainnet'], '--network given 2 times'],
+      [['--log-level', 'loud'], '--log-level: expected one of'],
+      [['--data-dir'], '--data-dir needs a value'],
+      [['stray'], 'unexpected argument "stray"'],
+    ] as const) {
+      expect(() => parseArgs([...args])).toThrow(ConfigError);
+      expect(() => parseArgs([...args])).toThrow(msg);
+    }
+  });
+});
