@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
+import { MAX_CUSTOM_PAYLOAD } from '../../src/bolt/bolt1/wire.ts';
 import { silentLogger } from '../../src/node/log.ts';
 import { type CustomMessage, PeerManager } from '../../src/node/peer/manager.ts';
 import { startBtcd, type Btcd } from '../lab/btcd.ts';
@@ -32,6 +34,7 @@ beforeAll(async () => {
     chainHash: fromHex(REGTEST_GENESIS).reverse(),
     log: silentLogger,
     random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    pingIntervalMs: 5_000,
   });
   port = node.listen('127.0.0.1', 0);
 }, 120_000);
@@ -41,6 +44,10 @@ afterAll(async () => {
   await lnd?.stop();
   await btcd?.stop();
 });
+
+/** A payload whose every byte depends on the message index and position, so a swap or corruption shows. */
+const payload = (i: number, size: number): Uint8Array => new Uint8Array(size).map((_, j) => (i * 7 + j) & 0xff);
+const digest = (b: Uint8Array): string => hex(sha256(b));
 
 const lndPeers = async (): Promise<string[]> =>
   ((await lnd.rest<{ peers?: { pub_key: string }[] }>('GET', '/v1/peers')).peers ?? []).map((p) => p.pub_key);
@@ -53,27 +60,38 @@ describe('lnnode <-> lnd', () => {
   }, 30_000);
 
   test('custom messages both ways arrive intact and in order', async () => {
-    const N = 200;
+    const N = 1000;
     const atNode = node.subscribeCustom([48000]);
     const atLnd: LndCustom[] = [];
     const sub = lndCustom.subscribe(lnd, (m) => atLnd.push(m));
     await sub.ready;
-    const sizes = Array.from({ length: N }, (_, i) => (i * 65_000) / N | 0);
+    // 0 .. MAX_CUSTOM_PAYLOAD inclusive, spread evenly.
+    const sizes = Array.from({ length: N }, (_, i) => Math.round((i * MAX_CUSTOM_PAYLOAD) / (N - 1)));
     for (let i = 0; i < N; i++) {
-      await lndCustom.send(lnd, nodeId, 48000, new Uint8Array(sizes[i]!).fill(i & 0xff));
-      node.sendCustom(fromHex(lnd.nodeId), 48001, new Uint8Array(sizes[i]!).fill((i + 1) & 0xff));
+      await lndCustom.send(lnd, nodeId, 48000, payload(i, sizes[i]!));
+      node.sendCustom(fromHex(lnd.nodeId), 48001, payload(i + 1, sizes[i]!));
     }
     const got: CustomMessage[] = [];
     while (got.length < N) got.push((await atNode.next()).value as CustomMessage);
     got.forEach((m, i) => {
-      expect([hex(m.peer), m.type, m.payload.length, m.payload[0] ?? i & 0xff]).toEqual([lnd.nodeId, 48000, sizes[i]!, i & 0xff]);
+      expect([hex(m.peer), m.type, m.payload.length, digest(m.payload)]).toEqual([lnd.nodeId, 48000, sizes[i]!, digest(payload(i, sizes[i]!))]);
     });
     await waitFor('lnd to receive all custom messages', async () => (atLnd.length >= N ? true : undefined), 30_000);
     sub.close();
     atLnd.forEach((m, i) => {
-      expect([hex(m.peer), m.type, m.data.length]).toEqual([hex(nodeId), 48001, sizes[i]!]);
+      expect([hex(m.peer), m.type, m.data.length, digest(m.data)]).toEqual([hex(nodeId), 48001, sizes[i]!, digest(payload(i + 1, sizes[i]!))]);
     });
-  }, 120_000);
+  }, 300_000);
+
+  test('the connection survives 30 s idle on pings', async () => {
+    const session = node.sessionOf(fromHex(lnd.nodeId))!;
+    const before = { ...session.keepalive };
+    await Bun.sleep(30_500);
+    expect(node.isConnected(fromHex(lnd.nodeId))).toBe(true);
+    expect(await lndPeers()).toContain(hex(nodeId));
+    expect(session.keepalive.pingsSent - before.pingsSent).toBeGreaterThanOrEqual(5);
+    expect(session.keepalive.pongsReceived).toBe(session.keepalive.pingsSent);
+  }, 45_000);
 
   test('lnd dials lnnode: init succeeds', async () => {
     node.disconnect(fromHex(lnd.nodeId));
