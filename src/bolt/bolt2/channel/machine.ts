@@ -1,0 +1,108 @@
+/**
+ * The normal-operation message handler of a channel: one peer message in,
+ * the new commitments, the messages to send and what happened to HTLCs out.
+ *
+ * Signing policy: we answer a commitment_signed with revoke_and_ack at once
+ * and, if that left changes only the peer's commitment lacks, follow with our
+ * own commitment_signed; after a revoke_and_ack we sign whatever is pending.
+ * Our own updates are signed by the caller (`signPending`) when it has
+ * batched what it wants to send.
+ */
+import { type CltvExpiry, type FeeratePerKw, type Msat } from '../../units.ts';
+import {
+  ChannelProtocolError,
+  type Commitments,
+  hasChangesToSign,
+  type Outgoing,
+  receiveAdd,
+  receiveCommit,
+  receiveFee,
+  receiveRevocation,
+  receiveSettle,
+  type RemoteCommit,
+  sendCommit,
+} from './commitments.ts';
+import { type ChannelSecrets } from './keys.ts';
+import { type HtlcEntry, type Update } from './spec.ts';
+
+export type ChannelEvent =
+  /** An incoming HTLC is irrevocably committed: settle or fail it now. */
+  | { kind: 'incoming'; htlc: HtlcEntry }
+  /** The peer revealed the preimage of one of our HTLCs: the payment succeeded. */
+  | { kind: 'fulfilled'; htlc: HtlcEntry; preimage: Uint8Array }
+  /** The peer's failure of one of our HTLCs is irrevocably committed: the attempt failed. */
+  | { kind: 'failed'; htlc: HtlcEntry; update: Extract<Update, { kind: 'fail' | 'fail_malformed' }> }
+  /** A commitment of the peer's was revoked: keep what a justice transaction needs. */
+  | { kind: 'revoked'; commit: RemoteCommit };
+
+export interface Step {
+  state: Commitments;
+  send: Outgoing[];
+  events: ChannelEvent[];
+}
+
+type Msg = Record<string, unknown>;
+
+export function signPending(c: Commitments, s: ChannelSecrets): Step {
+  if (!hasChangesToSign(c) || !c.remoteNextPoint) return { state: c, send: [], events: [] };
+  const r = sendCommit(c, s);
+  return { state: r.state, send: r.send, events: [] };
+}
+
+/** Handles one normal-operation message from the peer. Throws ChannelProtocolError when the channel must fail. */
+export function receive(c: Commitments, s: ChannelSecrets, name: string, m: Msg): Step {
+  switch (name) {
+    case 'update_add_htlc':
+      return {
+        state: receiveAdd(c, {
+          id: m.id as bigint,
+          amountMsat: m.amountMsat as Msat,
+          paymentHash: m.paymentHash as Uint8Array,
+          cltvExpiry: m.cltvExpiry as CltvExpiry,
+          onionRoutingPacket: m.onionRoutingPacket as Uint8Array,
+        }),
+        send: [],
+        events: [],
+      };
+    case 'update_fulfill_htlc': {
+      const preimage = m.paymentPreimage as Uint8Array;
+      const r = receiveSettle(c, { kind: 'fulfill', id: m.id as bigint, preimage });
+      return { state: r.state, send: [], events: [{ kind: 'fulfilled', htlc: r.htlc, preimage }] };
+    }
+    case 'update_fail_htlc':
+      return { state: receiveSettle(c, { kind: 'fail', id: m.id as bigint, reason: m.reason as Uint8Array }).state, send: [], events: [] };
+    case 'update_fail_malformed_htlc':
+      return {
+        state: receiveSettle(c, {
+          kind: 'fail_malformed',
+          id: m.id as bigint,
+          sha256OfOnion: m.sha256OfOnion as Uint8Array,
+          failureCode: m.failureCode as number,
+        }).state,
+        send: [],
+        events: [],
+      };
+    case 'update_fee':
+      return { state: receiveFee(c, m.feeratePerKw as FeeratePerKw), send: [], events: [] };
+    case 'commitment_signed': {
+      const r = receiveCommit(c, s, { signature: m.signature as Uint8Array, htlcSignatures: m.htlcSignatures as Uint8Array[] });
+      const follow = signPending(r.state, s);
+      return { state: follow.state, send: [...r.send, ...follow.send], events: [] };
+    }
+    case 'revoke_and_ack': {
+      const r = receiveRevocation(c, { perCommitmentSecret: m.perCommitmentSecret as Uint8Array, nextPerCommitmentPoint: m.nextPerCommitmentPoint as Uint8Array });
+      const events: ChannelEvent[] = [{ kind: 'revoked', commit: r.revoked }];
+      for (const u of r.lockedIn) {
+        if (u.kind === 'add') events.push({ kind: 'incoming', htlc: u.htlc });
+        else if (u.kind === 'fail' || u.kind === 'fail_malformed') {
+          const htlc = r.revoked.spec.htlcs.find((h) => h.direction === 'out' && h.id === u.id);
+          if (htlc) events.push({ kind: 'failed', htlc, update: u });
+        }
+      }
+      const follow = signPending(r.state, s);
+      return { state: follow.state, send: follow.send, events };
+    }
+    default:
+      throw new ChannelProtocolError(`unexpected ${name} in normal operation`);
+  }
+}
