@@ -174,8 +174,9 @@ export class EsploraChainSource implements ChainSource {
     return { spent: true, txid: o.txid, vin: o.vin as number, status: await this.status(o.status) };
   }
 
+  /** SHA256 of the script in natural byte order: Esplora's form (Electrum's protocol reverses it). */
   private scripthash(script: Uint8Array): string {
-    return hex(sha256(script).reverse());
+    return hex(sha256(script));
   }
 
   async scriptHistory(script: Uint8Array): Promise<ScriptTx[]> {

@@ -32,7 +32,8 @@ export interface Location {
   pos: number;
 }
 
-export const scripthashOf = (script: Uint8Array): string => hex(sha256(script).reverse());
+/** Esplora's scripthash: SHA256 of the script in natural byte order (Electrum's protocol reverses it; Esplora does not). */
+export const scripthashOf = (script: Uint8Array): string => hex(sha256(script));
 
 export class ChainIndex {
   readonly chain: IndexedBlock[] = [];
@@ -151,5 +152,58 @@ export class ChainIndex {
       pos >>= 1;
     }
     return { block_height: t.loc.block.height, merkle, pos: t.loc.pos };
+  }
+
+  /**
+   * BIP37 merkleblock proving one transaction: the block header, the
+   * transaction count, and the partial merkle tree (hashes and flag bits in
+   * depth-first order), as Esplora's /tx/:txid/merkleblock-proof serves it.
+   */
+  merkleBlock(txid: string): Uint8Array | undefined {
+    const t = this.txs.get(txid);
+    if (!t) return undefined;
+    const dsha = (b: Uint8Array): Uint8Array => sha256(sha256(b));
+    const leaves = t.loc.block.txids.map((id) => fromHex(id).reverse());
+    const n = leaves.length;
+    const width = (h: number): number => (n + (1 << h) - 1) >> h;
+    const hashAt = (h: number, pos: number): Uint8Array => {
+      if (h === 0) return leaves[pos]!;
+      const left = hashAt(h - 1, 2 * pos);
+      const right = 2 * pos + 1 < width(h - 1) ? hashAt(h - 1, 2 * pos + 1) : left;
+      const pair = new Uint8Array(64);
+      pair.set(left, 0);
+      pair.set(right, 32);
+      return dsha(pair);
+    };
+    let height = 0;
+    while (width(height) > 1) height++;
+    const bits: boolean[] = [];
+    const hashes: Uint8Array[] = [];
+    const walk = (h: number, pos: number): void => {
+      const matchInside = t.loc.pos >> h === pos;
+      bits.push(matchInside);
+      if (h === 0 || !matchInside) {
+        hashes.push(hashAt(h, pos));
+        return;
+      }
+      walk(h - 1, 2 * pos);
+      if (2 * pos + 1 < width(h - 1)) walk(h - 1, 2 * pos + 1);
+    };
+    walk(height, 0);
+    const flags = new Uint8Array(Math.ceil(bits.length / 8));
+    bits.forEach((b, i) => {
+      if (b) flags[i >> 3]! |= 1 << (i & 7);
+    });
+    const varint = (v: number): number[] => (v < 0xfd ? [v] : [0xfd, v & 0xff, v >> 8]);
+    const count = new Uint8Array(4);
+    new DataView(count.buffer).setUint32(0, n, true);
+    const parts = [t.loc.block.header, count, Uint8Array.from(varint(hashes.length)), ...hashes, Uint8Array.from(varint(flags.length)), flags];
+    const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
   }
 }

@@ -210,6 +210,13 @@ export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } =
         return p ? json(p) : notFound('Transaction not found');
       },
     ],
+    [
+      /^\/tx\/([0-9a-f]{64})\/merkleblock-proof$/,
+      async (m) => {
+        const p = index.merkleBlock(m[1]!);
+        return p ? text(hex(p)) : notFound('Transaction not found');
+      },
+    ],
     [/^\/tx\/([0-9a-f]{64})\/outspend\/(\d+)$/, async (m) => json(await outspend(m[1]!, Number(m[2])))],
     [
       /^\/tx\/([0-9a-f]{64})\/outspends$/,
@@ -300,6 +307,8 @@ export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } =
     port: opts.port ?? 0,
     async fetch(req) {
       const path = new URL(req.url).pathname.replace(/\/+$/, '') || '/';
+      // LAB_ESPLORA_LOG=1 prints each request: how to see what a client asks for.
+      if (process.env.LAB_ESPLORA_LOG) console.error(`[esplora] ${req.method} ${path}`);
       try {
         await index.sync();
         for (const [re, handler] of routes) {

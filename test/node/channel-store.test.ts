@@ -62,7 +62,7 @@ describe('channel store', () => {
       persistAndReload(p.a);
       persistAndReload(p.b);
     }
-    expect(p.b.state.localCommit.spec.toLocalMsat).toBe(100_000_000n + 5_010n);
+    expect(p.b.state.localCommit.spec.toLocalMsat as bigint).toBe(100_000_000n + 5_010n);
   });
 
   test('revoked commitments are kept and found by txid', () => {
@@ -91,6 +91,6 @@ describe('channel store', () => {
     p.send(p.a, retransmissions(p.a.state, p.a.secrets, ourReestablish(p.b.state, p.b.secrets)));
     p.settle();
     expect(p.b.events.filter((e) => e.kind === 'incoming').length).toBe(1);
-    expect(p.a.state.localCommit.spec.toLocalMsat + p.b.state.localCommit.spec.toLocalMsat + 42_000n).toBe(500_000_000n);
+    expect((p.a.state.localCommit.spec.toLocalMsat as bigint) + p.b.state.localCommit.spec.toLocalMsat + 42_000n).toBe(500_000_000n);
   });
 });

@@ -224,6 +224,21 @@ fn handle(node: &Node, method: &str, path: &str, body: &Value) -> Reply {
 			node.connect(pubkey(body)?, sockaddr(body)?, persist).map_err(node_err)?;
 			Ok(json!({}))
 		},
+		("GET", "/peers") => Ok(Value::Array(
+			node.list_peers()
+				.iter()
+				.map(|p| json!({
+					"node_id": p.node_id.to_string(),
+					"address": p.address.to_string(),
+					"is_persisted": p.is_persisted,
+					"is_connected": p.is_connected,
+				}))
+				.collect(),
+		)),
+		("POST", "/disconnect") => {
+			node.disconnect(pubkey(body)?).map_err(node_err)?;
+			Ok(json!({}))
+		},
 		("POST", "/new_address") => {
 			let addr = node.onchain_payment().new_address().map_err(node_err)?;
 			Ok(json!({"address": addr.to_string()}))
