@@ -48,4 +48,35 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX revoked_commitments_txid ON revoked_commitments (txid);
     `,
   },
+  {
+    version: 3,
+    name: 'wallet',
+    sql: `
+      -- BIP84 scripts handed out or watched: chain 0 receive, 1 change.
+      CREATE TABLE wallet_scripts (
+        chain INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        script BLOB NOT NULL UNIQUE,
+        used INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (chain, idx)
+      );
+      -- Transactions the wallet signed, stored before they are broadcast so a
+      -- crash never loses one, and so their inputs are never spent twice.
+      CREATE TABLE wallet_txs (
+        txid TEXT PRIMARY KEY,
+        raw BLOB NOT NULL,
+        purpose TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        fee_sat INTEGER NOT NULL,
+        broadcast INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE wallet_tx_inputs (
+        txid TEXT NOT NULL REFERENCES wallet_txs (txid) ON DELETE CASCADE,
+        outpoint TEXT NOT NULL,
+        PRIMARY KEY (txid, outpoint)
+      );
+      CREATE INDEX wallet_tx_inputs_outpoint ON wallet_tx_inputs (outpoint);
+    `,
+  },
 ];

@@ -23,3 +23,23 @@ export function isNetwork(s: string): s is Network {
 export function chainHash(network: Network): Uint8Array {
   return fromHex(GENESIS[network]).reverse();
 }
+
+/** Address encoding parameters (@scure/btc-signer's network shape). */
+export interface AddressNetwork {
+  bech32: string;
+  pubKeyHash: number;
+  scriptHash: number;
+  wif: number;
+}
+
+export function addressNetwork(network: Network): AddressNetwork {
+  switch (network) {
+    case 'mainnet':
+      return { bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, wif: 0x80 };
+    case 'testnet':
+    case 'signet':
+      return { bech32: 'tb', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
+    case 'regtest':
+      return { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
+  }
+}
