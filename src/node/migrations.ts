@@ -79,4 +79,38 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX wallet_tx_inputs_outpoint ON wallet_tx_inputs (outpoint);
     `,
   },
+  {
+    version: 4,
+    name: 'payments',
+    sql: `
+      CREATE TABLE invoices (
+        payment_hash BLOB PRIMARY KEY CHECK (length(payment_hash) = 32),
+        preimage BLOB NOT NULL,
+        payment_secret BLOB NOT NULL,
+        amount_msat INTEGER,
+        bolt11 TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        min_final_cltv INTEGER NOT NULL,
+        settled_at INTEGER,
+        received_msat INTEGER
+      );
+      -- One row per payment hash: paying the same invoice again finds it here.
+      CREATE TABLE payments (
+        payment_hash BLOB PRIMARY KEY CHECK (length(payment_hash) = 32),
+        bolt11 TEXT,
+        payee BLOB NOT NULL,
+        amount_msat INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        channel_id BLOB,
+        htlc_id INTEGER,
+        session_key BLOB,
+        preimage BLOB,
+        failure TEXT,
+        created_at INTEGER NOT NULL,
+        resolved_at INTEGER
+      );
+    `,
+  },
 ];

@@ -23,6 +23,10 @@ import { type Logger } from './log.ts';
 import { chainHash, GENESIS } from './networks.ts';
 import { PeerManager } from './peer/manager.ts';
 import { Store } from './store.ts';
+import { ChannelManager } from './channels/manager.ts';
+import { Invoices } from './payments/invoices.ts';
+import { Payments } from './payments/payments.ts';
+import { Wallet } from './wallet/wallet.ts';
 
 const TIP_POLL_MS = 2_000;
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
@@ -53,6 +57,11 @@ export class LightningNode {
   readonly addressBook: AddressBook;
   readonly peers: PeerManager;
   readonly chain: ChainSource | undefined;
+  /** Wallet, channels and payments exist when a chain source is configured. */
+  readonly wallet: Wallet | undefined;
+  readonly channels: ChannelManager | undefined;
+  readonly invoices: Invoices;
+  readonly payments: Payments;
   private tracker: TipTracker | undefined;
   private tipTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
@@ -76,6 +85,26 @@ export class LightningNode {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
     });
     this.chain = chainSourceFor(config.chain);
+    this.invoices = new Invoices(this.store, config.network, this.identity.nodeSecret);
+    this.payments = new Payments(this.store, config.network);
+    if (this.chain) {
+      this.wallet = new Wallet(this.store, this.identity.root, config.network, this.chain, log.child('wallet'));
+      this.channels = new ChannelManager(
+        this.store,
+        this.identity.root,
+        config.network,
+        chainHash(config.network),
+        this.peers,
+        this.wallet,
+        this.chain,
+        {
+          resolveIncoming: (_channelId, htlc) => this.invoices.resolve(htlc, this.tip?.height ?? 0),
+          outgoingResolved: (o) => this.payments.resolved(o),
+        },
+        log.child('channel'),
+      );
+      this.payments.attach(this.channels);
+    }
   }
 
   static start(config: DaemonConfig, log: Logger): LightningNode {
@@ -136,6 +165,7 @@ export class LightningNode {
         const stored = this.storedTip();
         const change = await this.tracker.start(stored);
         this.tipChanged(change.tip, change.disconnected.length, change.connected.length, log);
+        void this.wallet?.rebroadcast().catch((e: Error) => log.warn('rebroadcast failed', { error: e.message }));
         break;
       } catch (e) {
         if (e instanceof ChainMismatchError) {
@@ -174,6 +204,7 @@ export class LightningNode {
       .query('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
       .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
     log.info('chain tip', { height: tip.height, hash: tip.hash, connected, disconnected });
+    void this.channels?.onTip(tip.height).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
   }
 
   stop(): void {

@@ -125,6 +125,7 @@ export class PeerManager {
   private readonly live = new Map<string, Live>();
   private readonly subscribers = new Set<CustomSubscription>();
   private readonly eventListeners = new Set<(e: PeerEvent) => void>();
+  private readonly messageListeners = new Set<(peer: Uint8Array, name: string, msg: unknown) => void>();
   private readonly persistent = new Map<string, { host: string; port: number; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
   private listener: TCPSocketListener<NoiseSocketData> | undefined;
@@ -216,6 +217,9 @@ export class PeerManager {
               for (const s of this.subscribers) s.offer({ peer, type, payload });
             },
             onError: (peer, kind, text) => log.warn(`peer sent ${kind}`, { peer: hex(peer), text: text.slice(0, 200) }),
+            onMessage: (peer, name, msg) => {
+              for (const l of this.messageListeners) l(peer, name, msg);
+            },
           },
           {
             chainHash: this.opts.chainHash,
@@ -268,6 +272,19 @@ export class PeerManager {
   onPeerEvent(listener: (e: PeerEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** Channel messages (and errors/warnings) from every peer, after init. */
+  onMessage(listener: (peer: Uint8Array, name: string, msg: unknown) => void): () => void {
+    this.messageListeners.add(listener);
+    return () => this.messageListeners.delete(listener);
+  }
+
+  /** Sends a BOLT 1/2 message by codec name; throws PeerNotConnectedError when the peer is not connected. */
+  send(peer: Uint8Array, name: string, msg: unknown): void {
+    const l = this.live.get(hex(peer));
+    if (!l?.session.initialized) throw new PeerNotConnectedError(peer);
+    l.session.send(name, msg);
   }
 
   subscribeCustom(types?: Iterable<number>): CustomSubscription {

@@ -32,6 +32,7 @@ import {
   unknownCompulsory,
 } from '../../bolt/bolt9/features.ts';
 import { type MessageCodec } from '../../bolt/message.ts';
+import { BOLT2_MESSAGES } from '../../bolt/bolt2/index.ts';
 import { type Logger } from '../log.ts';
 import { type NoiseSocket } from './noise-socket.ts';
 
@@ -39,7 +40,10 @@ export const INIT_TIMEOUT_MS = 15_000;
 export const PING_INTERVAL_MS = 30_000;
 export const PING_TIMEOUT_MS = 30_000;
 
-const registry = new MessageRegistry([initCodec, errorCodec, warningCodec, pingCodec, pongCodec] as MessageCodec<unknown>[]);
+const BOLT1_MESSAGES = [initCodec, errorCodec, warningCodec, pingCodec, pongCodec] as MessageCodec<unknown>[];
+const registry = new MessageRegistry([...BOLT1_MESSAGES, ...BOLT2_MESSAGES]);
+/** Codecs by message name, for the layers above that send by name. */
+export const CODECS: ReadonlyMap<string, MessageCodec<unknown>> = new Map([...BOLT1_MESSAGES, ...BOLT2_MESSAGES].map((c) => [c.name, c]));
 
 export interface SessionEvents {
   onInit(peer: Uint8Array, init: Init): void;
@@ -125,7 +129,9 @@ export class PeerSession {
         return;
       case 'error':
       case 'warning':
-        return this.events.onError(this.nodeId, d.name, errorText(d.msg as ErrorMessage));
+        this.events.onError(this.nodeId, d.name, errorText(d.msg as ErrorMessage));
+        // Channel-scoped errors matter to the channel layer too.
+        return this.events.onMessage?.(this.nodeId, d.name, d.msg);
       case 'init':
         return this.fail('second init');
       default:
@@ -158,6 +164,14 @@ export class PeerSession {
   sendCustom(type: number, payload: Uint8Array): void {
     if (!this.theirInit) throw new Error('peer has not completed init');
     this.conn.send(encodeCustomMessage(type, payload));
+  }
+
+  /** Sends a BOLT 1/2 message by codec name. */
+  send(name: string, msg: unknown): void {
+    if (!this.theirInit) throw new Error('peer has not completed init');
+    const codec = CODECS.get(name);
+    if (!codec) throw new Error(`no codec for ${name}`);
+    this.conn.send(encodeMessage(codec, msg));
   }
 
   sendRaw(message: Uint8Array): void {

@@ -1,0 +1,712 @@
+/**
+ * The channel driver: runs the pure BOLT 2 state machine against real peers,
+ * the wallet and the chain. One rule above all (DESIGN.md rule 1): every
+ * transition is written to SQLite before any message it produced leaves.
+ * bun:sqlite is synchronous, so "save, then send" is two statements in a
+ * row, with no await between them for another event to slip in.
+ *
+ * Phases: an open in progress lives in memory until the funding outpoint is
+ * known (nothing can be lost before then: no signature exists yet); from
+ * funding_created on, the channel is stored. awaiting_lock_in waits for
+ * min-depth confirmations and both channel_ready; normal runs HTLC updates.
+ */
+import { randomBytes } from 'node:crypto';
+import { fromHex, hex } from '../../bolt/bytes.ts';
+import {
+  ChannelProtocolError,
+  ChannelRefusal,
+  type Commitments,
+  forgetUnsigned,
+  type Outgoing,
+  ourReestablish,
+  retransmissions,
+  sendAdd,
+  sendFail,
+  sendFailMalformed,
+  sendFulfill,
+  availableToSend,
+} from '../../bolt/bolt2/channel/commitments.ts';
+import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
+import { type ChannelEvent, receive, signPending } from '../../bolt/bolt2/channel/machine.ts';
+import {
+  type AcceptChannelMessage,
+  acceptChannelMessage,
+  acceptFirstLocal,
+  type ChannelPolicy,
+  checkAcceptChannel,
+  checkOpenChannel,
+  DEFAULT_POLICY,
+  initialCommitments,
+  type OpenChannelMessage,
+  openChannelMessage,
+  ourChannelReadyPoint,
+  receiveChannelReady,
+  signFirstRemote,
+} from '../../bolt/bolt2/channel/open.ts';
+import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
+import { fundingScript } from '../../bolt/bolt3/scripts.ts';
+import { p2wsh } from '../../bolt/bolt3/script.ts';
+import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat, msat } from '../../bolt/units.ts';
+import { type ChainSource } from '../../chain/types.ts';
+import { type Logger } from '../log.ts';
+import { type PeerManager } from '../peer/manager.ts';
+import { type Store } from '../store.ts';
+import { type Wallet } from '../wallet/wallet.ts';
+import { channelSecrets } from './secrets.ts';
+import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
+import { type HDKey } from '@scure/bip32';
+import { type Network } from '../identity.ts';
+
+/** What is stored per channel besides the commitments. */
+export interface ChannelRecord {
+  commitments: Commitments;
+  /** Confirmations the funding transaction needs before channel_ready. */
+  minimumDepth: number;
+  readySent: boolean;
+  theirReady: boolean;
+  /** Our scid alias (sent in channel_ready) and theirs. */
+  localAlias: bigint;
+  remoteAlias?: bigint;
+  /** block x tx x output of the funding output, once confirmed. */
+  shortChannelId?: string;
+  /** Set once the channel failed or closing began: why. */
+  closeReason?: string;
+}
+
+/** How an incoming HTLC ends, decided by the payments layer. */
+export type Resolution =
+  | { kind: 'fulfill'; preimage: Uint8Array; persist?: () => void }
+  | { kind: 'fail'; reason: Uint8Array; persist?: () => void }
+  | { kind: 'fail_malformed'; sha256OfOnion: Uint8Array; failureCode: number; persist?: () => void };
+
+export type HtlcOutcome =
+  | { kind: 'fulfilled'; channelId: Uint8Array; htlc: HtlcEntry; preimage: Uint8Array }
+  /** `reason` is the encrypted failure; undefined when the HTLC never reached a commitment (forgotten on disconnect). */
+  | { kind: 'failed'; channelId: Uint8Array; htlc: HtlcEntry; reason?: Uint8Array; failureCode?: number };
+
+export interface ChannelHooks {
+  /** Decide what to do with an incoming HTLC that is irrevocably committed. */
+  resolveIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
+  /** One of our HTLCs ended. */
+  outgoingResolved(o: HtlcOutcome): void;
+}
+
+export interface ChannelSummary {
+  channelId: string;
+  peer: string;
+  phase: ChannelPhase;
+  active: boolean;
+  weAreOpener: boolean;
+  fundingTxid: string;
+  fundingVout: number;
+  capacitySat: Sat;
+  localBalanceMsat: Msat;
+  remoteBalanceMsat: Msat;
+  pendingHtlcs: number;
+  shortChannelId?: string;
+  localAlias: string;
+  closeReason?: string;
+}
+
+export interface OpenOptions {
+  fundingSat: Sat;
+  pushMsat?: Msat;
+  /** Fee rate of the funding transaction; the commitment uses the chain's estimate. */
+  fundingFeerate?: FeeratePerKw;
+  commitFeerate?: FeeratePerKw;
+}
+
+export interface OpenedChannel {
+  channelId: Uint8Array;
+  fundingTxid: string;
+  fundingVout: number;
+}
+
+export class ChannelError extends Error {
+  override readonly name = 'ChannelError';
+}
+
+interface PendingOpen {
+  peer: Uint8Array;
+  keyIndex: number;
+  secrets: ChannelSecrets;
+  open: OpenChannelMessage;
+  funder: boolean;
+  accept?: AcceptChannelMessage;
+  fundingFeerate?: FeeratePerKw;
+  resolve?: (c: OpenedChannel) => void;
+  reject?: (e: Error) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface Live {
+  peer: Uint8Array;
+  keyIndex: number;
+  secrets: ChannelSecrets;
+  phase: ChannelPhase;
+  rec: ChannelRecord;
+  /** channel_reestablish exchanged on the current connection. */
+  reestablished: boolean;
+}
+
+const OPEN_TIMEOUT_MS = 60_000;
+
+export class ChannelManager {
+  readonly store: ChannelStore;
+  private readonly channels = new Map<string, Live>();
+  private readonly pending = new Map<string, PendingOpen>();
+  private readonly reservedKeys = new Set<number>();
+  private tipHeight = 0;
+  private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
+
+  constructor(
+    private readonly db: Store,
+    private readonly root: HDKey,
+    private readonly network: Network,
+    private readonly chainHash: Uint8Array,
+    private readonly peers: PeerManager,
+    private readonly wallet: Wallet,
+    private readonly chain: ChainSource,
+    private readonly hooks: ChannelHooks,
+    private readonly log: Logger,
+    private readonly policy: ChannelPolicy = DEFAULT_POLICY,
+  ) {
+    this.store = new ChannelStore(db);
+    for (const c of this.store.all<ChannelRecord>()) {
+      if (c.phase === 'awaiting_funding_signed') {
+        // We never broadcast its funding: the peer may hold our signature on
+        // its commitment, but that commitment spends an output that does not exist.
+        this.log.warn('abandoning an open that did not complete before shutdown', { channelId: hex(c.channelId) });
+        this.wallet.abandon(c.state.commitments.fundingTxid);
+        this.store.save({ ...c, phase: 'closed', state: { ...c.state, closeReason: 'open did not complete' } });
+        continue;
+      }
+      this.channels.set(hex(c.channelId), { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false });
+    }
+    peers.onMessage((peer, name, msg) => this.onMessage(peer, name, msg as Record<string, unknown>));
+    peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
+  }
+
+  private secretsOf(keyIndex: number): ChannelSecrets {
+    return channelSecrets(this.root, this.network, keyIndex);
+  }
+
+  private allocKeyIndex(): number {
+    let i = this.store.nextKeyIndex();
+    while (this.reservedKeys.has(i)) i++;
+    this.reservedKeys.add(i);
+    return i;
+  }
+
+  onStateChange(f: (channelId: Uint8Array) => void): () => void {
+    this.stateListeners.add(f);
+    return () => this.stateListeners.delete(f);
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  list(): ChannelSummary[] {
+    return [...this.channels.entries()].map(([id, l]) => this.summary(id, l));
+  }
+
+  get(channelId: Uint8Array): ChannelSummary | undefined {
+    const l = this.channels.get(hex(channelId));
+    return l ? this.summary(hex(channelId), l) : undefined;
+  }
+
+  private summary(id: string, l: Live): ChannelSummary {
+    const c = l.rec.commitments;
+    return {
+      channelId: id,
+      peer: hex(l.peer),
+      phase: l.phase,
+      active: this.isActive(l),
+      weAreOpener: c.weAreOpener,
+      fundingTxid: c.fundingTxid,
+      fundingVout: c.fundingVout,
+      capacitySat: c.fundingSat,
+      localBalanceMsat: c.localCommit.spec.toLocalMsat,
+      remoteBalanceMsat: c.localCommit.spec.toRemoteMsat,
+      pendingHtlcs: c.localCommit.spec.htlcs.length,
+      shortChannelId: l.rec.shortChannelId,
+      localAlias: l.rec.localAlias.toString(),
+      closeReason: l.rec.closeReason,
+    };
+  }
+
+  private isActive(l: Live): boolean {
+    return l.phase === 'normal' && l.reestablished && this.peers.isConnected(l.peer);
+  }
+
+  /** An active channel with `peer` that can send `amountMsat` now, if any. */
+  channelToPay(peer: Uint8Array, amountMsat: Msat): Uint8Array | undefined {
+    let best: { id: string; avail: bigint } | undefined;
+    for (const [id, l] of this.channels) {
+      if (hex(l.peer) !== hex(peer) || !this.isActive(l)) continue;
+      const avail = availableToSend(l.rec.commitments);
+      if (avail >= amountMsat && (!best || avail > best.avail)) best = { id, avail };
+    }
+    return best ? fromHex(best.id) : undefined;
+  }
+
+  // ------------------------------------------------------------------- opening
+
+  /** Opens a channel to a connected peer; resolves once the funding transaction is broadcast. */
+  open(peer: Uint8Array, o: OpenOptions): Promise<OpenedChannel> {
+    if (!this.peers.isConnected(peer)) return Promise.reject(new ChannelError(`peer ${hex(peer)} is not connected`));
+    const keyIndex = this.allocKeyIndex();
+    const secrets = this.secretsOf(keyIndex);
+    const temporaryChannelId = randomBytes(32);
+    let open: OpenChannelMessage;
+    try {
+      open = openChannelMessage(this.policy, {
+        temporaryChannelId,
+        chainHash: this.chainHash,
+        fundingSat: o.fundingSat,
+        pushMsat: o.pushMsat ?? msat(0),
+        feeratePerKw: o.commitFeerate ?? (2500 as FeeratePerKw),
+        secrets,
+        basepoints: basepointsOf(secrets),
+      });
+    } catch (e) {
+      this.reservedKeys.delete(keyIndex);
+      return Promise.reject(e instanceof ChannelRefusal ? new ChannelError(e.message) : e);
+    }
+    return new Promise((resolve, reject) => {
+      const p: PendingOpen = { peer, keyIndex, secrets, open, funder: true, fundingFeerate: o.fundingFeerate, resolve, reject };
+      p.timer = setTimeout(() => this.abortPending(hex(temporaryChannelId), new ChannelError('the peer did not complete the open in time')), OPEN_TIMEOUT_MS);
+      this.pending.set(hex(temporaryChannelId), p);
+      this.peers.send(peer, 'open_channel', open);
+      this.log.info('opening channel', { peer: hex(peer), fundingSat: o.fundingSat });
+    });
+  }
+
+  private abortPending(tempId: string, e: Error, txid?: string): void {
+    const p = this.pending.get(tempId);
+    if (!p) return;
+    this.pending.delete(tempId);
+    clearTimeout(p.timer);
+    this.reservedKeys.delete(p.keyIndex);
+    if (txid) this.wallet.abandon(txid);
+    p.reject?.(e);
+  }
+
+  private onOpenChannel(peer: Uint8Array, m: OpenChannelMessage): void {
+    const tempId = hex(m.temporaryChannelId);
+    try {
+      checkOpenChannel(this.policy, m, this.chainHash);
+    } catch (e) {
+      this.log.warn('refused open_channel', { peer: hex(peer), reason: (e as Error).message });
+      return this.sendError(peer, m.temporaryChannelId, (e as Error).message);
+    }
+    const keyIndex = this.allocKeyIndex();
+    const secrets = this.secretsOf(keyIndex);
+    const accept = acceptChannelMessage(this.policy, m, secrets, basepointsOf(secrets));
+    this.pending.set(tempId, { peer, keyIndex, secrets, open: m, funder: false, accept });
+    this.peers.send(peer, 'accept_channel', accept);
+  }
+
+  private onAcceptChannel(peer: Uint8Array, m: AcceptChannelMessage): void {
+    const tempId = hex(m.temporaryChannelId);
+    const p = this.pending.get(tempId);
+    if (!p || !p.funder || hex(p.peer) !== hex(peer)) return this.sendWarning(peer, m.temporaryChannelId, 'accept_channel for no open of ours');
+    let funding;
+    try {
+      checkAcceptChannel(this.policy, p.open, m);
+      const script = p2wsh(fundingScript(p.open.fundingPubkey, m.fundingPubkey));
+      const feerate = p.fundingFeerate ?? (1000 as FeeratePerKw);
+      funding = this.wallet.fundingTransaction(script, p.open.fundingSatoshis, feerate);
+    } catch (e) {
+      this.sendError(peer, m.temporaryChannelId, e instanceof ChannelProtocolError ? e.message : 'funding failed');
+      return this.abortPending(tempId, new ChannelError((e as Error).message));
+    }
+    try {
+      const { state } = initialCommitments({ weAreOpener: true, open: p.open, accept: m, funding: { txid: funding.txid, vout: funding.vout }, secrets: p.secrets });
+      const signed = signFirstRemote(state, p.secrets);
+      const rec: ChannelRecord = { commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias() };
+      const channelId = signed.state.channelId;
+      p.accept = m;
+      this.store.save<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
+      this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_funding_signed', rec, reestablished: true });
+      this.pending.delete(tempId);
+      this.pending.set(hex(channelId), p);
+      this.peers.send(peer, 'funding_created', {
+        temporaryChannelId: m.temporaryChannelId,
+        fundingTxid: fromHex(funding.txid).reverse(),
+        fundingOutputIndex: funding.vout,
+        signature: signed.signature,
+      });
+    } catch (e) {
+      this.sendError(peer, m.temporaryChannelId, (e as Error).message);
+      this.abortPending(tempId, new ChannelError((e as Error).message), funding.txid);
+    }
+  }
+
+  private onFundingCreated(peer: Uint8Array, m: { temporaryChannelId: Uint8Array; fundingTxid: Uint8Array; fundingOutputIndex: number; signature: Uint8Array }): void {
+    const tempId = hex(m.temporaryChannelId);
+    const p = this.pending.get(tempId);
+    if (!p || p.funder || hex(p.peer) !== hex(peer) || !p.accept) return this.sendWarning(peer, m.temporaryChannelId, 'funding_created for no open we accepted');
+    this.pending.delete(tempId);
+    try {
+      const txid = hex(Uint8Array.from(m.fundingTxid).reverse());
+      const { state } = initialCommitments({ weAreOpener: false, open: p.open, accept: p.accept, funding: { txid, vout: m.fundingOutputIndex }, secrets: p.secrets });
+      const verified = acceptFirstLocal(state, p.secrets, m.signature);
+      const signed = signFirstRemote(verified, p.secrets);
+      const rec: ChannelRecord = { commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias() };
+      const channelId = signed.state.channelId;
+      this.store.save<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
+      this.reservedKeys.delete(p.keyIndex);
+      this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_lock_in', rec, reestablished: true });
+      this.peers.send(peer, 'funding_signed', { channelId, signature: signed.signature });
+      this.log.info('channel accepted, waiting for the funding transaction', { channelId: hex(channelId), fundingTxid: txid });
+      this.changed(channelId);
+      void this.checkFunding(hex(channelId));
+    } catch (e) {
+      this.reservedKeys.delete(p.keyIndex);
+      this.sendError(peer, m.temporaryChannelId, (e as Error).message);
+    }
+  }
+
+  private async onFundingSigned(peer: Uint8Array, m: { channelId: Uint8Array; signature: Uint8Array }): Promise<void> {
+    const id = hex(m.channelId);
+    const l = this.channels.get(id);
+    const p = this.pending.get(id);
+    if (!l || !p || l.phase !== 'awaiting_funding_signed' || hex(l.peer) !== hex(peer)) return this.sendWarning(peer, m.channelId, 'funding_signed for no channel awaiting it');
+    let c: Commitments;
+    try {
+      c = acceptFirstLocal(l.rec.commitments, l.secrets, m.signature);
+    } catch (e) {
+      this.sendError(peer, m.channelId, (e as Error).message);
+      this.setPhase(l, m.channelId, 'closed', { ...l.rec, closeReason: 'bad funding_signed' });
+      return this.abortPending(id, new ChannelError((e as Error).message), l.rec.commitments.fundingTxid);
+    }
+    this.setPhase(l, m.channelId, 'awaiting_lock_in', { ...l.rec, commitments: c });
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    this.reservedKeys.delete(p.keyIndex);
+    try {
+      await this.wallet.broadcastStored(c.fundingTxid);
+    } catch (e) {
+      // Stored; rebroadcast retries it. The peer holds a valid commitment, so never abandon now.
+      this.log.error('funding broadcast failed; will retry', { channelId: id, error: e });
+    }
+    this.log.info('channel funded', { channelId: id, fundingTxid: c.fundingTxid });
+    p.resolve?.({ channelId: m.channelId, fundingTxid: c.fundingTxid, fundingVout: c.fundingVout });
+  }
+
+  // ------------------------------------------------------------------ lock-in
+
+  /** Called on every new tip: funding confirmations and channel_ready. */
+  async onTip(height: number): Promise<void> {
+    this.tipHeight = height;
+    await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
+  }
+
+  get height(): number {
+    return this.tipHeight;
+  }
+
+  private async checkFunding(id: string): Promise<void> {
+    const l = this.channels.get(id);
+    if (!l || l.phase !== 'awaiting_lock_in' || l.rec.readySent) return;
+    const c = l.rec.commitments;
+    const status = await this.chain.txStatus(c.fundingTxid).catch(() => null);
+    if (!status?.block || status.confirmations < l.rec.minimumDepth) return;
+    if (l.rec.readySent) return;
+    const txids: string[] = await this.chain.blockTxids(status.block.hash).catch(() => []);
+    const index = txids.indexOf(c.fundingTxid);
+    const shortChannelId = index >= 0 ? `${status.block.height}x${index}x${c.fundingVout}` : undefined;
+    l.rec = { ...l.rec, readySent: true, shortChannelId };
+    this.save(l, fromHex(id));
+    this.sendReady(l);
+    this.log.info('funding confirmed, channel_ready sent', { channelId: id, shortChannelId });
+    this.maybeNormal(l, fromHex(id));
+  }
+
+  private sendReady(l: Live): void {
+    if (!this.peers.isConnected(l.peer)) return;
+    this.peers.send(l.peer, 'channel_ready', {
+      channelId: l.rec.commitments.channelId,
+      secondPerCommitmentPoint: ourChannelReadyPoint(l.secrets),
+      shortChannelIdAlias: l.rec.localAlias,
+    });
+  }
+
+  private onChannelReady(l: Live, channelId: Uint8Array, m: { secondPerCommitmentPoint: Uint8Array; shortChannelIdAlias?: bigint }): void {
+    l.rec = { ...l.rec, commitments: receiveChannelReady(l.rec.commitments, m.secondPerCommitmentPoint), theirReady: true, remoteAlias: m.shortChannelIdAlias ?? l.rec.remoteAlias };
+    this.save(l, channelId);
+    this.maybeNormal(l, channelId);
+  }
+
+  private maybeNormal(l: Live, channelId: Uint8Array): void {
+    if (l.phase === 'awaiting_lock_in' && l.rec.readySent && l.rec.theirReady) {
+      this.setPhase(l, channelId, 'normal', l.rec);
+      this.log.info('channel ready', { channelId: hex(channelId), shortChannelId: l.rec.shortChannelId });
+    }
+  }
+
+  // -------------------------------------------------------------- connection
+
+  private peerOnline(peer: Uint8Array): void {
+    for (const [id, l] of this.channels) {
+      if (hex(l.peer) !== hex(peer) || (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal')) continue;
+      l.reestablished = false;
+      const r = ourReestablish(l.rec.commitments, l.secrets);
+      this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...r });
+    }
+  }
+
+  private peerOffline(peer: Uint8Array): void {
+    for (const [key, p] of this.pending) {
+      if (hex(p.peer) === hex(peer) && !this.channels.has(key)) this.abortPending(key, new ChannelError('peer disconnected during the open'));
+    }
+    for (const [id, l] of this.channels) {
+      if (hex(l.peer) !== hex(peer)) continue;
+      l.reestablished = false;
+      if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in') continue;
+      const forgotten = l.rec.commitments.localChanges.proposed.filter((u) => u.kind === 'add');
+      const c = forgetUnsigned(l.rec.commitments);
+      if (c !== l.rec.commitments) {
+        l.rec = { ...l.rec, commitments: c };
+        this.save(l, fromHex(id));
+      }
+      for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId: fromHex(id), htlc: u.htlc });
+    }
+  }
+
+  private onReestablish(l: Live, channelId: Uint8Array, m: Record<string, unknown>): void {
+    const c = l.rec.commitments;
+    let out: Outgoing[];
+    try {
+      out = retransmissions(c, l.secrets, {
+        nextCommitmentNumber: m.nextCommitmentNumber as bigint,
+        nextRevocationNumber: m.nextRevocationNumber as bigint,
+        yourLastPerCommitmentSecret: m.yourLastPerCommitmentSecret as Uint8Array,
+        myCurrentPerCommitmentPoint: m.myCurrentPerCommitmentPoint as Uint8Array,
+      });
+    } catch (e) {
+      return this.failChannel(l, channelId, (e as Error).message);
+    }
+    // BOLT 2: with both at the first commitment, channel_ready is sent again.
+    if (l.rec.readySent && m.nextCommitmentNumber === 1n && c.localCommit.index === 0n) this.sendReady(l);
+    l.reestablished = true;
+    for (const o of out) this.peers.send(l.peer, o.name, o.msg);
+    this.sign(l, channelId);
+    this.resolvePendingIncoming(l, channelId);
+    this.changed(channelId);
+  }
+
+  // ------------------------------------------------------------------ updates
+
+  /**
+   * Offers an HTLC on a channel. `persist(htlcId)` runs in the same database
+   * transaction as the channel state (the payment record), before anything
+   * is sent. Throws ChannelError when the channel cannot carry it now.
+   */
+  addHtlc(channelId: Uint8Array, a: { amountMsat: Msat; paymentHash: Uint8Array; cltvExpiry: CltvExpiry; onion: Uint8Array }, persist: (htlcId: bigint) => void): bigint {
+    const l = this.channels.get(hex(channelId));
+    if (!l || !this.isActive(l)) throw new ChannelError('channel is not active');
+    let r;
+    try {
+      r = sendAdd(l.rec.commitments, { amountMsat: a.amountMsat, paymentHash: a.paymentHash, cltvExpiry: a.cltvExpiry, onion: a.onion });
+    } catch (e) {
+      if (e instanceof ChannelRefusal) throw new ChannelError(e.message);
+      throw e;
+    }
+    l.rec = { ...l.rec, commitments: r.state };
+    this.db.db.transaction(() => {
+      this.save(l, channelId);
+      persist(r.htlc.id);
+    })();
+    for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
+    this.sign(l, channelId);
+    return r.htlc.id;
+  }
+
+  /** Signs whatever is pending: save, then send. */
+  private sign(l: Live, channelId: Uint8Array): void {
+    const step = signPending(l.rec.commitments, l.secrets);
+    if (!step.send.length) return;
+    l.rec = { ...l.rec, commitments: step.state };
+    this.save(l, channelId);
+    for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
+  }
+
+  private onUpdate(l: Live, channelId: Uint8Array, name: string, m: Record<string, unknown>): void {
+    if (l.phase !== 'normal') return this.failChannel(l, channelId, `${name} before the channel is ready`);
+    if (!l.reestablished) return this.failChannel(l, channelId, `${name} before channel_reestablish`);
+    let step;
+    try {
+      step = receive(l.rec.commitments, l.secrets, name, m);
+    } catch (e) {
+      if (e instanceof ChannelProtocolError || e instanceof ChannelRefusal) return this.failChannel(l, channelId, e.message);
+      throw e;
+    }
+    l.rec = { ...l.rec, commitments: step.state };
+    const revoked = step.events.find((e): e is Extract<ChannelEvent, { kind: 'revoked' }> => e.kind === 'revoked');
+    const stored: StoredChannel<ChannelRecord> = { channelId, peer: l.peer, keyIndex: l.keyIndex, phase: l.phase, state: l.rec };
+    if (revoked) this.store.saveWithRevoked(stored, revoked.commit);
+    else this.store.save(stored);
+    for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
+    for (const e of step.events) {
+      if (e.kind === 'fulfilled') this.hooks.outgoingResolved({ kind: 'fulfilled', channelId, htlc: e.htlc, preimage: e.preimage });
+      else if (e.kind === 'failed') {
+        const u = e.update;
+        this.hooks.outgoingResolved(
+          u.kind === 'fail' ? { kind: 'failed', channelId, htlc: e.htlc, reason: u.reason } : { kind: 'failed', channelId, htlc: e.htlc, failureCode: u.failureCode },
+        );
+      }
+    }
+    if (step.events.some((e) => e.kind === 'incoming')) this.resolvePendingIncoming(l, channelId);
+    if (name === 'commitment_signed' || name === 'revoke_and_ack') this.changed(channelId);
+  }
+
+  /**
+   * Incoming HTLCs committed on both sides that we have not settled yet:
+   * after a revoke_and_ack, and again after every reestablish, so one whose
+   * resolution was lost in a crash is resolved again.
+   */
+  private resolvePendingIncoming(l: Live, channelId: Uint8Array): void {
+    const c = l.rec.commitments;
+    const settling = new Set([...c.localChanges.proposed, ...c.localChanges.signed, ...c.localChanges.acked].flatMap((u) => ('id' in u ? [u.id] : [])));
+    const inRemote = new Set(c.remoteCommit.spec.htlcs.filter((h) => h.direction === 'in').map((h) => h.id));
+    const todo = c.localCommit.spec.htlcs.filter((h) => h.direction === 'in' && inRemote.has(h.id) && !settling.has(h.id));
+    if (!todo.length) return;
+    for (const h of todo) {
+      const r = this.hooks.resolveIncoming(channelId, h);
+      const cur = l.rec.commitments;
+      const step =
+        r.kind === 'fulfill'
+          ? sendFulfill(cur, h.id, r.preimage)
+          : r.kind === 'fail'
+            ? sendFail(cur, h.id, r.reason)
+            : sendFailMalformed(cur, h.id, r.sha256OfOnion, r.failureCode);
+      l.rec = { ...l.rec, commitments: step.state };
+      this.db.db.transaction(() => {
+        this.save(l, channelId);
+        r.persist?.();
+      })();
+      for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
+    }
+    this.sign(l, channelId);
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private onMessage(peer: Uint8Array, name: string, m: Record<string, unknown>): void {
+    try {
+      this.dispatch(peer, name, m);
+    } catch (e) {
+      this.log.error('channel message handling failed', { peer: hex(peer), message: name, error: e });
+    }
+  }
+
+  private dispatch(peer: Uint8Array, name: string, m: Record<string, unknown>): void {
+    switch (name) {
+      case 'open_channel':
+        return this.onOpenChannel(peer, m as unknown as OpenChannelMessage);
+      case 'accept_channel':
+        return this.onAcceptChannel(peer, m as unknown as AcceptChannelMessage);
+      case 'funding_created':
+        return this.onFundingCreated(peer, m as never);
+      case 'funding_signed':
+        return void this.onFundingSigned(peer, m as never);
+      case 'error':
+      case 'warning':
+        return this.onPeerError(peer, name, m);
+    }
+    const channelId = m.channelId as Uint8Array | undefined;
+    if (!channelId) return;
+    const l = this.channels.get(hex(channelId));
+    if (!l || hex(l.peer) !== hex(peer)) {
+      if (name === 'channel_reestablish') return this.sendError(peer, channelId, 'unknown channel');
+      return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
+    }
+    switch (name) {
+      case 'channel_ready':
+        return this.onChannelReady(l, channelId, m as never);
+      case 'channel_reestablish':
+        return this.onReestablish(l, channelId, m);
+      case 'update_add_htlc':
+      case 'update_fulfill_htlc':
+      case 'update_fail_htlc':
+      case 'update_fail_malformed_htlc':
+      case 'update_fee':
+      case 'commitment_signed':
+      case 'revoke_and_ack':
+        return this.onUpdate(l, channelId, name, m);
+      default:
+        this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
+    }
+  }
+
+  private onPeerError(peer: Uint8Array, kind: string, m: Record<string, unknown>): void {
+    const channelId = m.channelId as Uint8Array;
+    const text = new TextDecoder().decode(m.data as Uint8Array).slice(0, 200);
+    const all = channelId.every((b) => b === 0);
+    for (const [key, p] of this.pending) {
+      if (hex(p.peer) === hex(peer) && (all || key === hex(channelId)) && !this.channels.has(key)) {
+        this.abortPending(key, new ChannelError(`peer refused the channel: ${text}`));
+      }
+    }
+    if (kind !== 'error') return;
+    for (const [id, l] of this.channels) {
+      if (hex(l.peer) !== hex(peer) || (!all && id !== hex(channelId))) continue;
+      if (l.phase === 'awaiting_funding_signed') {
+        this.abortPending(id, new ChannelError(`peer refused the channel: ${text}`), l.rec.commitments.fundingTxid);
+        this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `peer error before funding: ${text}` });
+        continue;
+      }
+      this.markFailed(l, fromHex(id), `peer sent error: ${text}`);
+    }
+  }
+
+  /** The peer broke the protocol: tell it, and stop using the channel. */
+  private failChannel(l: Live, channelId: Uint8Array, reason: string): void {
+    this.log.warn('failing channel', { channelId: hex(channelId), reason });
+    this.sendError(l.peer, channelId, reason);
+    this.markFailed(l, channelId, reason);
+  }
+
+  /**
+   * Stops the channel. Publishing our latest commitment and sweeping it
+   * (force close) belongs to the on-chain resolution module; until that
+   * runs, the stored state keeps everything needed to do so.
+   */
+  private markFailed(l: Live, channelId: Uint8Array, reason: string): void {
+    if (l.phase === 'closing' || l.phase === 'closed') return;
+    this.setPhase(l, channelId, 'closing', { ...l.rec, closeReason: reason });
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private save(l: Live, channelId: Uint8Array): void {
+    this.store.save<ChannelRecord>({ channelId, peer: l.peer, keyIndex: l.keyIndex, phase: l.phase, state: l.rec });
+  }
+
+  private setPhase(l: Live, channelId: Uint8Array, phase: ChannelPhase, rec: ChannelRecord): void {
+    l.phase = phase;
+    l.rec = rec;
+    this.save(l, channelId);
+    this.changed(channelId);
+  }
+
+  private changed(channelId: Uint8Array): void {
+    for (const f of this.stateListeners) f(channelId);
+  }
+
+  private sendError(peer: Uint8Array, channelId: Uint8Array, text: string): void {
+    if (this.peers.isConnected(peer)) this.peers.send(peer, 'error', { channelId, data: new TextEncoder().encode(text) });
+  }
+
+  private sendWarning(peer: Uint8Array, channelId: Uint8Array, text: string): void {
+    if (this.peers.isConnected(peer)) this.peers.send(peer, 'warning', { channelId, data: new TextEncoder().encode(text) });
+  }
+}
+
+/** A random scid alias in the range lnd and LDK use for aliases (block height >= 16,000,000 never collides with real ones). */
+function newAlias(): bigint {
+  const r = randomBytes(8);
+  const block = 16_000_000n + (BigInt(r.readUInt32BE(0)) % 100_000n);
+  return (block << 40n) | (BigInt(r.readUInt16BE(4)) << 16n) | BigInt(r.readUInt16BE(6) & 0xffff);
+}
