@@ -33,6 +33,7 @@ export interface Lnd {
   tlsCertPath: string;
   macaroonPath: string;
   rest<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  restAll<T = unknown>(path: string, body: unknown): Promise<T[]>;
   /** Opens a REST stream; each JSON line's `result` is passed to `onItem`. */
   stream<T>(path: string, onItem: (item: T) => void): { close(): void; ready: Promise<void> };
   info(): Promise<LndInfo>;
@@ -88,6 +89,21 @@ export async function startLnd(btcd: Btcd, opts: { dir?: string; alias?: string 
     return JSON.parse(text) as T;
   };
 
+  /** A server-streaming call that ends by itself (e.g. SendPaymentV2): every item, in order. */
+  const restAll = async <T>(path: string, body: unknown): Promise<T[]> => {
+    const res = await fetch(`${base}${path}`, { method: 'POST', headers: headers(), body: JSON.stringify(body), ...tls() } as RequestInit);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`lnd POST ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => {
+        const o = JSON.parse(l) as { result?: T; error?: { message: string } };
+        if (o.error) throw new Error(`lnd POST ${path}: ${o.error.message}`);
+        return o.result as T;
+      });
+  };
+
   await waitFor(
     'lnd REST with admin macaroon',
     async () => {
@@ -109,6 +125,7 @@ export async function startLnd(btcd: Btcd, opts: { dir?: string; alias?: string 
     tlsCertPath,
     macaroonPath,
     rest,
+    restAll,
     stream<T>(path: string, onItem: (item: T) => void) {
       const abort = new AbortController();
       let resolveReady: () => void = () => {};

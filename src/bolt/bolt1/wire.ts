@@ -44,9 +44,12 @@ export type Dispatched =
 
 export class MessageRegistry {
   private readonly codecs = new Map<number, MessageCodec<unknown>>();
+  private readonly understood = new Set<number>();
 
-  constructor(codecs: Iterable<MessageCodec<unknown>> = []) {
+  /** `understood`: even types we know but deliberately do not act on (they are dropped, not fatal). */
+  constructor(codecs: Iterable<MessageCodec<unknown>> = [], understood: Iterable<number> = []) {
     for (const c of codecs) this.add(c);
+    for (const t of understood) this.understood.add(t);
   }
 
   add(codec: MessageCodec<unknown>): this {
@@ -65,7 +68,7 @@ export class MessageRegistry {
     const codec = this.codecs.get(type);
     if (codec) return { kind: 'known', type, name: codec.name, msg: codec.decode(payload) };
     if (type >= CUSTOM_TYPE_MIN) return { kind: 'custom', type, payload: payload.slice() };
-    if (type % 2 === 1) return { kind: 'ignored', type };
+    if (type % 2 === 1 || this.understood.has(type)) return { kind: 'ignored', type };
     throw new DecodeError('message.type', `unknown even message type ${type}`);
   }
 }

@@ -41,7 +41,14 @@ export const PING_INTERVAL_MS = 30_000;
 export const PING_TIMEOUT_MS = 30_000;
 
 const BOLT1_MESSAGES = [initCodec, errorCodec, warningCodec, pingCodec, pongCodec] as MessageCodec<unknown>[];
-const registry = new MessageRegistry([...BOLT1_MESSAGES, ...BOLT2_MESSAGES]);
+/**
+ * BOLT 7 gossip: channel_announcement, node_announcement, channel_update,
+ * announcement_signatures. Peers send a channel_update for an unannounced
+ * channel directly (lnd does after channel_ready); the graph comes from
+ * Rapid Gossip Sync, so these are understood and dropped, never fatal.
+ */
+const GOSSIP_TYPES = [256, 257, 258, 259];
+const registry = new MessageRegistry([...BOLT1_MESSAGES, ...BOLT2_MESSAGES], GOSSIP_TYPES);
 /** Codecs by message name, for the layers above that send by name. */
 export const CODECS: ReadonlyMap<string, MessageCodec<unknown>> = new Map([...BOLT1_MESSAGES, ...BOLT2_MESSAGES].map((c) => [c.name, c]));
 

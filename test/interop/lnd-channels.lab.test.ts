@@ -1,0 +1,176 @@
+/**
+ * Channels and payments between lnnode and lnd v0.21 on the regtest lab:
+ * lnnode opens to lnd and lnd opens to lnnode (static_remotekey, private),
+ * both become active, and invoices carrying a description_hash are paid both
+ * ways. lnd's side is driven and read through its REST API; balances are
+ * compared with what lnd reports.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, hex } from '../../src/bolt/bytes.ts';
+import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
+import { createLogger } from '../../src/node/log.ts';
+import { LightningNode } from '../../src/node/node.ts';
+import { startBtcd, type Btcd } from '../lab/btcd.ts';
+import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
+import { Faucet } from '../lab/faucet.ts';
+import { startLnd, type Lnd } from '../lab/lnd.ts';
+
+let btcd: Btcd;
+let esplora: EsploraServer;
+let faucet: Faucet;
+let lnd: Lnd;
+let node: LightningNode;
+let root: string;
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+
+async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
+
+interface LndChannel {
+  active: boolean;
+  remote_pubkey: string;
+  channel_point: string;
+  capacity: string;
+  local_balance: string;
+  remote_balance: string;
+  initiator: boolean;
+  pending_htlcs?: unknown[];
+  chan_id: string;
+}
+
+/** lnd adds a private channel to its own graph a moment after it is active; its router cannot use the channel before. */
+async function lndRoutable(chanId: string): Promise<void> {
+  await until(`channel ${chanId} in lnd's graph`, () => lnd.rest('GET', `/v1/graph/edge/${chanId}`).then(() => true, () => false));
+}
+
+const lndChannels = async (): Promise<LndChannel[]> => (await lnd.rest<{ channels?: LndChannel[] }>('GET', '/v1/channels')).channels ?? [];
+const lndChannelOf = async (fundingTxid: string): Promise<LndChannel | undefined> => (await lndChannels()).find((c) => c.channel_point.startsWith(fundingTxid));
+
+beforeAll(async () => {
+  btcd = await startBtcd();
+  esplora = startEsploraServer(btcd.rpc);
+  faucet = new Faucet(btcd);
+  await faucet.ensureFunds();
+  lnd = await startLnd(btcd);
+  root = mkdtempSync(join(tmpdir(), 'lnnode-lndch-'));
+  const log = createLogger({ level: process.env.LNNODE_TEST_LOG ? 'debug' : 'error' });
+  node = LightningNode.start(
+    { network: 'regtest', dataDir: join(root, 'n'), p2pListen: { host: '127.0.0.1', port: 0 }, chain: { kind: 'esplora', url: esplora.url }, connect: [], logLevel: 'error' },
+    log,
+  );
+  await faucet.send(node.wallet!.newAddress(), 3_000_000n);
+  const { address } = await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0');
+  await faucet.send(address, 3_000_000n);
+  await btcd.generate(1);
+  await until('lnnode wallet funded', async () => {
+    await node.wallet!.sync();
+    return node.wallet!.balance().confirmedSat >= 3_000_000n;
+  });
+  await until('lnd wallet funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= 3_000_000);
+  await node.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
+}, 180_000);
+
+afterAll(async () => {
+  node?.stop();
+  await lnd?.stop();
+  esplora?.stop();
+  await btcd?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+async function lndPays(bolt11: string, outgoingChanId?: string): Promise<Uint8Array> {
+  const updates = await lnd.restAll<{ status: string; payment_preimage: string; failure_reason: string }>('/v2/router/send', {
+    payment_request: bolt11,
+    timeout_seconds: 30,
+    fee_limit_sat: '100',
+    ...(outgoingChanId ? { outgoing_chan_ids: [outgoingChanId] } : {}),
+  });
+  const last = updates.at(-1)!;
+  if (last.status !== 'SUCCEEDED') throw new Error(`lnd payment ${last.status}: ${last.failure_reason}`);
+  return fromHex(last.payment_preimage);
+}
+
+async function lndInvoice(valueMsat: bigint, descriptionHash: Uint8Array): Promise<{ bolt11: string; rHash: Uint8Array }> {
+  const r = await lnd.rest<{ payment_request: string; r_hash: string }>('POST', '/v1/invoices', { value_msat: valueMsat.toString(), description_hash: b64(descriptionHash) });
+  return { bolt11: r.payment_request, rHash: unb64(r.r_hash) };
+}
+
+describe('lnnode <-> lnd channels', () => {
+  let fundingTxid: string;
+  let channelId: Uint8Array;
+
+  test('lnnode opens a channel to lnd; both see it active', async () => {
+    const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw });
+    fundingTxid = opened.fundingTxid;
+    channelId = opened.channelId;
+    await btcd.generate(6);
+    await until('active in lnnode', () => node.channels!.get(channelId)?.active);
+    const c = await until('active in lnd', async () => ((await lndChannelOf(fundingTxid))?.active ? lndChannelOf(fundingTxid) : undefined));
+    expect(c!.capacity).toBe('1000000');
+    expect(c!.initiator).toBe(false);
+  }, 90_000);
+
+  test('payments both ways with description_hash invoices; lnd agrees on the balances', async () => {
+    const sent: bigint[] = [];
+    for (const amount of [1_000n, 12_345_678n, 250_000_001n]) {
+      const dh = sha256(new TextEncoder().encode(`lcp job ${amount}`));
+      const inv = await lndInvoice(amount, dh);
+      const p = await node.payments.pay(inv.bolt11);
+      expect(hex(sha256(p.preimage!))).toBe(hex(inv.rHash));
+      const st = await lnd.rest<{ state: string; amt_paid_msat: string }>('GET', `/v1/invoice/${hex(inv.rHash)}`);
+      expect(st.state).toBe('SETTLED');
+      expect(BigInt(st.amt_paid_msat)).toBe(amount);
+      sent.push(amount);
+    }
+    // lnd marks an invoice settled when it sends the fulfill; its balance moves once the commitment round ends.
+    const paid = sent.reduce((s, x) => s + x, 0n);
+    await until('lnd balance reflects the payments', async () => BigInt((await lndChannelOf(fundingTxid))?.local_balance ?? '0') === paid / 1000n);
+    await lndRoutable((await lndChannelOf(fundingTxid))!.chan_id);
+    const received: bigint[] = [];
+    for (const amount of [1_001n, 7_654_321n]) {
+      const inv = node.invoices.create({ amountMsat: msat(amount), descriptionHash: sha256(new TextEncoder().encode(`back ${amount}`)) });
+      const preimage = await lndPays(inv.bolt11);
+      expect(hex(preimage)).toBe(hex(inv.preimage));
+      await until('invoice settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled');
+      expect(node.invoices.get(inv.paymentHash)!.receivedMsat).toBe(msat(amount));
+      received.push(amount);
+    }
+    const net = sent.reduce((s, x) => s + x, 0n) - received.reduce((s, x) => s + x, 0n);
+    await until('no HTLCs left', async () => node.channels!.get(channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(fundingTxid))?.pending_htlcs ?? []).length === 0);
+    const ours = node.channels!.get(channelId)!;
+    expect(ours.remoteBalanceMsat).toBe(msat(net));
+    const theirs = (await lndChannelOf(fundingTxid))!;
+    expect(BigInt(theirs.local_balance)).toBe(net / 1000n);
+  }, 90_000);
+
+  test('lnd opens a channel to lnnode; lnd pays over it', async () => {
+    await lnd.rest('POST', '/v1/channels', { node_pubkey: b64(node.nodeId), local_funding_amount: '600000', private: true, sat_per_vbyte: '2' });
+    const pending = await until('funding in mempool', async () => {
+      const m = await btcd.rpc.call<string[]>('getrawmempool');
+      return m.length ? m : undefined;
+    });
+    expect(pending.length).toBeGreaterThan(0);
+    await btcd.generate(6);
+    const ch = await until('lnd-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active));
+    expect(ch.capacitySat).toBe(sat(600_000));
+    const theirs = await until('active in lnd', async () => ((await lndChannelOf(ch.fundingTxid))?.active ? lndChannelOf(ch.fundingTxid) : undefined));
+    await lndRoutable(theirs!.chan_id);
+    const inv = node.invoices.create({ amountMsat: msat(450_000_000), description: 'big one' });
+    const preimage = await lndPays(inv.bolt11, theirs!.chan_id);
+    expect(hex(preimage)).toBe(hex(inv.preimage));
+    await until('settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled');
+  }, 120_000);
+});
