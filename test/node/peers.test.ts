@@ -94,8 +94,8 @@ describe('lnnode <-> lnnode', () => {
     await b.m.connect(a.id, '127.0.0.1', a.port);
     await c.m.connect(a.id, '127.0.0.1', a.port);
     const offline = new Promise<string>((r) => a.m.onPeerEvent((e) => e.kind === 'offline' && r(e.reason)));
-    b.m.sessionOf(a.id)!.sendRaw(fromHex('0024aabb'));
-    expect(await offline).toContain('unknown even message type 36');
+    b.m.sessionOf(a.id)!.sendRaw(fromHex('012caabb'));
+    expect(await offline).toContain('unknown even message type 300');
     c.m.sendCustom(a.id, 50001, Uint8Array.of(7));
     const [m] = await collect(atA, 1);
     expect([hex(m!.peer), hex(m!.payload)]).toEqual([hex(c.id), '07']);
