@@ -116,6 +116,25 @@ export const basepointsOfMessage = (m: PeerOpenFields): Basepoints => ({
   htlc: m.htlcBasepoint,
 });
 
+/** Our side of the fields open_channel and accept_channel share: the inverse of configOf and basepointsOfMessage. */
+function ourOpenFields(cfg: PartyConfig, basepoints: Basepoints, secrets: ChannelSecrets) {
+  return {
+    dustLimitSatoshis: cfg.dustLimitSat,
+    maxHtlcValueInFlightMsat: cfg.maxHtlcValueInFlightMsat,
+    channelReserveSatoshis: cfg.channelReserveSat,
+    htlcMinimumMsat: cfg.htlcMinimumMsat,
+    toSelfDelay: cfg.toSelfDelay,
+    maxAcceptedHtlcs: cfg.maxAcceptedHtlcs,
+    fundingPubkey: basepoints.funding,
+    revocationBasepoint: basepoints.revocation,
+    paymentBasepoint: basepoints.payment,
+    delayedPaymentBasepoint: basepoints.delayedPayment,
+    htlcBasepoint: basepoints.htlc,
+    firstPerCommitmentPoint: perCommitmentPoint(secrets, 0n),
+    channelType: STATIC_REMOTEKEY_TYPE,
+  };
+}
+
 /** Checks common to open_channel and accept_channel (BOLT 2 "the receiving node MUST fail the channel if"). */
 function checkPeerLimits(policy: ChannelPolicy, m: PeerOpenFields, fundingSat: Sat, ours: PartyConfig, what: string): void {
   const refuse = (why: string): never => {
@@ -152,27 +171,14 @@ export function openChannelMessage(policy: ChannelPolicy, r: OpenRequest) {
     throw new ChannelRefusal(`funding must be between ${policy.minFundingSat} and ${policy.maxFundingSat} sat`);
   }
   if (r.pushMsat < 0n || r.pushMsat > r.fundingSat * 1000n) throw new ChannelRefusal('push amount exceeds the funding');
-  const cfg = ourConfig(policy, r.fundingSat);
   return {
     chainHash: r.chainHash,
     temporaryChannelId: r.temporaryChannelId,
     fundingSatoshis: r.fundingSat,
     pushMsat: r.pushMsat,
-    dustLimitSatoshis: cfg.dustLimitSat,
-    maxHtlcValueInFlightMsat: cfg.maxHtlcValueInFlightMsat,
-    channelReserveSatoshis: cfg.channelReserveSat,
-    htlcMinimumMsat: cfg.htlcMinimumMsat,
     feeratePerKw: r.feeratePerKw,
-    toSelfDelay: cfg.toSelfDelay,
-    maxAcceptedHtlcs: cfg.maxAcceptedHtlcs,
-    fundingPubkey: r.basepoints.funding,
-    revocationBasepoint: r.basepoints.revocation,
-    paymentBasepoint: r.basepoints.payment,
-    delayedPaymentBasepoint: r.basepoints.delayedPayment,
-    htlcBasepoint: r.basepoints.htlc,
-    firstPerCommitmentPoint: perCommitmentPoint(r.secrets, 0n),
+    ...ourOpenFields(ourConfig(policy, r.fundingSat), r.basepoints, r.secrets),
     channelFlags: 0,
-    channelType: STATIC_REMOTEKEY_TYPE,
   };
 }
 
@@ -198,23 +204,10 @@ export function checkOpenChannel(policy: ChannelPolicy, m: OpenChannelMessage, c
 }
 
 export function acceptChannelMessage(policy: ChannelPolicy, open: OpenChannelMessage, secrets: ChannelSecrets, basepoints: Basepoints) {
-  const cfg = ourConfig(policy, open.fundingSatoshis);
   return {
     temporaryChannelId: open.temporaryChannelId,
-    dustLimitSatoshis: cfg.dustLimitSat,
-    maxHtlcValueInFlightMsat: cfg.maxHtlcValueInFlightMsat,
-    channelReserveSatoshis: cfg.channelReserveSat,
-    htlcMinimumMsat: cfg.htlcMinimumMsat,
     minimumDepth: policy.minimumDepth,
-    toSelfDelay: cfg.toSelfDelay,
-    maxAcceptedHtlcs: cfg.maxAcceptedHtlcs,
-    fundingPubkey: basepoints.funding,
-    revocationBasepoint: basepoints.revocation,
-    paymentBasepoint: basepoints.payment,
-    delayedPaymentBasepoint: basepoints.delayedPayment,
-    htlcBasepoint: basepoints.htlc,
-    firstPerCommitmentPoint: perCommitmentPoint(secrets, 0n),
-    channelType: STATIC_REMOTEKEY_TYPE,
+    ...ourOpenFields(ourConfig(policy, open.fundingSatoshis), basepoints, secrets),
   };
 }
 
