@@ -19,6 +19,7 @@ import {
   forgetUnsigned,
   type Outgoing,
   ourReestablish,
+  type RemoteCommit,
   retransmissions,
   sendAdd,
   sendFail,
@@ -464,12 +465,11 @@ export class ChannelManager {
       if (hex(l.peer) !== hex(peer)) continue;
       l.reestablished = false;
       if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in') continue;
-      const forgotten = l.rec.commitments.localChanges.proposed.filter((u) => u.kind === 'add');
-      const c = forgetUnsigned(l.rec.commitments);
-      if (c !== l.rec.commitments) {
-        l.rec = { ...l.rec, commitments: c };
-        this.save(l, fromHex(id));
-      }
+      const c = l.rec.commitments;
+      if (!c.localChanges.proposed.length && !c.remoteChanges.proposed.length) continue;
+      const forgotten = c.localChanges.proposed.filter((u) => u.kind === 'add');
+      l.rec = { ...l.rec, commitments: forgetUnsigned(c) };
+      this.save(l, fromHex(id));
       for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId: fromHex(id), htlc: u.htlc });
     }
   }
@@ -544,9 +544,7 @@ export class ChannelManager {
     }
     l.rec = { ...l.rec, commitments: step.state };
     const revoked = step.events.find((e): e is Extract<ChannelEvent, { kind: 'revoked' }> => e.kind === 'revoked');
-    const stored: StoredChannel<ChannelRecord> = { channelId, peer: l.peer, keyIndex: l.keyIndex, phase: l.phase, state: l.rec };
-    if (revoked) this.store.saveWithRevoked(stored, revoked.commit);
-    else this.store.save(stored);
+    this.save(l, channelId, revoked?.commit);
     for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
     for (const e of step.events) {
       if (e.kind === 'fulfilled') this.hooks.outgoingResolved({ kind: 'fulfilled', channelId, htlc: e.htlc, preimage: e.preimage });
@@ -680,8 +678,11 @@ export class ChannelManager {
 
   // ------------------------------------------------------------------ helpers
 
-  private save(l: Live, channelId: Uint8Array): void {
-    this.store.save<ChannelRecord>({ channelId, peer: l.peer, keyIndex: l.keyIndex, phase: l.phase, state: l.rec });
+  /** Writes the live state; with `revoked`, also what a justice transaction against that commitment needs, atomically. */
+  private save(l: Live, channelId: Uint8Array, revoked?: RemoteCommit): void {
+    const stored: StoredChannel<ChannelRecord> = { channelId, peer: l.peer, keyIndex: l.keyIndex, phase: l.phase, state: l.rec };
+    if (revoked) this.store.saveWithRevoked(stored, revoked);
+    else this.store.save(stored);
   }
 
   private setPhase(l: Live, channelId: Uint8Array, phase: ChannelPhase, rec: ChannelRecord): void {

@@ -180,9 +180,8 @@ export class Payments {
   /** ChannelHooks.outgoingResolved. */
   resolved(o: HtlcOutcome): void {
     const row = this.store.db
-      .query<Row, [Uint8Array, number]>('SELECT * FROM payments WHERE channel_id = ? AND htlc_id = ? AND payment_hash = payment_hash')
-      .all(o.channelId, Number(o.htlc.id))
-      .find((r) => equalBytes(new Uint8Array(r.payment_hash), o.htlc.paymentHash));
+      .query<Row, [Uint8Array, number, Uint8Array]>('SELECT * FROM payments WHERE channel_id = ? AND htlc_id = ? AND payment_hash = ?')
+      .get(o.channelId, Number(o.htlc.id), o.htlc.paymentHash);
     if (!row) return;
     const p = fromRow(row);
     if (p.state !== 'in_flight') return;
