@@ -17,6 +17,10 @@ import { LightningNode } from '../../src/node/node.ts';
 import { startBtcd, type Btcd } from '../lab/btcd.ts';
 import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
 import { Faucet } from '../lab/faucet.ts';
+import { waitFor } from '../lab/processes.ts';
+
+/** lnd reacts to blocks and channel events on its own schedule; give it longer than the default. */
+const LND_WAIT_MS = 60_000;
 import { startLnd, type Lnd } from '../lab/lnd.ts';
 
 let btcd: Btcd;
@@ -28,16 +32,6 @@ let root: string;
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
-
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(200);
-  }
-}
 
 interface LndChannel {
   active: boolean;
@@ -53,7 +47,7 @@ interface LndChannel {
 
 /** lnd adds a private channel to its own graph a moment after it is active; its router cannot use the channel before. */
 async function lndRoutable(chanId: string): Promise<void> {
-  await until(`channel ${chanId} in lnd's graph`, () => lnd.rest('GET', `/v1/graph/edge/${chanId}`).then(() => true, () => false));
+  await waitFor(`channel ${chanId} in lnd's graph`, () => lnd.rest('GET', `/v1/graph/edge/${chanId}`).then(() => true, () => false), LND_WAIT_MS);
 }
 
 const lndChannels = async (): Promise<LndChannel[]> => (await lnd.rest<{ channels?: LndChannel[] }>('GET', '/v1/channels')).channels ?? [];
@@ -75,11 +69,11 @@ beforeAll(async () => {
   const { address } = await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0');
   await faucet.send(address, 3_000_000n);
   await btcd.generate(1);
-  await until('lnnode wallet funded', async () => {
+  await waitFor('lnnode wallet funded', async () => {
     await node.wallet!.sync();
     return node.wallet!.balance().confirmedSat >= 3_000_000n;
-  });
-  await until('lnd wallet funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= 3_000_000);
+  }, LND_WAIT_MS);
+  await waitFor('lnd wallet funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= 3_000_000, LND_WAIT_MS);
   await node.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
 }, 180_000);
 
@@ -117,8 +111,8 @@ describe('lnnode <-> lnd channels', () => {
     fundingTxid = opened.fundingTxid;
     channelId = opened.channelId;
     await btcd.generate(6);
-    await until('active in lnnode', () => node.channels!.get(channelId)?.active);
-    const c = await until('active in lnd', async () => ((await lndChannelOf(fundingTxid))?.active ? lndChannelOf(fundingTxid) : undefined));
+    await waitFor('active in lnnode', () => node.channels!.get(channelId)?.active, LND_WAIT_MS);
+    const c = await waitFor('active in lnd', async () => ((await lndChannelOf(fundingTxid))?.active ? lndChannelOf(fundingTxid) : undefined), LND_WAIT_MS);
     expect(c!.capacity).toBe('1000000');
     expect(c!.initiator).toBe(false);
   }, 90_000);
@@ -137,19 +131,19 @@ describe('lnnode <-> lnd channels', () => {
     }
     // lnd marks an invoice settled when it sends the fulfill; its balance moves once the commitment round ends.
     const paid = sent.reduce((s, x) => s + x, 0n);
-    await until('lnd balance reflects the payments', async () => BigInt((await lndChannelOf(fundingTxid))?.local_balance ?? '0') === paid / 1000n);
+    await waitFor('lnd balance reflects the payments', async () => BigInt((await lndChannelOf(fundingTxid))?.local_balance ?? '0') === paid / 1000n, LND_WAIT_MS);
     await lndRoutable((await lndChannelOf(fundingTxid))!.chan_id);
     const received: bigint[] = [];
     for (const amount of [1_001n, 7_654_321n]) {
       const inv = node.invoices.create({ amountMsat: msat(amount), descriptionHash: sha256(new TextEncoder().encode(`back ${amount}`)) });
       const preimage = await lndPays(inv.bolt11);
       expect(hex(preimage)).toBe(hex(inv.preimage));
-      await until('invoice settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled');
+      await waitFor('invoice settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled', LND_WAIT_MS);
       expect(node.invoices.get(inv.paymentHash)!.receivedMsat).toBe(msat(amount));
       received.push(amount);
     }
     const net = sent.reduce((s, x) => s + x, 0n) - received.reduce((s, x) => s + x, 0n);
-    await until('no HTLCs left', async () => node.channels!.get(channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(fundingTxid))?.pending_htlcs ?? []).length === 0);
+    await waitFor('no HTLCs left', async () => node.channels!.get(channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
     const ours = node.channels!.get(channelId)!;
     expect(ours.remoteBalanceMsat).toBe(msat(net));
     const theirs = (await lndChannelOf(fundingTxid))!;
@@ -158,19 +152,19 @@ describe('lnnode <-> lnd channels', () => {
 
   test('lnd opens a channel to lnnode; lnd pays over it', async () => {
     await lnd.rest('POST', '/v1/channels', { node_pubkey: b64(node.nodeId), local_funding_amount: '600000', private: true, sat_per_vbyte: '2' });
-    const pending = await until('funding in mempool', async () => {
+    const pending = await waitFor('funding in mempool', async () => {
       const m = await btcd.rpc.call<string[]>('getrawmempool');
       return m.length ? m : undefined;
-    });
+    }, LND_WAIT_MS);
     expect(pending.length).toBeGreaterThan(0);
     await btcd.generate(6);
-    const ch = await until('lnd-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active));
+    const ch = await waitFor('lnd-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active), LND_WAIT_MS);
     expect(ch.capacitySat).toBe(sat(600_000));
-    const theirs = await until('active in lnd', async () => ((await lndChannelOf(ch.fundingTxid))?.active ? lndChannelOf(ch.fundingTxid) : undefined));
+    const theirs = await waitFor('active in lnd', async () => ((await lndChannelOf(ch.fundingTxid))?.active ? lndChannelOf(ch.fundingTxid) : undefined), LND_WAIT_MS);
     await lndRoutable(theirs!.chan_id);
     const inv = node.invoices.create({ amountMsat: msat(450_000_000), description: 'big one' });
     const preimage = await lndPays(inv.bolt11, theirs!.chan_id);
     expect(hex(preimage)).toBe(hex(inv.preimage));
-    await until('settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled');
+    await waitFor('settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled', LND_WAIT_MS);
   }, 120_000);
 });

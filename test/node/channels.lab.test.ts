@@ -18,6 +18,7 @@ import { PaymentError } from '../../src/node/payments/payments.ts';
 import { startBtcd, type Btcd } from '../lab/btcd.ts';
 import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
 import { Faucet } from '../lab/faucet.ts';
+import { waitFor } from '../lab/processes.ts';
 
 let btcd: Btcd;
 let esplora: EsploraServer;
@@ -40,16 +41,6 @@ function stopNode(n: LightningNode): void {
   nodes.splice(nodes.indexOf(n), 1);
 }
 
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
 beforeAll(async () => {
   btcd = await startBtcd();
   esplora = startEsploraServer(btcd.rpc);
@@ -70,14 +61,14 @@ const FUNDING = sat(1_000_000);
 async function fund(n: LightningNode, amount: bigint): Promise<void> {
   await faucet.send(n.wallet!.newAddress(), amount);
   await btcd.generate(1);
-  await until('wallet funded', async () => {
+  await waitFor('wallet funded', async () => {
     await n.wallet!.sync();
     return n.wallet!.balance().confirmedSat >= amount;
   });
 }
 
 async function activeChannel(n: LightningNode, channelId: string): Promise<void> {
-  await until(`channel ${channelId.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(channelId, 'hex'))?.active);
+  await waitFor(`channel ${channelId.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(channelId, 'hex'))?.active);
 }
 
 async function openChannel(funder: LightningNode, fundee: LightningNode, fundingSat = FUNDING): Promise<string> {
@@ -94,7 +85,7 @@ async function openChannel(funder: LightningNode, fundee: LightningNode, funding
 /** Waits until both sides' commitments hold no HTLC (the last revoke_and_ack arrived). */
 async function quiet2(x: LightningNode, y: LightningNode, id: string): Promise<void> {
   const key = Buffer.from(id, 'hex');
-  await until('commitments without HTLCs', () => x.channels!.get(key)!.pendingHtlcs === 0 && y.channels!.get(key)!.pendingHtlcs === 0 && balances(x, id).local === balances(y, id).remote);
+  await waitFor('commitments without HTLCs', () => x.channels!.get(key)!.pendingHtlcs === 0 && y.channels!.get(key)!.pendingHtlcs === 0 && balances(x, id).local === balances(y, id).remote);
 }
 
 const balances = (n: LightningNode, id: string): { local: bigint; remote: bigint } => {
@@ -107,7 +98,7 @@ async function pay(from: LightningNode, to: LightningNode, amountMsat: Msat, des
   const p = await from.payments.pay(inv.bolt11);
   expect(p.state).toBe('succeeded');
   expect(hex(sha256(p.preimage!))).toBe(hex(inv.paymentHash));
-  await until('invoice settled', () => to.invoices.get(inv.paymentHash)?.state === 'settled');
+  await waitFor('invoice settled', () => to.invoices.get(inv.paymentHash)?.state === 'settled');
   expect(to.invoices.get(inv.paymentHash)!.receivedMsat).toBe(amountMsat);
 }
 
