@@ -96,3 +96,6 @@ export function sighashSegwitV0(tx: Tx, index: number, witnessScript: Uint8Array
     ),
   );
 }
+
+/** BIP 141 weight: stripped size x 3 + full size. */
+export const weight = (tx: Tx): number => serializeTx(tx, false).length * 3 + serializeTx(tx, true).length;

@@ -106,7 +106,16 @@ export type Outgoing =
  * latest commitment broadcast). `message` is safe to send to the peer.
  */
 export class ChannelProtocolError extends Error {
-  override readonly name = 'ChannelProtocolError';
+  override readonly name: string = 'ChannelProtocolError';
+}
+
+/**
+ * The peer's channel_reestablish proves it holds a newer state than ours: we
+ * lost data. Our commitment may be revoked, so it must never be broadcast;
+ * we wait for the peer to close and take to_remote from its commitment.
+ */
+export class DataLossError extends ChannelProtocolError {
+  override readonly name = 'DataLossError';
 }
 
 /** We were asked to do something the channel cannot do now; nothing changed. */
@@ -551,11 +560,10 @@ export function retransmissions(c: Commitments, s: ChannelSecrets, theirs: Reest
   let revoke: Outgoing | undefined;
   if (theirs.nextRevocationNumber === c.localCommit.index - 1n && c.localCommit.index > 0n) {
     revoke = revocationFor(c, s, c.localCommit.index - 1n);
+  } else if (theirs.nextRevocationNumber > c.localCommit.index) {
+    throw new DataLossError(`channel_reestablish: next_revocation_number ${theirs.nextRevocationNumber} but our commitment is ${c.localCommit.index}: we lost data`);
   } else if (theirs.nextRevocationNumber !== c.localCommit.index) {
-    throw new ChannelProtocolError(
-      `channel_reestablish: next_revocation_number ${theirs.nextRevocationNumber} but our commitment is ${c.localCommit.index}` +
-        (theirs.nextRevocationNumber > c.localCommit.index ? ' (we may have lost data)' : ''),
-    );
+    throw new ChannelProtocolError(`channel_reestablish: next_revocation_number ${theirs.nextRevocationNumber} but our commitment is ${c.localCommit.index}`);
   }
   if (c.localCommit.index > 0n && theirs.nextRevocationNumber > 0n) {
     const expected = perCommitmentSecret(s, theirs.nextRevocationNumber - 1n);
@@ -570,6 +578,9 @@ export function retransmissions(c: Commitments, s: ChannelSecrets, theirs: Reest
     commit = [...c.localChanges.signed.map((u) => updateMessage(c, u)), { name: 'commitment_signed', msg: { channelId: c.channelId, signature: next.sig, htlcSignatures: next.htlcSigs } }];
   } else {
     const expected = (next?.index ?? c.remoteCommit.index) + 1n;
+    if (theirs.nextCommitmentNumber > expected) {
+      throw new DataLossError(`channel_reestablish: next_commitment_number ${theirs.nextCommitmentNumber}, we only signed up to ${expected - 1n}: we lost data`);
+    }
     if (theirs.nextCommitmentNumber !== expected) {
       throw new ChannelProtocolError(`channel_reestablish: next_commitment_number ${theirs.nextCommitmentNumber}, expected ${expected}`);
     }

@@ -1,0 +1,90 @@
+/**
+ * Force close by us (BOLT #5 "Unilateral Close Handling: Local Commitment
+ * Transaction"): our latest commitment with both funding signatures, the
+ * HTLC-timeout / HTLC-success transactions the peer pre-signed for it, and
+ * the delayed outputs (to_local, and each HTLC transaction's output) we
+ * sweep after to_self_delay.
+ * https://github.com/lightning/bolts/blob/master/05-onchain.md#unilateral-close-handling-local-commitment-transaction
+ */
+import { compareBytes } from '../bytes.ts';
+import { buildLocal, type Commitments } from '../bolt2/channel/commitments.ts';
+import { type ChannelSecrets } from '../bolt2/channel/keys.ts';
+import { htlcTransactions } from '../bolt3/commitment.ts';
+import { derivePrivkey } from '../bolt3/keys.ts';
+import { toLocalScript } from '../bolt3/scripts.ts';
+import { derFromCompact, signInput, witnessSig } from '../bolt3/sign.ts';
+import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, type Tx, txid } from '../bolt3/tx.ts';
+import { type Claim } from './claim.ts';
+import { witnessSize } from './sweep.ts';
+
+export interface SecondStage {
+  kind: 'timeout' | 'success';
+  paymentHash: Uint8Array;
+  /** Height from which an HTLC-timeout transaction is valid (its locktime); 0 for success. */
+  cltv: number;
+  tx: Tx;
+  txid: string;
+  /** Its output, ours after to_self_delay. */
+  delayed: Claim;
+}
+
+export interface OurCommitment {
+  tx: Tx;
+  txid: string;
+  /** to_local, when the commitment has one. */
+  claims: Claim[];
+  /** HTLC-timeout for each HTLC we offered; HTLC-success for each received one whose preimage we know. */
+  secondStage: SecondStage[];
+}
+
+export function ourCommitment(c: Commitments, s: ChannelSecrets, preimageOf: (paymentHash: Uint8Array) => Uint8Array | undefined): OurCommitment {
+  const lc = c.localCommit;
+  const built = buildLocal(c, s, lc.spec, lc.index);
+  const { commitment, params, point } = built;
+  const ours = witnessSig(signInput(commitment.tx, 0, commitment.fundingScript, c.fundingSat, s.funding, SIGHASH_ALL).der, SIGHASH_ALL);
+  const theirs = witnessSig(derFromCompact(lc.remoteSig), SIGHASH_ALL);
+  const oursFirst = compareBytes(c.localBasepoints.funding, c.remoteBasepoints.funding) <= 0;
+  const tx: Tx = {
+    ...commitment.tx,
+    inputs: [{ ...commitment.tx.inputs[0]!, witness: [new Uint8Array(0), oursFirst ? ours : theirs, oursFirst ? theirs : ours, commitment.fundingScript] }],
+  };
+  const id = txid(tx);
+  const delayedScript = toLocalScript(params.keys.revocation, params.toSelfDelay, params.keys.localDelayed);
+  const delayedKey = derivePrivkey(s.delayedPayment, point);
+  const delayed = (txidOf: string, vout: number, amount: bigint): Claim => ({
+    kind: 'delayed',
+    txid: txidOf,
+    vout,
+    amount: amount as Claim['amount'],
+    scriptCode: delayedScript,
+    privkey: delayedKey,
+    witness: (sig) => [sig, new Uint8Array(0), delayedScript],
+    csv: params.toSelfDelay,
+    cltv: 0,
+    witnessBytes: witnessSize([73, 0, delayedScript.length]),
+  });
+  const claims = commitment.outputs.flatMap((o, vout) => (o.kind === 'to_local' ? [delayed(id, vout, o.value)] : []));
+
+  const anchors = c.variant === 'anchors';
+  const htlcSighash = anchors ? SIGHASH_SINGLE | SIGHASH_ANYONECANPAY : SIGHASH_ALL;
+  const htlcKey = derivePrivkey(s.htlc, point);
+  const secondStage: SecondStage[] = [];
+  htlcTransactions(commitment, params, id).forEach((h, i) => {
+    const htlc = params.htlcs[h.htlc]!;
+    const preimage = h.kind === 'success' ? preimageOf(htlc.paymentHash) : new Uint8Array(0);
+    if (!preimage) return;
+    const local = witnessSig(signInput(h.tx, 0, h.witnessScript, h.amount, htlcKey, SIGHASH_ALL).der, SIGHASH_ALL);
+    const remote = witnessSig(derFromCompact(lc.htlcSigs[i]!), htlcSighash);
+    const signed: Tx = { ...h.tx, inputs: [{ ...h.tx.inputs[0]!, witness: [new Uint8Array(0), remote, local, preimage, h.witnessScript] }] };
+    const stageTxid = txid(signed);
+    secondStage.push({
+      kind: h.kind,
+      paymentHash: htlc.paymentHash,
+      cltv: h.kind === 'timeout' ? htlc.cltvExpiry : 0,
+      tx: signed,
+      txid: stageTxid,
+      delayed: delayed(stageTxid, 0, h.tx.outputs[0]!.value),
+    });
+  });
+  return { tx, txid: id, claims, secondStage };
+}

@@ -1,0 +1,95 @@
+/**
+ * Their commitment on chain (BOLT #5 "Unilateral Close Handling: Remote
+ * Commitment Transaction" and "Revoked Transaction Close Handling"). On
+ * their current (or next) commitment we take to_remote at once, HTLCs we
+ * offered after their expiry and HTLCs they offered with the preimage. On a
+ * revoked one, the revocation key takes every output: the justice sweep.
+ * https://github.com/lightning/bolts/blob/master/05-onchain.md
+ */
+import { buildRemote, type Commitments } from '../bolt2/channel/commitments.ts';
+import { type ChannelSecrets, shachainIndex } from '../bolt2/channel/keys.ts';
+import { type CommitSpec } from '../bolt2/channel/spec.ts';
+import { derivePrivkey, deriveRevocationPrivkey, pointFromSecret } from '../bolt3/keys.ts';
+import { hash160 } from '../bolt3/script.ts';
+import { SecretStore } from '../bolt3/shachain.ts';
+import { type Claim } from './claim.ts';
+import { p2pkhScriptCode, witnessSize } from './sweep.ts';
+
+export interface CommitmentClaims {
+  txid: string;
+  claims: Claim[];
+}
+
+function toRemoteClaim(c: Commitments, s: ChannelSecrets, txid: string, vout: number, amount: bigint): Claim {
+  const pubkey = c.localBasepoints.payment;
+  return {
+    kind: 'to_remote',
+    txid,
+    vout,
+    amount: amount as Claim['amount'],
+    scriptCode: p2pkhScriptCode(hash160(pubkey)),
+    privkey: s.payment,
+    witness: (sig) => [sig, pubkey],
+    csv: c.variant === 'anchors' ? 1 : 0,
+    cltv: 0,
+    witnessBytes: witnessSize([73, 33]),
+  };
+}
+
+/** What we can take from their unrevoked commitment `index` with per-commitment point `point`. */
+export function theirCommitmentClaims(
+  c: Commitments,
+  s: ChannelSecrets,
+  commit: { index: bigint; spec: CommitSpec; point: Uint8Array },
+  preimageOf: (paymentHash: Uint8Array) => Uint8Array | undefined,
+): CommitmentClaims {
+  const { commitment, params, txid } = buildRemote(c, commit.spec, commit.index, commit.point);
+  const htlcKey = derivePrivkey(s.htlc, commit.point);
+  const csv = c.variant === 'anchors' ? 1 : 0;
+  const claims: Claim[] = [];
+  commitment.outputs.forEach((o, vout) => {
+    if (o.kind === 'to_remote') return claims.push(toRemoteClaim(c, s, txid, vout, o.value));
+    if (o.htlc === undefined) return;
+    const h = params.htlcs[o.htlc]!;
+    const script = o.witnessScript!;
+    // "received" on their commitment = offered by us: ours after the expiry.
+    if (h.direction === 'received') {
+      claims.push({
+        kind: 'htlc_timeout', txid, vout, amount: o.value, scriptCode: script, privkey: htlcKey,
+        witness: (sig) => [sig, new Uint8Array(0), script], csv, cltv: h.cltvExpiry, paymentHash: h.paymentHash, witnessBytes: witnessSize([73, 0, script.length]),
+      });
+      return;
+    }
+    const preimage = preimageOf(h.paymentHash);
+    if (!preimage) return;
+    claims.push({
+      kind: 'htlc_preimage', txid, vout, amount: o.value, scriptCode: script, privkey: htlcKey,
+      witness: (sig) => [sig, preimage, script], csv, cltv: 0, paymentHash: h.paymentHash, witnessBytes: witnessSize([73, 32, script.length]),
+    });
+  });
+  return { txid, claims };
+}
+
+/** Every output of their revoked commitment `index`, whose secret they gave us. */
+export function revokedCommitmentClaims(c: Commitments, s: ChannelSecrets, index: bigint, spec: CommitSpec): CommitmentClaims {
+  const secret = SecretStore.deserialize(c.remoteSecrets).derive(shachainIndex(index));
+  if (!secret) throw new Error(`no revocation secret for commitment ${index}`);
+  const point = pointFromSecret(secret);
+  const { commitment, params, txid } = buildRemote(c, spec, index, point);
+  const revocationKey = deriveRevocationPrivkey(s.revocation, secret);
+  const revocationPubkey = params.keys.revocation;
+  return {
+    txid,
+    claims: commitment.outputs.flatMap((o, vout): Claim[] => {
+      if (o.kind === 'to_remote') return [toRemoteClaim(c, s, txid, vout, o.value)];
+      if (!o.witnessScript || o.kind === 'local_anchor' || o.kind === 'remote_anchor') return [];
+      const script = o.witnessScript;
+      // to_local: <sig> 1 takes the revocation branch; an HTLC output checks the key itself.
+      const marker = o.kind === 'to_local' ? Uint8Array.of(1) : revocationPubkey;
+      return [{
+        kind: 'revoked', txid, vout, amount: o.value, scriptCode: script, privkey: revocationKey,
+        witness: (sig) => [sig, marker, script], csv: 0, cltv: 0, witnessBytes: witnessSize([73, marker.length, script.length]),
+      }];
+    }),
+  };
+}
