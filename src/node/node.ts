@@ -100,6 +100,10 @@ export class LightningNode {
         {
           resolveIncoming: (_channelId, htlc) => this.invoices.resolve(htlc, this.tip?.height ?? 0),
           outgoingResolved: (o) => this.payments.resolved(o),
+          preimageOf: (h) => {
+            const inv = this.invoices.get(h);
+            return inv?.state === 'settled' ? inv.preimage : undefined;
+          },
         },
         log.child('channel'),
       );

@@ -11,11 +11,17 @@
  * min-depth confirmations and both channel_ready; normal runs HTLC updates.
  */
 import { randomBytes } from 'node:crypto';
-import { fromHex, hex } from '../../bolt/bytes.ts';
+import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
+import { canSendShutdown, checkShutdownScript, type ClosingNegotiation, type ClosingSignedMessage, firstClosingSigned, readyToNegotiate, receiveClosingSigned } from '../../bolt/bolt2/channel/closing.ts';
+import { closingFee } from '../../bolt/bolt3/closing.ts';
+import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
+import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
+import { ChannelResolver, type CloseKind, type CloseRecord } from './resolver.ts';
 import {
   ChannelProtocolError,
   ChannelRefusal,
   type Commitments,
+  DataLossError,
   forgetUnsigned,
   type Outgoing,
   ourReestablish,
@@ -47,7 +53,7 @@ import {
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
 import { fundingScript } from '../../bolt/bolt3/scripts.ts';
 import { p2wsh } from '../../bolt/bolt3/script.ts';
-import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat, msat } from '../../bolt/units.ts';
+import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat, msat, msatToSatFloor, sat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
@@ -72,6 +78,19 @@ export interface ChannelRecord {
   shortChannelId?: string;
   /** Set once the channel failed or closing began: why. */
   closeReason?: string;
+  /** Mutual close in progress: our shutdown script, theirs once received, the fee negotiation. */
+  shutdown?: ShutdownState;
+  /** Once the funding output is spent (or we spent it): what spent it and how each output is being resolved. */
+  close?: CloseRecord;
+}
+
+export interface ShutdownState {
+  localScript: Uint8Array;
+  remoteScript?: Uint8Array;
+  sent: boolean;
+  /** Fee rate the closing fee is computed from. */
+  feerate: FeeratePerKw;
+  negotiation?: ClosingNegotiation;
 }
 
 /** How an incoming HTLC ends, decided by the payments layer. */
@@ -90,6 +109,8 @@ export interface ChannelHooks {
   resolveIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
   /** One of our HTLCs ended. */
   outgoingResolved(o: HtlcOutcome): void;
+  /** The preimage of an incoming payment we settled, to claim its HTLC on chain. */
+  preimageOf(paymentHash: Uint8Array): Uint8Array | undefined;
 }
 
 export interface ChannelSummary {
@@ -107,6 +128,16 @@ export interface ChannelSummary {
   shortChannelId?: string;
   localAlias: string;
   closeReason?: string;
+  /** What spent the funding output, once something did (or we broadcast it). */
+  closeKind?: CloseKind;
+  closingTxid?: string;
+}
+
+export interface CloseOptions {
+  /** Broadcast our commitment instead of negotiating with the peer. */
+  force?: boolean;
+  /** Fee rate for the mutual close; the chain's 6-block estimate otherwise. */
+  feerate?: FeeratePerKw;
 }
 
 export interface OpenOptions {
@@ -151,6 +182,10 @@ interface Live {
 }
 
 const OPEN_TIMEOUT_MS = 60_000;
+const CLOSE_TIMEOUT_MS = 60_000;
+/** Fee rate used until the chain source gave an estimate (sat/kw, about 4 sat/vB). */
+const DEFAULT_FEERATE = 1000 as FeeratePerKw;
+const MIN_FEERATE = 253 as FeeratePerKw;
 
 export class ChannelManager {
   readonly store: ChannelStore;
@@ -159,6 +194,10 @@ export class ChannelManager {
   private readonly reservedKeys = new Set<number>();
   private tipHeight = 0;
   private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
+  private readonly resolver: ChannelResolver;
+  private readonly resolving = new Set<string>();
+  private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private feerate: FeeratePerKw = DEFAULT_FEERATE;
 
   constructor(
     private readonly db: Store,
@@ -173,6 +212,11 @@ export class ChannelManager {
     private readonly policy: ChannelPolicy = DEFAULT_POLICY,
   ) {
     this.store = new ChannelStore(db);
+    this.resolver = new ChannelResolver(chain, wallet, this.store, {
+      preimageOf: (h) => hooks.preimageOf(h),
+      htlcResolved: (channelId, htlc, preimage) =>
+        hooks.outgoingResolved(preimage ? { kind: 'fulfilled', channelId, htlc, preimage } : { kind: 'failed', channelId, htlc }),
+    }, log.child('onchain'));
     for (const c of this.store.all<ChannelRecord>()) {
       if (c.phase === 'awaiting_funding_signed') {
         // We never broadcast its funding: the peer may hold our signature on
@@ -232,6 +276,8 @@ export class ChannelManager {
       shortChannelId: l.rec.shortChannelId,
       localAlias: l.rec.localAlias.toString(),
       closeReason: l.rec.closeReason,
+      closeKind: l.rec.close?.kind,
+      closingTxid: l.rec.close?.txid,
     };
   }
 
@@ -400,7 +446,13 @@ export class ChannelManager {
   /** Called on every new tip: funding confirmations and channel_ready. */
   async onTip(height: number): Promise<void> {
     this.tipHeight = height;
+    const estimates = await this.chain.feeEstimates().catch(() => undefined);
+    const six = estimates?.get(6);
+    if (six) this.feerate = (six > MIN_FEERATE ? six : MIN_FEERATE) as FeeratePerKw;
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
+    await Promise.all(
+      [...this.channels.entries()].filter(([, l]) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed').map(([id]) => this.watchClose(id, height)),
+    );
   }
 
   get height(): number {
@@ -450,7 +502,7 @@ export class ChannelManager {
 
   private peerOnline(peer: Uint8Array): void {
     for (const [id, l] of this.channels) {
-      if (hex(l.peer) !== hex(peer) || (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal')) continue;
+      if (hex(l.peer) !== hex(peer) || (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown')) continue;
       l.reestablished = false;
       const r = ourReestablish(l.rec.commitments, l.secrets);
       this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...r });
@@ -464,7 +516,7 @@ export class ChannelManager {
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer)) continue;
       l.reestablished = false;
-      if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in') continue;
+      if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in' && l.phase !== 'shutdown') continue;
       const c = l.rec.commitments;
       if (!c.localChanges.proposed.length && !c.remoteChanges.proposed.length) continue;
       const forgotten = c.localChanges.proposed.filter((u) => u.kind === 'add');
@@ -485,6 +537,7 @@ export class ChannelManager {
         myCurrentPerCommitmentPoint: m.myCurrentPerCommitmentPoint as Uint8Array,
       });
     } catch (e) {
+      if (e instanceof DataLossError) return this.onDataLoss(l, channelId, e.message);
       return this.failChannel(l, channelId, (e as Error).message);
     }
     // BOLT 2: with both at the first commitment, channel_ready is sent again.
@@ -493,7 +546,21 @@ export class ChannelManager {
     for (const o of out) this.peers.send(l.peer, o.name, o.msg);
     this.sign(l, channelId);
     this.resolvePendingIncoming(l, channelId);
+    const sd = l.rec.shutdown;
+    if (l.phase === 'shutdown' && sd) {
+      // BOLT 2: shutdown is sent again after reconnecting, and the fee negotiation starts over.
+      l.rec = { ...l.rec, shutdown: { ...sd, sent: false, negotiation: undefined } };
+      this.save(l, channelId);
+      this.progressShutdown(l, channelId);
+    }
     this.changed(channelId);
+  }
+
+  /** The peer proved we lost state: never broadcast our (possibly revoked) commitment; ask it to close and wait for its commitment. */
+  private onDataLoss(l: Live, channelId: Uint8Array, reason: string): void {
+    this.log.error('channel state is behind the peer: waiting for the peer to close', { channelId: hex(channelId), reason });
+    this.sendError(l.peer, channelId, reason);
+    this.setPhase(l, channelId, 'closing', { ...l.rec, closeReason: `data loss: ${reason}` });
   }
 
   // ------------------------------------------------------------------ updates
@@ -533,7 +600,8 @@ export class ChannelManager {
   }
 
   private onUpdate(l: Live, channelId: Uint8Array, name: string, m: Record<string, unknown>): void {
-    if (l.phase !== 'normal') return this.failChannel(l, channelId, `${name} before the channel is ready`);
+    if (l.phase === 'shutdown' && name === 'update_add_htlc') return this.failChannel(l, channelId, 'update_add_htlc after shutdown');
+    if (l.phase !== 'normal' && l.phase !== 'shutdown') return this.failChannel(l, channelId, `${name} in phase ${l.phase}`);
     if (!l.reestablished) return this.failChannel(l, channelId, `${name} before channel_reestablish`);
     let step;
     try {
@@ -557,6 +625,7 @@ export class ChannelManager {
     }
     if (step.events.some((e) => e.kind === 'incoming')) this.resolvePendingIncoming(l, channelId);
     if (name === 'commitment_signed' || name === 'revoke_and_ack') this.changed(channelId);
+    this.progressShutdown(l, channelId);
   }
 
   /**
@@ -587,6 +656,176 @@ export class ChannelManager {
       for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
     }
     this.sign(l, channelId);
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /**
+   * Closes a channel. Mutual: sends shutdown (once no update of ours is
+   * unsigned), negotiates the fee and resolves with the closing txid once it
+   * is broadcast. Force: broadcasts our latest commitment; to_local comes
+   * back to the wallet after to_self_delay (see ChannelResolver).
+   */
+  async close(channelId: Uint8Array, o: CloseOptions = {}): Promise<{ closingTxid: string }> {
+    const id = hex(channelId);
+    const l = this.channels.get(id);
+    if (!l) throw new ChannelError(`unknown channel ${id}`);
+    if (l.rec.close) return { closingTxid: l.rec.close.txid };
+    if (o.force) {
+      if (l.phase === 'awaiting_funding_signed') throw new ChannelError('the channel is not funded yet');
+      return { closingTxid: await this.forceClose(l, channelId, 'closed by us (force)') };
+    }
+    if (l.phase !== 'normal' && l.phase !== 'shutdown') throw new ChannelError(`a channel in phase ${l.phase} cannot be closed cooperatively; use force`);
+    if (!this.isActive(l) && l.phase === 'normal') throw new ChannelError('the peer is not connected: a mutual close needs it (use force to close alone)');
+    const done = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.closeWaiters.delete(id);
+        reject(new ChannelError('the peer did not complete the mutual close in time; the channel stays in shutdown'));
+      }, CLOSE_TIMEOUT_MS);
+      this.closeWaiters.set(id, { resolve, reject, timer });
+    });
+    if (l.phase === 'normal') {
+      const shutdown: ShutdownState = { localScript: this.wallet.newChangeScript(), sent: false, feerate: o.feerate ?? this.feerate };
+      this.setPhase(l, channelId, 'shutdown', { ...l.rec, shutdown, closeReason: 'mutual close requested by us' });
+      this.log.info('closing channel cooperatively', { channelId: id });
+      this.progressShutdown(l, channelId);
+    }
+    return { closingTxid: await done };
+  }
+
+  /** Broadcasts our latest commitment (saved first, so the resolver rebroadcasts it after a crash). */
+  private async forceClose(l: Live, channelId: Uint8Array, reason: string): Promise<string> {
+    const oc = ourCommitment(l.rec.commitments, l.secrets, (h) => this.hooks.preimageOf(h));
+    const close: CloseRecord = { kind: 'local', txid: oc.txid, raw: serializeTx(oc.tx), spends: {}, settled: [] };
+    this.setPhase(l, channelId, 'closing', { ...l.rec, close, closeReason: l.rec.closeReason ?? reason });
+    this.log.warn('force closing: broadcasting our commitment', { channelId: hex(channelId), txid: oc.txid, reason });
+    this.closeWaiters.get(hex(channelId))?.reject(new ChannelError(`channel failed during the mutual close: ${reason}`));
+    try {
+      await this.chain.broadcast(close.raw!);
+    } catch (e) {
+      this.log.warn('commitment broadcast refused; retried on the next block', { channelId: hex(channelId), error: (e as Error).message });
+    }
+    return oc.txid;
+  }
+
+  private onShutdown(l: Live, channelId: Uint8Array, m: { scriptpubkey: Uint8Array }): void {
+    if (l.phase !== 'normal' && l.phase !== 'shutdown') return this.sendWarning(l.peer, channelId, `shutdown in phase ${l.phase}`);
+    try {
+      checkShutdownScript(m.scriptpubkey);
+    } catch (e) {
+      return this.sendWarning(l.peer, channelId, (e as Error).message);
+    }
+    const shutdown: ShutdownState = l.rec.shutdown ?? { localScript: this.wallet.newChangeScript(), sent: false, feerate: this.feerate };
+    if (shutdown.remoteScript && !equalBytes(shutdown.remoteScript, m.scriptpubkey) && shutdown.negotiation) {
+      return this.failChannel(l, channelId, 'a second shutdown with another script');
+    }
+    this.setPhase(l, channelId, 'shutdown', { ...l.rec, shutdown: { ...shutdown, remoteScript: m.scriptpubkey }, closeReason: l.rec.closeReason ?? 'mutual close requested by the peer' });
+    this.log.info('peer asked to close the channel', { channelId: hex(channelId) });
+    this.progressShutdown(l, channelId);
+  }
+
+  /** Sends our shutdown when allowed, then opens the fee negotiation when the channel is empty (funder speaks first). */
+  private progressShutdown(l: Live, channelId: Uint8Array): void {
+    const sd = l.rec.shutdown;
+    if (l.phase !== 'shutdown' || !sd || !l.reestablished || !this.peers.isConnected(l.peer)) return;
+    const c = l.rec.commitments;
+    if (!sd.sent && canSendShutdown(c)) {
+      l.rec = { ...l.rec, shutdown: { ...sd, sent: true } };
+      this.save(l, channelId);
+      this.peers.send(l.peer, 'shutdown', { channelId, scriptpubkey: sd.localScript });
+    }
+    const now = l.rec.shutdown!;
+    if (!now.sent || !now.remoteScript || now.negotiation || !readyToNegotiate(c)) return;
+    const fee = closingFee(now.feerate, now.localScript, now.remoteScript);
+    const floor = closingFee(MIN_FEERATE, now.localScript, now.remoteScript);
+    const funderSat = msatToSatFloor(c.weAreOpener ? c.localCommit.spec.toLocalMsat : c.localCommit.spec.toRemoteMsat);
+    // As funder we pay: up to three times our estimate (lnd's default). As fundee the fee is not ours: anything the funder can pay.
+    const cap = c.weAreOpener ? (fee * 3n < funderSat ? fee * 3n : funderSat) : funderSat;
+    const negotiation: ClosingNegotiation = {
+      localScript: now.localScript,
+      remoteScript: now.remoteScript,
+      proposedFee: sat(fee < cap ? fee : cap),
+      range: { minFeeSatoshis: sat(floor < cap ? floor : cap), maxFeeSatoshis: sat(cap) },
+    };
+    if (!c.weAreOpener) {
+      l.rec = { ...l.rec, shutdown: { ...now, negotiation } };
+      this.save(l, channelId);
+      return;
+    }
+    const step = firstClosingSigned(c, l.secrets, negotiation);
+    l.rec = { ...l.rec, shutdown: { ...now, negotiation: step.negotiation } };
+    this.save(l, channelId);
+    if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
+  }
+
+  private onClosingSigned(l: Live, channelId: Uint8Array, m: ClosingSignedMessage): void {
+    if (l.phase !== 'shutdown') return this.sendWarning(l.peer, channelId, `closing_signed in phase ${l.phase}`);
+    this.progressShutdown(l, channelId);
+    const sd = l.rec.shutdown;
+    if (!sd?.negotiation) return this.failChannel(l, channelId, 'closing_signed before shutdown completed');
+    let step;
+    try {
+      step = receiveClosingSigned(l.rec.commitments, l.secrets, sd.negotiation, m);
+    } catch (e) {
+      if (e instanceof ChannelProtocolError) return this.failChannel(l, channelId, e.message);
+      throw e;
+    }
+    const id = hex(channelId);
+    if (!step.done) {
+      l.rec = { ...l.rec, shutdown: { ...sd, negotiation: step.negotiation } };
+      this.save(l, channelId);
+      if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
+      return;
+    }
+    const raw = serializeTx(step.done.tx);
+    const closingTxid = txid(step.done.tx);
+    const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
+    this.setPhase(l, channelId, 'closing', { ...l.rec, shutdown: { ...sd, negotiation: step.negotiation }, close });
+    if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
+    this.log.info('mutual close agreed', { channelId: id, txid: closingTxid, feeSat: step.done.fee });
+    void this.chain
+      .broadcast(raw)
+      .catch((e: Error) => this.log.warn('closing transaction broadcast refused; retried on the next block', { channelId: id, error: e.message }))
+      .finally(() => {
+        const w = this.closeWaiters.get(id);
+        this.closeWaiters.delete(id);
+        if (w) {
+          clearTimeout(w.timer);
+          w.resolve(closingTxid);
+        }
+      });
+  }
+
+  /** On each tip: has the funding output been spent, and what is left to sweep. */
+  private async watchClose(id: string, height: number): Promise<void> {
+    const l = this.channels.get(id);
+    if (!l || this.resolving.has(id)) return;
+    this.resolving.add(id);
+    try {
+      const channelId = fromHex(id);
+      const ch = { channelId, commitments: l.rec.commitments, secrets: l.secrets, close: l.rec.close };
+      const found = await this.resolver.identify(ch);
+      if (!found) return;
+      if (found !== l.rec.close) {
+        this.log.warn('funding output spent', { channelId: id, kind: found.kind, txid: found.txid });
+        if (found.kind === 'unknown') this.log.error('the funding output was spent by a transaction we do not recognise; taking what pays to our key', { channelId: id, txid: found.txid });
+        this.setPhase(l, channelId, 'closing', { ...l.rec, close: found, closeReason: l.rec.closeReason ?? `funding spent (${found.kind})` });
+      }
+      const persist = (close: CloseRecord): void => {
+        l.rec = { ...l.rec, close };
+        this.save(l, channelId);
+      };
+      const after = await this.resolver.step({ ...ch, close: l.rec.close! }, height, this.feerate, persist);
+      if (after.doneAt !== undefined && l.phase !== 'closed') {
+        this.setPhase(l, channelId, 'closed', { ...l.rec, close: after });
+        this.log.info('channel closed and resolved on chain', { channelId: id, kind: after.kind });
+        void this.wallet.sync().catch(() => undefined);
+      }
+    } catch (e) {
+      this.log.warn('on-chain resolution failed; retried on the next block', { channelId: id, error: (e as Error).message });
+    } finally {
+      this.resolving.delete(id);
+    }
   }
 
   // ------------------------------------------------------------------ dispatch
@@ -625,6 +864,10 @@ export class ChannelManager {
         return this.onChannelReady(l, channelId, m as never);
       case 'channel_reestablish':
         return this.onReestablish(l, channelId, m);
+      case 'shutdown':
+        return this.onShutdown(l, channelId, m as never);
+      case 'closing_signed':
+        return this.onClosingSigned(l, channelId, m as never);
       case 'update_add_htlc':
       case 'update_fulfill_htlc':
       case 'update_fail_htlc':
@@ -666,14 +909,10 @@ export class ChannelManager {
     this.markFailed(l, channelId, reason);
   }
 
-  /**
-   * Stops the channel. Publishing our latest commitment and sweeping it
-   * (force close) belongs to the on-chain resolution module; until that
-   * runs, the stored state keeps everything needed to do so.
-   */
+  /** Stops the channel and publishes our latest commitment (BOLT 2 "fail the channel"). */
   private markFailed(l: Live, channelId: Uint8Array, reason: string): void {
     if (l.phase === 'closing' || l.phase === 'closed') return;
-    this.setPhase(l, channelId, 'closing', { ...l.rec, closeReason: reason });
+    void this.forceClose(l, channelId, reason);
   }
 
   // ------------------------------------------------------------------ helpers
