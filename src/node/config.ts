@@ -29,6 +29,8 @@ export interface DaemonConfig {
   /** Peers to keep connected to (added to the persistent address book). */
   connect: PeerTarget[];
   logLevel: Level;
+  /** How often the chain tip is polled (ms); 2,000 by default. Tests lower it. */
+  tipPollMs?: number;
 }
 
 export class ConfigError extends Error {

@@ -191,9 +191,9 @@ export class LightningNode {
       } catch (e) {
         log.warn('chain poll failed', { source: source.kind, error: e });
       }
-      if (!this.stopped) this.tipTimer = setTimeout(poll, TIP_POLL_MS);
+      if (!this.stopped) this.tipTimer = setTimeout(poll, this.config.tipPollMs ?? TIP_POLL_MS);
     };
-    this.tipTimer = setTimeout(poll, TIP_POLL_MS);
+    this.tipTimer = setTimeout(poll, this.config.tipPollMs ?? TIP_POLL_MS);
   }
 
   private storedTip(): BlockRef | undefined {

@@ -131,6 +131,8 @@ export interface ChannelSummary {
   /** What spent the funding output, once something did (or we broadcast it). */
   closeKind?: CloseKind;
   closingTxid?: string;
+  /** Our transactions spending the close's outputs (sweeps, justice, HTLC second stages). */
+  sweepTxids: string[];
 }
 
 export interface CloseOptions {
@@ -278,6 +280,7 @@ export class ChannelManager {
       closeReason: l.rec.closeReason,
       closeKind: l.rec.close?.kind,
       closingTxid: l.rec.close?.txid,
+      sweepTxids: Object.values(l.rec.close?.spends ?? {}).map((x) => x.txid),
     };
   }
 

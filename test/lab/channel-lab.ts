@@ -1,0 +1,146 @@
+/**
+ * btcd + the Esplora adapter + a faucet, and in-process lnnodes on them:
+ * what every channel lab test starts from. Nodes poll the tip every 200 ms
+ * so on-chain steps follow mined blocks quickly. `stop()` stops every node,
+ * the adapter and btcd (by PID), and removes the data directories.
+ */
+import { expect } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hex } from '../../src/bolt/bytes.ts';
+import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
+import { createLogger } from '../../src/node/log.ts';
+import { LightningNode } from '../../src/node/node.ts';
+import { startBtcd, type Btcd } from './btcd.ts';
+import { startEsploraServer, type EsploraServer } from './esplora-server.ts';
+import { Faucet } from './faucet.ts';
+import { waitFor } from './processes.ts';
+
+const quiet = createLogger({ level: process.env.LNNODE_TEST_LOG ? 'debug' : 'error' });
+
+export class ChannelLab {
+  readonly nodes: LightningNode[] = [];
+
+  private constructor(
+    readonly btcd: Btcd,
+    readonly esplora: EsploraServer,
+    readonly faucet: Faucet,
+    readonly root: string,
+  ) {}
+
+  static async start(name: string): Promise<ChannelLab> {
+    const btcd = await startBtcd();
+    const esplora = startEsploraServer(btcd.rpc);
+    const faucet = new Faucet(btcd);
+    await faucet.ensureFunds();
+    return new ChannelLab(btcd, esplora, faucet, mkdtempSync(join(tmpdir(), `lnnode-${name}-`)));
+  }
+
+  async stop(): Promise<void> {
+    for (const n of [...this.nodes]) n.stop();
+    this.esplora.stop();
+    await this.btcd.stop();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  startNode(name: string): LightningNode {
+    const n = LightningNode.start(
+      {
+        network: 'regtest',
+        dataDir: join(this.root, name),
+        p2pListen: { host: '127.0.0.1', port: 0 },
+        chain: { kind: 'esplora', url: this.esplora.url },
+        connect: [],
+        logLevel: 'error',
+        tipPollMs: 200,
+      },
+      quiet.child(name),
+    );
+    this.nodes.push(n);
+    return n;
+  }
+
+  stopNode(n: LightningNode): void {
+    n.stop();
+    this.nodes.splice(this.nodes.indexOf(n), 1);
+  }
+
+  async fund(n: LightningNode, amount: bigint): Promise<void> {
+    await this.faucet.send(n.wallet!.newAddress(), amount);
+    await this.btcd.generate(1);
+    await waitFor('wallet funded', async () => {
+      await n.wallet!.sync();
+      return n.wallet!.balance().confirmedSat >= amount;
+    });
+  }
+
+  /** Confirmed wallet balance after a sync, asserting nothing is left unconfirmed. */
+  async walletBalance(n: LightningNode): Promise<bigint> {
+    await n.wallet!.sync();
+    const b = n.wallet!.balance();
+    expect(b.unconfirmedSat).toBe(0n as Sat);
+    return b.confirmedSat;
+  }
+
+  /** Opens funder -> fundee and waits until both see the channel active (3 blocks: lnnode's minimum depth as fundee). */
+  async openChannel(funder: LightningNode, fundee: LightningNode, fundingSat: Sat): Promise<{ id: string; fundingTxid: string }> {
+    const opened = await funder.channels!.open(fundee.nodeId, { fundingSat, fundingFeerate: 1000 as FeeratePerKw });
+    expect(await this.btcd.rpc.call<string[]>('getrawmempool')).toContain(opened.fundingTxid);
+    await this.btcd.generate(3);
+    const id = hex(opened.channelId);
+    for (const n of [funder, fundee]) {
+      await waitFor(`channel ${id.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(id, 'hex'))?.active);
+    }
+    return { id, fundingTxid: opened.fundingTxid };
+  }
+
+  /** Pays an invoice of `to` from `from`; checks the preimage and the settled amount. */
+  async pay(from: LightningNode, to: LightningNode, amountMsat: Msat): Promise<void> {
+    const inv = to.invoices.create({ amountMsat, descriptionHash: sha256(new TextEncoder().encode(`job ${amountMsat}`)) });
+    const p = await from.payments.pay(inv.bolt11);
+    expect(p.state).toBe('succeeded');
+    expect(hex(sha256(p.preimage!))).toBe(hex(inv.paymentHash));
+    await waitFor('invoice settled', () => to.invoices.get(inv.paymentHash)?.state === 'settled');
+  }
+
+  /** Waits until both commitments hold no HTLC and agree on the balances. */
+  async settled(x: LightningNode, y: LightningNode, id: string): Promise<void> {
+    const key = Buffer.from(id, 'hex');
+    await waitFor('commitments without HTLCs', () => {
+      const cx = x.channels!.get(key)!;
+      const cy = y.channels!.get(key)!;
+      return cx.pendingHtlcs === 0 && cy.pendingHtlcs === 0 && cx.localBalanceMsat === cy.remoteBalanceMsat;
+    });
+  }
+
+  /** Mines one block at a time (letting the nodes see each) until `done` holds. */
+  async mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 60): Promise<void> {
+    for (let i = 0; i < maxBlocks; i++) {
+      if (await done()) return;
+      await this.btcd.generate(1);
+      await Bun.sleep(400);
+    }
+    if (!(await done())) throw new Error(`${what}: not reached after mining ${maxBlocks} blocks`);
+  }
+
+  /** Fee of a transaction, from its inputs' previous outputs (sat). */
+  async fee(txid: string): Promise<bigint> {
+    const tx = await this.btcd.rpc.call<{ vin: { txid: string; vout: number }[]; vout: { value: number }[] }>('getrawtransaction', txid, 1);
+    let inputs = 0n;
+    for (const i of tx.vin) {
+      const prev = await this.btcd.rpc.call<{ vout: { value: number }[] }>('getrawtransaction', i.txid, 1);
+      inputs += sats(prev.vout[i.vout]!.value);
+    }
+    return inputs - tx.vout.reduce((s, o) => s + sats(o.value), 0n);
+  }
+
+  /** Output values of a transaction (sat). */
+  async outputs(txid: string): Promise<bigint[]> {
+    const tx = await this.btcd.rpc.call<{ vout: { value: number }[] }>('getrawtransaction', txid, 1);
+    return tx.vout.map((o) => sats(o.value));
+  }
+}
+
+const sats = (btc: number): bigint => BigInt(Math.round(btc * 1e8));
