@@ -62,7 +62,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'lnnode-lndch-'));
   const log = createLogger({ level: process.env.LNNODE_TEST_LOG ? 'debug' : 'error' });
   node = LightningNode.start(
-    { network: 'regtest', dataDir: join(root, 'n'), p2pListen: { host: '127.0.0.1', port: 0 }, chain: { kind: 'esplora', url: esplora.url }, connect: [], logLevel: 'error' },
+    { network: 'regtest', dataDir: join(root, 'n'), p2pListen: { host: '127.0.0.1', port: 0 }, chain: { kind: 'esplora', url: esplora.url }, connect: [], logLevel: 'error', tipPollMs: 200 },
     log,
   );
   await faucet.send(node.wallet!.newAddress(), 3_000_000n);
@@ -105,8 +105,11 @@ async function lndInvoice(valueMsat: bigint, descriptionHash: Uint8Array): Promi
 describe('lnnode <-> lnd channels', () => {
   let fundingTxid: string;
   let channelId: Uint8Array;
+  let lndFunded: { channelId: string; fundingTxid: string; fundingVout: number };
+  let walletBefore: bigint;
 
   test('lnnode opens a channel to lnd; both see it active', async () => {
+    walletBefore = await walletBalance();
     const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw });
     fundingTxid = opened.fundingTxid;
     channelId = opened.channelId;
@@ -166,5 +169,110 @@ describe('lnnode <-> lnd channels', () => {
     const preimage = await lndPays(inv.bolt11, theirs!.chan_id);
     expect(hex(preimage)).toBe(hex(inv.preimage));
     await waitFor('settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled', LND_WAIT_MS);
+    await waitFor('no HTLCs left', () => node.channels!.get(fromHex(ch.channelId))!.pendingHtlcs === 0, LND_WAIT_MS);
+    lndFunded = { channelId: ch.channelId, fundingTxid: ch.fundingTxid, fundingVout: ch.fundingVout };
   }, 120_000);
+
+  test('lnnode closes its channel to lnd cooperatively: lnnode gets its balance less the fee, lnd its own', async () => {
+    const ours = node.channels!.get(channelId)!;
+    const { closingTxid } = await node.channels!.close(channelId);
+    await mineUntil('closed on both sides', async () => node.channels!.get(channelId)!.phase === 'closed' && (await lndClosed(fundingTxid)) !== undefined);
+    const fee = await txFee(closingTxid);
+    const outs = await txOutputs(closingTxid);
+    expect(outs.sort()).toEqual([ours.remoteBalanceMsat / 1000n, sat(1_000_000) - ours.remoteBalanceMsat / 1000n - fee].sort());
+    expect((await lndClosed(fundingTxid))!.close_type).toBe('COOPERATIVE_CLOSE');
+    expect(BigInt((await lndClosed(fundingTxid))!.settled_balance)).toBe(ours.remoteBalanceMsat / 1000n);
+    // lnnode's wallet: before, less the funding fee, less what went to lnd, less the closing fee (it funded).
+    const fundingFee = await txFee(fundingTxid);
+    expect(await walletBalance()).toBe(walletBefore - fundingFee - ours.remoteBalanceMsat / 1000n - fee);
+  }, 120_000);
+
+  test('lnd closes its channel to lnnode cooperatively: lnnode receives exactly its balance', async () => {
+    const before = await walletBalance();
+    const ours = node.channels!.get(fromHex(lndFunded.channelId))!;
+    void lnd.rest('DELETE', `/v1/channels/${lndFunded.fundingTxid}/${lndFunded.fundingVout}`).catch(() => undefined);
+    await waitFor('lnnode sees the mutual close', () => node.channels!.get(fromHex(lndFunded.channelId))!.closeKind === 'mutual', LND_WAIT_MS);
+    await mineUntil('closed in lnnode', () => node.channels!.get(fromHex(lndFunded.channelId))!.phase === 'closed');
+    expect(await walletBalance()).toBe(before + ours.localBalanceMsat / 1000n);
+  }, 120_000);
+
+  for (const closer of ['lnnode', 'lnd'] as const) {
+    test(`force close by ${closer}: lnnode sweeps what is its own; every sat accounted for`, async () => {
+      const before = await walletBalance();
+      const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(400_000), fundingFeerate: 1000 as FeeratePerKw });
+      await btcd.generate(6);
+      await waitFor('active in lnnode', () => node.channels!.get(opened.channelId)?.active, LND_WAIT_MS);
+      await waitFor('active in lnd', async () => (await lndChannelOf(opened.fundingTxid))?.active, LND_WAIT_MS);
+      const inv = await lndInvoice(123_456_789n, sha256(new TextEncoder().encode(`force ${closer}`)));
+      await node.payments.pay(inv.bolt11);
+      await waitFor('no HTLCs left', async () => node.channels!.get(opened.channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(opened.fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
+      const toLnd = node.channels!.get(opened.channelId)!.remoteBalanceMsat / 1000n;
+      let commitTxid: string;
+      if (closer === 'lnnode') {
+        commitTxid = (await node.channels!.close(opened.channelId, { force: true })).closingTxid;
+      } else {
+        void lnd.rest('DELETE', `/v1/channels/${opened.fundingTxid}/${opened.fundingVout}?force=true`).catch(() => undefined);
+        commitTxid = await waitFor('lnd commitment in the mempool', async () => (await btcd.rpc.call<string[]>('getrawmempool'))[0], LND_WAIT_MS);
+      }
+      await btcd.generate(1);
+      await waitFor('lnnode identified the commitment', () => node.channels!.get(opened.channelId)!.closeKind === (closer === 'lnnode' ? 'local' : 'remote'), LND_WAIT_MS);
+      // Our to_local waits for the to_self_delay lnd asked for; to_remote is ours at once.
+      const delay = closer === 'lnnode' ? lndDelay(opened.channelId) : 0;
+      if (delay) await btcd.generate(delay);
+      await mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed');
+      const sweeps = node.channels!.get(opened.channelId)!.sweepTxids;
+      expect(sweeps).toHaveLength(1);
+      const fundingFee = await txFee(opened.fundingTxid);
+      const commitFee = await txFee(commitTxid);
+      const sweepFee = await txFee(sweeps[0]!);
+      expect(await walletBalance()).toBe(before - fundingFee - toLnd - commitFee - sweepFee);
+    }, 240_000);
+  }
 });
+
+interface LndClosedChannel {
+  channel_point: string;
+  close_type: string;
+  settled_balance: string;
+}
+
+async function lndClosed(fundingTxid: string): Promise<LndClosedChannel | undefined> {
+  const r = await lnd.rest<{ channels?: LndClosedChannel[] }>('GET', '/v1/channels/closed');
+  return (r.channels ?? []).find((c) => c.channel_point.startsWith(fundingTxid));
+}
+
+/** The to_self_delay lnd imposed on our outputs. */
+function lndDelay(channelId: Uint8Array): number {
+  const stored = node.channels!.store.load<{ commitments: { remote: { toSelfDelay: number } } }>(channelId)!;
+  return stored.state.commitments.remote.toSelfDelay;
+}
+
+async function walletBalance(): Promise<bigint> {
+  await node.wallet!.sync();
+  const b = node.wallet!.balance();
+  expect(b.unconfirmedSat).toBe(sat(0));
+  return b.confirmedSat;
+}
+
+async function mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 40): Promise<void> {
+  for (let i = 0; i < maxBlocks; i++) {
+    if (await done()) return;
+    await btcd.generate(1);
+    await Bun.sleep(500);
+  }
+  if (!(await done())) throw new Error(`${what}: not reached after ${maxBlocks} blocks`);
+}
+
+const sats = (btc: number): bigint => BigInt(Math.round(btc * 1e8));
+
+async function txOutputs(txid: string): Promise<bigint[]> {
+  const tx = await btcd.rpc.call<{ vout: { value: number }[] }>('getrawtransaction', txid, 1);
+  return tx.vout.map((o) => sats(o.value));
+}
+
+async function txFee(txid: string): Promise<bigint> {
+  const tx = await btcd.rpc.call<{ vin: { txid: string; vout: number }[] }>('getrawtransaction', txid, 1);
+  let inputs = 0n;
+  for (const i of tx.vin) inputs += (await txOutputs(i.txid))[i.vout]!;
+  return inputs - (await txOutputs(txid)).reduce((s, x) => s + x, 0n);
+}

@@ -52,8 +52,8 @@ async function channelWithPayments(): Promise<{ id: string; fundingTxid: string;
   await lab.settled(a, b, id);
   const paid = toB.reduce((s, x) => s + x, 0n) - toA.reduce((s, x) => s + x, 0n);
   const aMsat = summary(a, id).localBalanceMsat;
-  expect(aMsat).toBe(FUNDING * 1000n - paid);
-  expect(summary(b, id).localBalanceMsat).toBe(paid);
+  expect(aMsat).toBe(msat(FUNDING * 1000n - paid));
+  expect(summary(b, id).localBalanceMsat).toBe(msat(paid));
   return { id, fundingTxid, startA, startB, aMsat, bMsat: paid };
 }
 
