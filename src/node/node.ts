@@ -209,6 +209,8 @@ export class LightningNode {
       .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
     log.info('chain tip', { height: tip.height, hash: tip.hash, connected, disconnected });
     void this.channels?.onTip(tip.height).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
+    // Confirmations change balances and what coin selection may spend.
+    void this.wallet?.sync().catch((e: Error) => log.warn('wallet sync failed', { error: e.message }));
   }
 
   stop(): void {

@@ -4,7 +4,6 @@
  * so on-chain steps follow mined blocks quickly. `stop()` stops every node,
  * the adapter and btcd (by PID), and removes the data directories.
  */
-import { expect } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,14 +79,14 @@ export class ChannelLab {
   async walletBalance(n: LightningNode): Promise<bigint> {
     await n.wallet!.sync();
     const b = n.wallet!.balance();
-    expect(b.unconfirmedSat).toBe(0n as Sat);
+    if (b.unconfirmedSat !== 0n) throw new Error(`${b.unconfirmedSat} sat still unconfirmed`);
     return b.confirmedSat;
   }
 
   /** Opens funder -> fundee and waits until both see the channel active (3 blocks: lnnode's minimum depth as fundee). */
   async openChannel(funder: LightningNode, fundee: LightningNode, fundingSat: Sat): Promise<{ id: string; fundingTxid: string }> {
     const opened = await funder.channels!.open(fundee.nodeId, { fundingSat, fundingFeerate: 1000 as FeeratePerKw });
-    expect(await this.btcd.rpc.call<string[]>('getrawmempool')).toContain(opened.fundingTxid);
+    if (!(await this.btcd.rpc.call<string[]>('getrawmempool')).includes(opened.fundingTxid)) throw new Error('funding transaction not in the mempool');
     await this.btcd.generate(3);
     const id = hex(opened.channelId);
     for (const n of [funder, fundee]) {
@@ -100,8 +99,7 @@ export class ChannelLab {
   async pay(from: LightningNode, to: LightningNode, amountMsat: Msat): Promise<void> {
     const inv = to.invoices.create({ amountMsat, descriptionHash: sha256(new TextEncoder().encode(`job ${amountMsat}`)) });
     const p = await from.payments.pay(inv.bolt11);
-    expect(p.state).toBe('succeeded');
-    expect(hex(sha256(p.preimage!))).toBe(hex(inv.paymentHash));
+    if (p.state !== 'succeeded' || hex(sha256(p.preimage!)) !== hex(inv.paymentHash)) throw new Error(`payment ${p.state}: ${p.failure ?? 'wrong preimage'}`);
     await waitFor('invoice settled', () => to.invoices.get(inv.paymentHash)?.state === 'settled');
   }
 
