@@ -132,6 +132,8 @@ function ourOpenFields(cfg: PartyConfig, basepoints: Basepoints, secrets: Channe
     htlcBasepoint: basepoints.htlc,
     firstPerCommitmentPoint: perCommitmentPoint(secrets, 0n),
     channelType: STATIC_REMOTEKEY_TYPE,
+    // We advertise option_upfront_shutdown_script, so BOLT 2 requires the field; empty opts out (the script is chosen at close).
+    upfrontShutdownScript: new Uint8Array(0),
   };
 }
 
