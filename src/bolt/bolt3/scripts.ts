@@ -19,6 +19,15 @@ export function fundingScript(a: Uint8Array, b: Uint8Array): Uint8Array {
   return script(2n, k1, k2, 2n, op(OP.CHECKMULTISIG));
 }
 
+/**
+ * Witness spending the funding output: OP_CHECKMULTISIG's dummy, then the two
+ * signatures (DER + sighash byte) in the same key order as fundingScript.
+ */
+export function fundingWitness(ourKey: Uint8Array, theirKey: Uint8Array, ourSig: Uint8Array, theirSig: Uint8Array): Uint8Array[] {
+  const oursFirst = compareBytes(ourKey, theirKey) <= 0;
+  return [new Uint8Array(0), oursFirst ? ourSig : theirSig, oursFirst ? theirSig : ourSig, fundingScript(ourKey, theirKey)];
+}
+
 export function toLocalScript(revocation: Uint8Array, toSelfDelay: number, localDelayed: Uint8Array): Uint8Array {
   return script(
     op(OP.IF),

@@ -6,12 +6,11 @@
  * sweep after to_self_delay.
  * https://github.com/lightning/bolts/blob/master/05-onchain.md#unilateral-close-handling-local-commitment-transaction
  */
-import { compareBytes } from '../bytes.ts';
 import { buildLocal, type Commitments } from '../bolt2/channel/commitments.ts';
 import { type ChannelSecrets } from '../bolt2/channel/keys.ts';
 import { htlcTransactions } from '../bolt3/commitment.ts';
 import { derivePrivkey } from '../bolt3/keys.ts';
-import { toLocalScript } from '../bolt3/scripts.ts';
+import { fundingWitness, toLocalScript } from '../bolt3/scripts.ts';
 import { derFromCompact, signInput, witnessSig } from '../bolt3/sign.ts';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, type Tx, txid } from '../bolt3/tx.ts';
 import { type Claim } from './claim.ts';
@@ -43,10 +42,9 @@ export function ourCommitment(c: Commitments, s: ChannelSecrets, preimageOf: (pa
   const { commitment, params, point } = built;
   const ours = witnessSig(signInput(commitment.tx, 0, commitment.fundingScript, c.fundingSat, s.funding, SIGHASH_ALL).der, SIGHASH_ALL);
   const theirs = witnessSig(derFromCompact(lc.remoteSig), SIGHASH_ALL);
-  const oursFirst = compareBytes(c.localBasepoints.funding, c.remoteBasepoints.funding) <= 0;
   const tx: Tx = {
     ...commitment.tx,
-    inputs: [{ ...commitment.tx.inputs[0]!, witness: [new Uint8Array(0), oursFirst ? ours : theirs, oursFirst ? theirs : ours, commitment.fundingScript] }],
+    inputs: [{ ...commitment.tx.inputs[0]!, witness: fundingWitness(c.localBasepoints.funding, c.remoteBasepoints.funding, ours, theirs) }],
   };
   const id = txid(tx);
   const delayedScript = toLocalScript(params.keys.revocation, params.toSelfDelay, params.keys.localDelayed);

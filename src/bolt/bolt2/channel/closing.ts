@@ -7,11 +7,10 @@
  * back holds both signatures on the same transaction and may broadcast it.
  * https://github.com/lightning/bolts/blob/master/02-peer-protocol.md#legacy-closing-negotiation-closing_signed
  */
-import { compareBytes } from '../../bytes.ts';
 import { closingTransaction, type ClosingTx } from '../../bolt3/closing.ts';
 import { signInput, verifyInput, witnessSig, derFromCompact } from '../../bolt3/sign.ts';
 import { SIGHASH_ALL, type Tx } from '../../bolt3/tx.ts';
-import { fundingScript } from '../../bolt3/scripts.ts';
+import { fundingScript, fundingWitness } from '../../bolt3/scripts.ts';
 import { type Sat, sat } from '../../units.ts';
 import { type FeeRange } from '../close.ts';
 import { ChannelProtocolError, type Commitments } from './commitments.ts';
@@ -126,8 +125,7 @@ function matchSigned(c: Commitments, n: ClosingNegotiation, m: ClosingSignedMess
 function complete(c: Commitments, s: ChannelSecrets, t: ClosingTx, theirSig: Uint8Array, fee: Sat): SignedClose {
   const ours = witnessSig(derFromCompact(sign(c, s, t.tx)), SIGHASH_ALL);
   const theirs = witnessSig(derFromCompact(theirSig), SIGHASH_ALL);
-  const oursFirst = compareBytes(c.localBasepoints.funding, c.remoteBasepoints.funding) <= 0;
-  const witness = [new Uint8Array(0), oursFirst ? ours : theirs, oursFirst ? theirs : ours, fundingScript(c.localBasepoints.funding, c.remoteBasepoints.funding)];
+  const witness = fundingWitness(c.localBasepoints.funding, c.remoteBasepoints.funding, ours, theirs);
   return { tx: { ...t.tx, inputs: [{ ...t.tx.inputs[0]!, witness }] }, fee };
 }
 
