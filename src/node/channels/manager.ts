@@ -822,7 +822,6 @@ export class ChannelManager {
       if (after.doneAt !== undefined && l.phase !== 'closed') {
         this.setPhase(l, channelId, 'closed', { ...l.rec, close: after });
         this.log.info('channel closed and resolved on chain', { channelId: id, kind: after.kind });
-        void this.wallet.sync().catch(() => undefined);
       }
     } catch (e) {
       this.log.warn('on-chain resolution failed; retried on the next block', { channelId: id, error: (e as Error).message });
