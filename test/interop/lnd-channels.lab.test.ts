@@ -6,29 +6,20 @@
  * compared with what lnd reports.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
-import { createLogger } from '../../src/node/log.ts';
-import { LightningNode } from '../../src/node/node.ts';
-import { startBtcd, type Btcd } from '../lab/btcd.ts';
-import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
-import { Faucet } from '../lab/faucet.ts';
+import { type LightningNode } from '../../src/node/node.ts';
+import { ChannelLab } from '../lab/channel-lab.ts';
+import { startLnd, type Lnd } from '../lab/lnd.ts';
 import { waitFor } from '../lab/processes.ts';
 
 /** lnd reacts to blocks and channel events on its own schedule; give it longer than the default. */
 const LND_WAIT_MS = 60_000;
-import { startLnd, type Lnd } from '../lab/lnd.ts';
 
-let btcd: Btcd;
-let esplora: EsploraServer;
-let faucet: Faucet;
+let lab: ChannelLab;
 let lnd: Lnd;
 let node: LightningNode;
-let root: string;
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
@@ -54,35 +45,20 @@ const lndChannels = async (): Promise<LndChannel[]> => (await lnd.rest<{ channel
 const lndChannelOf = async (fundingTxid: string): Promise<LndChannel | undefined> => (await lndChannels()).find((c) => c.channel_point.startsWith(fundingTxid));
 
 beforeAll(async () => {
-  btcd = await startBtcd();
-  esplora = startEsploraServer(btcd.rpc);
-  faucet = new Faucet(btcd);
-  await faucet.ensureFunds();
-  lnd = await startLnd(btcd);
-  root = mkdtempSync(join(tmpdir(), 'lnnode-lndch-'));
-  const log = createLogger({ level: process.env.LNNODE_TEST_LOG ? 'debug' : 'error' });
-  node = LightningNode.start(
-    { network: 'regtest', dataDir: join(root, 'n'), p2pListen: { host: '127.0.0.1', port: 0 }, chain: { kind: 'esplora', url: esplora.url }, connect: [], logLevel: 'error', tipPollMs: 200 },
-    log,
-  );
-  await faucet.send(node.wallet!.newAddress(), 3_000_000n);
+  lab = await ChannelLab.start('lndch');
+  lnd = await startLnd(lab.btcd);
+  node = lab.startNode('n');
+  await lab.fund(node, 3_000_000n);
   const { address } = await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0');
-  await faucet.send(address, 3_000_000n);
-  await btcd.generate(1);
-  await waitFor('lnnode wallet funded', async () => {
-    await node.wallet!.sync();
-    return node.wallet!.balance().confirmedSat >= 3_000_000n;
-  }, LND_WAIT_MS);
+  await lab.faucet.send(address, 3_000_000n);
+  await lab.btcd.generate(1);
   await waitFor('lnd wallet funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= 3_000_000, LND_WAIT_MS);
   await node.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
 }, 180_000);
 
 afterAll(async () => {
-  node?.stop();
   await lnd?.stop();
-  esplora?.stop();
-  await btcd?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 async function lndPays(bolt11: string, outgoingChanId?: string): Promise<Uint8Array> {
@@ -109,11 +85,11 @@ describe('lnnode <-> lnd channels', () => {
   let walletBefore: bigint;
 
   test('lnnode opens a channel to lnd; both see it active', async () => {
-    walletBefore = await walletBalance();
+    walletBefore = await lab.walletBalance(node);
     const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw });
     fundingTxid = opened.fundingTxid;
     channelId = opened.channelId;
-    await btcd.generate(6);
+    await lab.btcd.generate(6);
     await waitFor('active in lnnode', () => node.channels!.get(channelId)?.active, LND_WAIT_MS);
     const c = await waitFor('active in lnd', async () => ((await lndChannelOf(fundingTxid))?.active ? lndChannelOf(fundingTxid) : undefined), LND_WAIT_MS);
     expect(c!.capacity).toBe('1000000');
@@ -156,11 +132,11 @@ describe('lnnode <-> lnd channels', () => {
   test('lnd opens a channel to lnnode; lnd pays over it', async () => {
     await lnd.rest('POST', '/v1/channels', { node_pubkey: b64(node.nodeId), local_funding_amount: '600000', private: true, sat_per_vbyte: '2' });
     const pending = await waitFor('funding in mempool', async () => {
-      const m = await btcd.rpc.call<string[]>('getrawmempool');
+      const m = await lab.btcd.rpc.call<string[]>('getrawmempool');
       return m.length ? m : undefined;
     }, LND_WAIT_MS);
     expect(pending.length).toBeGreaterThan(0);
-    await btcd.generate(6);
+    await lab.btcd.generate(6);
     const ch = await waitFor('lnd-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active), LND_WAIT_MS);
     expect(ch.capacitySat).toBe(sat(600_000));
     const theirs = await waitFor('active in lnd', async () => ((await lndChannelOf(ch.fundingTxid))?.active ? lndChannelOf(ch.fundingTxid) : undefined), LND_WAIT_MS);
@@ -176,31 +152,31 @@ describe('lnnode <-> lnd channels', () => {
   test('lnnode closes its channel to lnd cooperatively: lnnode gets its balance less the fee, lnd its own', async () => {
     const ours = node.channels!.get(channelId)!;
     const { closingTxid } = await node.channels!.close(channelId);
-    await mineUntil('closed on both sides', async () => node.channels!.get(channelId)!.phase === 'closed' && (await lndClosed(fundingTxid)) !== undefined);
-    const fee = await txFee(closingTxid);
-    const outs = await txOutputs(closingTxid);
+    await lab.mineUntil('closed on both sides', async () => node.channels!.get(channelId)!.phase === 'closed' && (await lndClosed(fundingTxid)) !== undefined, 40, 500);
+    const fee = await lab.fee(closingTxid);
+    const outs = await lab.outputs(closingTxid);
     expect(outs.sort()).toEqual([ours.remoteBalanceMsat / 1000n, sat(1_000_000) - ours.remoteBalanceMsat / 1000n - fee].sort());
     expect((await lndClosed(fundingTxid))!.close_type).toBe('COOPERATIVE_CLOSE');
     expect(BigInt((await lndClosed(fundingTxid))!.settled_balance)).toBe(ours.remoteBalanceMsat / 1000n);
     // lnnode's wallet: before, less the funding fee, less what went to lnd, less the closing fee (it funded).
-    const fundingFee = await txFee(fundingTxid);
-    expect(await walletBalance()).toBe(walletBefore - fundingFee - ours.remoteBalanceMsat / 1000n - fee);
+    const fundingFee = await lab.fee(fundingTxid);
+    expect(await lab.walletBalance(node)).toBe(walletBefore - fundingFee - ours.remoteBalanceMsat / 1000n - fee);
   }, 120_000);
 
   test('lnd closes its channel to lnnode cooperatively: lnnode receives exactly its balance', async () => {
-    const before = await walletBalance();
+    const before = await lab.walletBalance(node);
     const ours = node.channels!.get(fromHex(lndFunded.channelId))!;
     void lnd.rest('DELETE', `/v1/channels/${lndFunded.fundingTxid}/${lndFunded.fundingVout}`).catch(() => undefined);
     await waitFor('lnnode sees the mutual close', () => node.channels!.get(fromHex(lndFunded.channelId))!.closeKind === 'mutual', LND_WAIT_MS);
-    await mineUntil('closed in lnnode', () => node.channels!.get(fromHex(lndFunded.channelId))!.phase === 'closed');
-    expect(await walletBalance()).toBe(before + ours.localBalanceMsat / 1000n);
+    await lab.mineUntil('closed in lnnode', () => node.channels!.get(fromHex(lndFunded.channelId))!.phase === 'closed', 40, 500);
+    expect(await lab.walletBalance(node)).toBe(before + ours.localBalanceMsat / 1000n);
   }, 120_000);
 
   for (const closer of ['lnnode', 'lnd'] as const) {
     test(`force close by ${closer}: lnnode sweeps what is its own; every sat accounted for`, async () => {
-      const before = await walletBalance();
+      const before = await lab.walletBalance(node);
       const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(400_000), fundingFeerate: 1000 as FeeratePerKw });
-      await btcd.generate(6);
+      await lab.btcd.generate(6);
       await waitFor('active in lnnode', () => node.channels!.get(opened.channelId)?.active, LND_WAIT_MS);
       await waitFor('active in lnd', async () => (await lndChannelOf(opened.fundingTxid))?.active, LND_WAIT_MS);
       const inv = await lndInvoice(123_456_789n, sha256(new TextEncoder().encode(`force ${closer}`)));
@@ -212,20 +188,20 @@ describe('lnnode <-> lnd channels', () => {
         commitTxid = (await node.channels!.close(opened.channelId, { force: true })).closingTxid;
       } else {
         void lnd.rest('DELETE', `/v1/channels/${opened.fundingTxid}/${opened.fundingVout}?force=true`).catch(() => undefined);
-        commitTxid = await waitFor('lnd commitment in the mempool', async () => (await btcd.rpc.call<string[]>('getrawmempool'))[0], LND_WAIT_MS);
+        commitTxid = await waitFor('lnd commitment in the mempool', async () => (await lab.btcd.rpc.call<string[]>('getrawmempool'))[0], LND_WAIT_MS);
       }
-      await btcd.generate(1);
+      await lab.btcd.generate(1);
       await waitFor('lnnode identified the commitment', () => node.channels!.get(opened.channelId)!.closeKind === (closer === 'lnnode' ? 'local' : 'remote'), LND_WAIT_MS);
       // Our to_local waits for the to_self_delay lnd asked for; to_remote is ours at once.
       const delay = closer === 'lnnode' ? lndDelay(opened.channelId) : 0;
-      if (delay) await btcd.generate(delay);
-      await mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed');
+      if (delay) await lab.btcd.generate(delay);
+      await lab.mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed', 40, 500);
       const sweeps = node.channels!.get(opened.channelId)!.sweepTxids;
       expect(sweeps).toHaveLength(1);
-      const fundingFee = await txFee(opened.fundingTxid);
-      const commitFee = await txFee(commitTxid);
-      const sweepFee = await txFee(sweeps[0]!);
-      expect(await walletBalance()).toBe(before - fundingFee - toLnd - commitFee - sweepFee);
+      const fundingFee = await lab.fee(opened.fundingTxid);
+      const commitFee = await lab.fee(commitTxid);
+      const sweepFee = await lab.fee(sweeps[0]!);
+      expect(await lab.walletBalance(node)).toBe(before - fundingFee - toLnd - commitFee - sweepFee);
     }, 240_000);
   }
 });
@@ -245,34 +221,4 @@ async function lndClosed(fundingTxid: string): Promise<LndClosedChannel | undefi
 function lndDelay(channelId: Uint8Array): number {
   const stored = node.channels!.store.load<{ commitments: { remote: { toSelfDelay: number } } }>(channelId)!;
   return stored.state.commitments.remote.toSelfDelay;
-}
-
-async function walletBalance(): Promise<bigint> {
-  await node.wallet!.sync();
-  const b = node.wallet!.balance();
-  expect(b.unconfirmedSat).toBe(sat(0));
-  return b.confirmedSat;
-}
-
-async function mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 40): Promise<void> {
-  for (let i = 0; i < maxBlocks; i++) {
-    if (await done()) return;
-    await btcd.generate(1);
-    await Bun.sleep(500);
-  }
-  if (!(await done())) throw new Error(`${what}: not reached after ${maxBlocks} blocks`);
-}
-
-const sats = (btc: number): bigint => BigInt(Math.round(btc * 1e8));
-
-async function txOutputs(txid: string): Promise<bigint[]> {
-  const tx = await btcd.rpc.call<{ vout: { value: number }[] }>('getrawtransaction', txid, 1);
-  return tx.vout.map((o) => sats(o.value));
-}
-
-async function txFee(txid: string): Promise<bigint> {
-  const tx = await btcd.rpc.call<{ vin: { txid: string; vout: number }[] }>('getrawtransaction', txid, 1);
-  let inputs = 0n;
-  for (const i of tx.vin) inputs += (await txOutputs(i.txid))[i.vout]!;
-  return inputs - (await txOutputs(txid)).reduce((s, x) => s + x, 0n);
 }

@@ -113,12 +113,12 @@ export class ChannelLab {
     });
   }
 
-  /** Mines one block at a time (letting the nodes see each) until `done` holds. */
-  async mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 60): Promise<void> {
+  /** Mines one block at a time, pausing `pauseMs` after each so the nodes see it, until `done` holds. */
+  async mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 60, pauseMs = 400): Promise<void> {
     for (let i = 0; i < maxBlocks; i++) {
       if (await done()) return;
       await this.btcd.generate(1);
-      await Bun.sleep(400);
+      await Bun.sleep(pauseMs);
     }
     if (!(await done())) throw new Error(`${what}: not reached after mining ${maxBlocks} blocks`);
   }
