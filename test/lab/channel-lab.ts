@@ -89,18 +89,22 @@ export class ChannelLab {
     if (!(await this.btcd.rpc.call<string[]>('getrawmempool')).includes(opened.fundingTxid)) throw new Error('funding transaction not in the mempool');
     await this.btcd.generate(3);
     const id = hex(opened.channelId);
-    for (const n of [funder, fundee]) {
-      await waitFor(`channel ${id.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(id, 'hex'))?.active);
-    }
+    for (const n of [funder, fundee]) await this.active(n, id);
     return { id, fundingTxid: opened.fundingTxid };
   }
 
-  /** Pays an invoice of `to` from `from`; checks the preimage and the settled amount. */
+  async active(n: LightningNode, id: string): Promise<void> {
+    await waitFor(`channel ${id.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(id, 'hex'))?.active);
+  }
+
+  /** Pays an invoice of `to` from `from`; checks the preimage and that `to` settled exactly the amount. */
   async pay(from: LightningNode, to: LightningNode, amountMsat: Msat): Promise<void> {
     const inv = to.invoices.create({ amountMsat, descriptionHash: sha256(new TextEncoder().encode(`job ${amountMsat}`)) });
     const p = await from.payments.pay(inv.bolt11);
     if (p.state !== 'succeeded' || hex(sha256(p.preimage!)) !== hex(inv.paymentHash)) throw new Error(`payment ${p.state}: ${p.failure ?? 'wrong preimage'}`);
     await waitFor('invoice settled', () => to.invoices.get(inv.paymentHash)?.state === 'settled');
+    const received = to.invoices.get(inv.paymentHash)!.receivedMsat;
+    if (received !== amountMsat) throw new Error(`invoice settled with ${received} msat, paid ${amountMsat}`);
   }
 
   /** Waits until both commitments hold no HTLC and agree on the balances. */
