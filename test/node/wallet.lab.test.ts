@@ -5,8 +5,6 @@
  * Amounts are checked against the transactions as btcd decodes them.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HDKey } from '@scure/bip32';
 import { type FeeratePerKw, sat } from '../../src/bolt/units.ts';
@@ -16,44 +14,33 @@ import { silentLogger } from '../../src/node/log.ts';
 import { Store } from '../../src/node/store.ts';
 import { InsufficientFundsError } from '../../src/node/wallet/coin-selection.ts';
 import { Wallet, WalletError } from '../../src/node/wallet/wallet.ts';
-import { startBtcd, type Btcd } from '../lab/btcd.ts';
-import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
-import { Faucet } from '../lab/faucet.ts';
+import { ChannelLab } from '../lab/channel-lab.ts';
 
-let btcd: Btcd;
-let esplora: EsploraServer;
-let faucet: Faucet;
-let dir: string;
+let lab: ChannelLab;
 const seed = new Uint8Array(32).fill(42);
 
 beforeAll(async () => {
-  btcd = await startBtcd();
-  esplora = startEsploraServer(btcd.rpc);
-  faucet = new Faucet(btcd);
-  await faucet.ensureFunds();
-  dir = mkdtempSync(join(tmpdir(), 'lnnode-wallet-'));
+  lab = await ChannelLab.start('wallet');
 }, 60_000);
 
 afterAll(async () => {
-  esplora?.stop();
-  await btcd?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 function openWallet(): { wallet: Wallet; store: Store } {
-  const store = Store.open(join(dir, 'w.sqlite'));
-  const wallet = new Wallet(store, HDKey.fromMasterSeed(seed), 'regtest', new EsploraChainSource({ url: esplora.url }), silentLogger);
+  const store = Store.open(join(lab.root, 'w.sqlite'));
+  const wallet = new Wallet(store, HDKey.fromMasterSeed(seed), 'regtest', new EsploraChainSource({ url: lab.esplora.url }), silentLogger);
   return { wallet, store };
 }
 
 /** Sum of a transaction's outputs paying `script`, from the raw bytes btcd returns. */
 async function paidTo(txid: string, address: string): Promise<bigint> {
-  const raw = await btcd.rpc.call<string>('getrawtransaction', txid);
+  const raw = await lab.btcd.rpc.call<string>('getrawtransaction', txid);
   const tx = parseTx(Buffer.from(raw, 'hex'));
   let sum = 0n;
   for (let i = 0; i < tx.outputsLength; i++) {
     const o = tx.getOutput(i);
-    const v = (await btcd.rpc.call<{ vout: { scriptPubKey: { addresses?: string[] } }[] }>('getrawtransaction', txid, 1)).vout[i];
+    const v = (await lab.btcd.rpc.call<{ vout: { scriptPubKey: { addresses?: string[] } }[] }>('getrawtransaction', txid, 1)).vout[i];
     if (v?.scriptPubKey.addresses?.includes(address)) sum += o.amount!;
   }
   return sum;
@@ -66,32 +53,32 @@ describe('on-chain wallet (BIP84) on the lab', () => {
     const a2 = wallet.newAddress();
     expect(a1).toStartWith('bcrt1q');
     expect(a2).not.toBe(a1);
-    await faucet.send(a1, 1_000_000n);
-    await faucet.send(a2, 250_000n);
+    await lab.faucet.send(a1, 1_000_000n);
+    await lab.faucet.send(a2, 250_000n);
     await wallet.sync();
     expect(wallet.balance()).toEqual({ confirmedSat: sat(0), unconfirmedSat: sat(1_250_000), reservedSat: sat(0) });
-    await btcd.generate(1);
+    await lab.btcd.generate(1);
     await wallet.sync();
     expect(wallet.balance().confirmedSat).toBe(sat(1_250_000));
 
     const feerate = 2_000 as FeeratePerKw; // 8 sat/vB
-    const sent = await wallet.send({ address: btcd.miner.address, amountSat: sat(300_000), feerate, idempotencyKey: 'job-1' });
-    expect(await paidTo(sent.txid, btcd.miner.address)).toBe(300_000n);
+    const sent = await wallet.send({ address: lab.btcd.miner.address, amountSat: sat(300_000), feerate, idempotencyKey: 'job-1' });
+    expect(await paidTo(sent.txid, lab.btcd.miner.address)).toBe(300_000n);
     const tx = parseTx(sent.raw);
     const weight = tx.weight;
     // The fee covers the asked rate within the signature-size slack (the final balance checks it to the sat).
-    const mempool = await btcd.rpc.call<string[]>('getrawmempool');
+    const mempool = await lab.btcd.rpc.call<string[]>('getrawmempool');
     expect(mempool).toContain(sent.txid);
     expect(sent.feeSat).toBeGreaterThanOrEqual(sat(BigInt(Math.ceil((weight * feerate) / 1000))));
     expect(sent.feeSat).toBeLessThanOrEqual(sat(BigInt(Math.ceil(((weight + 4) * feerate) / 1000))));
     expect(tx.getInput(0).sequence).toBe(0xfffffffd);
 
     // Same key: same transaction, nothing new in the mempool.
-    const again = await wallet.send({ address: btcd.miner.address, amountSat: sat(300_000), feerate, idempotencyKey: 'job-1' });
+    const again = await wallet.send({ address: lab.btcd.miner.address, amountSat: sat(300_000), feerate, idempotencyKey: 'job-1' });
     expect(again.txid).toBe(sent.txid);
-    expect((await btcd.rpc.call<string[]>('getrawmempool')).length).toBe(mempool.length);
+    expect((await lab.btcd.rpc.call<string[]>('getrawmempool')).length).toBe(mempool.length);
 
-    await btcd.generate(1);
+    await lab.btcd.generate(1);
     await wallet.sync();
     expect(wallet.balance().confirmedSat).toBe(sat(1_250_000n - 300_000n - sent.feeSat));
     store.close();
@@ -104,11 +91,11 @@ describe('on-chain wallet (BIP84) on the lab', () => {
     const feerate = 1_000 as FeeratePerKw;
     await expect(wallet.send({ address: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', amountSat: sat(1000), feerate })).rejects.toBeInstanceOf(WalletError);
     await expect(wallet.send({ address: 'not an address', amountSat: sat(1000), feerate })).rejects.toBeInstanceOf(WalletError);
-    await expect(wallet.send({ address: btcd.miner.address, amountSat: sat(0), feerate })).rejects.toBeInstanceOf(WalletError);
-    await expect(wallet.send({ address: btcd.miner.address, amountSat: sat(100_000_000), feerate })).rejects.toBeInstanceOf(InsufficientFundsError);
+    await expect(wallet.send({ address: lab.btcd.miner.address, amountSat: sat(0), feerate })).rejects.toBeInstanceOf(WalletError);
+    await expect(wallet.send({ address: lab.btcd.miner.address, amountSat: sat(100_000_000), feerate })).rejects.toBeInstanceOf(InsufficientFundsError);
     await Bun.sleep(50);
     expect(wallet.balance()).toEqual(before);
-    expect(await btcd.rpc.call<string[]>('getrawmempool')).toEqual([]);
+    expect(await lab.btcd.rpc.call<string[]>('getrawmempool')).toEqual([]);
     store.close();
   }, 30_000);
 
@@ -117,10 +104,10 @@ describe('on-chain wallet (BIP84) on the lab', () => {
     await wallet.sync();
     const have = wallet.balance().confirmedSat;
     expect(have).toBeGreaterThan(0n);
-    const dest = btcd.miner.address;
+    const dest = lab.btcd.miner.address;
     const swept = await wallet.send({ address: dest, amountSat: 'all', feerate: 253 as FeeratePerKw });
     expect(await paidTo(swept.txid, dest)).toBe(have - swept.feeSat);
-    await btcd.generate(1);
+    await lab.btcd.generate(1);
     await wallet.sync();
     expect(wallet.balance()).toEqual({ confirmedSat: sat(0), unconfirmedSat: sat(0), reservedSat: sat(0) });
     store.close();
