@@ -29,6 +29,10 @@ export interface DaemonConfig {
   /** Peers to keep connected to (added to the persistent address book). */
   connect: PeerTarget[];
   logLevel: Level;
+  /** Where to serve the lnnode.v1 API; undefined disables it. */
+  rpcListen?: { host: string; port: number };
+  /** A certificate for the API instead of the self-signed one in the data dir. */
+  rpcTls?: { certPath: string; keyPath: string };
   /** How often the chain tip is polled (ms); 2,000 by default. Tests lower it. */
   tipPollMs?: number;
 }
@@ -47,6 +51,10 @@ export const USAGE = `usage: lnnode [options]
   --bitcoind-rpc-password <pass>
   --bitcoind-rpc-cafile <file>      CA certificate for an https RPC URL (btcd's rpc.cert)
   --connect <nodeid@host:port>      keep this peer connected (repeatable)
+  --rpc-listen <host:port>          serve the lnnode.v1 API here (default 127.0.0.1:10019; "off" to disable);
+                                    TLS is used on any non-loopback address
+  --rpc-tls-cert <file>             API certificate and key (PEM) instead of <data-dir>/tls.cert, tls.key
+  --rpc-tls-key <file>
   --log-level <debug|info|warn|error>  (default info)
   --version, --help`;
 
@@ -74,7 +82,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const flags = new Set(['--help', '-h', '--version']);
   const known = new Set([
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
-    '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level',
+    '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -115,6 +123,13 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     chain = { kind: 'bitcoind-rpc', url: rpcUrl, user, password, caCertFile: one('--bitcoind-rpc-cafile') };
   }
 
+  const rpc = one('--rpc-listen') ?? '127.0.0.1:10019';
+  const rpcListen = rpc === 'off' ? undefined : parseHostPort(rpc, '--rpc-listen');
+  const certPath = one('--rpc-tls-cert');
+  const keyPath = one('--rpc-tls-key');
+  if (!certPath !== !keyPath) throw new ConfigError('--rpc-tls-cert and --rpc-tls-key go together');
+  const rpcTls = certPath && keyPath ? { certPath, keyPath } : undefined;
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -125,5 +140,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     chain,
     connect: (values.get('--connect') ?? []).map((c) => parsePeerTarget(c, '--connect')),
     logLevel: logLevel as Level,
+    rpcListen,
+    rpcTls,
   };
 }

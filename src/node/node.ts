@@ -21,7 +21,8 @@ import { type ChainConfig, type DaemonConfig } from './config.ts';
 import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.ts';
 import { type Logger } from './log.ts';
 import { chainHash, GENESIS } from './networks.ts';
-import { PeerManager } from './peer/manager.ts';
+import { PeerManager, type PeerEvent } from './peer/manager.ts';
+import { Subscription } from './subscription.ts';
 import { Store } from './store.ts';
 import { ChannelManager } from './channels/manager.ts';
 import { Invoices } from './payments/invoices.ts';
@@ -65,6 +66,7 @@ export class LightningNode {
   private tracker: TipTracker | undefined;
   private tipTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  private readonly peerEventSubscribers = new Set<Subscription<PeerEvent>>();
   /** Called once if the node hits an error it must not run on with. */
   onFatal: (e: Error) => void = () => {};
 
@@ -83,6 +85,7 @@ export class LightningNode {
     });
     this.peers.onPeerEvent((e) => {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
+      for (const s of this.peerEventSubscribers) s.offer(e);
     });
     this.chain = chainSourceFor(config.chain);
     this.invoices = new Invoices(this.store, config.network, this.identity.nodeSecret);
@@ -135,6 +138,13 @@ export class LightningNode {
 
   get tip(): BlockRef | undefined {
     return this.tracker?.tip;
+  }
+
+  /** Peers coming online and going offline, through a bounded feed (see Subscription). */
+  subscribePeerEvents(): Subscription<PeerEvent> {
+    const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x));
+    this.peerEventSubscribers.add(s);
+    return s;
   }
 
   /** Connects to a peer; `persistent` peers are stored and redialled after disconnects and restarts. */
@@ -217,6 +227,7 @@ export class LightningNode {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.tipTimer);
+    for (const s of this.peerEventSubscribers) s.close();
     this.peers.stop();
     this.store.close();
     this.log.info('stopped', { nodeId: hex(this.nodeId) });

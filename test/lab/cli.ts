@@ -30,7 +30,7 @@ async function up(): Promise<void> {
   const state = {
     pids: [btcd.proc.pid, lnd.proc.pid, ldk.proc.pid, lnnode.proc.pid, process.pid],
     ldk: { nodeId: ldk.nodeId, p2p: `127.0.0.1:${ldk.p2pPort}`, control: `http://127.0.0.1:${ldk.controlPort}`, dir: ldk.dir },
-    lnnode: { nodeId: lnnode.nodeId, p2p: `127.0.0.1:${lnnode.p2pPort}`, dataDir: lnnode.dataDir, log: lnnode.proc.logFile },
+    lnnode: { nodeId: lnnode.nodeId, p2p: `127.0.0.1:${lnnode.p2pPort}`, rpc: `127.0.0.1:${lnnode.rpcPort}`, dataDir: lnnode.dataDir, log: lnnode.proc.logFile },
     btcd: { rpc: btcd.rpcUrl, user: btcd.rpcUser, pass: btcd.rpcPass, cert: btcd.rpcCertPath, dir: btcd.dir },
     esplora: esplora.url,
     lnd: {

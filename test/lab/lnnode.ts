@@ -1,11 +1,13 @@
 /**
  * An lnnode daemon process for the lab: `bun src/main.ts` with a data dir and
- * a P2P port picked at run time, its JSON log read back to learn the node id
+ * P2P and API ports picked at run time, its JSON log read back to learn the node id
  * and when it listens. Stopped by PID; restart() keeps the data dir.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { lnnodeClient, type LnnodeClient } from '../../src/rpc/client.ts';
+import { tokenPath } from '../../src/rpc/credentials.ts';
 import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
 
 const MAIN = resolve(import.meta.dir, '../../src/main.ts');
@@ -14,7 +16,10 @@ export interface LnnodeProcess {
   proc: LabProcess;
   dataDir: string;
   p2pPort: number;
+  rpcPort: number;
   nodeId: string;
+  /** An lnnode.v1 client with the daemon's token (the same across restarts). */
+  client(): LnnodeClient;
   /** Milliseconds from spawn to the "p2p listening" log line, as seen by the parent. */
   startMs: number;
   /** Log records (parsed JSON lines) so far. */
@@ -23,9 +28,10 @@ export interface LnnodeProcess {
   stop(): Promise<void>;
 }
 
-export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number } = {}): Promise<LnnodeProcess> {
+export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number; rpcPort?: number } = {}): Promise<LnnodeProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'lab-lnnode-'));
   const p2pPort = opts.p2pPort ?? (await freePort());
+  const rpcPort = opts.rpcPort ?? (await freePort());
   let generation = 0;
   const launch = async (): Promise<{ proc: LabProcess; startMs: number; nodeId: string }> => {
     const logFile = join(dataDir, `daemon-${Date.now()}-${generation++}.log`);
@@ -33,7 +39,7 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
     const proc = startProcess({
       name: 'lnnode',
       cmd: process.execPath,
-      args: [MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, ...(opts.args ?? [])],
+      args: [MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, '--rpc-listen', `127.0.0.1:${rpcPort}`, ...(opts.args ?? [])],
       logFile,
     });
     const read = (): Record<string, unknown>[] =>
@@ -48,7 +54,7 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
       async () => {
         if (exited) throw new Error(`lnnode exited early; see ${logFile}`);
         const recs = read();
-        if (!recs.some((r) => r.msg === 'p2p listening')) return undefined;
+        if (!recs.some((r) => r.msg === 'p2p listening') || !recs.some((r) => r.msg === 'rpc listening')) return undefined;
         return recs.find((r) => r.msg === 'starting')?.nodeId as string;
       },
       15_000,
@@ -62,6 +68,8 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
     },
     dataDir,
     p2pPort,
+    rpcPort,
+    client: () => lnnodeClient({ host: '127.0.0.1', port: rpcPort, token: readFileSync(tokenPath(dataDir), 'utf8').trim() }),
     get nodeId() {
       return cur.nodeId;
     },

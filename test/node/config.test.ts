@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { ConfigError, parseArgs } from '../../src/node/config.ts';
 
 describe('daemon command line', () => {
-  test('defaults: regtest, ~/.lnnode/regtest, listen on 127.0.0.1:9735, no chain source', () => {
+  test('defaults: regtest, ~/.lnnode/regtest, listen on 127.0.0.1:9735, API on 127.0.0.1:10019, no chain source', () => {
     expect(parseArgs([], { HOME: '/home/x' })).toEqual({
       network: 'regtest',
       dataDir: '/home/x/.lnnode/regtest',
@@ -10,6 +10,8 @@ describe('daemon command line', () => {
       chain: { kind: 'none' },
       connect: [],
       logLevel: 'info',
+      rpcListen: { host: '127.0.0.1', port: 10019 },
+      rpcTls: undefined,
     });
   });
 
@@ -19,6 +21,7 @@ describe('daemon command line', () => {
       '--network=testnet', '--data-dir', '/d', '--p2p-listen', '[::1]:9736', '--bitcoind-rpc-url', 'https://127.0.0.1:18334',
       '--bitcoind-rpc-user', 'u', '--bitcoind-rpc-password=p', '--bitcoind-rpc-cafile', '/c.pem',
       '--connect', `${id}@127.0.0.1:9735`, '--connect', `${id.toUpperCase().replace('X', 'x')}@host.example:1`, '--log-level', 'debug',
+      '--rpc-listen', '0.0.0.0:10020', '--rpc-tls-cert=/t.cert', '--rpc-tls-key', '/t.key',
     ]);
     expect(c).toEqual({
       network: 'testnet',
@@ -30,8 +33,11 @@ describe('daemon command line', () => {
         { nodeId: id, host: 'host.example', port: 1 },
       ],
       logLevel: 'debug',
+      rpcListen: { host: '0.0.0.0', port: 10020 },
+      rpcTls: { certPath: '/t.cert', keyPath: '/t.key' },
     });
     expect(parseArgs(['--p2p-listen', 'off', '--esplora-url', 'http://e/api']).p2pListen).toBeUndefined();
+    expect(parseArgs(['--rpc-listen', 'off']).rpcListen).toBeUndefined();
   });
 
   test('RPC credentials may come from the environment so they stay out of ps output', () => {

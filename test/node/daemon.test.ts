@@ -33,15 +33,18 @@ const onlineCount = (d: LnnodeProcess, peer: Uint8Array): number =>
   d.logs().filter((r) => r.msg === 'peer online' && r.peer === hex(peer)).length;
 
 describe('lnnode daemon', () => {
-  test('keeps its node id across restarts; seed and database are private to the user', async () => {
+  test('keeps its node id and API token across restarts; seed, database and token are private to the user', async () => {
     const d = await startLnnode();
     daemons.push(d);
     const id = d.nodeId;
     expect(id).toMatch(/^0[23][0-9a-f]{64}$/);
     expect(statSync(join(d.dataDir, 'seed')).mode & 0o777).toBe(0o600);
     expect(statSync(join(d.dataDir, 'lnnode.sqlite')).mode & 0o077).toBe(0);
+    expect(statSync(join(d.dataDir, 'rpc.token')).mode & 0o777).toBe(0o600);
+    expect(hex((await d.client().getNodeInfo({})).nodePubkey)).toBe(id);
     await d.restart({ kill: true });
     expect(d.nodeId).toBe(id);
+    expect(hex((await d.client().getNodeInfo({})).nodePubkey)).toBe(id);
   }, 30_000);
 
   test('a peer that dialled it persistently comes back after the daemon is SIGKILLed and restarted', async () => {
@@ -84,6 +87,8 @@ describe('lnnode daemon', () => {
       [['--connect', 'abc@1.2.3.4:9735'], '--connect: expected <33-byte hex node id>'],
       [['--bitcoind-rpc-url', 'http://127.0.0.1:1'], 'needs --bitcoind-rpc-user'],
       [['--frobnicate'], 'unknown option --frobnicate'],
+      [['--rpc-listen', '10019'], '--rpc-listen: expected host:port'],
+      [['--rpc-tls-cert', '/tmp/c.pem'], '--rpc-tls-cert and --rpc-tls-key go together'],
     ] as const) {
       const r = run([...args]);
       expect([r.exitCode, r.stderr.toString()]).toEqual([2, expect.stringContaining(text)]);

@@ -145,7 +145,7 @@ export interface CloseOptions {
 export interface OpenOptions {
   fundingSat: Sat;
   pushMsat?: Msat;
-  /** Fee rate of the funding transaction; the commitment uses the chain's estimate. */
+  /** Fee rate of the funding transaction (the chain's 6-block estimate by default). */
   fundingFeerate?: FeeratePerKw;
   commitFeerate?: FeeratePerKw;
 }
@@ -364,7 +364,7 @@ export class ChannelManager {
     try {
       checkAcceptChannel(this.policy, p.open, m);
       const script = p2wsh(fundingScript(p.open.fundingPubkey, m.fundingPubkey));
-      const feerate = p.fundingFeerate ?? (1000 as FeeratePerKw);
+      const feerate = p.fundingFeerate ?? this.feerate;
       funding = this.wallet.fundingTransaction(script, p.open.fundingSatoshis, feerate);
     } catch (e) {
       this.sendError(peer, m.temporaryChannelId, e instanceof ChannelProtocolError ? e.message : 'funding failed');
@@ -456,6 +456,11 @@ export class ChannelManager {
     await Promise.all(
       [...this.channels.entries()].filter(([, l]) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed').map(([id]) => this.watchClose(id, height)),
     );
+  }
+
+  /** The chain's 6-block fee estimate (sat/kw) as last seen, for funding, sweeps and mutual closes. */
+  get feerateEstimate(): FeeratePerKw {
+    return this.feerate;
   }
 
   get height(): number {

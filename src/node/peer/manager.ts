@@ -5,7 +5,7 @@
  * subscribers, and redials persistent peers with exponential backoff.
  *
  * Custom-message delivery policy: each subscriber has a queue of at most
- * SUBSCRIBER_QUEUE_LIMIT messages. A subscriber that falls that far behind is
+ * SUBSCRIBER_QUEUE_LIMIT messages (src/node/subscription.ts). A subscriber that falls that far behind is
  * closed with an overflow error (it can resubscribe); it never makes the node
  * buffer without bound, and it never slows other subscribers or the peer.
  */
@@ -14,10 +14,10 @@ import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type Logger } from '../log.ts';
+import { Subscription } from '../subscription.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
 
-export const SUBSCRIBER_QUEUE_LIMIT = 4096;
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 60_000;
 
@@ -52,65 +52,6 @@ interface Live {
   inbound: boolean;
 }
 
-/** An async iterator over custom messages with a bounded queue. */
-export class CustomSubscription implements AsyncIterableIterator<CustomMessage> {
-  private queue: CustomMessage[] = [];
-  private waiting: ((r: IteratorResult<CustomMessage>) => void) | undefined;
-  private failure: Error | undefined;
-  private done = false;
-
-  constructor(
-    private readonly types: ReadonlySet<number> | undefined,
-    private readonly onClose: (s: CustomSubscription) => void,
-  ) {}
-
-  /** Called by the manager; never blocks. */
-  offer(m: CustomMessage): void {
-    if (this.done || (this.types && !this.types.has(m.type))) return;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w({ value: m, done: false });
-      return;
-    }
-    if (this.queue.length >= SUBSCRIBER_QUEUE_LIMIT) {
-      this.failure = new Error(`custom message subscriber fell ${SUBSCRIBER_QUEUE_LIMIT} messages behind and was closed`);
-      this.close();
-      return;
-    }
-    this.queue.push(m);
-  }
-
-  next(): Promise<IteratorResult<CustomMessage>> {
-    const m = this.queue.shift();
-    if (m) return Promise.resolve({ value: m, done: false });
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  return(): Promise<IteratorResult<CustomMessage>> {
-    this.close();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  close(): void {
-    if (this.done) return;
-    this.done = true;
-    this.onClose(this);
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      if (this.failure) w(Promise.reject(this.failure) as never);
-      else w({ value: undefined, done: true });
-    }
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
-
 type NoiseSocketData = { noise?: NoiseSocket };
 
 /** How a socket's bytes and lifecycle reach its NoiseSocket, inbound or outbound alike. */
@@ -123,7 +64,7 @@ const socketEvents = {
 
 export class PeerManager {
   private readonly live = new Map<string, Live>();
-  private readonly subscribers = new Set<CustomSubscription>();
+  private readonly subscribers = new Set<Subscription<CustomMessage>>();
   private readonly eventListeners = new Set<(e: PeerEvent) => void>();
   private readonly messageListeners = new Set<(peer: Uint8Array, name: string, msg: unknown) => void>();
   private readonly persistent = new Map<string, { host: string; port: number; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
@@ -287,8 +228,10 @@ export class PeerManager {
     l.session.send(name, msg);
   }
 
-  subscribeCustom(types?: Iterable<number>): CustomSubscription {
-    const s = new CustomSubscription(types ? new Set(types) : undefined, (x) => this.subscribers.delete(x));
+  /** Custom messages of the given types (all when none), through a bounded feed (see Subscription). */
+  subscribeCustom(types?: Iterable<number>): Subscription<CustomMessage> {
+    const only = types ? new Set(types) : undefined;
+    const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), only && ((m) => only.has(m.type)));
     this.subscribers.add(s);
     return s;
   }

@@ -1,0 +1,26 @@
+/**
+ * Starts the node's lnnode.v1 API as configured: the token file, TLS when
+ * the address is not loopback (or a certificate was given), the listener.
+ */
+import { type DaemonConfig } from '../node/config.ts';
+import { type Logger } from '../node/log.ts';
+import { type LightningNode } from '../node/node.ts';
+import { bearerMatches, loadOrCreateToken } from './credentials.ts';
+import { lnnodeRoutes } from './lnnode-service.ts';
+import { isLoopback, startRpcServer, type RpcServer } from './server.ts';
+import { loadOrCreateTls } from './tls-cert.ts';
+
+export async function startApi(node: LightningNode, config: DaemonConfig, log: Logger): Promise<RpcServer | undefined> {
+  if (!config.rpcListen) return undefined;
+  const { host, port } = config.rpcListen;
+  const token = loadOrCreateToken(config.dataDir);
+  const tls = config.rpcTls || !isLoopback(host) ? loadOrCreateTls(config.dataDir, [host], config.rpcTls) : undefined;
+  return startRpcServer({
+    host,
+    port,
+    routes: lnnodeRoutes(node),
+    authorize: (h) => (bearerMatches(h.get('authorization'), token) ? undefined : 'missing or wrong credential: send "authorization: Bearer <contents of rpc.token>"'),
+    tls,
+    log,
+  });
+}

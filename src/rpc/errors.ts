@@ -1,0 +1,38 @@
+/**
+ * gRPC status codes for what goes wrong in an RPC: argument checks that
+ * name the field, and the node's own errors mapped to the code a client
+ * can act on. Anything unexpected is Internal, logged, and its message kept
+ * short (no stack traces to clients).
+ */
+import { Code, ConnectError } from '@connectrpc/connect';
+import { ChannelError } from '../node/channels/manager.ts';
+import { InvoiceError } from '../node/payments/invoices.ts';
+import { PaymentError } from '../node/payments/payments.ts';
+import { PeerNotConnectedError } from '../node/peer/manager.ts';
+import { SubscriberOverflowError } from '../node/subscription.ts';
+import { WalletError } from '../node/wallet/wallet.ts';
+
+export const invalidArgument = (msg: string): ConnectError => new ConnectError(msg, Code.InvalidArgument);
+export const notFound = (msg: string): ConnectError => new ConnectError(msg, Code.NotFound);
+export const failedPrecondition = (msg: string): ConnectError => new ConnectError(msg, Code.FailedPrecondition);
+
+/** Throws InvalidArgument unless `b` has exactly `len` bytes. */
+export function requireBytes(field: string, b: Uint8Array, len: number): Uint8Array {
+  if (b.length !== len) throw invalidArgument(`${field} must be ${len} bytes, got ${b.length}`);
+  return b;
+}
+
+export function requirePubkey(field: string, b: Uint8Array): Uint8Array {
+  requireBytes(field, b, 33);
+  if (b[0] !== 2 && b[0] !== 3) throw invalidArgument(`${field} is not a compressed public key (first byte 0x02 or 0x03)`);
+  return b;
+}
+
+export function toConnectError(e: unknown): ConnectError {
+  if (e instanceof ConnectError) return e;
+  if (e instanceof PeerNotConnectedError) return notFound(e.message);
+  if (e instanceof SubscriberOverflowError) return new ConnectError(e.message, Code.ResourceExhausted);
+  if (e instanceof InvoiceError) return invalidArgument(e.message);
+  if (e instanceof ChannelError || e instanceof PaymentError || e instanceof WalletError) return failedPrecondition(e.message);
+  return new ConnectError(e instanceof Error ? e.message : String(e), Code.Internal);
+}

@@ -1,0 +1,393 @@
+/**
+ * lnnode.v1.LightningNodeService: the node's own API, a thin translation
+ * between proto messages and LightningNode. Every argument is checked here,
+ * so a bad call fails with InvalidArgument naming the field before anything
+ * in the node changes; the node's own refusals keep their message.
+ */
+import { type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Address } from '@scure/btc-signer';
+import { fromHex, hex } from '../bolt/bytes.ts';
+import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../bolt/bolt1/wire.ts';
+import { decodeInvoice, type Invoice as Bolt11 } from '../bolt/bolt11/invoice.ts';
+import { type FeeratePerKw, msat, sat } from '../bolt/units.ts';
+import { type ChannelSummary } from '../node/channels/manager.ts';
+import { type LightningNode } from '../node/node.ts';
+import { addressNetwork } from '../node/networks.ts';
+import { type InvoiceRecord } from '../node/payments/invoices.ts';
+import { PaymentError, type PaymentRecord } from '../node/payments/payments.ts';
+import { type Subscription } from '../node/subscription.ts';
+import { type Wallet } from '../node/wallet/wallet.ts';
+import { type ChannelManager } from '../node/channels/manager.ts';
+import pkg from '../../package.json' with { type: 'json' };
+import { type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  type ChannelSchema,
+  InvoiceState,
+  LightningNodeService,
+  PayInvoiceResponse_Status,
+  Payment_Status,
+  PeerEvent_Type,
+  WaitInvoiceSettledResponse_State,
+} from './gen/lnnode/v1/lnnode_pb.ts';
+import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
+import { Code, ConnectError } from '@connectrpc/connect';
+
+const CUSTOM_TYPE_MAX = 0xffff;
+const DEFAULT_PAY_TIMEOUT_S = 60;
+
+const satPerVbyte = (v: bigint, field: string): FeeratePerKw | undefined => {
+  if (v === 0n) return undefined;
+  if (v > 100_000n) throw invalidArgument(`${field} of ${v} sat/vB is not plausible`);
+  return Number(v * 250n) as FeeratePerKw;
+};
+
+function parseHostPort(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(addr);
+  if (!m || Number(m[3]) > 65535 || Number(m[3]) === 0) throw invalidArgument(`addr must be host:port, got "${addr}"`);
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+/** Ends a stream when its client goes away, and maps an overflowed subscriber to ResourceExhausted. */
+async function* feed<T, R>(sub: Subscription<T>, ctx: HandlerContext, map: (t: T) => R): AsyncGenerator<R> {
+  const stop = (): void => sub.close();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const t of sub) yield map(t);
+  } catch (e) {
+    throw toConnectError(e);
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+    sub.close();
+  }
+}
+
+export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {
+  return {
+    channelId: fromHex(c.channelId),
+    peerPubkey: fromHex(c.peer),
+    channelValueSat: c.capacitySat,
+    outboundCapacityMsat: c.localBalanceMsat,
+    inboundCapacityMsat: c.remoteBalanceMsat,
+    usable: c.active,
+    state: c.phase,
+    initiator: c.weAreOpener,
+    fundingTxidHex: c.fundingTxid,
+    fundingOutputIndex: c.fundingVout,
+    shortChannelId: c.shortChannelId ?? '',
+    pendingHtlcs: c.pendingHtlcs,
+    closeKind: c.closeKind ?? '',
+    closingTxidHex: c.closingTxid ?? '',
+    sweepTxidsHex: c.sweepTxids,
+    closeReason: c.closeReason ?? '',
+  };
+}
+
+export function invoiceState(i: InvoiceRecord, now: number): InvoiceState {
+  if (i.state === 'settled') return InvoiceState.SETTLED;
+  if (i.state === 'canceled') return InvoiceState.CANCELED;
+  return now >= i.expiresAt ? InvoiceState.EXPIRED : InvoiceState.OPEN;
+}
+
+const paymentStatus = (p: PaymentRecord): Payment_Status =>
+  p.state === 'succeeded' ? Payment_Status.SUCCEEDED : p.state === 'failed' ? Payment_Status.FAILED : Payment_Status.IN_FLIGHT;
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * Waits until an invoice is settled, canceled or expired, `timeoutMs`
+ * passes (DeadlineExceeded), or the client goes away.
+ */
+export function waitInvoice(node: LightningNode, hash: Uint8Array, timeoutMs: number | undefined, signal: AbortSignal): Promise<InvoiceRecord & { final: InvoiceState }> {
+  const first = node.invoices.get(hash);
+  if (!first) return Promise.reject(notFound(`no invoice with payment_hash ${hex(hash)}`));
+  return new Promise((resolve, reject) => {
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    let unsubscribe = (): void => {};
+    const finish = (f: () => void): void => {
+      timers.forEach(clearTimeout);
+      unsubscribe();
+      signal.removeEventListener('abort', aborted);
+      f();
+    };
+    const check = (): boolean => {
+      const i = node.invoices.get(hash)!;
+      const s = invoiceState(i, nowSeconds());
+      if (s === InvoiceState.OPEN) return false;
+      finish(() => resolve({ ...i, final: s }));
+      return true;
+    };
+    const aborted = (): void => finish(() => reject(new ConnectError('the client cancelled', Code.Canceled)));
+    if (check()) return;
+    unsubscribe = node.invoices.onSettled((i) => {
+      if (hex(i.paymentHash) === hex(hash)) check();
+    });
+    signal.addEventListener('abort', aborted, { once: true });
+    timers.push(setTimeout(check, Math.max(0, first.expiresAt * 1000 - Date.now()) + 50));
+    if (timeoutMs !== undefined) {
+      timers.push(setTimeout(() => finish(() => reject(new ConnectError(`invoice still open after ${timeoutMs / 1000} s`, Code.DeadlineExceeded))), timeoutMs));
+    }
+  });
+}
+
+export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => void {
+  const wallet = (): Wallet => node.wallet ?? (() => { throw failedPrecondition('no chain source configured: the node runs without a wallet'); })();
+  const channels = (): ChannelManager =>
+    node.channels ?? (() => { throw failedPrecondition('no chain source configured: the node runs without channels'); })();
+  const decode = (pr: string): Bolt11 => {
+    if (!pr) throw invalidArgument('payment_request is required');
+    try {
+      return decodeInvoice(pr.trim());
+    } catch (e) {
+      throw invalidArgument(`payment_request is not a valid BOLT 11 invoice: ${(e as Error).message}`);
+    }
+  };
+  const bolt11Network = node.config.network === 'mainnet' ? 'bitcoin' : node.config.network;
+
+  return (router) =>
+    router.service(LightningNodeService, {
+      getNodeInfo() {
+        const list = node.channels?.list() ?? [];
+        return {
+          nodePubkey: node.nodeId,
+          network: node.config.network,
+          p2pListenAddrs: node.p2pPort && node.config.p2pListen ? [`${node.config.p2pListen.host}:${node.p2pPort}`] : [],
+          version: pkg.version,
+          blockHeight: node.tip?.height ?? 0,
+          blockHash: node.tip?.hash ?? '',
+          syncedToChain: node.tip !== undefined,
+          chainSource: node.config.chain.kind,
+          numPeers: node.peers.peers().length,
+          numActiveChannels: list.filter((c) => c.active).length,
+          numPendingChannels: list.filter((c) => c.phase === 'awaiting_funding_signed' || c.phase === 'awaiting_lock_in').length,
+        };
+      },
+
+      async connectPeer(req) {
+        const peer = requirePubkey('peer_pubkey', req.peerPubkey);
+        const { host, port } = parseHostPort(req.addr);
+        if (node.peers.isConnected(peer)) return { alreadyConnected: true };
+        try {
+          await node.connect(peer, host, port, req.persistent);
+        } catch (e) {
+          throw new ConnectError(`cannot connect to ${hex(peer)}@${req.addr}: ${(e as Error).message}`, Code.Unavailable);
+        }
+        return { alreadyConnected: false };
+      },
+
+      disconnectPeer(req) {
+        const peer = requirePubkey('peer_pubkey', req.peerPubkey);
+        if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not connected`);
+        node.disconnect(peer);
+        return {};
+      },
+
+      listPeers() {
+        return {
+          peers: node.peers.peers().map((p) => ({ peerPubkey: p.nodeId, addr: p.address, connected: true, inbound: p.inbound, features: p.features.list() })),
+        };
+      },
+
+      subscribePeerEvents(_req, ctx) {
+        return feed(node.subscribePeerEvents(), ctx, (e) =>
+          e.kind === 'online'
+            ? { peerPubkey: e.peer, type: PeerEvent_Type.ONLINE, detail: e.address }
+            : { peerPubkey: e.peer, type: PeerEvent_Type.OFFLINE, detail: e.reason },
+        );
+      },
+
+      sendCustomMessage(req) {
+        const peer = requirePubkey('peer_pubkey', req.peerPubkey);
+        if (req.msgType < CUSTOM_TYPE_MIN || req.msgType > CUSTOM_TYPE_MAX) {
+          throw invalidArgument(`msg_type ${req.msgType} is outside the custom range ${CUSTOM_TYPE_MIN}..${CUSTOM_TYPE_MAX}`);
+        }
+        if (req.data.length > MAX_CUSTOM_PAYLOAD) throw invalidArgument(`data is ${req.data.length} bytes; at most ${MAX_CUSTOM_PAYLOAD} fit in a message`);
+        try {
+          node.peers.sendCustom(peer, req.msgType, req.data);
+        } catch (e) {
+          throw toConnectError(e);
+        }
+        return {};
+      },
+
+      subscribeCustomMessages(req, ctx) {
+        for (const t of req.msgTypes) {
+          if (t < CUSTOM_TYPE_MIN || t > CUSTOM_TYPE_MAX) throw invalidArgument(`msg_types: ${t} is outside the custom range ${CUSTOM_TYPE_MIN}..${CUSTOM_TYPE_MAX}`);
+        }
+        const sub = node.peers.subscribeCustom(req.msgTypes.length ? req.msgTypes : undefined);
+        return feed(sub, ctx, (m) => ({ peerPubkey: m.peer, msgType: m.type, data: m.payload }));
+      },
+
+      async openChannel(req) {
+        const peer = requirePubkey('peer_pubkey', req.peerPubkey);
+        if (req.announceChannel) throw invalidArgument('announce_channel: public channels are not supported; lnnode opens unannounced channels');
+        if (req.localFundingAmountSat === 0n) throw invalidArgument('local_funding_amount_sat is required');
+        if (req.pushMsat >= req.localFundingAmountSat * 1000n) throw invalidArgument('push_msat must be less than the funding amount');
+        const fundingFeerate = satPerVbyte(req.fundingFeeRateSatPerVbyte, 'funding_fee_rate_sat_per_vbyte');
+        const ch = channels();
+        if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not connected; connect it first`);
+        try {
+          const o = await ch.open(peer, { fundingSat: sat(req.localFundingAmountSat), pushMsat: msat(req.pushMsat), fundingFeerate });
+          return { channelId: o.channelId, fundingTxidHex: o.fundingTxid, fundingOutputIndex: o.fundingVout };
+        } catch (e) {
+          throw toConnectError(e);
+        }
+      },
+
+      async closeChannel(req) {
+        const id = requireBytes('channel_id', req.channelId, 32);
+        if (!node.channels?.get(id)) throw notFound(`no channel ${hex(id)}`);
+        const ch = channels();
+        const feerate = satPerVbyte(req.feeRateSatPerVbyte, 'fee_rate_sat_per_vbyte');
+        try {
+          const { closingTxid } = await ch.close(id, { force: req.force, feerate });
+          return { closingTxidHex: closingTxid };
+        } catch (e) {
+          throw toConnectError(e);
+        }
+      },
+
+      listChannels(req) {
+        const list = node.channels?.list() ?? [];
+        return { channels: list.filter((c) => req.includeClosed || c.phase !== 'closed').map(channelMessage) };
+      },
+
+      newAddress() {
+        return { address: wallet().newAddress() };
+      },
+
+      walletBalance() {
+        const b = wallet().balance();
+        return { confirmedSat: b.confirmedSat, unconfirmedSat: b.unconfirmedSat, reservedSat: b.reservedSat };
+      },
+
+      async sendToAddress(req) {
+        const w = wallet();
+        try {
+          Address(addressNetwork(node.config.network)).decode(req.address);
+        } catch {
+          throw invalidArgument(`address "${req.address}" is not a ${node.config.network} address`);
+        }
+        if (req.sendAll && req.amountSat !== 0n) throw invalidArgument('give amount_sat or send_all, not both');
+        if (!req.sendAll && req.amountSat === 0n) throw invalidArgument('amount_sat is required (or send_all)');
+        const feerate = satPerVbyte(req.feeRateSatPerVbyte, 'fee_rate_sat_per_vbyte') ?? channels().feerateEstimate;
+        try {
+          const tx = await w.send({
+            address: req.address,
+            amountSat: req.sendAll ? 'all' : sat(req.amountSat),
+            feerate,
+            rbf: req.rbf,
+            idempotencyKey: req.idempotencyKey.length ? hex(req.idempotencyKey) : undefined,
+          });
+          return { txidHex: tx.txid, feeSat: tx.feeSat };
+        } catch (e) {
+          throw toConnectError(e);
+        }
+      },
+
+      createInvoice(req) {
+        const descriptionHash = requireBytes('description_hash', req.descriptionHash, 32);
+        if (req.expirySeconds > 365n * 24n * 3600n) throw invalidArgument('expiry_seconds is more than a year');
+        try {
+          const inv = node.invoices.create({
+            descriptionHash,
+            amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined,
+            expirySeconds: req.expirySeconds ? Number(req.expirySeconds) : undefined,
+            minFinalCltv: req.minFinalCltvExpiry || undefined,
+          });
+          return { paymentRequest: inv.bolt11, paymentHash: inv.paymentHash, paymentAddr: inv.paymentSecret };
+        } catch (e) {
+          throw toConnectError(e);
+        }
+      },
+
+      async waitInvoiceSettled(req, ctx) {
+        const hash = requireBytes('payment_hash', req.paymentHash, 32);
+        const i = await waitInvoice(node, hash, req.timeoutSeconds ? req.timeoutSeconds * 1000 : undefined, ctx.signal);
+        const state =
+          i.final === InvoiceState.SETTLED
+            ? WaitInvoiceSettledResponse_State.SETTLED
+            : i.final === InvoiceState.CANCELED
+              ? WaitInvoiceSettledResponse_State.CANCELED
+              : WaitInvoiceSettledResponse_State.EXPIRED;
+        return {
+          state,
+          amountReceivedMsat: i.receivedMsat ?? 0n,
+          paymentPreimage: state === WaitInvoiceSettledResponse_State.SETTLED ? i.preimage : new Uint8Array(),
+        };
+      },
+
+      listInvoices() {
+        const now = nowSeconds();
+        return {
+          invoices: node.invoices.list().map((i) => ({
+            paymentHash: i.paymentHash,
+            paymentRequest: i.bolt11,
+            amountMsat: i.amountMsat ?? 0n,
+            state: invoiceState(i, now),
+            createdAtUnix: BigInt(i.createdAt),
+            expiresAtUnix: BigInt(i.expiresAt),
+            settledAtUnix: BigInt(i.settledAt ?? 0),
+            amountReceivedMsat: i.receivedMsat ?? 0n,
+          })),
+        };
+      },
+
+      decodeInvoice(req) {
+        const inv = decode(req.paymentRequest);
+        return {
+          payeePubkey: inv.payeePubkey,
+          descriptionHash: inv.descriptionHash ?? new Uint8Array(),
+          description: inv.description ?? '',
+          amountMsat: inv.amountMsat ?? 0n,
+          timestampUnix: BigInt(inv.timestamp),
+          expirySeconds: BigInt(inv.expirySeconds),
+          paymentHash: inv.paymentHash,
+          paymentAddr: inv.paymentSecret,
+          minFinalCltvExpiry: inv.minFinalCltvExpiryDelta,
+          network: inv.network,
+        };
+      },
+
+      async payInvoice(req) {
+        const inv = decode(req.paymentRequest);
+        if (inv.network !== bolt11Network) throw invalidArgument(`payment_request is for ${inv.network}; this node runs on ${node.config.network}`);
+        if (inv.amountMsat !== undefined && req.amountMsat !== 0n && req.amountMsat !== inv.amountMsat) {
+          throw invalidArgument('amount_msat: the invoice has its own amount; leave amount_msat 0');
+        }
+        if (inv.amountMsat === undefined && req.amountMsat === 0n) throw invalidArgument('amount_msat is required: the invoice has no amount');
+        channels();
+        const timeoutMs = (req.timeoutSeconds || DEFAULT_PAY_TIMEOUT_S) * 1000;
+        // A direct payment pays no routing fee, so every fee_limit_msat (also 0) is met.
+        try {
+          const p = await node.payments.pay(req.paymentRequest.trim(), { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined, timeoutMs });
+          return { status: PayInvoiceResponse_Status.SUCCEEDED, paymentPreimage: p.preimage, paymentHash: p.paymentHash, amountMsat: p.amountMsat, feeMsat: 0n };
+        } catch (e) {
+          if (!(e instanceof PaymentError)) throw toConnectError(e);
+          const p = e.payment;
+          if (p?.state === 'failed') {
+            return { status: PayInvoiceResponse_Status.FAILED, failureMessage: p.failure ?? e.message, paymentHash: p.paymentHash, amountMsat: p.amountMsat };
+          }
+          if (p?.state === 'in_flight') {
+            throw new ConnectError(`${e.message}; it stays in flight and ends settled or failed (see ListPayments)`, Code.DeadlineExceeded);
+          }
+          throw failedPrecondition(e.message);
+        }
+      },
+
+      listPayments() {
+        return {
+          payments: node.payments.list().map((p) => ({
+            paymentHash: p.paymentHash,
+            paymentRequest: p.bolt11 ?? '',
+            payeePubkey: p.payee,
+            amountMsat: p.amountMsat,
+            status: paymentStatus(p),
+            paymentPreimage: p.preimage ?? new Uint8Array(),
+            failureMessage: p.failure ?? '',
+            createdAtUnix: BigInt(p.createdAt),
+            resolvedAtUnix: BigInt(p.resolvedAt ?? 0),
+          })),
+        };
+      },
+    });
+}

@@ -1,0 +1,73 @@
+/**
+ * One HTTP/2 listener serving Connect-RPC routes: gRPC, gRPC-Web and Connect
+ * on the same port. Plain HTTP/2 (h2c) only on a loopback address; on any
+ * other address TLS is mandatory, so credentials never cross a network in
+ * the clear. Every call passes `authorize` first; a refused call gets
+ * Unauthenticated and reaches no handler.
+ */
+import http2 from 'node:http2';
+import { isIP } from 'node:net';
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { type Logger } from '../node/log.ts';
+
+export interface RpcServerOptions {
+  host: string;
+  port: number;
+  routes: (router: ConnectRouter) => void;
+  /** Returns a reason to refuse, or undefined to let the call through. */
+  authorize: (headers: Headers) => string | undefined;
+  tls?: { cert: string; key: string };
+  log: Logger;
+}
+
+export interface RpcServer {
+  port: number;
+  tls: boolean;
+  stop(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
+  if (!o.tls && !isLoopback(o.host)) {
+    return Promise.reject(new Error(`refusing to serve RPC without TLS on ${o.host}: plain HTTP/2 is only for loopback addresses`));
+  }
+  const auth: Interceptor = (next) => async (req) => {
+    const refused = o.authorize(req.header);
+    if (refused) {
+      o.log.warn('rpc call refused', { method: req.method.name, reason: refused });
+      throw new ConnectError(refused, Code.Unauthenticated);
+    }
+    return next(req);
+  };
+  const handler = connectNodeAdapter({ routes: o.routes, interceptors: [auth] });
+  const server = o.tls ? http2.createSecureServer({ cert: o.tls.cert, key: o.tls.key, allowHTTP1: true }, handler) : http2.createServer(handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      const port = (server.address() as { port: number }).port;
+      o.log.info('rpc listening', { host: o.host, port, tls: !!o.tls });
+      resolve({
+        port,
+        tls: !!o.tls,
+        stop: () =>
+          new Promise<void>((done) => {
+            // Open streams (subscriptions) would keep close() waiting forever.
+            for (const s of sessions) s.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
