@@ -55,6 +55,7 @@ export const USAGE = `usage: lnnode [options]
                                     TLS is used on any non-loopback address
   --rpc-tls-cert <file>             API certificate and key (PEM) instead of <data-dir>/tls.cert, tls.key
   --rpc-tls-key <file>
+  --chain-poll-ms <ms>              how often to ask the chain source for a new tip (default 2000)
   --log-level <debug|info|warn|error>  (default info)
   --version, --help`;
 
@@ -83,6 +84,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const known = new Set([
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
     '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
+    '--chain-poll-ms',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -130,6 +132,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   if (!certPath !== !keyPath) throw new ConfigError('--rpc-tls-cert and --rpc-tls-key go together');
   const rpcTls = certPath && keyPath ? { certPath, keyPath } : undefined;
 
+  const poll = one('--chain-poll-ms');
+  const tipPollMs = poll === undefined ? undefined : Number(poll);
+  if (tipPollMs !== undefined && !(Number.isInteger(tipPollMs) && tipPollMs >= 50 && tipPollMs <= 600_000)) {
+    throw new ConfigError(`--chain-poll-ms: expected milliseconds between 50 and 600000, got "${poll}"`);
+  }
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -142,5 +150,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     logLevel: logLevel as Level,
     rpcListen,
     rpcTls,
+    ...(tipPollMs === undefined ? {} : { tipPollMs }),
   };
 }

@@ -60,6 +60,9 @@ export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
       '--debuglevel=info',
       // Regtest blocks come fast in tests; do not let btcd ban lnd for it.
       '--nobanning',
+      // Several nodes polling every 200 ms through the Esplora adapter exceed the default 20 ("503 Too busy").
+      '--rpcmaxconcurrentreqs=500',
+      '--rpcmaxclients=200',
     ],
     logFile: join(dir, 'btcd.log'),
   });

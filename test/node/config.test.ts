@@ -21,7 +21,7 @@ describe('daemon command line', () => {
       '--network=testnet', '--data-dir', '/d', '--p2p-listen', '[::1]:9736', '--bitcoind-rpc-url', 'https://127.0.0.1:18334',
       '--bitcoind-rpc-user', 'u', '--bitcoind-rpc-password=p', '--bitcoind-rpc-cafile', '/c.pem',
       '--connect', `${id}@127.0.0.1:9735`, '--connect', `${id.toUpperCase().replace('X', 'x')}@host.example:1`, '--log-level', 'debug',
-      '--rpc-listen', '0.0.0.0:10020', '--rpc-tls-cert=/t.cert', '--rpc-tls-key', '/t.key',
+      '--rpc-listen', '0.0.0.0:10020', '--rpc-tls-cert=/t.cert', '--rpc-tls-key', '/t.key', '--chain-poll-ms', '200',
     ]);
     expect(c).toEqual({
       network: 'testnet',
@@ -35,6 +35,7 @@ describe('daemon command line', () => {
       logLevel: 'debug',
       rpcListen: { host: '0.0.0.0', port: 10020 },
       rpcTls: { certPath: '/t.cert', keyPath: '/t.key' },
+      tipPollMs: 200,
     });
     expect(parseArgs(['--p2p-listen', 'off', '--esplora-url', 'http://e/api']).p2pListen).toBeUndefined();
     expect(parseArgs(['--rpc-listen', 'off']).rpcListen).toBeUndefined();
@@ -55,6 +56,8 @@ describe('daemon command line', () => {
       [['--log-level', 'loud'], '--log-level: expected one of'],
       [['--data-dir'], '--data-dir needs a value'],
       [['stray'], 'unexpected argument "stray"'],
+      [['--chain-poll-ms', '10'], '--chain-poll-ms: expected milliseconds between 50 and 600000'],
+      [['--rpc-tls-key', '/k'], '--rpc-tls-cert and --rpc-tls-key go together'],
     ] as const) {
       expect(() => parseArgs([...args])).toThrow(ConfigError);
       expect(() => parseArgs([...args])).toThrow(msg);

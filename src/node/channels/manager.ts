@@ -228,7 +228,10 @@ export class ChannelManager {
         this.store.save({ ...c, phase: 'closed', state: { ...c.state, closeReason: 'open did not complete' } });
         continue;
       }
-      this.channels.set(hex(c.channelId), { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false });
+      const l: Live = { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false };
+      this.channels.set(hex(c.channelId), l);
+      // The connection those updates were sent on died with the process (a crash skips peerOffline).
+      this.forgetUnsigned(l, c.channelId);
     }
     peers.onMessage((peer, name, msg) => this.onMessage(peer, name, msg as Record<string, unknown>));
     peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
@@ -524,14 +527,22 @@ export class ChannelManager {
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer)) continue;
       l.reestablished = false;
-      if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in' && l.phase !== 'shutdown') continue;
-      const c = l.rec.commitments;
-      if (!c.localChanges.proposed.length && !c.remoteChanges.proposed.length) continue;
-      const forgotten = c.localChanges.proposed.filter((u) => u.kind === 'add');
-      l.rec = { ...l.rec, commitments: forgetUnsigned(c) };
-      this.save(l, fromHex(id));
-      for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId: fromHex(id), htlc: u.htlc });
+      this.forgetUnsigned(l, fromHex(id));
     }
+  }
+
+  /**
+   * BOLT 2: updates no commitment_signed covered are forgotten by both sides
+   * when the connection ends; our forgotten HTLCs fail back to the payments layer.
+   */
+  private forgetUnsigned(l: Live, channelId: Uint8Array): void {
+    if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in' && l.phase !== 'shutdown') return;
+    const c = l.rec.commitments;
+    if (!c.localChanges.proposed.length && !c.remoteChanges.proposed.length) return;
+    const forgotten = c.localChanges.proposed.filter((u) => u.kind === 'add');
+    l.rec = { ...l.rec, commitments: forgetUnsigned(c) };
+    this.save(l, channelId);
+    for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId, htlc: u.htlc });
   }
 
   private onReestablish(l: Live, channelId: Uint8Array, m: Record<string, unknown>): void {
