@@ -96,9 +96,11 @@ describe('lnnode <-> lnd channels', () => {
     expect(c!.initiator).toBe(false);
   }, 90_000);
 
-  test('payments both ways with description_hash invoices; lnd agrees on the balances', async () => {
+  test('25 payments each way with description_hash invoices; lnd agrees on the balances to the msat', async () => {
     const sent: bigint[] = [];
-    for (const amount of [1_000n, 12_345_678n, 250_000_001n]) {
+    // 25 each way, from 1 msat precision to most of the channel.
+    const out = [1_000n, 12_345_678n, 600_000_001n, ...Array.from({ length: 22 }, (_, i) => 1_000_000n + BigInt(i) * 37_013n)];
+    for (const amount of out) {
       const dh = sha256(new TextEncoder().encode(`lcp job ${amount}`));
       const inv = await lndInvoice(amount, dh);
       const p = await node.payments.pay(inv.bolt11);
@@ -113,7 +115,8 @@ describe('lnnode <-> lnd channels', () => {
     await waitFor('lnd balance reflects the payments', async () => BigInt((await lndChannelOf(fundingTxid))?.local_balance ?? '0') === paid / 1000n, LND_WAIT_MS);
     await lndRoutable((await lndChannelOf(fundingTxid))!.chan_id);
     const received: bigint[] = [];
-    for (const amount of [1_001n, 7_654_321n]) {
+    const back = [1_001n, 7_654_321n, 400_000_003n, ...Array.from({ length: 22 }, (_, i) => 900_000n + BigInt(i) * 41_011n)];
+    for (const amount of back) {
       const inv = node.invoices.create({ amountMsat: msat(amount), descriptionHash: sha256(new TextEncoder().encode(`back ${amount}`)) });
       const preimage = await lndPays(inv.bolt11);
       expect(hex(preimage)).toBe(hex(inv.preimage));

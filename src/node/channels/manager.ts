@@ -277,7 +277,8 @@ export class ChannelManager {
       capacitySat: c.fundingSat,
       localBalanceMsat: c.localCommit.spec.toLocalMsat,
       remoteBalanceMsat: c.localCommit.spec.toRemoteMsat,
-      pendingHtlcs: c.localCommit.spec.htlcs.length,
+      // Until both commitments (and one being signed) drop an HTLC it still counts against the limits.
+      pendingHtlcs: Math.max(c.localCommit.spec.htlcs.length, c.remoteCommit.spec.htlcs.length, c.nextRemoteCommit?.spec.htlcs.length ?? 0),
       shortChannelId: l.rec.shortChannelId,
       localAlias: l.rec.localAlias.toString(),
       closeReason: l.rec.closeReason,

@@ -27,6 +27,8 @@ import { type Store } from '../store.ts';
 /** Blocks added to the invoice's min_final_cltv so the HTLC still qualifies if a block arrives meanwhile. */
 const CLTV_SAFETY_BLOCKS = 3;
 export const DEFAULT_PAYMENT_TIMEOUT_MS = 60_000;
+/** How long a payment waits for HTLCs being removed to free a channel's room. */
+const ROOM_WAIT_MS = 5_000;
 
 export type PaymentState = 'in_flight' | 'succeeded' | 'failed';
 
@@ -132,7 +134,7 @@ export class Payments {
     if (prior?.state === 'succeeded') return prior;
     if (prior?.state === 'in_flight') return this.wait(prior, opts.timeoutMs);
 
-    const channelId = this.channels.channelToPay(inv.payeePubkey, amountMsat);
+    const channelId = await this.channelWithRoom(inv.payeePubkey, amountMsat);
     if (!channelId) throw new PaymentError(`no active channel with ${hex(inv.payeePubkey)} can send ${amountMsat} msat`);
     const cltvExpiry = (this.channels.height + inv.minFinalCltvExpiryDelta + CLTV_SAFETY_BLOCKS) as CltvExpiry;
     const sessionKey = randomBytes(32);
@@ -161,6 +163,23 @@ export class Payments {
       throw new PaymentError(`cannot send: ${(e as Error).message}`);
     }
     return this.wait(record, opts.timeoutMs);
+  }
+
+  /**
+   * An active channel to the payee that can carry the amount. A channel
+   * whose HTLCs are still being removed may lack room only until that
+   * commitment round ends (the removed amount still counts as in flight), so
+   * that case waits briefly, as lnd does, instead of failing the payment.
+   */
+  private async channelWithRoom(payee: Uint8Array, amountMsat: Msat): Promise<Uint8Array | undefined> {
+    const deadline = Date.now() + ROOM_WAIT_MS;
+    for (;;) {
+      const id = this.channels.channelToPay(payee, amountMsat);
+      if (id) return id;
+      const busy = this.channels.list().some((c) => c.peer === hex(payee) && c.active && c.pendingHtlcs > 0);
+      if (!busy || Date.now() >= deadline) return undefined;
+      await Bun.sleep(20);
+    }
   }
 
   private wait(p: PaymentRecord, timeoutMs = DEFAULT_PAYMENT_TIMEOUT_MS): Promise<PaymentRecord> {
