@@ -1,0 +1,69 @@
+/**
+ * lnnode-cli against a running node: JSON out with bytes as hex and enums by
+ * name, exit 1 with the gRPC code when the node refuses, exit 2 for a bad
+ * command line.
+ */
+import { afterAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hex } from '../../src/bolt/bytes.ts';
+import { type DaemonConfig } from '../../src/node/config.ts';
+import { createLogger } from '../../src/node/log.ts';
+import { LightningNode } from '../../src/node/node.ts';
+import { startApi } from '../../src/rpc/api.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'lnnode-cli-'));
+const config: DaemonConfig = {
+  network: 'regtest',
+  dataDir,
+  p2pListen: { host: '127.0.0.1', port: 0 },
+  chain: { kind: 'none' },
+  connect: [],
+  logLevel: 'error',
+  rpcListen: { host: '127.0.0.1', port: 0 },
+};
+const node = LightningNode.start(config, createLogger({ level: 'error' }));
+const api = (await startApi(node, config, createLogger({ level: 'error' })))!;
+afterAll(async () => {
+  await api.stop();
+  node.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+// Spawned without blocking: the node answering it runs in this process.
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', dataDir, '--rpc', `127.0.0.1:${api.port}`, ...args], { stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out, err };
+}
+
+describe('lnnode-cli', () => {
+  test('getinfo, addinvoice, decodeinvoice, listinvoices', async () => {
+    const info = await cli('getinfo');
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.out)).toMatchObject({ node_pubkey: hex(node.nodeId), network: 'regtest', chain_source: 'none' });
+    const dh = 'ab'.repeat(32);
+    const inv = JSON.parse((await cli('addinvoice', '123456', dh, '--expiry', '600')).out);
+    expect(inv.payment_hash).toMatch(/^[0-9a-f]{64}$/);
+    const d = JSON.parse((await cli('decodeinvoice', inv.payment_request)).out);
+    expect(d).toMatchObject({ payee_pubkey: hex(node.nodeId), description_hash: dh, amount_msat: '123456', expiry_seconds: '600', payment_hash: inv.payment_hash });
+    const list = JSON.parse((await cli('listinvoices')).out);
+    expect(list.invoices.map((i: { payment_hash: string; state: string }) => [i.payment_hash, i.state])).toEqual([[inv.payment_hash, 'INVOICE_STATE_OPEN']]);
+  });
+
+  test('a refusal exits 1 with the gRPC code; a bad command line exits 2', async () => {
+    const r = await cli('addinvoice', '1000', 'ab'.repeat(31));
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('description_hash: expected 32 bytes, got 31')]);
+    const nf = await cli('sendcustom', `02${'11'.repeat(32)}`, '40000', '00');
+    expect([nf.code, nf.err]).toEqual([1, expect.stringContaining('NotFound: peer')]);
+    const low = await cli('sendcustom', `02${'11'.repeat(32)}`, '100', '00');
+    expect([low.code, low.err]).toEqual([1, expect.stringContaining('InvalidArgument: msg_type 100 is outside the custom range')]);
+    expect((await cli('frobnicate')).code).toBe(2);
+    const other = mkdtempSync(join(tmpdir(), 'lnnode-cli-other-'));
+    writeFileSync(join(other, 'rpc.token'), `${'00'.repeat(32)}\n`);
+    const wrong = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', other, '--rpc', `127.0.0.1:${api.port}`, 'getinfo'], { stderr: 'pipe' });
+    expect([await wrong.exited, await new Response(wrong.stderr).text()]).toEqual([1, expect.stringContaining('Unauthenticated')]);
+    rmSync(other, { recursive: true, force: true });
+  });
+});
