@@ -138,6 +138,13 @@ export class ChannelLab {
     return inputs - tx.vout.reduce((s, o) => s + sats(o.value), 0n);
   }
 
+  /** Total fee of several transactions (sat). */
+  async fees(txids: string[]): Promise<bigint> {
+    let s = 0n;
+    for (const t of txids) s += await this.fee(t);
+    return s;
+  }
+
   /** Output values of a transaction (sat). */
   async outputs(txid: string): Promise<bigint[]> {
     const tx = await this.btcd.rpc.call<{ vout: { value: number }[] }>('getrawtransaction', txid, 1);

@@ -59,12 +59,6 @@ async function channelWithPayments(): Promise<{ id: string; fundingTxid: string;
 
 const closed = (id: string) => () => summary(a, id).phase === 'closed' && summary(b, id).phase === 'closed';
 
-async function sumFees(txids: string[]): Promise<bigint> {
-  let s = 0n;
-  for (const t of txids) s += await lab.fee(t);
-  return s;
-}
-
 describe('closing lnnode <-> lnnode channels on the lab', () => {
   for (const closer of ['funder', 'fundee'] as const) {
     test(`mutual close started by the ${closer}: one transaction, the funder pays its fee, balances exact`, async () => {
@@ -102,8 +96,8 @@ describe('closing lnnode <-> lnnode channels on the lab', () => {
       expect(summary(who, ch.id).sweepTxids).toHaveLength(1);
       const commitFee = await lab.fee(closingTxid);
       const fundingFee = await lab.fee(ch.fundingTxid);
-      const sweepA = await sumFees(summary(a, ch.id).sweepTxids);
-      const sweepB = await sumFees(summary(b, ch.id).sweepTxids);
+      const sweepA = await lab.fees(summary(a, ch.id).sweepTxids);
+      const sweepB = await lab.fees(summary(b, ch.id).sweepTxids);
       expect(sweepA).toBeGreaterThan(0n);
       // The funder ends with everything that is not B's, less the fees it paid (which absorb the sub-satoshi remainders).
       expect(await lab.walletBalance(a)).toBe(ch.startA - fundingFee - floorSat(ch.bMsat) - commitFee - sweepA);
@@ -128,6 +122,6 @@ describe('closing lnnode <-> lnnode channels on the lab', () => {
     const commitFee = await lab.fee(old.txid);
     const fundingFee = await lab.fee(ch.fundingTxid);
     // A ends with the whole channel, less the commitment fee it paid as funder and its sweep fees.
-    expect(await lab.walletBalance(a)).toBe(ch.startA - fundingFee - commitFee - (await sumFees(sweeps)));
+    expect(await lab.walletBalance(a)).toBe(ch.startA - fundingFee - commitFee - (await lab.fees(sweeps)));
   }, 180_000);
 });
