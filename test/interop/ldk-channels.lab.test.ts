@@ -75,6 +75,8 @@ describe('lnnode <-> LDK channels', () => {
       return (await ldkChannels()).some((c) => c.channel_id === hex(toLdk) && c.is_usable);
     }, LDK_WAIT_MS);
     await waitFor('active in lnnode', () => node.channels!.get(toLdk)?.active, LDK_WAIT_MS);
+    // LDK refuses an HTLC whose expiry is too close to its tip; ours must not lag behind it.
+    await lab.synced(node);
   }, 180_000);
 
   test('25 payments each way over it; amounts to the msat on both sides', async () => {

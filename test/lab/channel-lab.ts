@@ -93,6 +93,12 @@ export class ChannelLab {
     return { id, fundingTxid: opened.fundingTxid };
   }
 
+  /** Waits until the node has processed btcd's tip (a payment's CLTV is counted from it). */
+  async synced(n: LightningNode): Promise<void> {
+    const height = await this.btcd.height();
+    await waitFor(`${hex(n.nodeId).slice(0, 8)} at height ${height}`, () => (n.tip?.height ?? 0) >= height);
+  }
+
   async active(n: LightningNode, id: string): Promise<void> {
     await waitFor(`channel ${id.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(id, 'hex'))?.active);
   }
