@@ -228,6 +228,7 @@ export class LightningNode {
     this.stopped = true;
     clearTimeout(this.tipTimer);
     for (const s of this.peerEventSubscribers) s.close();
+    this.payments.stop();
     this.peers.stop();
     this.store.close();
     this.log.info('stopped', { nodeId: hex(this.nodeId) });

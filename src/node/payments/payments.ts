@@ -87,6 +87,7 @@ const fromRow = (r: Row): PaymentRecord => ({
 
 export class Payments {
   private readonly waiters = new Map<string, ((p: PaymentRecord) => void)[]>();
+  private readonly timers = new Map<ReturnType<typeof setTimeout>, (e: Error) => void>();
   private channels!: ChannelManager;
 
   constructor(
@@ -185,15 +186,30 @@ export class Payments {
   private wait(p: PaymentRecord, timeoutMs = DEFAULT_PAYMENT_TIMEOUT_MS): Promise<PaymentRecord> {
     const key = hex(p.paymentHash);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new PaymentError(`payment still in flight after ${timeoutMs} ms`, this.get(p.paymentHash))), timeoutMs);
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        reject(new PaymentError(`payment still in flight after ${timeoutMs} ms`, this.get(p.paymentHash)));
+      }, timeoutMs);
+      this.timers.set(timer, reject);
       const list = this.waiters.get(key) ?? [];
       list.push((r) => {
         clearTimeout(timer);
+        this.timers.delete(timer);
         if (r.state === 'succeeded') resolve(r);
         else reject(new PaymentError(`payment failed: ${r.failure}`, r));
       });
       this.waiters.set(key, list);
     });
+  }
+
+  /** The node is stopping: callers still waiting learn it now, and no timer outlives the database. */
+  stop(): void {
+    for (const [timer, reject] of this.timers) {
+      clearTimeout(timer);
+      reject(new PaymentError('the node stopped while the payment was in flight; it resolves after the restart'));
+    }
+    this.timers.clear();
+    this.waiters.clear();
   }
 
   /** ChannelHooks.outgoingResolved. */
