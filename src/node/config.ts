@@ -62,7 +62,7 @@ export const USAGE = `usage: lnnode [options]
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new ConfigError(`${what}: expected host:port, got "${s}"`);
   return { host: (m[1] ?? m[2])!, port };

@@ -4,20 +4,21 @@
  * so a bad call fails with InvalidArgument naming the field before anything
  * in the node changes; the node's own refusals keep their message.
  */
-import { type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { Address } from '@scure/btc-signer';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../bolt/bolt1/wire.ts';
 import { decodeInvoice, type Invoice as Bolt11 } from '../bolt/bolt11/invoice.ts';
 import { type FeeratePerKw, msat, sat } from '../bolt/units.ts';
-import { type ChannelSummary } from '../node/channels/manager.ts';
+import { satPerVbToPerKw } from '../chain/feerate.ts';
+import { type ChannelManager, type ChannelSummary } from '../node/channels/manager.ts';
+import { parseHostPort } from '../node/config.ts';
 import { type LightningNode } from '../node/node.ts';
 import { addressNetwork } from '../node/networks.ts';
 import { type InvoiceRecord } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentRecord } from '../node/payments/payments.ts';
 import { type Subscription } from '../node/subscription.ts';
 import { type Wallet } from '../node/wallet/wallet.ts';
-import { type ChannelManager } from '../node/channels/manager.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { type MessageInitShape } from '@bufbuild/protobuf';
 import {
@@ -30,21 +31,27 @@ import {
   WaitInvoiceSettledResponse_State,
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
-import { Code, ConnectError } from '@connectrpc/connect';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 const DEFAULT_PAY_TIMEOUT_S = 60;
 
+/** A fee rate given in sat/vB (0: let the node choose), converted as the chain sources' estimates are. */
 const satPerVbyte = (v: bigint, field: string): FeeratePerKw | undefined => {
   if (v === 0n) return undefined;
   if (v > 100_000n) throw invalidArgument(`${field} of ${v} sat/vB is not plausible`);
-  return Number(v * 250n) as FeeratePerKw;
+  return satPerVbToPerKw(Number(v));
 };
 
-function parseHostPort(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(addr);
-  if (!m || Number(m[3]) > 65535 || Number(m[3]) === 0) throw invalidArgument(`addr must be host:port, got "${addr}"`);
-  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+/** A peer's address: host:port as in --connect (a port of 0 cannot be dialled). */
+function peerAddress(addr: string): { host: string; port: number } {
+  let a: { host: string; port: number } | undefined;
+  try {
+    a = parseHostPort(addr, 'addr');
+  } catch {
+    a = undefined;
+  }
+  if (!a || a.port === 0) throw invalidArgument(`addr must be host:port, got "${addr}"`);
+  return a;
 }
 
 /** Ends a stream when its client goes away, and maps an overflowed subscriber to ResourceExhausted. */
@@ -164,7 +171,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
 
       async connectPeer(req) {
         const peer = requirePubkey('peer_pubkey', req.peerPubkey);
-        const { host, port } = parseHostPort(req.addr);
+        const { host, port } = peerAddress(req.addr);
         if (node.peers.isConnected(peer)) return { alreadyConnected: true };
         try {
           await node.connect(peer, host, port, req.persistent);
