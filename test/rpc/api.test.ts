@@ -6,56 +6,28 @@
  * and TLS.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { hex } from '../../src/bolt/bytes.ts';
-import { createLogger } from '../../src/node/log.ts';
-import { LightningNode } from '../../src/node/node.ts';
 import { type DaemonConfig } from '../../src/node/config.ts';
-import { startApi } from '../../src/rpc/api.ts';
-import { lnnodeClient, type LnnodeClient } from '../../src/rpc/client.ts';
+import { lnnodeClient } from '../../src/rpc/client.ts';
 import { tokenPath } from '../../src/rpc/credentials.ts';
-import { startRpcServer, type RpcServer } from '../../src/rpc/server.ts';
+import { startRpcServer } from '../../src/rpc/server.ts';
 import { InvoiceState, PeerEvent_Type, WaitInvoiceSettledResponse_State } from '../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { lnnodeRoutes } from '../../src/rpc/lnnode-service.ts';
+import { type NodeWithApi, quiet, startNodeWithApi } from './node-with-api.ts';
 
-const log = createLogger({ level: 'error' });
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const f of cleanup.reverse()) await f();
 });
 
-interface Running {
-  node: LightningNode;
-  api: RpcServer;
-  client: LnnodeClient;
-  dataDir: string;
-  token: string;
-}
-
-async function start(extra: Partial<DaemonConfig> = {}): Promise<Running> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'lnnode-api-'));
-  const config: DaemonConfig = {
-    network: 'regtest',
-    dataDir,
-    p2pListen: { host: '127.0.0.1', port: 0 },
-    chain: { kind: 'none' },
-    connect: [],
-    logLevel: 'error',
-    rpcListen: { host: '127.0.0.1', port: 0 },
-    ...extra,
-  };
-  const node = LightningNode.start(config, log);
-  const api = (await startApi(node, config, log))!;
-  cleanup.push(async () => {
-    await api.stop();
-    node.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const token = readFileSync(tokenPath(config.dataDir), 'utf8').trim();
-  return { node, api, dataDir: config.dataDir, token, client: lnnodeClient({ host: '127.0.0.1', port: api.port, token }) };
+async function start(extra: Partial<DaemonConfig> = {}): Promise<NodeWithApi> {
+  const r = await startNodeWithApi(extra);
+  cleanup.push(() => r.stop());
+  return r;
 }
 
 async function codeOf(p: Promise<unknown>): Promise<[Code, string]> {
@@ -223,7 +195,7 @@ describe('lnnode.v1 API', () => {
     const untrusting = lnnodeClient({ host: '127.0.0.1', port: a.api.port, token: a.token, caCert: other });
     const [code, msg] = await codeOf(untrusting.getNodeInfo({}));
     expect([code, msg]).toEqual([Code.Internal, expect.stringMatching(/certificate/i)]);
-    const plainOffLoopback = startRpcServer({ host: '0.0.0.0', port: 0, routes: lnnodeRoutes(a.node), authorize: () => undefined, log });
+    const plainOffLoopback = startRpcServer({ host: '0.0.0.0', port: 0, routes: lnnodeRoutes(a.node), authorize: () => undefined, log: quiet });
     expect(plainOffLoopback).rejects.toThrow(/refusing to serve RPC without TLS on 0.0.0.0/);
   });
 });

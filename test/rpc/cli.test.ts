@@ -8,28 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hex } from '../../src/bolt/bytes.ts';
-import { type DaemonConfig } from '../../src/node/config.ts';
-import { createLogger } from '../../src/node/log.ts';
-import { LightningNode } from '../../src/node/node.ts';
-import { startApi } from '../../src/rpc/api.ts';
+import { startNodeWithApi } from './node-with-api.ts';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'lnnode-cli-'));
-const config: DaemonConfig = {
-  network: 'regtest',
-  dataDir,
-  p2pListen: { host: '127.0.0.1', port: 0 },
-  chain: { kind: 'none' },
-  connect: [],
-  logLevel: 'error',
-  rpcListen: { host: '127.0.0.1', port: 0 },
-};
-const node = LightningNode.start(config, createLogger({ level: 'error' }));
-const api = (await startApi(node, config, createLogger({ level: 'error' })))!;
-afterAll(async () => {
-  await api.stop();
-  node.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const { node, api, dataDir, stop } = await startNodeWithApi();
+afterAll(stop);
 
 // Spawned without blocking: the node answering it runs in this process.
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
