@@ -7,7 +7,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { ConfigError, parseArgs, USAGE } from './node/config.ts';
 import { createLogger } from './node/log.ts';
 import { LightningNode } from './node/node.ts';
-import { startApi } from './rpc/api.ts';
+import { startApis } from './rpc/api.ts';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -39,7 +39,7 @@ try {
   process.exit(1);
 }
 try {
-  await startApi(node, config, log.child('rpc'));
+  await startApis(node, config, log.child('rpc'));
 } catch (e) {
   // A node nobody can control is of no use, and a port clash is a setup error to fix.
   log.error('cannot start the API', { error: e as Error });

@@ -33,6 +33,8 @@ export interface DaemonConfig {
   rpcListen?: { host: string; port: number };
   /** A certificate for the API instead of the self-signed one in the data dir. */
   rpcTls?: { certPath: string; keyPath: string };
+  /** Where to serve the lnd-compatible API (TLS, admin.macaroon); undefined disables it. */
+  lndRpcListen?: { host: string; port: number };
   /** How often the chain tip is polled (ms); 2,000 by default. Tests lower it. */
   tipPollMs?: number;
 }
@@ -55,6 +57,8 @@ export const USAGE = `usage: lnnode [options]
                                     TLS is used on any non-loopback address
   --rpc-tls-cert <file>             API certificate and key (PEM) instead of <data-dir>/tls.cert, tls.key
   --rpc-tls-key <file>
+  --lnd-rpc-listen <host:port>      also serve the lnd-compatible API here (lnd's port is 10009; default off);
+                                    always TLS (tls.cert), authenticated by <data-dir>/data/chain/bitcoin/<network>/admin.macaroon
   --chain-poll-ms <ms>              how often to ask the chain source for a new tip (default 2000)
   --log-level <debug|info|warn|error>  (default info)
   --version, --help`;
@@ -84,7 +88,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const known = new Set([
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
     '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
-    '--chain-poll-ms',
+    '--chain-poll-ms', '--lnd-rpc-listen',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -131,6 +135,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const keyPath = one('--rpc-tls-key');
   if (!certPath !== !keyPath) throw new ConfigError('--rpc-tls-cert and --rpc-tls-key go together');
   const rpcTls = certPath && keyPath ? { certPath, keyPath } : undefined;
+  const lndRpc = one('--lnd-rpc-listen') ?? 'off';
+  const lndRpcListen = lndRpc === 'off' ? undefined : parseHostPort(lndRpc, '--lnd-rpc-listen');
 
   const poll = one('--chain-poll-ms');
   const tipPollMs = poll === undefined ? undefined : Number(poll);
@@ -150,6 +156,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     logLevel: logLevel as Level,
     rpcListen,
     rpcTls,
+    lndRpcListen,
     ...(tipPollMs === undefined ? {} : { tipPollMs }),
   };
 }

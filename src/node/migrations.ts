@@ -113,4 +113,14 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'invoice settle index',
+    // lnd's SubscribeInvoices resumes from add_index/settle_index; add_index is the rowid
+    // (invoices are never deleted), settle_index counts settlements in order.
+    sql: `
+      ALTER TABLE invoices ADD COLUMN settle_index INTEGER;
+      CREATE UNIQUE INDEX invoices_settle_index ON invoices (settle_index) WHERE settle_index IS NOT NULL;
+    `,
+  },
 ];

@@ -9,6 +9,26 @@ import { bearerMatches, loadOrCreateToken } from './credentials.ts';
 import { lnnodeRoutes } from './lnnode-service.ts';
 import { isLoopback, startRpcServer, type RpcServer } from './server.ts';
 import { loadOrCreateTls } from './tls-cert.ts';
+import { startLndApi } from './lnd/api.ts';
+
+export interface Apis {
+  lnnode?: RpcServer;
+  lnd?: RpcServer;
+  stop(): Promise<void>;
+}
+
+/** Both APIs as configured; if the second cannot start, the first is stopped again. */
+export async function startApis(node: LightningNode, config: DaemonConfig, log: Logger): Promise<Apis> {
+  const lnnode = await startApi(node, config, log);
+  let lnd: RpcServer | undefined;
+  try {
+    lnd = await startLndApi(node, config, log.child('lnd'));
+  } catch (e) {
+    await lnnode?.stop();
+    throw e;
+  }
+  return { lnnode, lnd, stop: async () => void (await Promise.all([lnnode?.stop(), lnd?.stop()])) };
+}
 
 export async function startApi(node: LightningNode, config: DaemonConfig, log: Logger): Promise<RpcServer | undefined> {
   if (!config.rpcListen) return undefined;

@@ -4,7 +4,7 @@
  * so a bad call fails with InvalidArgument naming the field before anything
  * in the node changes; the node's own refusals keep their message.
  */
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { Address } from '@scure/btc-signer';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../bolt/bolt1/wire.ts';
@@ -17,7 +17,6 @@ import { type LightningNode } from '../node/node.ts';
 import { addressNetwork } from '../node/networks.ts';
 import { type InvoiceRecord } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentRecord } from '../node/payments/payments.ts';
-import { type Subscription } from '../node/subscription.ts';
 import { type Wallet } from '../node/wallet/wallet.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { type MessageInitShape } from '@bufbuild/protobuf';
@@ -31,6 +30,7 @@ import {
   WaitInvoiceSettledResponse_State,
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
+import { feed } from './feed.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 const DEFAULT_PAY_TIMEOUT_S = 60;
@@ -52,20 +52,6 @@ function peerAddress(addr: string): { host: string; port: number } {
   }
   if (!a || a.port === 0) throw invalidArgument(`addr must be host:port, got "${addr}"`);
   return a;
-}
-
-/** Ends a stream when its client goes away, and maps an overflowed subscriber to ResourceExhausted. */
-async function* feed<T, R>(sub: Subscription<T>, ctx: HandlerContext, map: (t: T) => R): AsyncGenerator<R> {
-  const stop = (): void => sub.close();
-  ctx.signal.addEventListener('abort', stop, { once: true });
-  try {
-    for await (const t of sub) yield map(t);
-  } catch (e) {
-    throw toConnectError(e);
-  } finally {
-    ctx.signal.removeEventListener('abort', stop);
-    sub.close();
-  }
 }
 
 export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {

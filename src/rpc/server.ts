@@ -11,6 +11,8 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@conne
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Logger } from '../node/log.ts';
 
+type Fallback = Parameters<typeof connectNodeAdapter>[0]['fallback'] & {};
+
 export interface RpcServerOptions {
   host: string;
   port: number;
@@ -19,6 +21,8 @@ export interface RpcServerOptions {
   authorize: (headers: Headers) => string | undefined;
   tls?: { cert: string; key: string };
   log: Logger;
+  /** Answers requests for paths no route serves (Connect's default is HTTP 404). */
+  fallback?: Fallback;
 }
 
 export interface RpcServer {
@@ -33,6 +37,24 @@ export function isLoopback(host: string): boolean {
   return host === '::1' || host === '[::1]';
 }
 
+/**
+ * A gRPC "trailers-only" Unimplemented answer for a method we do not serve,
+ * so gRPC clients see the status lnd would give rather than an HTTP error.
+ */
+export function grpcUnimplemented(what: string): Fallback {
+  return (req, res) => {
+    const message = `unknown method ${req.url}: ${what}`;
+    if (!('stream' in res)) {
+      res.writeHead(404).end(message);
+      return;
+    }
+    res.stream.respond(
+      { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(Code.Unimplemented), 'grpc-message': encodeURIComponent(message) },
+      { endStream: true },
+    );
+  };
+}
+
 export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
   if (!o.tls && !isLoopback(o.host)) {
     return Promise.reject(new Error(`refusing to serve RPC without TLS on ${o.host}: plain HTTP/2 is only for loopback addresses`));
@@ -45,7 +67,7 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
     }
     return next(req);
   };
-  const handler = connectNodeAdapter({ routes: o.routes, interceptors: [auth] });
+  const handler = connectNodeAdapter({ routes: o.routes, interceptors: [auth], ...(o.fallback ? { fallback: o.fallback } : {}) });
   const server = o.tls ? http2.createSecureServer({ cert: o.tls.cert, key: o.tls.key, allowHTTP1: true }, handler) : http2.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s: http2.ServerHttp2Session) => {

@@ -40,6 +40,10 @@ export interface InvoiceRecord {
   minFinalCltv: number;
   settledAt?: number;
   receivedMsat?: Msat;
+  /** Order of creation, from 1 (lnd's add_index). */
+  addIndex: number;
+  /** Order of settlement, from 1; 0 while not settled (lnd's settle_index). */
+  settleIndex: number;
 }
 
 export interface NewInvoice {
@@ -68,6 +72,8 @@ interface Row {
   min_final_cltv: number;
   settled_at: number | null;
   received_msat: number | null;
+  rowid: number;
+  settle_index: number | null;
 }
 
 const fromRow = (r: Row): InvoiceRecord => ({
@@ -82,10 +88,13 @@ const fromRow = (r: Row): InvoiceRecord => ({
   minFinalCltv: r.min_final_cltv,
   settledAt: r.settled_at ?? undefined,
   receivedMsat: r.received_msat === null ? undefined : msat(r.received_msat),
+  addIndex: r.rowid,
+  settleIndex: r.settle_index ?? 0,
 });
 
 export class Invoices {
   private readonly settledListeners = new Set<(i: InvoiceRecord) => void>();
+  private readonly addedListeners = new Set<(i: InvoiceRecord) => void>();
 
   constructor(
     private readonly store: Store,
@@ -131,16 +140,36 @@ export class Invoices {
     } catch {
       throw new InvoiceError(`an invoice for payment hash ${hex(paymentHash)} exists already`);
     }
-    return this.get(paymentHash)!;
+    const inv = this.get(paymentHash)!;
+    for (const f of this.addedListeners) f(inv);
+    return inv;
   }
 
   get(paymentHash: Uint8Array): InvoiceRecord | undefined {
-    const r = this.store.db.query<Row, [Uint8Array]>('SELECT * FROM invoices WHERE payment_hash = ?').get(paymentHash);
+    const r = this.store.db.query<Row, [Uint8Array]>('SELECT rowid, * FROM invoices WHERE payment_hash = ?').get(paymentHash);
     return r ? fromRow(r) : undefined;
   }
 
   list(): InvoiceRecord[] {
-    return this.store.db.query<Row, []>('SELECT * FROM invoices ORDER BY created_at').all().map(fromRow);
+    return this.store.db.query<Row, []>('SELECT rowid, * FROM invoices ORDER BY rowid').all().map(fromRow);
+  }
+
+  /** Invoices created after `addIndex`, in creation order. */
+  addedAfter(addIndex: number): InvoiceRecord[] {
+    return this.store.db.query<Row, [number]>('SELECT rowid, * FROM invoices WHERE rowid > ? ORDER BY rowid').all(addIndex).map(fromRow);
+  }
+
+  /** Invoices settled after `settleIndex`, in settlement order. */
+  settledAfter(settleIndex: number): InvoiceRecord[] {
+    return this.store.db
+      .query<Row, [number]>('SELECT rowid, * FROM invoices WHERE settle_index > ? ORDER BY settle_index')
+      .all(settleIndex)
+      .map(fromRow);
+  }
+
+  onAdded(f: (i: InvoiceRecord) => void): () => void {
+    this.addedListeners.add(f);
+    return () => this.addedListeners.delete(f);
   }
 
   /** Expired open invoices become canceled; an HTLC arriving later is failed. */
@@ -203,7 +232,11 @@ export class Invoices {
       preimage: inv.preimage,
       persist: () => {
         const changed = this.store.db
-          .query("UPDATE invoices SET state = 'settled', settled_at = ?, received_msat = ? WHERE payment_hash = ? AND state = 'open'")
+          .query(
+            `UPDATE invoices SET state = 'settled', settled_at = ?, received_msat = ?,
+               settle_index = (SELECT COALESCE(MAX(settle_index), 0) + 1 FROM invoices)
+             WHERE payment_hash = ? AND state = 'open'`,
+          )
           .run(this.now(), Number(htlc.amountMsat), inv.paymentHash).changes;
         if (changed) queueMicrotask(() => this.settled(inv.paymentHash));
       },

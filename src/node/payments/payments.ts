@@ -88,6 +88,7 @@ const fromRow = (r: Row): PaymentRecord => ({
 export class Payments {
   private readonly waiters = new Map<string, ((p: PaymentRecord) => void)[]>();
   private readonly timers = new Map<ReturnType<typeof setTimeout>, (e: Error) => void>();
+  private readonly resolvedListeners = new Set<(p: PaymentRecord) => void>();
   private channels!: ChannelManager;
 
   constructor(
@@ -212,6 +213,12 @@ export class Payments {
     this.waiters.clear();
   }
 
+  /** Called with each payment that ends (succeeded or failed), after it is stored. */
+  onResolved(f: (p: PaymentRecord) => void): () => void {
+    this.resolvedListeners.add(f);
+    return () => this.resolvedListeners.delete(f);
+  }
+
   /** ChannelHooks.outgoingResolved. */
   resolved(o: HtlcOutcome): void {
     const row = this.store.db
@@ -234,6 +241,7 @@ export class Payments {
     const list = this.waiters.get(key) ?? [];
     this.waiters.delete(key);
     for (const f of list) f(done);
+    for (const f of this.resolvedListeners) f(done);
   }
 
   private describeFailure(row: Row, o: Extract<HtlcOutcome, { kind: 'failed' }>): string {

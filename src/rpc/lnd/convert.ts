@@ -1,0 +1,124 @@
+/**
+ * lnnode's records as lnd's messages, with lnd's conventions: pubkeys and
+ * hashes as hex strings where lnd uses strings, transaction ids as bytes in
+ * hash byte order (the reverse of their hex form), satoshi fields rounded
+ * down from msat, short channel ids packed into a uint64, an expired open
+ * invoice reported CANCELED (lnd cancels expired invoices).
+ */
+import { type MessageInitShape } from '@bufbuild/protobuf';
+import { fromHex, hex } from '../../bolt/bytes.ts';
+import { decodeInvoice } from '../../bolt/bolt11/invoice.ts';
+import { featureName, type FeatureVector } from '../../bolt/bolt9/features.ts';
+import { type ChannelSummary } from '../../node/channels/manager.ts';
+import { type InvoiceRecord } from '../../node/payments/invoices.ts';
+import { type PaymentRecord } from '../../node/payments/payments.ts';
+import {
+  type ChannelSchema,
+  CommitmentType,
+  type FeatureSchema,
+  type InvoiceSchema,
+  Invoice_InvoiceState,
+  PaymentFailureReason,
+  type PaymentSchema,
+  Payment_PaymentStatus,
+} from '../gen/lnrpc/lightning_pb.ts';
+
+/** A txid as lnd carries it in `bytes` fields (chainhash order). */
+export const txidBytes = (txidHex: string): Uint8Array => fromHex(txidHex).reverse();
+export const txidHexFromBytes = (b: Uint8Array): string => hex(Uint8Array.from(b).reverse());
+
+/** "BLOCKxTXxOUT" as lnd's uint64 channel id (block << 40 | tx << 16 | out). */
+export function scidToUint64(scid: string | undefined): bigint {
+  const m = scid ? /^(\d+)x(\d+)x(\d+)$/.exec(scid) : null;
+  if (!m) return 0n;
+  return (BigInt(m[1]!) << 40n) | (BigInt(m[2]!) << 16n) | BigInt(m[3]!);
+}
+
+const sats = (msat: bigint): bigint => msat / 1000n;
+
+export function lndFeatures(f: FeatureVector): Record<number, MessageInitShape<typeof FeatureSchema>> {
+  const out: Record<number, MessageInitShape<typeof FeatureSchema>> = {};
+  for (const bit of f.list()) {
+    const name = featureName(bit);
+    const known = !name.startsWith('unknown');
+    out[bit] = { name: known ? name.replace(/ \((compulsory|optional)\)$/, '') : '', isRequired: bit % 2 === 0, isKnown: known };
+  }
+  return out;
+}
+
+export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {
+  return {
+    active: c.active,
+    remotePubkey: c.peer,
+    channelPoint: `${c.fundingTxid}:${c.fundingVout}`,
+    chanId: scidToUint64(c.shortChannelId).toString(),
+    capacity: c.capacitySat,
+    localBalance: sats(c.localBalanceMsat),
+    remoteBalance: sats(c.remoteBalanceMsat),
+    private: true,
+    initiator: c.weAreOpener,
+    chanStatusFlags: c.active ? 'ChanStatusDefault' : 'ChanStatusInactive',
+    commitmentType: CommitmentType.STATIC_REMOTE_KEY,
+    aliasScids: /^\d+$/.test(c.localAlias) ? [BigInt(c.localAlias)] : [],
+  };
+}
+
+export function invoiceState(i: InvoiceRecord, now: number): Invoice_InvoiceState {
+  if (i.state === 'settled') return Invoice_InvoiceState.SETTLED;
+  if (i.state === 'canceled' || now >= i.expiresAt) return Invoice_InvoiceState.CANCELED;
+  return Invoice_InvoiceState.OPEN;
+}
+
+export function invoiceMessage(i: InvoiceRecord, now: number): MessageInitShape<typeof InvoiceSchema> {
+  const d = decodeInvoice(i.bolt11);
+  const state = invoiceState(i, now);
+  const paid = i.receivedMsat ?? 0n;
+  return {
+    memo: d.description ?? '',
+    rPreimage: i.preimage,
+    rHash: i.paymentHash,
+    value: sats(i.amountMsat ?? 0n),
+    valueMsat: i.amountMsat ?? 0n,
+    settled: state === Invoice_InvoiceState.SETTLED,
+    creationDate: BigInt(i.createdAt),
+    settleDate: BigInt(i.settledAt ?? 0),
+    paymentRequest: i.bolt11,
+    descriptionHash: d.descriptionHash ?? new Uint8Array(),
+    expiry: BigInt(i.expiresAt - i.createdAt),
+    cltvExpiry: BigInt(i.minFinalCltv),
+    addIndex: BigInt(i.addIndex),
+    settleIndex: BigInt(i.settleIndex),
+    amtPaid: paid,
+    amtPaidSat: sats(paid),
+    amtPaidMsat: paid,
+    state,
+    features: lndFeatures(d.features),
+    paymentAddr: i.paymentSecret,
+  };
+}
+
+const ZERO_PREIMAGE = '0'.repeat(64);
+
+/** lnd's reason for a failed payment, from what the payee (or our channel) told us. */
+export function failureReason(failure: string | undefined): PaymentFailureReason {
+  if (failure === undefined) return PaymentFailureReason.FAILURE_REASON_NONE;
+  if (failure.includes('incorrect_or_unknown_payment_details')) return PaymentFailureReason.FAILURE_REASON_INCORRECT_PAYMENT_DETAILS;
+  return PaymentFailureReason.FAILURE_REASON_ERROR;
+}
+
+export function paymentMessage(p: PaymentRecord): MessageInitShape<typeof PaymentSchema> {
+  const status =
+    p.state === 'succeeded' ? Payment_PaymentStatus.SUCCEEDED : p.state === 'failed' ? Payment_PaymentStatus.FAILED : Payment_PaymentStatus.IN_FLIGHT;
+  return {
+    paymentHash: hex(p.paymentHash),
+    value: sats(p.amountMsat),
+    valueSat: sats(p.amountMsat),
+    valueMsat: p.amountMsat,
+    creationDate: BigInt(p.createdAt),
+    creationTimeNs: BigInt(p.createdAt) * 1_000_000_000n,
+    paymentPreimage: p.preimage ? hex(p.preimage) : ZERO_PREIMAGE,
+    paymentRequest: p.bolt11 ?? '',
+    status,
+    failureReason: p.state === 'failed' ? failureReason(p.failure) : PaymentFailureReason.FAILURE_REASON_NONE,
+  };
+}
