@@ -19,7 +19,7 @@ if (tsc !== 0) {
 
 // The regtest lab's peers are built once into a cache outside the repo
 // (test/lab/build/); a fresh machine builds them here, later runs reuse them.
-for (const peer of ['btcd', 'lnd', 'ldk-peer']) {
+for (const peer of ['btcd', 'lnd', 'ldk-peer', 'go-client']) {
   console.log(`== lab peer ${peer} (cached build)`);
   const built = run('bash', [`test/lab/build/${peer}.sh`]);
   if (built !== 0) {

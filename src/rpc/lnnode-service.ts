@@ -349,6 +349,10 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         }
         if (inv.amountMsat === undefined && req.amountMsat === 0n) throw invalidArgument('amount_msat is required: the invoice has no amount');
         channels();
+        // As lnd: paying again is refused, never paid twice; the preimage stays in ListPayments.
+        if (node.payments.get(inv.paymentHash)?.state === 'succeeded') {
+          throw new ConnectError(`invoice is already paid (payment_hash ${hex(inv.paymentHash)}); its preimage is in ListPayments`, Code.AlreadyExists);
+        }
         const timeoutMs = (req.timeoutSeconds || DEFAULT_PAY_TIMEOUT_S) * 1000;
         // A direct payment pays no routing fee, so every fee_limit_msat (also 0) is met.
         try {

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { hex } from '../../src/bolt/bytes.ts';
 import { msat, type Msat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
@@ -121,11 +121,15 @@ describe('lnnode killed with payments in flight (SIGKILL) and restarted', () => 
         `${payments.filter((p) => p.status === Payment_Status.FAILED).length} failed, ${BATCH - payments.length} never reached A`,
     );
 
-    // Paying every invoice again: the settled ones return their preimage and pay nothing more; the others now settle.
+    // Paying every invoice again: the settled ones are refused (AlreadyExists) and pay nothing more; the others now settle.
     for (const inv of invoices) {
-      const r = await api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 30 });
-      expect([r.status, hex(r.paymentPreimage)]).toEqual([PayInvoiceResponse_Status.SUCCEEDED, hex(inv.preimage)]);
+      const wasPaid = b.invoices.get(inv.paymentHash)!.state === 'settled';
+      const r = await api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 30 }).catch((e) => ConnectError.from(e));
+      if (wasPaid) expect(r instanceof ConnectError && r.code).toBe(Code.AlreadyExists);
+      else expect(r instanceof ConnectError ? r.message : [r.status, hex(r.paymentPreimage)]).toEqual([PayInvoiceResponse_Status.SUCCEEDED, hex(inv.preimage)]);
     }
+    const listedAgain = (await api.listPayments({})).payments;
+    for (const inv of invoices) expect(hex(listedAgain.find((p) => hex(p.paymentHash) === hex(inv.paymentHash))!.paymentPreimage)).toBe(hex(inv.preimage));
     const total = invoices.reduce((s, i) => s + i.amountMsat!, 0n);
     expect(before - (await settledBalance(api))).toBe(total);
     for (const inv of invoices) expect(b.invoices.get(inv.paymentHash)!.receivedMsat).toBe(inv.amountMsat!);
