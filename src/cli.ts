@@ -1,10 +1,11 @@
 #!/usr/bin/env bun
 /**
- * lnnode-cli: the lnnode.v1 API from a shell. Reads the token (and, off
- * loopback, the TLS certificate) from the node's data dir, calls one method,
- * prints the answer as JSON (bytes as hex, amounts as strings so no
- * precision is lost). Exit codes: 0 ok, 1 the node refused (gRPC code and
- * message on stderr), 2 a bad command line.
+ * lnnode-cli: the lnnode.v1 API from a shell. Reads the token, the API's
+ * address (rpc.addr, written by the node when it listens) and, off loopback,
+ * the TLS certificate from the node's data dir; calls one method; prints the
+ * answer readably, or as JSON with --json (bytes as hex, amounts as strings
+ * so no precision is lost). Exit codes: 0 ok, 1 the node refused or cannot
+ * be reached (gRPC code and message on stderr), 2 a bad command line.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -14,11 +15,11 @@ import { ConnectError, Code } from '@connectrpc/connect';
 import { fromHex, hex } from './bolt/bytes.ts';
 import { parseHostPort, parsePeerTarget } from './node/config.ts';
 import { lnnodeClient, type LnnodeClient } from './rpc/client.ts';
-import { tokenPath } from './rpc/credentials.ts';
+import { RPC_ADDR_FILE, tokenPath } from './rpc/credentials.ts';
 import { LightningNodeService } from './rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { isLoopback } from './rpc/server.ts';
 
-const USAGE = `usage: lnnode-cli [--network regtest] [--data-dir DIR] [--rpc HOST:PORT] [--tls-cert FILE] <command> [args]
+const USAGE = `usage: lnnode-cli [--network regtest] [--data-dir DIR] [--rpc HOST:PORT] [--tls-cert FILE] [--json] <command> [args]
   getinfo
   connect <pubkey>@<host:port> [--persistent]     disconnect <pubkey>     listpeers
   sendcustom <pubkey> <type> <hex>                 subscribecustom [type ...]     subscribepeers
@@ -47,10 +48,25 @@ function render(schema: DescMessage, msg: Record<string, unknown>): Record<strin
   return out;
 }
 
+/** The rendered object as indented "key: value" lines, enum prefixes dropped. */
+function readable(o: Record<string, unknown>, indent = ''): string {
+  const lines: string[] = [];
+  const scalar = (v: unknown): string => (typeof v === 'string' ? v.replace(/^[A-Z]+(_[A-Z]+)*_(?=[A-Z]+$)/, '') : String(v));
+  for (const [k, v] of Object.entries(o)) {
+    if (Array.isArray(v)) {
+      if (!v.length) lines.push(`${indent}${k}: (none)`);
+      else if (typeof v[0] !== 'object') lines.push(`${indent}${k}: ${v.map(scalar).join(', ')}`);
+      else for (const [i, x] of v.entries()) lines.push(`${indent}${k}[${i}]:`, readable(x as Record<string, unknown>, `${indent}  `));
+    } else if (v && typeof v === 'object') lines.push(`${indent}${k}:`, readable(v as Record<string, unknown>, `${indent}  `));
+    else lines.push(`${indent}${k}: ${v === null || v === '' ? '-' : scalar(v)}`);
+  }
+  return lines.join('\n');
+}
+
 function parse(argv: string[]): { opts: Map<string, string | true>; args: string[] } {
   const opts = new Map<string, string | true>();
   const args: string[] = [];
-  const flags = new Set(['--force', '--persistent', '--all', '--help', '-h']);
+  const flags = new Set(['--force', '--persistent', '--all', '--help', '-h', '--json']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--')) {
@@ -82,6 +98,10 @@ const intArg = (what: string, s: string | true | undefined, dflt?: bigint): bigi
 };
 
 async function run(c: LnnodeClient, cmd: string, args: string[], opts: Map<string, string | true>): Promise<[DescMessage, unknown] | undefined> {
+  const show = (schema: DescMessage, msg: unknown): void => {
+    const r = render(schema, msg as Record<string, unknown>);
+    console.log(opts.has('--json') ? JSON.stringify(r) : `${readable(r)}\n`);
+  };
   const m = LightningNodeService.method;
   const opt = (n: string): string | undefined => (typeof opts.get(n) === 'string' ? (opts.get(n) as string) : undefined);
   switch (cmd) {
@@ -98,10 +118,10 @@ async function run(c: LnnodeClient, cmd: string, args: string[], opts: Map<strin
     case 'sendcustom':
       return [m.sendCustomMessage.output, await c.sendCustomMessage({ peerPubkey: bytesArg('pubkey', args[0], 33), msgType: Number(intArg('type', args[1])), data: bytesArg('data', args[2] ?? '') })];
     case 'subscribecustom':
-      for await (const msg of c.subscribeCustomMessages({ msgTypes: args.map((t) => Number(intArg('type', t))) })) console.log(JSON.stringify(render(m.subscribeCustomMessages.output, msg as never)));
+      for await (const msg of c.subscribeCustomMessages({ msgTypes: args.map((t) => Number(intArg('type', t))) })) show(m.subscribeCustomMessages.output, msg);
       return undefined;
     case 'subscribepeers':
-      for await (const e of c.subscribePeerEvents({})) console.log(JSON.stringify(render(m.subscribePeerEvents.output, e as never)));
+      for await (const e of c.subscribePeerEvents({})) show(m.subscribePeerEvents.output, e);
       return undefined;
     case 'openchannel':
       return [
@@ -162,6 +182,18 @@ async function run(c: LnnodeClient, cmd: string, args: string[], opts: Map<strin
   }
 }
 
+/** The API address the node wrote when it started listening, if any. */
+function readRpcAddr(dataDir: string): string | undefined {
+  try {
+    return readFileSync(join(dataDir, RPC_ADDR_FILE), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let where = '';
+let tokenFile = '';
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -173,7 +205,7 @@ async function main(): Promise<number> {
     }
     const network = (opts.get('--network') as string | undefined) ?? 'regtest';
     const dataDir = (opts.get('--data-dir') as string | undefined) ?? join(process.env.HOME ?? homedir(), '.lnnode', network);
-    const { host, port } = parseHostPort((opts.get('--rpc') as string | undefined) ?? '127.0.0.1:10019', '--rpc');
+    const { host, port } = parseHostPort((opts.get('--rpc') as string | undefined) ?? readRpcAddr(dataDir) ?? '127.0.0.1:10019', '--rpc');
     let token: string;
     try {
       token = readFileSync(tokenPath(dataDir), 'utf8').trim();
@@ -183,8 +215,13 @@ async function main(): Promise<number> {
     const certFile = (opts.get('--tls-cert') as string | undefined) ?? (isLoopback(host) ? undefined : join(dataDir, 'tls.cert'));
     const client = lnnodeClient({ host, port, token, caCert: certFile ? readFileSync(certFile, 'utf8') : undefined });
     const [cmd, ...rest] = args;
+    where = `${host}:${port}`;
+    tokenFile = tokenPath(dataDir);
     const r = await run(client, cmd!, rest, opts);
-    if (r) console.log(JSON.stringify(render(r[0], r[1] as Record<string, unknown>), null, 2));
+    if (r) {
+      const out = render(r[0], r[1] as Record<string, unknown>);
+      console.log(opts.has('--json') ? JSON.stringify(out, null, 2) : readable(out));
+    }
     return 0;
   } catch (e) {
     if (e instanceof UsageError || (e as Error).name === 'ConfigError') {
@@ -193,6 +230,8 @@ async function main(): Promise<number> {
     }
     const c = ConnectError.from(e);
     console.error(`lnnode-cli: ${Code[c.code]}: ${c.rawMessage}`);
+    if (c.code === Code.Unavailable) console.error(`lnnode-cli: no lnnode API answers at ${where}: is the node running, with --rpc-listen ${where}?`);
+    if (c.code === Code.Unauthenticated) console.error(`lnnode-cli: ${tokenFile} is not the token of the node at ${where}: give --data-dir of that node`);
     return 1;
   }
 }

@@ -5,7 +5,9 @@
 import { type DaemonConfig } from '../node/config.ts';
 import { type Logger } from '../node/log.ts';
 import { type LightningNode } from '../node/node.ts';
-import { bearerMatches, loadOrCreateToken } from './credentials.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bearerMatches, loadOrCreateToken, RPC_ADDR_FILE } from './credentials.ts';
 import { lnnodeRoutes } from './lnnode-service.ts';
 import { isLoopback, startRpcServer, type RpcServer } from './server.ts';
 import { loadOrCreateTls } from './tls-cert.ts';
@@ -35,7 +37,7 @@ export async function startApi(node: LightningNode, config: DaemonConfig, log: L
   const { host, port } = config.rpcListen;
   const token = loadOrCreateToken(config.dataDir);
   const tls = config.rpcTls || !isLoopback(host) ? loadOrCreateTls(config.dataDir, [host], config.rpcTls) : undefined;
-  return startRpcServer({
+  const server = await startRpcServer({
     host,
     port,
     routes: lnnodeRoutes(node),
@@ -43,4 +45,7 @@ export async function startApi(node: LightningNode, config: DaemonConfig, log: L
     tls,
     log,
   });
+  const shown = host.includes(':') ? `[${host}]` : host;
+  writeFileSync(join(config.dataDir, RPC_ADDR_FILE), `${shown}:${server.port}\n`);
+  return server;
 }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 
 export const TOKEN_FILE = 'rpc.token';
+/** host:port the lnnode.v1 API listens on, written at start so lnnode-cli finds it. */
+export const RPC_ADDR_FILE = 'rpc.addr';
 
 export function tokenPath(dataDir: string): string {
   return join(dataDir, TOKEN_FILE);

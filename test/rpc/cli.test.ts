@@ -1,7 +1,8 @@
 /**
- * lnnode-cli against a running node: JSON out with bytes as hex and enums by
- * name, exit 1 with the gRPC code when the node refuses, exit 2 for a bad
- * command line.
+ * lnnode-cli against a running node: readable output by default, --json
+ * with bytes as hex and enums by name, the API address from the data dir,
+ * exit 1 with the gRPC code (and a hint) when the node refuses or is not
+ * there, exit 2 for a bad command line.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,23 +16,41 @@ afterAll(stop);
 
 // Spawned without blocking: the node answering it runs in this process.
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', dataDir, '--rpc', `127.0.0.1:${api.port}`, ...args], { stdout: 'pipe', stderr: 'pipe' });
+  const p = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', dataDir, ...args], { stdout: 'pipe', stderr: 'pipe' });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
 }
 
 describe('lnnode-cli', () => {
   test('getinfo, addinvoice, decodeinvoice, listinvoices', async () => {
-    const info = await cli('getinfo');
+    const info = await cli('getinfo', '--json');
     expect(info.code).toBe(0);
     expect(JSON.parse(info.out)).toMatchObject({ node_pubkey: hex(node.nodeId), network: 'regtest', chain_source: 'none' });
     const dh = 'ab'.repeat(32);
-    const inv = JSON.parse((await cli('addinvoice', '123456', dh, '--expiry', '600')).out);
+    const inv = JSON.parse((await cli('addinvoice', '123456', dh, '--expiry', '600', '--json')).out);
     expect(inv.payment_hash).toMatch(/^[0-9a-f]{64}$/);
-    const d = JSON.parse((await cli('decodeinvoice', inv.payment_request)).out);
+    const d = JSON.parse((await cli('decodeinvoice', inv.payment_request, '--json')).out);
     expect(d).toMatchObject({ payee_pubkey: hex(node.nodeId), description_hash: dh, amount_msat: '123456', expiry_seconds: '600', payment_hash: inv.payment_hash });
-    const list = JSON.parse((await cli('listinvoices')).out);
+    const list = JSON.parse((await cli('listinvoices', '--json')).out);
     expect(list.invoices.map((i: { payment_hash: string; state: string }) => [i.payment_hash, i.state])).toEqual([[inv.payment_hash, 'INVOICE_STATE_OPEN']]);
+  });
+
+  test('readable output by default; the address comes from rpc.addr in the data dir', async () => {
+    const info = await cli('getinfo');
+    expect(info.code).toBe(0);
+    expect(info.out).toContain(`node_pubkey: ${hex(node.nodeId)}`);
+    expect(info.out).toContain('network: regtest');
+    const inv = JSON.parse((await cli('addinvoice', '1000', 'cd'.repeat(32), '--json')).out);
+    const listed = await cli('listinvoices');
+    expect(listed.out).toContain(`payment_hash: ${inv.payment_hash}`);
+    expect(listed.out).toContain('state: OPEN');
+  });
+
+  test('a node that is not running gets a hint, not a stack trace', async () => {
+    const p = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', dataDir, '--rpc', '127.0.0.1:1', 'getinfo'], { stderr: 'pipe' });
+    const [code, err] = [await p.exited, await new Response(p.stderr).text()];
+    expect([code, err]).toEqual([1, expect.stringContaining('Unavailable')]);
+    expect(err).toContain('is the node running');
   });
 
   test('a refusal exits 1 with the gRPC code; a bad command line exits 2', async () => {
@@ -45,7 +64,9 @@ describe('lnnode-cli', () => {
     const other = mkdtempSync(join(tmpdir(), 'lnnode-cli-other-'));
     writeFileSync(join(other, 'rpc.token'), `${'00'.repeat(32)}\n`);
     const wrong = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', other, '--rpc', `127.0.0.1:${api.port}`, 'getinfo'], { stderr: 'pipe' });
-    expect([await wrong.exited, await new Response(wrong.stderr).text()]).toEqual([1, expect.stringContaining('Unauthenticated')]);
+    const wrongErr = [await wrong.exited, await new Response(wrong.stderr).text()] as const;
+    expect(wrongErr).toEqual([1, expect.stringContaining('Unauthenticated')]);
+    expect(wrongErr[1]).toContain('is not the token of the node');
     rmSync(other, { recursive: true, force: true });
   });
 });
