@@ -70,6 +70,10 @@ export class LightningNode {
   /** Called once if the node hits an error it must not run on with. */
   onFatal: (e: Error) => void = () => {};
 
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   private constructor(
     readonly config: DaemonConfig,
     private readonly log: Logger,

@@ -128,6 +128,8 @@ export class ChannelLab {
     for (let i = 0; i < maxBlocks; i++) {
       if (await done()) return;
       await this.btcd.generate(1);
+      // Under load a node can fall blocks behind; more blocks would not help it, time does.
+      for (const n of this.nodes) if (!n.isStopped) await this.synced(n);
       await Bun.sleep(pauseMs);
     }
     if (!(await done())) throw new Error(`${what}: not reached after mining ${maxBlocks} blocks`);

@@ -87,6 +87,7 @@ describe('a peer that breaks the protocol is failed and no money moves', () => {
     expect((await lab.outputs(r.closingTxid)).sort()).toEqual([(TO_B - HTLC) / 1000n, HTLC / 1000n, FUNDING - TO_B / 1000n - fee].sort());
     // A never settles the invoice (the HTLC never became irrevocable), so B takes the HTLC back after its expiry.
     await lab.btcd.generate(150);
+    for (const n of [a, b]) await lab.synced(n);
     await lab.mineUntil('resolved on both sides', () => summary(a, r.id).phase === 'closed' && summary(b, r.id).phase === 'closed', 40);
     expect(a.invoices.get(r.inv.paymentHash)!.state).toBe('open');
     const p = await r.paying;
