@@ -31,6 +31,7 @@ import {
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
 import { feed } from './feed.ts';
+import { channelsOf, nowSeconds, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 const DEFAULT_PAY_TIMEOUT_S = 60;
@@ -84,8 +85,6 @@ export function invoiceState(i: InvoiceRecord, now: number): InvoiceState {
 const paymentStatus = (p: PaymentRecord): Payment_Status =>
   p.state === 'succeeded' ? Payment_Status.SUCCEEDED : p.state === 'failed' ? Payment_Status.FAILED : Payment_Status.IN_FLIGHT;
 
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-
 /**
  * Waits until an invoice is settled, canceled or expired, `timeoutMs`
  * passes (DeadlineExceeded), or the client goes away.
@@ -123,9 +122,8 @@ export function waitInvoice(node: LightningNode, hash: Uint8Array, timeoutMs: nu
 }
 
 export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => void {
-  const wallet = (): Wallet => node.wallet ?? (() => { throw failedPrecondition('no chain source configured: the node runs without a wallet'); })();
-  const channels = (): ChannelManager =>
-    node.channels ?? (() => { throw failedPrecondition('no chain source configured: the node runs without channels'); })();
+  const wallet = (): Wallet => walletOf(node);
+  const channels = (): ChannelManager => channelsOf(node);
   const decode = (pr: string): Bolt11 => {
     if (!pr) throw invalidArgument('payment_request is required');
     try {

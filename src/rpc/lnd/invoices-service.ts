@@ -10,8 +10,7 @@ import { Invoices } from '../gen/invoicesrpc/invoices_pb.ts';
 import { Invoice_InvoiceState } from '../gen/lnrpc/lightning_pb.ts';
 import { waitInvoice } from '../lnnode-service.ts';
 import { invoiceMessage, invoiceState } from './convert.ts';
-
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+import { nowSeconds } from '../node-parts.ts';
 
 export function invoicesRoutes(node: LightningNode): (router: ConnectRouter) => void {
   return (router) =>

@@ -25,12 +25,11 @@ import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectE
 import { feed } from '../feed.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
+import { channelsOf, nowSeconds, walletOf } from '../node-parts.ts';
 
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
 const LND_INVOICE_EXPIRY_S = 86_400;
 const DEFAULT_P2P_PORT = 9735;
-
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** lnd accepts a host without a port and dials 9735. */
 function withDefaultPort(h: string): string {
@@ -142,9 +141,8 @@ async function* invoiceEvents(node: LightningNode, addIndex: number, settleIndex
 }
 
 export function lightningRoutes(node: LightningNode): (router: ConnectRouter) => void {
-  const wallet = (): Wallet => node.wallet ?? (() => { throw failedPrecondition('no chain source configured: the node runs without a wallet'); })();
-  const channels = (): ChannelManager =>
-    node.channels ?? (() => { throw failedPrecondition('no chain source configured: the node runs without channels'); })();
+  const wallet = (): Wallet => walletOf(node);
+  const channels = (): ChannelManager => channelsOf(node);
   const lndNetwork = node.config.network;
 
   return (router) =>
