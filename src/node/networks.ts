@@ -4,6 +4,7 @@
  * print it); init's `networks` TLV and open_channel's chain_hash carry it.
  */
 import { fromHex } from '../bolt/bytes.ts';
+import { type Network as Bolt11Network } from '../bolt/bolt11/fallback.ts';
 import { type Network } from './identity.ts';
 
 /** Genesis block hashes as block explorers print them. */
@@ -18,6 +19,11 @@ export const NETWORKS: readonly Network[] = ['mainnet', 'testnet', 'signet', 're
 
 export function isNetwork(s: string): s is Network {
   return (NETWORKS as readonly string[]).includes(s);
+}
+
+/** The network name a BOLT 11 invoice carries (its prefix: lnbc is "bitcoin"). */
+export function bolt11Network(network: Network): Bolt11Network {
+  return network === 'mainnet' ? 'bitcoin' : network;
 }
 
 export function chainHash(network: Network): Uint8Array {

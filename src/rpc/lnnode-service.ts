@@ -14,7 +14,7 @@ import { satPerVbToPerKw } from '../chain/feerate.ts';
 import { type ChannelManager, type ChannelSummary } from '../node/channels/manager.ts';
 import { parseHostPort } from '../node/config.ts';
 import { type LightningNode } from '../node/node.ts';
-import { addressNetwork } from '../node/networks.ts';
+import { addressNetwork, bolt11Network } from '../node/networks.ts';
 import { type InvoiceRecord } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentRecord } from '../node/payments/payments.ts';
 import { type Wallet } from '../node/wallet/wallet.ts';
@@ -132,7 +132,6 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
       throw invalidArgument(`payment_request is not a valid BOLT 11 invoice: ${(e as Error).message}`);
     }
   };
-  const bolt11Network = node.config.network === 'mainnet' ? 'bitcoin' : node.config.network;
 
   return (router) =>
     router.service(LightningNodeService, {
@@ -341,7 +340,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
 
       async payInvoice(req) {
         const inv = decode(req.paymentRequest);
-        if (inv.network !== bolt11Network) throw invalidArgument(`payment_request is for ${inv.network}; this node runs on ${node.config.network}`);
+        if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`payment_request is for ${inv.network}; this node runs on ${node.config.network}`);
         if (inv.amountMsat !== undefined && req.amountMsat !== 0n && req.amountMsat !== inv.amountMsat) {
           throw invalidArgument('amount_msat: the invoice has its own amount; leave amount_msat 0');
         }

@@ -20,6 +20,7 @@ import { checkHopPayload, decodeHopPayload } from '../../bolt/bolt4/payload.ts';
 import { OnionError, peelOnion } from '../../bolt/bolt4/sphinx.ts';
 import { type Msat, msat } from '../../bolt/units.ts';
 import { type Network } from '../identity.ts';
+import { bolt11Network } from '../networks.ts';
 import { type Resolution } from '../channels/manager.ts';
 import { type Store } from '../store.ts';
 
@@ -117,7 +118,7 @@ export class Invoices {
     const timestamp = this.now();
     const bolt11 = encodeInvoice(
       {
-        network: this.network === 'mainnet' ? 'bitcoin' : this.network,
+        network: bolt11Network(this.network),
         amountMsat: p.amountMsat,
         timestamp,
         paymentHash,

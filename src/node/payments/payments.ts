@@ -22,6 +22,7 @@ import { constructOnion } from '../../bolt/bolt4/sphinx.ts';
 import { type CltvExpiry, type Msat, msat } from '../../bolt/units.ts';
 import { type ChannelManager, type HtlcOutcome } from '../channels/manager.ts';
 import { type Network } from '../identity.ts';
+import { bolt11Network } from '../networks.ts';
 import { type Store } from '../store.ts';
 
 /** Blocks added to the invoice's min_final_cltv so the HTLC still qualifies if a block arrives meanwhile. */
@@ -123,8 +124,7 @@ export class Payments {
     } catch (e) {
       throw new PaymentError(`invalid invoice: ${(e as Error).message}`);
     }
-    const net = this.network === 'mainnet' ? 'bitcoin' : this.network;
-    if (inv.network !== net) throw new PaymentError(`invoice is for ${inv.network}, this node runs on ${this.network}`);
+    if (inv.network !== bolt11Network(this.network)) throw new PaymentError(`invoice is for ${inv.network}, this node runs on ${this.network}`);
     if (isExpired(inv, this.now())) throw new PaymentError('invoice expired');
     if (inv.amountMsat !== undefined && opts.amountMsat !== undefined && opts.amountMsat !== inv.amountMsat) {
       throw new PaymentError('invoice has an amount; do not give another');

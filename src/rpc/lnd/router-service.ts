@@ -14,6 +14,7 @@ import { hex } from '../../bolt/bytes.ts';
 import { decodeInvoice, type Invoice as Bolt11, isExpired } from '../../bolt/bolt11/invoice.ts';
 import { msat } from '../../bolt/units.ts';
 import { type LightningNode } from '../../node/node.ts';
+import { bolt11Network } from '../../node/networks.ts';
 import { PaymentError, type PaymentRecord, type Payments } from '../../node/payments/payments.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
 import { PaymentFailureReason, type PaymentSchema, Payment_PaymentStatus } from '../gen/lnrpc/lightning_pb.ts';
@@ -59,7 +60,6 @@ function refused(inv: Bolt11, bolt11: string, amountMsat: bigint, reason: Paymen
 }
 
 export function routerRoutes(node: LightningNode): (router: ConnectRouter) => void {
-  const network = node.config.network === 'mainnet' ? 'bitcoin' : node.config.network;
 
   async function* sendPayment(req: SendPaymentRequest, ctx: HandlerContext): AsyncGenerator<PaymentMsg> {
     if (!req.paymentRequest) {
@@ -78,7 +78,7 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     } catch (e) {
       throw invalidArgument(`payment_request is not a valid BOLT 11 invoice: ${(e as Error).message}`);
     }
-    if (inv.network !== network) throw invalidArgument(`invoice is for ${inv.network}; this node runs on ${node.config.network}`);
+    if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`invoice is for ${inv.network}; this node runs on ${node.config.network}`);
     const given = req.amtMsat || req.amt * 1000n;
     if (inv.amountMsat !== undefined && given !== 0n) throw invalidArgument('amount must not be specified when paying a non-zero amount invoice');
     if (inv.amountMsat === undefined && given === 0n) throw invalidArgument('amount must be specified when paying a zero amount invoice');
