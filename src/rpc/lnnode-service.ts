@@ -8,11 +8,8 @@ import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { Address } from '@scure/btc-signer';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../bolt/bolt1/wire.ts';
-import { decodeInvoice, type Invoice as Bolt11 } from '../bolt/bolt11/invoice.ts';
-import { type FeeratePerKw, msat, sat } from '../bolt/units.ts';
-import { satPerVbToPerKw } from '../chain/feerate.ts';
+import { msat, sat } from '../bolt/units.ts';
 import { type ChannelManager, type ChannelSummary } from '../node/channels/manager.ts';
-import { parseHostPort } from '../node/config.ts';
 import { type LightningNode } from '../node/node.ts';
 import { addressNetwork, bolt11Network } from '../node/networks.ts';
 import { type InvoiceRecord } from '../node/payments/invoices.ts';
@@ -29,31 +26,13 @@ import {
   PeerEvent_Type,
   WaitInvoiceSettledResponse_State,
 } from './gen/lnnode/v1/lnnode_pb.ts';
+import { dialAddressArg, feerateArg, invoiceArg } from './args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
 import { feed } from './feed.ts';
 import { channelsOf, nowSeconds, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 const DEFAULT_PAY_TIMEOUT_S = 60;
-
-/** A fee rate given in sat/vB (0: let the node choose), converted as the chain sources' estimates are. */
-const satPerVbyte = (v: bigint, field: string): FeeratePerKw | undefined => {
-  if (v === 0n) return undefined;
-  if (v > 100_000n) throw invalidArgument(`${field} of ${v} sat/vB is not plausible`);
-  return satPerVbToPerKw(Number(v));
-};
-
-/** A peer's address: host:port as in --connect (a port of 0 cannot be dialled). */
-function peerAddress(addr: string): { host: string; port: number } {
-  let a: { host: string; port: number } | undefined;
-  try {
-    a = parseHostPort(addr, 'addr');
-  } catch {
-    a = undefined;
-  }
-  if (!a || a.port === 0) throw invalidArgument(`addr must be host:port, got "${addr}"`);
-  return a;
-}
 
 export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {
   return {
@@ -124,14 +103,6 @@ export function waitInvoice(node: LightningNode, hash: Uint8Array, timeoutMs: nu
 export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => void {
   const wallet = (): Wallet => walletOf(node);
   const channels = (): ChannelManager => channelsOf(node);
-  const decode = (pr: string): Bolt11 => {
-    if (!pr) throw invalidArgument('payment_request is required');
-    try {
-      return decodeInvoice(pr.trim());
-    } catch (e) {
-      throw invalidArgument(`payment_request is not a valid BOLT 11 invoice: ${(e as Error).message}`);
-    }
-  };
 
   return (router) =>
     router.service(LightningNodeService, {
@@ -154,7 +125,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
 
       async connectPeer(req) {
         const peer = requirePubkey('peer_pubkey', req.peerPubkey);
-        const { host, port } = peerAddress(req.addr);
+        const { host, port } = dialAddressArg('addr', req.addr);
         if (node.peers.isConnected(peer)) return { alreadyConnected: true };
         try {
           await node.connect(peer, host, port, req.persistent);
@@ -212,7 +183,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         if (req.announceChannel) throw invalidArgument('announce_channel: public channels are not supported; lnnode opens unannounced channels');
         if (req.localFundingAmountSat === 0n) throw invalidArgument('local_funding_amount_sat is required');
         if (req.pushMsat >= req.localFundingAmountSat * 1000n) throw invalidArgument('push_msat must be less than the funding amount');
-        const fundingFeerate = satPerVbyte(req.fundingFeeRateSatPerVbyte, 'funding_fee_rate_sat_per_vbyte');
+        const fundingFeerate = feerateArg('funding_fee_rate_sat_per_vbyte', req.fundingFeeRateSatPerVbyte);
         const ch = channels();
         if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not connected; connect it first`);
         try {
@@ -227,7 +198,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         const id = requireBytes('channel_id', req.channelId, 32);
         if (!node.channels?.get(id)) throw notFound(`no channel ${hex(id)}`);
         const ch = channels();
-        const feerate = satPerVbyte(req.feeRateSatPerVbyte, 'fee_rate_sat_per_vbyte');
+        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte);
         try {
           const { closingTxid } = await ch.close(id, { force: req.force, feerate });
           return { closingTxidHex: closingTxid };
@@ -259,7 +230,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         }
         if (req.sendAll && req.amountSat !== 0n) throw invalidArgument('give amount_sat or send_all, not both');
         if (!req.sendAll && req.amountSat === 0n) throw invalidArgument('amount_sat is required (or send_all)');
-        const feerate = satPerVbyte(req.feeRateSatPerVbyte, 'fee_rate_sat_per_vbyte') ?? channels().feerateEstimate;
+        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte) ?? channels().feerateEstimate;
         try {
           const tx = await w.send({
             address: req.address,
@@ -323,7 +294,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
       },
 
       decodeInvoice(req) {
-        const inv = decode(req.paymentRequest);
+        const { invoice: inv } = invoiceArg('payment_request', req.paymentRequest);
         return {
           payeePubkey: inv.payeePubkey,
           descriptionHash: inv.descriptionHash ?? new Uint8Array(),
@@ -339,7 +310,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
       },
 
       async payInvoice(req) {
-        const inv = decode(req.paymentRequest);
+        const { text, invoice: inv } = invoiceArg('payment_request', req.paymentRequest);
         if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`payment_request is for ${inv.network}; this node runs on ${node.config.network}`);
         if (inv.amountMsat !== undefined && req.amountMsat !== 0n && req.amountMsat !== inv.amountMsat) {
           throw invalidArgument('amount_msat: the invoice has its own amount; leave amount_msat 0');
@@ -353,7 +324,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         const timeoutMs = (req.timeoutSeconds || DEFAULT_PAY_TIMEOUT_S) * 1000;
         // A direct payment pays no routing fee, so every fee_limit_msat (also 0) is met.
         try {
-          const p = await node.payments.pay(req.paymentRequest.trim(), { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined, timeoutMs });
+          const p = await node.payments.pay(text, { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined, timeoutMs });
           return { status: PayInvoiceResponse_Status.SUCCEEDED, paymentPreimage: p.preimage, paymentHash: p.paymentHash, amountMsat: p.amountMsat, feeMsat: 0n };
         } catch (e) {
           if (!(e instanceof PaymentError)) throw toConnectError(e);

@@ -9,19 +9,18 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@co
 import { Address } from '@scure/btc-signer';
 import { fromHex, hex } from '../../bolt/bytes.ts';
 import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../../bolt/bolt1/wire.ts';
-import { DEFAULT_EXPIRY_SECONDS, decodeInvoice, type Invoice as Bolt11 } from '../../bolt/bolt11/invoice.ts';
+import { DEFAULT_EXPIRY_SECONDS } from '../../bolt/bolt11/invoice.ts';
 import { LNNODE_INIT_FEATURES } from '../../bolt/bolt9/features.ts';
 import { type FeeratePerKw, msat, sat } from '../../bolt/units.ts';
-import { satPerVbToPerKw } from '../../chain/feerate.ts';
 import { type ChannelManager, type ChannelSummary } from '../../node/channels/manager.ts';
-import { parseHostPort } from '../../node/config.ts';
 import { type LightningNode } from '../../node/node.ts';
 import { addressNetwork } from '../../node/networks.ts';
 import { type InvoiceRecord } from '../../node/payments/invoices.ts';
 import { Subscription } from '../../node/subscription.ts';
 import { type Wallet } from '../../node/wallet/wallet.ts';
 import pkg from '../../../package.json' with { type: 'json' };
-import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
+import { dialAddressArg, feerateArg, invoiceArg } from '../args.ts';
+import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from '../errors.ts';
 import { feed } from '../feed.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
@@ -31,32 +30,16 @@ import { channelsOf, nowSeconds, walletOf } from '../node-parts.ts';
 const LND_INVOICE_EXPIRY_S = 86_400;
 const DEFAULT_P2P_PORT = 9735;
 
-/** lnd accepts a host without a port and dials 9735. */
-function withDefaultPort(h: string): string {
-  const bareIpv6 = !h.startsWith('[') && h.split(':').length > 2;
-  if (bareIpv6) return `[${h}]:${DEFAULT_P2P_PORT}`;
-  return /:\d+$/.test(h) ? h : `${h}:${DEFAULT_P2P_PORT}`;
-}
-
 /** A pubkey given as a hex string, as lnd's string fields carry them. */
 function pubkeyHex(field: string, s: string): Uint8Array {
   if (!/^0[23][0-9a-fA-F]{64}$/.test(s)) throw invalidArgument(`${field} must be a 33-byte compressed public key in hex, got "${s}"`);
   return fromHex(s);
 }
 
-function pubkeyBytes(field: string, b: Uint8Array): Uint8Array {
-  requireBytes(field, b, 33);
-  if (b[0] !== 2 && b[0] !== 3) throw invalidArgument(`${field} is not a compressed public key`);
-  return b;
-}
-
 /** sat_per_vbyte, or the deprecated sat_per_byte (the same unit); 0 lets the node choose. */
 function feerate(satPerVbyte: bigint, satPerByte: bigint): FeeratePerKw | undefined {
   if (satPerVbyte && satPerByte) throw invalidArgument('either sat_per_byte or sat_per_vbyte should be set, but not both');
-  const v = satPerVbyte || satPerByte;
-  if (v === 0n) return undefined;
-  if (v < 0n || v > 100_000n) throw invalidArgument(`a fee rate of ${v} sat/vB is not plausible`);
-  return satPerVbToPerKw(Number(v));
+  return satPerByte ? feerateArg('sat_per_byte', satPerByte) : feerateArg('sat_per_vbyte', satPerVbyte);
 }
 
 /** The channel a ChannelPoint names. */
@@ -175,14 +158,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
       async connectPeer(req) {
         if (!req.addr) throw invalidArgument('addr is required (pubkey and host)');
         const peer = pubkeyHex('addr.pubkey', req.addr.pubkey);
-        let host: string;
-        let port: number;
-        try {
-          ({ host, port } = parseHostPort(withDefaultPort(req.addr.host), 'addr.host'));
-        } catch {
-          throw invalidArgument(`addr.host must be host or host:port, got "${req.addr.host}"`);
-        }
-        if (port === 0) throw invalidArgument('addr.host: port 0 cannot be dialled');
+        const { host, port } = dialAddressArg('addr.host', req.addr.host, DEFAULT_P2P_PORT);
         if (node.peers.isConnected(peer)) throw new ConnectError(`already connected to peer: ${req.addr.pubkey}`, Code.AlreadyExists);
         try {
           await node.connect(peer, host, port, req.perm);
@@ -213,7 +189,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
       },
 
       sendCustomMessage(req) {
-        const peer = pubkeyBytes('peer', req.peer);
+        const peer = requirePubkey('peer', req.peer);
         if (req.type < CUSTOM_TYPE_MIN || req.type > 0xffff) throw invalidArgument(`custom message type ${req.type} is outside ${CUSTOM_TYPE_MIN}..65535`);
         if (req.data.length > MAX_CUSTOM_PAYLOAD) throw invalidArgument(`data is ${req.data.length} bytes; at most ${MAX_CUSTOM_PAYLOAD} fit in a message`);
         try {
@@ -229,7 +205,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
       },
 
       listChannels(req) {
-        const peer = req.peer.length ? hex(pubkeyBytes('peer', req.peer)) : undefined;
+        const peer = req.peer.length ? hex(requirePubkey('peer', req.peer)) : undefined;
         if (req.publicOnly) return { channels: [] }; // every lnnode channel is private
         const list = (node.channels?.list() ?? []).filter(
           (c) => (c.phase === 'normal' || c.phase === 'shutdown') && (!peer || c.peer === peer) && (!req.activeOnly || c.active) && (!req.inactiveOnly || !c.active),
@@ -357,12 +333,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
       },
 
       decodePayReq(req) {
-        let d: Bolt11;
-        try {
-          d = decodeInvoice(req.payReq.trim().replace(/^lightning:/i, ''));
-        } catch (e) {
-          throw invalidArgument(`pay_req is not a valid BOLT 11 invoice: ${(e as Error).message}`);
-        }
+        const { invoice: d } = invoiceArg('pay_req', req.payReq, { uri: true });
         return {
           destination: hex(d.payeePubkey),
           paymentHash: hex(d.paymentHash),
@@ -382,7 +353,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
 
 /** Checks an OpenChannelRequest against what lnnode can do, then opens. */
 async function openChannel(node: LightningNode, ch: ChannelManager, req: OpenChannelRequest) {
-  const peer = req.nodePubkey.length ? pubkeyBytes('node_pubkey', req.nodePubkey) : pubkeyHex('node_pubkey_string', req.nodePubkeyString);
+  const peer = req.nodePubkey.length ? requirePubkey('node_pubkey', req.nodePubkey) : pubkeyHex('node_pubkey_string', req.nodePubkeyString);
   if (!req.private) throw invalidArgument('lnnode opens private (unannounced) channels only: set private (lncli openchannel --private)');
   if (req.zeroConf) throw invalidArgument('zero_conf channels are not supported');
   if (req.fundMax) throw invalidArgument('fund_max is not supported: give local_funding_amount');

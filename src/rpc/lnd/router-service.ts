@@ -11,11 +11,12 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { type MessageInitShape } from '@bufbuild/protobuf';
 import { hex } from '../../bolt/bytes.ts';
-import { decodeInvoice, type Invoice as Bolt11, isExpired } from '../../bolt/bolt11/invoice.ts';
+import { type Invoice as Bolt11, isExpired } from '../../bolt/bolt11/invoice.ts';
 import { msat } from '../../bolt/units.ts';
 import { type LightningNode } from '../../node/node.ts';
 import { bolt11Network } from '../../node/networks.ts';
 import { PaymentError, type PaymentRecord, type Payments } from '../../node/payments/payments.ts';
+import { invoiceArg } from '../args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
 import { PaymentFailureReason, type PaymentSchema, Payment_PaymentStatus } from '../gen/lnrpc/lightning_pb.ts';
 import { Router, type SendPaymentRequest, type TrackPaymentRequest } from '../gen/routerrpc/router_pb.ts';
@@ -71,13 +72,7 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     if (req.feeLimitSat && req.feeLimitMsat) throw invalidArgument('fee_limit_sat and fee_limit_msat are mutually exclusive');
     if (req.feeLimitSat < 0n || req.feeLimitMsat < 0n || req.amt < 0n || req.amtMsat < 0n) throw invalidArgument('amounts and fee limits must not be negative');
     if (req.outgoingChanIds.length) throw invalidArgument('outgoing_chan_ids is not supported: lnnode picks the direct channel to the payee');
-    const bolt11 = req.paymentRequest.trim().replace(/^lightning:/i, '');
-    let inv: Bolt11;
-    try {
-      inv = decodeInvoice(bolt11);
-    } catch (e) {
-      throw invalidArgument(`payment_request is not a valid BOLT 11 invoice: ${(e as Error).message}`);
-    }
+    const { text: bolt11, invoice: inv } = invoiceArg('payment_request', req.paymentRequest, { uri: true });
     if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`invoice is for ${inv.network}; this node runs on ${node.config.network}`);
     const given = req.amtMsat || req.amt * 1000n;
     if (inv.amountMsat !== undefined && given !== 0n) throw invalidArgument('amount must not be specified when paying a non-zero amount invoice');
