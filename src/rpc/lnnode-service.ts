@@ -29,6 +29,7 @@ import {
 import { dialAddressArg, feerateArg, invoiceArg } from './args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
 import { feed } from './feed.ts';
+import { until } from './until.ts';
 import { channelsOf, nowSeconds, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
@@ -68,36 +69,28 @@ const paymentStatus = (p: PaymentRecord): Payment_Status =>
  * Waits until an invoice is settled, canceled or expired, `timeoutMs`
  * passes (DeadlineExceeded), or the client goes away.
  */
-export function waitInvoice(node: LightningNode, hash: Uint8Array, timeoutMs: number | undefined, signal: AbortSignal): Promise<InvoiceRecord & { final: InvoiceState }> {
+export async function waitInvoice(node: LightningNode, hash: Uint8Array, timeoutMs: number | undefined, signal: AbortSignal): Promise<InvoiceRecord & { final: InvoiceState }> {
   const first = node.invoices.get(hash);
-  if (!first) return Promise.reject(notFound(`no invoice with payment_hash ${hex(hash)}`));
-  return new Promise((resolve, reject) => {
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    let unsubscribe = (): void => {};
-    const finish = (f: () => void): void => {
-      timers.forEach(clearTimeout);
-      unsubscribe();
-      signal.removeEventListener('abort', aborted);
-      f();
-    };
-    const check = (): boolean => {
+  if (!first) throw notFound(`no invoice with payment_hash ${hex(hash)}`);
+  const key = hex(hash);
+  return until(
+    (wake) => {
+      const off = node.invoices.onSettled((i) => hex(i.paymentHash) === key && wake());
+      // Expiry changes the state without an event.
+      const expiry = setTimeout(wake, Math.max(0, first.expiresAt * 1000 - Date.now()) + 50);
+      return () => {
+        off();
+        clearTimeout(expiry);
+      };
+    },
+    () => {
       const i = node.invoices.get(hash)!;
-      const s = invoiceState(i, nowSeconds());
-      if (s === InvoiceState.OPEN) return false;
-      finish(() => resolve({ ...i, final: s }));
-      return true;
-    };
-    const aborted = (): void => finish(() => reject(new ConnectError('the client cancelled', Code.Canceled)));
-    if (check()) return;
-    unsubscribe = node.invoices.onSettled((i) => {
-      if (hex(i.paymentHash) === hex(hash)) check();
-    });
-    signal.addEventListener('abort', aborted, { once: true });
-    timers.push(setTimeout(check, Math.max(0, first.expiresAt * 1000 - Date.now()) + 50));
-    if (timeoutMs !== undefined) {
-      timers.push(setTimeout(() => finish(() => reject(new ConnectError(`invoice still open after ${timeoutMs / 1000} s`, Code.DeadlineExceeded))), timeoutMs));
-    }
-  });
+      const final = invoiceState(i, nowSeconds());
+      return final === InvoiceState.OPEN ? undefined : { ...i, final };
+    },
+    signal,
+    timeoutMs === undefined ? {} : { timeout: { ms: timeoutMs, error: () => new ConnectError(`invoice still open after ${timeoutMs / 1000} s`, Code.DeadlineExceeded) } },
+  );
 }
 
 export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => void {

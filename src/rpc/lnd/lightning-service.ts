@@ -22,6 +22,7 @@ import pkg from '../../../package.json' with { type: 'json' };
 import { dialAddressArg, feerateArg, invoiceArg } from '../args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from '../errors.ts';
 import { feed } from '../feed.ts';
+import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
 import { channelsOf, nowSeconds, walletOf } from '../node-parts.ts';
@@ -61,24 +62,15 @@ export function channelAt(node: LightningNode, cp: ChannelPoint | undefined): Ch
 
 /** Resolves when `pred` holds for the channel, or rejects when the client goes away. */
 function channelReaches(ch: ChannelManager, id: Uint8Array, pred: (c: ChannelSummary) => boolean, signal: AbortSignal): Promise<ChannelSummary> {
-  return new Promise((resolve, reject) => {
-    let off = (): void => {};
-    const done = (f: () => void): void => {
-      off();
-      signal.removeEventListener('abort', aborted);
-      f();
-    };
-    const check = (): void => {
+  const key = hex(id);
+  return until(
+    (wake) => ch.onStateChange((changed) => hex(changed) === key && wake()),
+    () => {
       const c = ch.get(id);
-      if (c && pred(c)) done(() => resolve(c));
-    };
-    const aborted = (): void => done(() => reject(new ConnectError('the client cancelled', Code.Canceled)));
-    off = ch.onStateChange((changed) => {
-      if (hex(changed) === hex(id)) check();
-    });
-    signal.addEventListener('abort', aborted, { once: true });
-    check();
-  });
+      return c && pred(c) ? c : undefined;
+    },
+    signal,
+  );
 }
 
 interface InvoiceEvent {

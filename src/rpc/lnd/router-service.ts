@@ -17,6 +17,7 @@ import { type LightningNode } from '../../node/node.ts';
 import { bolt11Network } from '../../node/networks.ts';
 import { PaymentError, type PaymentRecord, type Payments } from '../../node/payments/payments.ts';
 import { invoiceArg } from '../args.ts';
+import { until } from '../until.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
 import { PaymentFailureReason, type PaymentSchema, Payment_PaymentStatus } from '../gen/lnrpc/lightning_pb.ts';
 import { Router, type SendPaymentRequest, type TrackPaymentRequest } from '../gen/routerrpc/router_pb.ts';
@@ -26,21 +27,15 @@ type PaymentMsg = MessageInitShape<typeof PaymentSchema>;
 
 /** The payment's final record: now if it has one, else when it resolves (or the client leaves). */
 function finalState(payments: Payments, hash: Uint8Array, signal: AbortSignal): Promise<PaymentRecord> {
-  return new Promise((resolve, reject) => {
-    const key = hex(hash);
-    const finish = (f: () => void): void => {
-      off();
-      signal.removeEventListener('abort', aborted);
-      f();
-    };
-    const off = payments.onResolved((p) => {
-      if (hex(p.paymentHash) === key) finish(() => resolve(p));
-    });
-    const aborted = (): void => finish(() => reject(new ConnectError('the client cancelled', Code.Canceled)));
-    signal.addEventListener('abort', aborted, { once: true });
-    const now = payments.get(hash);
-    if (now && now.state !== 'in_flight') finish(() => resolve(now));
-  });
+  const key = hex(hash);
+  return until(
+    (wake) => payments.onResolved((p) => hex(p.paymentHash) === key && wake()),
+    () => {
+      const p = payments.get(hash);
+      return p && p.state !== 'in_flight' ? p : undefined;
+    },
+    signal,
+  );
 }
 
 /** A payment that never got an HTLC out, reported as lnd reports one it found no route for. */
