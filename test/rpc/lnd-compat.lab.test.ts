@@ -137,10 +137,20 @@ describe('lncli against lnnode', () => {
     expect(pub.code).not.toBe(0);
     expect(pub.stderr).toContain('private');
 
-    const opened = await cli.json<{ funding_txid: string }>(['openchannel', '--node_key', hex(b.nodeId), '--local_amt', String(FUNDING_SAT), '--push_amt', String(PUSH_SAT), '--private']);
-    expect((await lab.btcd.rpc.call<string[]>('getrawmempool')).includes(opened.funding_txid)).toBe(true);
-    fundingFee = await lab.fee(opened.funding_txid);
+    // --block: lncli prints the pending channel, then waits on the OpenChannel stream until it is open.
+    const running = cli.run(['openchannel', '--node_key', hex(b.nodeId), '--local_amt', String(FUNDING_SAT), '--push_amt', String(PUSH_SAT), '--private', '--block']);
+    const [funding] = await waitFor('the funding transaction in the mempool', async () => {
+      const pool = await lab.btcd.rpc.call<string[]>('getrawmempool');
+      return pool.length ? pool : undefined;
+    });
     await lab.btcd.generate(3);
+    const done = await running;
+    expect(done.code).toBe(0);
+    const [pending, open] = done.stdout.trim().split(/\n(?=\{)/).map((j) => JSON.parse(j) as Record<string, string>);
+    const opened = { funding_txid: pending!.funding_txid! };
+    expect(opened.funding_txid).toBe(funding!);
+    expect(open!.channel_point).toStartWith(`${funding}:`);
+    fundingFee = await lab.fee(opened.funding_txid);
     const ch = await waitFor('channel active in listchannels', async () => {
       const l = await cli.json<{ channels: Record<string, unknown>[] }>(['listchannels', '--active_only']);
       return l.channels[0];
