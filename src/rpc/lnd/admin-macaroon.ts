@@ -30,10 +30,9 @@ const ADMIN_OPS: [string, string[]][] = [
   ['signer', ['generate', 'read']],
 ];
 
-const LND_NETWORK: Record<Network, string> = { mainnet: 'mainnet', testnet: 'testnet', signet: 'signet', regtest: 'regtest' };
-
+/** lnd names its network directories as lnnode names its networks. */
 export function adminMacaroonPath(dataDir: string, network: Network): string {
-  return join(dataDir, 'data', 'chain', 'bitcoin', LND_NETWORK[network], 'admin.macaroon');
+  return join(dataDir, 'data', 'chain', 'bitcoin', network, 'admin.macaroon');
 }
 
 function identifier(nonce: Uint8Array): Uint8Array {

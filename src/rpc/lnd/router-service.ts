@@ -17,9 +17,10 @@ import { type LightningNode } from '../../node/node.ts';
 import { bolt11Network } from '../../node/networks.ts';
 import { PaymentError, type PaymentRecord, type Payments } from '../../node/payments/payments.ts';
 import { invoiceArg } from '../args.ts';
+import { nowSeconds } from '../node-parts.ts';
 import { until } from '../until.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
-import { PaymentFailureReason, type PaymentSchema, Payment_PaymentStatus } from '../gen/lnrpc/lightning_pb.ts';
+import { PaymentFailureReason, type PaymentSchema } from '../gen/lnrpc/lightning_pb.ts';
 import { Router, type SendPaymentRequest, type TrackPaymentRequest } from '../gen/routerrpc/router_pb.ts';
 import { paymentMessage } from './convert.ts';
 
@@ -38,25 +39,15 @@ function finalState(payments: Payments, hash: Uint8Array, signal: AbortSignal): 
   );
 }
 
-/** A payment that never got an HTLC out, reported as lnd reports one it found no route for. */
-function refused(inv: Bolt11, bolt11: string, amountMsat: bigint, reason: PaymentFailureReason): PaymentMsg {
-  const now = BigInt(Math.floor(Date.now() / 1000));
-  return {
-    paymentHash: hex(inv.paymentHash),
-    value: amountMsat / 1000n,
-    valueSat: amountMsat / 1000n,
-    valueMsat: amountMsat,
-    paymentRequest: bolt11,
-    paymentPreimage: '0'.repeat(64),
-    creationDate: now,
-    creationTimeNs: now * 1_000_000_000n,
-    status: Payment_PaymentStatus.FAILED,
-    failureReason: reason,
-  };
+/**
+ * The payment as lnd reports it before we store one (the first IN_FLIGHT
+ * update) or when none was stored because no HTLC went out (FAILED).
+ */
+function unstored(inv: Bolt11, bolt11: string, amountMsat: bigint, state: 'in_flight' | 'failed'): PaymentRecord {
+  return { paymentHash: inv.paymentHash, bolt11, payee: inv.payeePubkey, amountMsat: msat(amountMsat), state, createdAt: nowSeconds() };
 }
 
 export function routerRoutes(node: LightningNode): (router: ConnectRouter) => void {
-
   async function* sendPayment(req: SendPaymentRequest, ctx: HandlerContext): AsyncGenerator<PaymentMsg> {
     if (!req.paymentRequest) {
       throw invalidArgument('payment_request is required: lnnode pays BOLT 11 invoices over a direct channel (no keysend or bare payment hashes)');
@@ -83,7 +74,7 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     const attempt = node.payments.pay(bolt11, { amountMsat: inv.amountMsat === undefined ? msat(given) : undefined, timeoutMs: req.timeoutSeconds * 1000 });
     attempt.catch(() => {}); // observed below; a client that left must not leave it unhandled
     if (!req.noInflightUpdates) {
-      yield { ...refused(inv, bolt11, amountMsat, PaymentFailureReason.FAILURE_REASON_NONE), status: Payment_PaymentStatus.IN_FLIGHT };
+      yield paymentMessage(unstored(inv, bolt11, amountMsat, 'in_flight'));
     }
     try {
       yield paymentMessage(await attempt);
@@ -94,7 +85,7 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
       if (!p) {
         // No HTLC went out: lnd reports a payment it found no way to send as NO_ROUTE.
         const reason = /no active channel/.test(e.message) ? PaymentFailureReason.FAILURE_REASON_NO_ROUTE : PaymentFailureReason.FAILURE_REASON_ERROR;
-        yield refused(inv, bolt11, amountMsat, reason);
+        yield { ...paymentMessage(unstored(inv, bolt11, amountMsat, 'failed')), failureReason: reason };
         return;
       }
       if (p.state === 'failed') {
