@@ -13,14 +13,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { msat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
 import { Invoices } from '../../src/rpc/gen/invoicesrpc/invoices_pb.ts';
 import { Invoice_InvoiceState, Lightning, Payment_PaymentStatus } from '../../src/rpc/gen/lnrpc/lightning_pb.ts';
 import { Router } from '../../src/rpc/gen/routerrpc/router_pb.ts';
+import { credentialTransport } from '../../src/rpc/client.ts';
 import { adminMacaroonPath } from '../../src/rpc/lnd/admin-macaroon.ts';
 import { ChannelLab } from '../lab/channel-lab.ts';
 import { Lncli } from '../lab/lncli.ts';
@@ -49,15 +49,7 @@ interface LndClients {
 }
 
 function lndClients(macaroonHex = readFileSync(adminMacaroonPath(a.dataDir, 'regtest')).toString('hex')): LndClients {
-  const mac: Interceptor = (next) => (req) => {
-    req.header.set('macaroon', macaroonHex);
-    return next(req);
-  };
-  const transport = createGrpcTransport({
-    baseUrl: `https://127.0.0.1:${lndPort}`,
-    interceptors: [mac],
-    nodeOptions: { ca: readFileSync(join(a.dataDir, 'tls.cert')) },
-  });
+  const transport = credentialTransport({ host: '127.0.0.1', port: lndPort, header: ['macaroon', macaroonHex], caCert: readFileSync(join(a.dataDir, 'tls.cert')) });
   return { lightning: createClient(Lightning, transport), router: createClient(Router, transport), invoices: createClient(Invoices, transport) };
 }
 
