@@ -293,10 +293,11 @@ export class ChannelManager {
   }
 
   /** An active channel with `peer` that can send `amountMsat` now, if any. */
-  channelToPay(peer: Uint8Array, amountMsat: Msat): Uint8Array | undefined {
+  channelToPay(peer: Uint8Array, amountMsat: Msat, only?: (c: ChannelSummary) => boolean): Uint8Array | undefined {
     let best: { id: string; avail: bigint } | undefined;
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer) || !this.isActive(l)) continue;
+      if (only && !only(this.summary(id, l))) continue;
       const avail = availableToSend(l.rec.commitments);
       if (avail >= amountMsat && (!best || avail > best.avail)) best = { id, avail };
     }

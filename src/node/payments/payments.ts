@@ -20,7 +20,7 @@ import { encodeHopPayload } from '../../bolt/bolt4/payload.ts';
 import { routeSecrets } from '../../bolt/bolt4/keys.ts';
 import { constructOnion } from '../../bolt/bolt4/sphinx.ts';
 import { type CltvExpiry, type Msat, msat } from '../../bolt/units.ts';
-import { type ChannelManager, type HtlcOutcome } from '../channels/manager.ts';
+import { type ChannelManager, type ChannelSummary, type HtlcOutcome } from '../channels/manager.ts';
 import { type Network } from '../identity.ts';
 import { bolt11Network } from '../networks.ts';
 import { type Store } from '../store.ts';
@@ -45,6 +45,18 @@ export interface PaymentRecord {
   htlcId?: bigint;
   createdAt: number;
   resolvedAt?: number;
+}
+
+export interface PayOptions {
+  /** For invoices without an amount. */
+  amountMsat?: Msat;
+  timeoutMs?: number;
+  /**
+   * Channels the HTLC may leave by: channel ids (hex), short channel ids
+   * (BxTxO) or local aliases (decimal, as in ChannelSummary); by default the
+   * payee's channel with the most room.
+   */
+  outgoingChannels?: string[];
 }
 
 export class PaymentError extends Error {
@@ -117,7 +129,7 @@ export class Payments {
    * PaymentError carrying the failed record, or on timeout (the payment then
    * stays in flight and resolves later: it is never abandoned while an HTLC exists).
    */
-  async pay(bolt11: string, opts: { amountMsat?: Msat; timeoutMs?: number } = {}): Promise<PaymentRecord> {
+  async pay(bolt11: string, opts: PayOptions = {}): Promise<PaymentRecord> {
     let inv: Invoice;
     try {
       inv = decodeInvoice(bolt11);
@@ -136,8 +148,13 @@ export class Payments {
     if (prior?.state === 'succeeded') return prior;
     if (prior?.state === 'in_flight') return this.wait(prior, opts.timeoutMs);
 
-    const channelId = await this.channelWithRoom(inv.payeePubkey, amountMsat);
-    if (!channelId) throw new PaymentError(`no active channel with ${hex(inv.payeePubkey)} can send ${amountMsat} msat`);
+    const only = opts.outgoingChannels && new Set(opts.outgoingChannels);
+    const allowed = only && ((c: ChannelSummary): boolean => only.has(c.channelId) || only.has(c.localAlias) || (c.shortChannelId !== undefined && only.has(c.shortChannelId)));
+    const channelId = await this.channelWithRoom(inv.payeePubkey, amountMsat, allowed);
+    if (!channelId) {
+      const which = only ? `of ${[...only].join(', ')} ` : '';
+      throw new PaymentError(`no active channel ${which}with ${hex(inv.payeePubkey)} can send ${amountMsat} msat`);
+    }
     const cltvExpiry = (this.channels.height + inv.minFinalCltvExpiryDelta + CLTV_SAFETY_BLOCKS) as CltvExpiry;
     const sessionKey = randomBytes(32);
     const payload = encodeHopPayload({
@@ -173,10 +190,10 @@ export class Payments {
    * commitment round ends (the removed amount still counts as in flight), so
    * that case waits briefly, as lnd does, instead of failing the payment.
    */
-  private async channelWithRoom(payee: Uint8Array, amountMsat: Msat): Promise<Uint8Array | undefined> {
+  private async channelWithRoom(payee: Uint8Array, amountMsat: Msat, only?: (c: ChannelSummary) => boolean): Promise<Uint8Array | undefined> {
     const deadline = Date.now() + ROOM_WAIT_MS;
     for (;;) {
-      const id = this.channels.channelToPay(payee, amountMsat);
+      const id = this.channels.channelToPay(payee, amountMsat, only);
       if (id) return id;
       const busy = this.channels.list().some((c) => c.peer === hex(payee) && c.active && c.pendingHtlcs > 0);
       if (!busy || Date.now() >= deadline) return undefined;

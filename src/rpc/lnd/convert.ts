@@ -34,6 +34,10 @@ export function scidToUint64(scid: string | undefined): bigint {
   return (BigInt(m[1]!) << 40n) | (BigInt(m[2]!) << 16n) | BigInt(m[3]!);
 }
 
+export function uint64ToScid(n: bigint): string {
+  return `${n >> 40n}x${(n >> 16n) & 0xffffffn}x${n & 0xffffn}`;
+}
+
 const sats = (msat: bigint): bigint => msat / 1000n;
 
 export function lndFeatures(f: FeatureVector): Record<number, MessageInitShape<typeof FeatureSchema>> {

@@ -22,7 +22,7 @@ import { until } from '../until.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
 import { PaymentFailureReason, type PaymentSchema } from '../gen/lnrpc/lightning_pb.ts';
 import { Router, type SendPaymentRequest, type TrackPaymentRequest } from '../gen/routerrpc/router_pb.ts';
-import { paymentMessage } from './convert.ts';
+import { paymentMessage, uint64ToScid } from './convert.ts';
 
 type PaymentMsg = MessageInitShape<typeof PaymentSchema>;
 
@@ -57,7 +57,6 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     if (req.amt && req.amtMsat) throw invalidArgument('amt and amt_msat are mutually exclusive');
     if (req.feeLimitSat && req.feeLimitMsat) throw invalidArgument('fee_limit_sat and fee_limit_msat are mutually exclusive');
     if (req.feeLimitSat < 0n || req.feeLimitMsat < 0n || req.amt < 0n || req.amtMsat < 0n) throw invalidArgument('amounts and fee limits must not be negative');
-    if (req.outgoingChanIds.length) throw invalidArgument('outgoing_chan_ids is not supported: lnnode picks the direct channel to the payee');
     const { text: bolt11, invoice: inv } = invoiceArg('payment_request', req.paymentRequest, { uri: true });
     if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`invoice is for ${inv.network}; this node runs on ${node.config.network}`);
     const given = req.amtMsat || req.amt * 1000n;
@@ -71,7 +70,9 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     if (prior?.state === 'in_flight') throw new ConnectError('payment is in transition', Code.AlreadyExists);
     const amountMsat = inv.amountMsat ?? given;
 
-    const attempt = node.payments.pay(bolt11, { amountMsat: inv.amountMsat === undefined ? msat(given) : undefined, timeoutMs: req.timeoutSeconds * 1000 });
+    // lnd's chan_id is the short channel id, or for us the alias (ListChannels' alias_scids): either matches.
+    const outgoingChannels = req.outgoingChanIds.length ? req.outgoingChanIds.flatMap((n) => [uint64ToScid(n), n.toString()]) : undefined;
+    const attempt = node.payments.pay(bolt11, { amountMsat: inv.amountMsat === undefined ? msat(given) : undefined, timeoutMs: req.timeoutSeconds * 1000, outgoingChannels });
     attempt.catch(() => {}); // observed below; a client that left must not leave it unhandled
     if (!req.noInflightUpdates) {
       yield paymentMessage(unstored(inv, bolt11, amountMsat, 'in_flight'));
