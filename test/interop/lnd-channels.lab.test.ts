@@ -1,9 +1,11 @@
 /**
  * Channels and payments between lnnode and lnd v0.21 on the regtest lab:
  * lnnode opens to lnd and lnd opens to lnnode (static_remotekey, private),
- * both become active, and invoices carrying a description_hash are paid both
- * ways. lnd's side is driven and read through its REST API; balances are
- * compared with what lnd reports.
+ * both become active, and over each 25 invoices carrying a description_hash
+ * are paid each way, lnd's channel balances agreeing with ours to the msat;
+ * cooperative close started by each side, force close by each side, every
+ * sat of lnnode's wallet accounted for. lnd's side is driven and read through
+ * its REST API.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -34,6 +36,7 @@ interface LndChannel {
   initiator: boolean;
   pending_htlcs?: unknown[];
   chan_id: string;
+  fee_per_kw: string;
 }
 
 /** lnd adds a private channel to its own graph a moment after it is active; its router cannot use the channel before. */
@@ -130,9 +133,10 @@ describe('lnnode <-> lnd channels', () => {
     expect(ours.remoteBalanceMsat).toBe(msat(net));
     const theirs = (await lndChannelOf(fundingTxid))!;
     expect(BigInt(theirs.local_balance)).toBe(net / 1000n);
+    await expectLndAgrees();
   }, 90_000);
 
-  test('lnd opens a channel to lnnode; lnd pays over it', async () => {
+  test('lnd opens a channel to lnnode; 25 payments each way over it; lnd agrees on every balance to the msat', async () => {
     await lnd.rest('POST', '/v1/channels', { node_pubkey: b64(node.nodeId), local_funding_amount: '600000', private: true, sat_per_vbyte: '2' });
     const pending = await waitFor('funding in mempool', async () => {
       const m = await lab.btcd.rpc.call<string[]>('getrawmempool');
@@ -144,13 +148,34 @@ describe('lnnode <-> lnd channels', () => {
     expect(ch.capacitySat).toBe(sat(600_000));
     const theirs = await waitFor('active in lnd', async () => ((await lndChannelOf(ch.fundingTxid))?.active ? lndChannelOf(ch.fundingTxid) : undefined), LND_WAIT_MS);
     await lndRoutable(theirs!.chan_id);
-    const inv = node.invoices.create({ amountMsat: msat(450_000_000), description: 'big one' });
-    const preimage = await lndPays(inv.bolt11, theirs!.chan_id);
-    expect(hex(preimage)).toBe(hex(inv.preimage));
-    await waitFor('settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled', LND_WAIT_MS);
-    await waitFor('no HTLCs left', () => node.channels!.get(fromHex(ch.channelId))!.pendingHtlcs === 0, LND_WAIT_MS);
     lndFunded = { channelId: ch.channelId, fundingTxid: ch.fundingTxid, fundingVout: ch.fundingVout };
-  }, 120_000);
+    const id = fromHex(ch.channelId);
+    let received = 0n;
+    // lnd holds the whole channel: it pays first, from 1 msat precision to most of the channel.
+    const inbound = [1_001n, 7_654_321n, 400_000_003n, ...Array.from({ length: 22 }, (_, i) => 900_000n + BigInt(i) * 41_011n)];
+    for (const amount of inbound) {
+      const inv = node.invoices.create({ amountMsat: msat(amount), descriptionHash: sha256(new TextEncoder().encode(`lnd pays ${amount}`)) });
+      const preimage = await lndPays(inv.bolt11, theirs!.chan_id);
+      expect(hex(preimage)).toBe(hex(inv.preimage));
+      await waitFor('settled', () => node.invoices.get(inv.paymentHash)?.state === 'settled', LND_WAIT_MS);
+      expect(node.invoices.get(inv.paymentHash)!.receivedMsat).toBe(msat(amount));
+      received += amount;
+    }
+    let sent = 0n;
+    const outbound = [1_000n, 12_345_678n, 300_000_007n, ...Array.from({ length: 22 }, (_, i) => 1_000_000n + BigInt(i) * 37_013n)];
+    for (const amount of outbound) {
+      const inv = await lndInvoice(amount, sha256(new TextEncoder().encode(`lnnode pays back ${amount}`)));
+      const p = await node.payments.pay(inv.bolt11, { outgoingChannels: [ch.channelId] });
+      expect(hex(sha256(p.preimage!))).toBe(hex(inv.rHash));
+      const st = await lnd.rest<{ state: string; amt_paid_msat: string }>('GET', `/v1/invoice/${hex(inv.rHash)}`);
+      expect([st.state, BigInt(st.amt_paid_msat)]).toEqual(['SETTLED', amount]);
+      sent += amount;
+    }
+    await waitFor('no HTLCs left', async () => node.channels!.get(id)!.pendingHtlcs === 0 && ((await lndChannelOf(ch.fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
+    const ours = node.channels!.get(id)!;
+    expect(ours.localBalanceMsat).toBe(msat(received - sent));
+    await expectLndAgrees();
+  }, 240_000);
 
   test('lnnode closes its channel to lnd cooperatively: lnnode gets its balance less the fee, lnd its own', async () => {
     const ours = node.channels!.get(channelId)!;
@@ -208,6 +233,29 @@ describe('lnnode <-> lnd channels', () => {
     }, 240_000);
   }
 });
+
+interface LndChannelBalance {
+  local_balance: { msat: string };
+  remote_balance: { msat: string };
+}
+
+/**
+ * lnd's channel balances in msat (summed over its open channels, the opener's
+ * side net of the commitment fee) equal lnnode's. Call with no HTLC pending.
+ */
+async function expectLndAgrees(): Promise<void> {
+  let lndLocal = 0n;
+  let lndRemote = 0n;
+  for (const c of await lndChannels()) {
+    const ours = node.channels!.list().find((x) => c.channel_point === `${x.fundingTxid}:${x.fundingVout}`)!;
+    // lnd's commit_fee is the transaction's (its outputs' sub-satoshi remainders included); the balance loses BOLT 3's fee for a commitment without HTLCs (weight 724).
+    const fee = ((724n * BigInt(c.fee_per_kw)) / 1000n) * 1000n;
+    lndLocal += ours.remoteBalanceMsat - (c.initiator ? fee : 0n);
+    lndRemote += ours.localBalanceMsat - (c.initiator ? 0n : fee);
+  }
+  const b = await lnd.rest<LndChannelBalance>('GET', '/v1/balance/channels');
+  expect([BigInt(b.local_balance.msat), BigInt(b.remote_balance.msat)]).toEqual([lndLocal, lndRemote]);
+}
 
 interface LndClosedChannel {
   channel_point: string;
