@@ -14,6 +14,8 @@ export interface EsploraServer {
   url: string;
   port: number;
   index: ChainIndex;
+  /** What /fee-estimates quotes for every target from now on (sat/vB). */
+  setFeeRate(satPerVb: number): void;
   stop(): void;
 }
 
@@ -22,6 +24,7 @@ const DEFAULT_FEE_SAT_VB = 2;
 
 export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } = {}): EsploraServer {
   const index = new ChainIndex(rpc);
+  let feeSatVb = DEFAULT_FEE_SAT_VB;
 
   const mempool = async (): Promise<Map<string, Uint8Array>> => {
     const ids = await rpc.call<string[]>('getrawmempool');
@@ -272,7 +275,7 @@ export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } =
       /^\/fee-estimates$/,
       async () => {
         const out: Record<string, number> = {};
-        for (const t of [1, 2, 3, 4, 5, 6, 10, 12, 24, 144, 504, 1008]) out[String(t)] = DEFAULT_FEE_SAT_VB;
+        for (const t of [1, 2, 3, 4, 5, 6, 10, 12, 24, 144, 504, 1008]) out[String(t)] = feeSatVb;
         return json(out);
       },
     ],
@@ -322,7 +325,8 @@ export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } =
     },
   });
   const port = server.port!;
-  return { url: `http://127.0.0.1:${port}`, port, index, stop: () => server.stop(true) };
+  const setFeeRate = (satPerVb: number): void => void (feeSatVb = satPerVb);
+  return { url: `http://127.0.0.1:${port}`, port, index, setFeeRate, stop: () => server.stop(true) };
 }
 
 const text = (s: string): Response => new Response(s, { headers: { 'content-type': 'text/plain' } });

@@ -112,6 +112,32 @@ describe('lnnode <-> lnnode channels on the lab', () => {
     expect(balances(b, ab).remote).toBe(startA + net);
   }, 60_000);
 
+  test('the fee estimate rises, then falls: A (the opener) sends update_fee, both commitments follow, payments go on', async () => {
+    const feerates = (): number[] => [a, b].map((n) => n.channels!.get(Buffer.from(ab, 'hex'))!.feeratePerKw);
+    // The lab quotes 2 sat/vB (500 sat/kw) unless told otherwise; the channel opened at that.
+    expect(feerates()).toEqual([500, 500]);
+    try {
+      for (const [satPerVb, perKw] of [[10, 2500], [3, 750]] as const) {
+        lab.esplora.setFeeRate(satPerVb);
+        await lab.mineUntil(`both commitments at ${perKw} sat/kw`, () => feerates().every((f) => f === perKw), 5);
+        const before = balances(a, ab).local;
+        await lab.pay(a, b, msat(3_000_001));
+        await lab.pay(b, a, msat(1_000_003));
+        await lab.settled(a, b, ab);
+        expect(balances(a, ab).local).toBe(before - 3_000_001n + 1_000_003n);
+        expect(balances(b, ab).remote).toBe(before - 3_000_001n + 1_000_003n);
+      }
+      // 2 sat/vB is neither 10% above 3 nor under half of it: no update.
+      lab.esplora.setFeeRate(2);
+      await lab.btcd.generate(1);
+      await lab.synced(a);
+      await Bun.sleep(300);
+      expect(feerates()).toEqual([750, 750]);
+    } finally {
+      lab.esplora.setFeeRate(2);
+    }
+  }, 60_000);
+
   test('B restarts: the channel reestablishes with the same balances and payments work', async () => {
     await lab.settled(a, b, ab);
     const before = balances(a, ab);

@@ -203,8 +203,11 @@ describe('lncli against lnnode', () => {
     const localMsat = FUNDING_SAT * 1000n - PUSH_SAT * 1000n + RECEIVED_MSAT - PAID_MSAT;
     await waitFor('B without pending HTLCs', () => b.channels!.list()[0]!.pendingHtlcs === 0);
     expect(b.channels!.list()[0]!.remoteBalanceMsat).toBe(msat(localMsat));
-    const ch = (await cli.json<{ channels: { local_balance: string }[] }>(['listchannels'])).channels[0]!;
-    expect(ch.local_balance).toBe(String(localMsat / 1000n));
+    const ch = (await cli.json<{ channels: { local_balance: string; commit_fee: string; fee_per_kw: string }[] }>(['listchannels'])).channels[0]!;
+    // As lnd shows it: A opened, so its balance is net of the commitment fee (BOLT 3: weight 724 without HTLCs).
+    expect(ch.fee_per_kw).toBe(String(b.channels!.list()[0]!.feeratePerKw));
+    expect(ch.commit_fee).toBe(String((724n * BigInt(ch.fee_per_kw)) / 1000n));
+    expect(ch.local_balance).toBe(String(localMsat / 1000n - BigInt(ch.commit_fee)));
   }, 120_000);
 
   test('bad credentials and unserved methods', async () => {

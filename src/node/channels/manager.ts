@@ -30,9 +30,12 @@ import {
   sendAdd,
   sendFail,
   sendFailMalformed,
+  sendFee,
   sendFulfill,
   availableToSend,
+  commitFeeMsat,
 } from '../../bolt/bolt2/channel/commitments.ts';
+import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type ChannelEvent, receive, signPending } from '../../bolt/bolt2/channel/machine.ts';
 import {
@@ -124,6 +127,9 @@ export interface ChannelSummary {
   capacitySat: Sat;
   localBalanceMsat: Msat;
   remoteBalanceMsat: Msat;
+  /** Our current commitment's feerate and the fee (BOLT 3) it pays, out of the opener's balance. */
+  feeratePerKw: FeeratePerKw;
+  commitFeeSat: Sat;
   pendingHtlcs: number;
   shortChannelId?: string;
   localAlias: string;
@@ -277,6 +283,8 @@ export class ChannelManager {
       capacitySat: c.fundingSat,
       localBalanceMsat: c.localCommit.spec.toLocalMsat,
       remoteBalanceMsat: c.localCommit.spec.toRemoteMsat,
+      feeratePerKw: c.localCommit.spec.feeratePerKw,
+      commitFeeSat: msatToSatFloor(commitFeeMsat(c, 'local', c.localCommit.spec)),
       // Until both commitments (and one being signed) drop an HTLC it still counts against the limits.
       pendingHtlcs: Math.max(c.localCommit.spec.htlcs.length, c.remoteCommit.spec.htlcs.length, c.nextRemoteCommit?.spec.htlcs.length ?? 0),
       shortChannelId: l.rec.shortChannelId,
@@ -319,7 +327,8 @@ export class ChannelManager {
         chainHash: this.chainHash,
         fundingSat: o.fundingSat,
         pushMsat: o.pushMsat ?? msat(0),
-        feeratePerKw: o.commitFeerate ?? (2500 as FeeratePerKw),
+        // The commitment starts at the estimate; update_fee keeps it there (fee-update.ts).
+        feeratePerKw: o.commitFeerate ?? this.feerate,
         secrets,
         basepoints: basepointsOf(secrets),
       });
@@ -457,6 +466,7 @@ export class ChannelManager {
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
     if (six) this.feerate = (six > MIN_FEERATE ? six : MIN_FEERATE) as FeeratePerKw;
+    this.updateFees();
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
     await Promise.all(
       [...this.channels.entries()].filter(([, l]) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed').map(([id]) => this.watchClose(id, height)),
@@ -609,6 +619,30 @@ export class ChannelManager {
     for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
     this.sign(l, channelId);
     return r.htlc.id;
+  }
+
+  /** As opener, moves each usable channel's commitment feerate toward the estimate when fee-update.ts says so. */
+  private updateFees(): void {
+    for (const [id, l] of this.channels) {
+      if (!this.isActive(l)) continue;
+      const feerate = feeUpdateFor(l.rec.commitments, this.feerate);
+      if (feerate === undefined) continue;
+      let r;
+      try {
+        r = sendFee(l.rec.commitments, feerate);
+      } catch (e) {
+        if (!(e instanceof ChannelRefusal)) throw e;
+        // Our balance cannot pay the new fee: the commitment keeps its rate; a later estimate may fit.
+        this.log.warn('fee update not sent', { channelId: id, feerate, error: e.message });
+        continue;
+      }
+      const channelId = fromHex(id);
+      l.rec = { ...l.rec, commitments: r.state };
+      this.save(l, channelId);
+      for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
+      this.sign(l, channelId);
+      this.log.info('commitment feerate updated', { channelId: id, feerate });
+    }
   }
 
   /** Signs whatever is pending: save, then send. */

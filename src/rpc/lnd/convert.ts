@@ -57,8 +57,11 @@ export function channelMessage(c: ChannelSummary): MessageInitShape<typeof Chann
     channelPoint: `${c.fundingTxid}:${c.fundingVout}`,
     chanId: scidToUint64(c.shortChannelId).toString(),
     capacity: c.capacitySat,
-    localBalance: sats(c.localBalanceMsat),
-    remoteBalance: sats(c.remoteBalanceMsat),
+    // As lnd: the opener's balance is shown net of the commitment fee it pays.
+    localBalance: sats(c.localBalanceMsat) - (c.weAreOpener ? c.commitFeeSat : 0n),
+    remoteBalance: sats(c.remoteBalanceMsat) - (c.weAreOpener ? 0n : c.commitFeeSat),
+    commitFee: c.commitFeeSat,
+    feePerKw: BigInt(c.feeratePerKw),
     private: true,
     initiator: c.weAreOpener,
     chanStatusFlags: c.active ? 'ChanStatusDefault' : 'ChanStatusInactive',

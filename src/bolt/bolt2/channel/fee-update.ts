@@ -1,0 +1,33 @@
+/**
+ * When the channel opener sends update_fee (BOLT 2 "Updating Fees"). The
+ * commitment's fee decides whether a force close confirms before HTLCs
+ * expire, so the opener follows the chain's estimate: up as soon as it is
+ * 10% above the commitment's rate (lnd's threshold), down only when it is
+ * under half (a high fee is merely expensive; each update costs a signature
+ * round, and estimates wobble block to block). Without anchors the rate
+ * cannot be bumped later, which is why we do not cap it low as anchor
+ * channels may.
+ */
+import { type FeeratePerKw } from '../../units.ts';
+import { type Commitments } from './commitments.ts';
+
+/** Below this no node relays the commitment (BOLT 2: 253 sat/kw). */
+export const MIN_COMMIT_FEERATE = 253 as FeeratePerKw;
+
+/** The rate of the newest commitment we have proposed: our last unsigned update_fee, else the peer's newest commitment. */
+export function proposedFeerate(c: Commitments): FeeratePerKw {
+  for (let i = c.localChanges.proposed.length - 1; i >= 0; i--) {
+    const u = c.localChanges.proposed[i]!;
+    if (u.kind === 'fee') return u.feeratePerKw;
+  }
+  return (c.nextRemoteCommit ?? c.remoteCommit).spec.feeratePerKw;
+}
+
+/** The rate to send in update_fee now, or undefined to leave the channel as it is. Only the opener sends it. */
+export function feeUpdateFor(c: Commitments, estimate: FeeratePerKw): FeeratePerKw | undefined {
+  if (!c.weAreOpener) return undefined;
+  const target = (estimate < MIN_COMMIT_FEERATE ? MIN_COMMIT_FEERATE : estimate) as FeeratePerKw;
+  const current = proposedFeerate(c);
+  if (target * 10 > current * 11 || target * 2 < current) return target;
+  return undefined;
+}
