@@ -111,6 +111,26 @@ describe('lnnode <-> LDK channels', () => {
     expect(node.channels!.get(toLdk)!.remoteBalanceMsat).toBe(msat(sent - received));
   }, 180_000);
 
+  test('the fee estimate rises, then falls: lnnode (opener) sends update_fee, LDK takes it; payments go on', async () => {
+    try {
+      for (const [satPerVb, perKw] of [[10, 2500], [3, 750]] as const) {
+        lab.esplora.setFeeRate(satPerVb);
+        // LDK refuses a rate under its own floor, which it derives from its cached estimate (refreshed every 10 s): let it see the new one first.
+        await Bun.sleep(11_000);
+        await lab.mineUntil(`lnnode's commitment at ${perKw} sat/kw`, () => node.channels!.get(toLdk)!.feeratePerKw === perKw, 10, 500);
+        const inv = await ldkInvoice(5_000_001n, `after update_fee ${perKw}`);
+        const p = await node.payments.pay(inv.invoice);
+        expect(hex(sha256(p.preimage!))).toBe(inv.payment_hash);
+        const back = node.invoices.create({ amountMsat: msat(2_000_003), descriptionHash: sha256(new TextEncoder().encode(`back ${perKw}`)) });
+        await ldk.api('POST', '/pay', { invoice: back.bolt11 });
+        await waitFor('settled in lnnode', () => node.invoices.get(back.paymentHash)?.state === 'settled', LDK_WAIT_MS);
+        expect((await ldkChannels()).find((c) => c.channel_id === hex(toLdk))?.is_usable).toBe(true);
+      }
+    } finally {
+      lab.esplora.setFeeRate(2);
+    }
+  }, 180_000);
+
   test('lnnode closes its channel to LDK cooperatively; its output pays exactly its balance less the fee', async () => {
     const ours = node.channels!.get(toLdk)!;
     const { closingTxid } = await node.channels!.close(toLdk);

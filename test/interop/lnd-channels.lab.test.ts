@@ -136,6 +136,21 @@ describe('lnnode <-> lnd channels', () => {
     await expectLndAgrees();
   }, 90_000);
 
+  test('the fee estimate rises: lnnode (opener) sends update_fee, lnd takes it; payments go on, balances agree to the msat', async () => {
+    try {
+      lab.esplora.setFeeRate(10);
+      await lab.mineUntil('lnd at 2500 sat/kw', async () => (await lndChannelOf(fundingTxid))?.fee_per_kw === '2500' && node.channels!.get(channelId)!.feeratePerKw === 2500, 10, 500);
+      const inv = await lndInvoice(5_000_001n, sha256(new TextEncoder().encode('after update_fee')));
+      await node.payments.pay(inv.bolt11, { outgoingChannels: [hex(channelId)] });
+      const back = node.invoices.create({ amountMsat: msat(2_000_003), descriptionHash: sha256(new TextEncoder().encode('back after update_fee')) });
+      await lndPays(back.bolt11);
+      await waitFor('no HTLCs left', async () => node.channels!.get(channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
+      await expectLndAgrees();
+    } finally {
+      lab.esplora.setFeeRate(2);
+    }
+  }, 120_000);
+
   test('lnd opens a channel to lnnode; 25 payments each way over it; lnd agrees on every balance to the msat', async () => {
     await lnd.rest('POST', '/v1/channels', { node_pubkey: b64(node.nodeId), local_funding_amount: '600000', private: true, sat_per_vbyte: '2' });
     const pending = await waitFor('funding in mempool', async () => {
