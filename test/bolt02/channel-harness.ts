@@ -19,6 +19,7 @@ import {
   ourChannelReadyPoint,
   receiveChannelReady,
   signFirstRemote,
+  STATIC_REMOTEKEY_TYPE,
 } from '../../src/bolt/bolt2/channel/open.ts';
 import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
 
@@ -43,7 +44,7 @@ export class Pair {
     readonly b: Side,
   ) {}
 
-  static open(fundingSat: Sat, pushMsat: Msat = 0n as Msat, feerate = 2500 as FeeratePerKw): Pair {
+  static open(fundingSat: Sat, pushMsat: Msat = 0n as Msat, feerate = 2500 as FeeratePerKw, channelType = STATIC_REMOTEKEY_TYPE): Pair {
     const sa = secrets(1);
     const sb = secrets(2);
     const open = openChannelMessage(DEFAULT_POLICY, {
@@ -52,6 +53,7 @@ export class Pair {
       fundingSat,
       pushMsat,
       feeratePerKw: feerate,
+      channelType,
       secrets: sa,
       basepoints: basepointsOf(sa),
     });

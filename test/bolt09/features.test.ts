@@ -69,8 +69,8 @@ describe("lnnode's feature sets", () => {
     expect(missingDependencies(LNNODE_INIT_FEATURES)).toEqual([]);
     expect(unknownCompulsory(LNNODE_INIT_FEATURES, LNNODE_KNOWN_FEATURES)).toEqual([]);
     for (const b of LNNODE_INIT_FEATURES.list()) expect(LNNODE_INIT_FEATURES.has(b % 2 ? b - 1 : b + 1)).toBe(false);
-    // Bits 0, 8, 12, 14 compulsory; 5, 27, 45, 47 optional.
-    expect(LNNODE_INIT_FEATURES.list()).toEqual([0, 5, 8, 12, 14, 27, 45, 47]);
+    // Bits 0, 8, 12, 14 compulsory; 5, 23 (anchors), 27, 45, 47 optional.
+    expect(LNNODE_INIT_FEATURES.list()).toEqual([0, 5, 8, 12, 14, 23, 27, 45, 47]);
   });
 
   test('what lnd v0.21 sends in init is acceptable to us', () => {

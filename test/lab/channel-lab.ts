@@ -12,12 +12,16 @@ import { hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
 import { createLogger } from '../../src/node/log.ts';
 import { LightningNode } from '../../src/node/node.ts';
+import { type OpenOptions } from '../../src/node/channels/manager.ts';
 import { startBtcd, type Btcd } from './btcd.ts';
 import { startEsploraServer, type EsploraServer } from './esplora-server.ts';
 import { Faucet } from './faucet.ts';
 import { waitFor } from './processes.ts';
 
 const quiet = createLogger({ level: process.env.LNNODE_TEST_LOG ? 'debug' : 'error' });
+
+/** Each anchor output of an anchors_zero_fee_htlc_tx commitment (BOLT 3); both come out of the opener's balance. */
+export const ANCHOR_SAT = 330n;
 
 export class ChannelLab {
   readonly nodes: LightningNode[] = [];
@@ -84,8 +88,8 @@ export class ChannelLab {
   }
 
   /** Opens funder -> fundee and waits until both see the channel active (3 blocks: lnnode's minimum depth as fundee). */
-  async openChannel(funder: LightningNode, fundee: LightningNode, fundingSat: Sat): Promise<{ id: string; fundingTxid: string }> {
-    const opened = await funder.channels!.open(fundee.nodeId, { fundingSat, fundingFeerate: 1000 as FeeratePerKw });
+  async openChannel(funder: LightningNode, fundee: LightningNode, fundingSat: Sat, channelType?: OpenOptions['channelType']): Promise<{ id: string; fundingTxid: string }> {
+    const opened = await funder.channels!.open(fundee.nodeId, { fundingSat, fundingFeerate: 1000 as FeeratePerKw, channelType });
     if (!(await this.btcd.rpc.call<string[]>('getrawmempool')).includes(opened.fundingTxid)) throw new Error('funding transaction not in the mempool');
     await this.btcd.generate(3);
     const id = hex(opened.channelId);

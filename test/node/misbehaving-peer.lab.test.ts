@@ -14,7 +14,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex } from '../../src/bolt/bytes.ts';
 import { msat, sat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
+import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
 import { waitFor } from '../lab/processes.ts';
 
 let lab: ChannelLab;
@@ -31,6 +31,8 @@ beforeAll(async () => {
   a = lab.startNode('a');
   b = lab.startNode('b');
   await lab.fund(a, 3_000_000n);
+  // Anchor channels: B brings the fee of its zero-fee HTLC-timeout transaction from its wallet.
+  await lab.fund(b, 1_000_000n);
   await a.connect(b.nodeId, '127.0.0.1', b.p2pPort!);
 }, 60_000);
 
@@ -49,6 +51,8 @@ function tamperOnce(name: string, rewrite: (m: Record<string, unknown>) => Recor
   };
   return () => (b.peers.send = original);
 }
+
+const sorted = (xs: bigint[]): bigint[] => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 
 const summary = (n: LightningNode, id: string) => n.channels!.get(fromHex(id))!;
 
@@ -84,7 +88,7 @@ describe('a peer that breaks the protocol is failed and no money moves', () => {
     const r = await misbehave('revoke_and_ack', (m) => ({ ...m, perCommitmentSecret: crypto.getRandomValues(new Uint8Array(32)) }));
     expect(summary(a, r.id).closeReason).toMatch(/per_commitment_secret/);
     const fee = await lab.fee(r.closingTxid);
-    expect((await lab.outputs(r.closingTxid)).sort()).toEqual([(TO_B - HTLC) / 1000n, HTLC / 1000n, FUNDING - TO_B / 1000n - fee].sort());
+    expect(sorted(await lab.outputs(r.closingTxid))).toEqual(sorted([(TO_B - HTLC) / 1000n, HTLC / 1000n, FUNDING - TO_B / 1000n - fee - 2n * ANCHOR_SAT, ANCHOR_SAT, ANCHOR_SAT]));
     // A never settles the invoice (the HTLC never became irrevocable), so B takes the HTLC back after its expiry.
     await lab.btcd.generate(150);
     for (const n of [a, b]) await lab.synced(n);
@@ -97,7 +101,8 @@ describe('a peer that breaks the protocol is failed and no money moves', () => {
     const fundingFee = await lab.fee(r.fundingTxid);
     const feesA = await lab.fees(summary(a, r.id).sweepTxids);
     const feesB = await lab.fees(summary(b, r.id).sweepTxids);
-    expect(await lab.walletBalance(a)).toBe(startA - fundingFee - TO_B / 1000n - fee - feesA);
+    // Both anchors came out of A's side (it opened); nobody sweeps 330 sat.
+    expect(await lab.walletBalance(a)).toBe(startA - fundingFee - TO_B / 1000n - fee - 2n * ANCHOR_SAT - feesA);
     expect(await lab.walletBalance(b)).toBe(startB + TO_B / 1000n - feesB);
   }, 400_000);
 
@@ -109,7 +114,7 @@ describe('a peer that breaks the protocol is failed and no money moves', () => {
     });
     expect(summary(a, r.id).closeReason).toMatch(/invalid commitment signature|signature/);
     const fee = await lab.fee(r.closingTxid);
-    expect((await lab.outputs(r.closingTxid)).sort()).toEqual([TO_B / 1000n, FUNDING - TO_B / 1000n - fee].sort());
+    expect(sorted(await lab.outputs(r.closingTxid))).toEqual(sorted([TO_B / 1000n, FUNDING - TO_B / 1000n - fee - 2n * ANCHOR_SAT, ANCHOR_SAT, ANCHOR_SAT]));
     expect(a.invoices.get(r.inv.paymentHash)!.state).toBe('open');
   }, 120_000);
 
@@ -117,7 +122,7 @@ describe('a peer that breaks the protocol is failed and no money moves', () => {
     const r = await misbehave('update_add_htlc', (m) => ({ ...m, amountMsat: TO_B + 1_000_000n }));
     expect(summary(a, r.id).closeReason).toMatch(/cannot afford/);
     const fee = await lab.fee(r.closingTxid);
-    expect((await lab.outputs(r.closingTxid)).sort()).toEqual([TO_B / 1000n, FUNDING - TO_B / 1000n - fee].sort());
+    expect(sorted(await lab.outputs(r.closingTxid))).toEqual(sorted([TO_B / 1000n, FUNDING - TO_B / 1000n - fee - 2n * ANCHOR_SAT, ANCHOR_SAT, ANCHOR_SAT]));
     expect(a.invoices.get(r.inv.paymentHash)!.state).toBe('open');
   }, 120_000);
 

@@ -9,6 +9,7 @@
 import { buildLocal, type Commitments } from '../bolt2/channel/commitments.ts';
 import { type ChannelSecrets } from '../bolt2/channel/keys.ts';
 import { htlcTransactions } from '../bolt3/commitment.ts';
+import { HTLC_SUCCESS_WEIGHT, HTLC_TIMEOUT_WEIGHT } from '../bolt3/fees.ts';
 import { derivePrivkey } from '../bolt3/keys.ts';
 import { fundingWitness, toLocalScript } from '../bolt3/scripts.ts';
 import { derFromCompact, signInput, witnessSig } from '../bolt3/sign.ts';
@@ -21,9 +22,16 @@ export interface SecondStage {
   paymentHash: Uint8Array;
   /** Height from which an HTLC-timeout transaction is valid (its locktime); 0 for success. */
   cltv: number;
+  /** Signed and final; with anchors the zero-fee transaction before the spender adds inputs (and change) for its fee. */
   tx: Tx;
   txid: string;
-  /** Its output, ours after to_self_delay. */
+  /**
+   * Anchors only: the HTLC input's witness for the final transaction, which
+   * keeps input 0 and output 0 and adds others (the peer signed with
+   * SIGHASH_SINGLE|ANYONECANPAY); and the weight BOLT 3 expects before them.
+   */
+  bringFee?: { witness: (final: Tx) => Uint8Array[]; weight: number };
+  /** Its output, ours after to_self_delay (for `txid`; the spender moves it to the final transaction). */
   delayed: Claim;
 }
 
@@ -71,16 +79,20 @@ export function ourCommitment(c: Commitments, s: ChannelSecrets, preimageOf: (pa
     const htlc = params.htlcs[h.htlc]!;
     const preimage = h.kind === 'success' ? preimageOf(htlc.paymentHash) : new Uint8Array(0);
     if (!preimage) return;
-    const local = witnessSig(signInput(h.tx, 0, h.witnessScript, h.amount, htlcKey, SIGHASH_ALL).der, SIGHASH_ALL);
     const remote = witnessSig(derFromCompact(lc.htlcSigs[i]!), htlcSighash);
-    const signed: Tx = { ...h.tx, inputs: [{ ...h.tx.inputs[0]!, witness: [new Uint8Array(0), remote, local, preimage, h.witnessScript] }] };
-    const stageTxid = txid(signed);
+    const witness = (final: Tx): Uint8Array[] => {
+      const local = witnessSig(signInput(final, 0, h.witnessScript, h.amount, htlcKey, SIGHASH_ALL).der, SIGHASH_ALL);
+      return [new Uint8Array(0), remote, local, preimage, h.witnessScript];
+    };
+    const tx: Tx = anchors ? h.tx : { ...h.tx, inputs: [{ ...h.tx.inputs[0]!, witness: witness(h.tx) }] };
+    const stageTxid = txid(tx);
     secondStage.push({
       kind: h.kind,
       paymentHash: htlc.paymentHash,
       cltv: h.kind === 'timeout' ? htlc.cltvExpiry : 0,
-      tx: signed,
+      tx,
       txid: stageTxid,
+      ...(anchors ? { bringFee: { witness, weight: h.kind === 'timeout' ? HTLC_TIMEOUT_WEIGHT.anchors : HTLC_SUCCESS_WEIGHT.anchors } } : {}),
       delayed: delayed(stageTxid, 0, h.tx.outputs[0]!.value),
     });
   });

@@ -10,7 +10,8 @@ import { buildRemote, type Commitments } from '../bolt2/channel/commitments.ts';
 import { type ChannelSecrets, shachainIndex } from '../bolt2/channel/keys.ts';
 import { type CommitSpec } from '../bolt2/channel/spec.ts';
 import { derivePrivkey, deriveRevocationPrivkey, pointFromSecret } from '../bolt3/keys.ts';
-import { hash160 } from '../bolt3/script.ts';
+import { hash160, p2wpkh, p2wsh } from '../bolt3/script.ts';
+import { toRemoteAnchorsScript } from '../bolt3/scripts.ts';
 import { SecretStore } from '../bolt3/shachain.ts';
 import { type Claim } from './claim.ts';
 import { p2pkhScriptCode, witnessSize } from './sweep.ts';
@@ -20,8 +21,17 @@ export interface CommitmentClaims {
   claims: Claim[];
 }
 
-function toRemoteClaim(c: Commitments, s: ChannelSecrets, txid: string, vout: number, amount: bigint): Claim {
+/** Our to_remote output on a commitment of theirs. */
+export function toRemoteClaim(c: Commitments, s: ChannelSecrets, txid: string, vout: number, amount: bigint): Claim {
   const pubkey = c.localBasepoints.payment;
+  if (c.variant === 'anchors') {
+    // P2WSH <our payment basepoint> OP_CHECKSIGVERIFY 1 OP_CSV: one block after the commitment confirms.
+    const script = toRemoteAnchorsScript(pubkey);
+    return {
+      kind: 'to_remote', txid, vout, amount: amount as Claim['amount'], scriptCode: script, privkey: s.payment,
+      witness: (sig) => [sig, script], csv: 1, cltv: 0, witnessBytes: witnessSize([73, script.length]),
+    };
+  }
   return {
     kind: 'to_remote',
     txid,
@@ -30,7 +40,7 @@ function toRemoteClaim(c: Commitments, s: ChannelSecrets, txid: string, vout: nu
     scriptCode: p2pkhScriptCode(hash160(pubkey)),
     privkey: s.payment,
     witness: (sig) => [sig, pubkey],
-    csv: c.variant === 'anchors' ? 1 : 0,
+    csv: 0,
     cltv: 0,
     witnessBytes: witnessSize([73, 33]),
   };
@@ -93,3 +103,7 @@ export function revokedCommitmentClaims(c: Commitments, s: ChannelSecrets, index
     }),
   };
 }
+
+/** The script our to_remote output has on any commitment of theirs (it does not depend on the commitment). */
+export const toRemoteOutputScript = (c: Commitments): Uint8Array =>
+  c.variant === 'anchors' ? p2wsh(toRemoteAnchorsScript(c.localBasepoints.payment)) : p2wpkh(c.localBasepoints.payment);

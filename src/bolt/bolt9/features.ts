@@ -154,8 +154,8 @@ const optional = (f: FeatureName): number => Feature[f] + 1;
 /**
  * What lnnode puts in `init`: the ASSUMED features as compulsory (as current
  * lnd, LDK and CLN do), plus optional upfront_shutdown_script,
- * shutdown_anysegwit and scid_alias. option_anchors is added once the
- * channel layer builds anchor commitments; until then we must not offer it.
+ * shutdown_anysegwit, scid_alias and option_anchors (anchors_zero_fee_htlc_tx:
+ * the channel type we propose to a peer that offers it).
  */
 export const LNNODE_INIT_FEATURES = FeatureVector.of(
   compulsory('option_data_loss_protect'),
@@ -166,6 +166,7 @@ export const LNNODE_INIT_FEATURES = FeatureVector.of(
   optional('option_upfront_shutdown_script'),
   optional('option_shutdown_anysegwit'),
   optional('option_scid_alias'),
+  optional('option_anchors'),
 );
 
 /** Feature bits lnnode understands: a peer requiring any other even bit is refused. */
@@ -178,6 +179,7 @@ export const LNNODE_KNOWN_FEATURES: readonly number[] = [
   compulsory('gossip_queries_ex'),
   compulsory('option_support_large_channel'),
   compulsory('basic_mpp'),
+  compulsory('option_anchors'),
 ];
 
 /** What lnnode's invoices carry in their `9` field. */

@@ -42,6 +42,7 @@ import {
   type AcceptChannelMessage,
   acceptChannelMessage,
   acceptFirstLocal,
+  ANCHORS_TYPE,
   type ChannelPolicy,
   checkAcceptChannel,
   checkOpenChannel,
@@ -52,7 +53,9 @@ import {
   ourChannelReadyPoint,
   receiveChannelReady,
   signFirstRemote,
+  STATIC_REMOTEKEY_TYPE,
 } from '../../bolt/bolt2/channel/open.ts';
+import { LNNODE_INIT_FEATURES, negotiated } from '../../bolt/bolt9/features.ts';
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
 import { fundingScript } from '../../bolt/bolt3/scripts.ts';
 import { p2wsh } from '../../bolt/bolt3/script.ts';
@@ -154,6 +157,8 @@ export interface OpenOptions {
   /** Fee rate of the funding transaction (the chain's 6-block estimate by default). */
   fundingFeerate?: FeeratePerKw;
   commitFeerate?: FeeratePerKw;
+  /** By default anchors when the peer offers option_anchors, else static_remotekey. */
+  channelType?: 'static_remotekey' | 'anchors';
 }
 
 export interface OpenedChannel {
@@ -320,9 +325,13 @@ export class ChannelManager {
     const keyIndex = this.allocKeyIndex();
     const secrets = this.secretsOf(keyIndex);
     const temporaryChannelId = randomBytes(32);
+    const theirFeatures = this.peers.peers().find((x) => equalBytes(x.nodeId, peer))?.features;
+    const anchors = o.channelType ? o.channelType === 'anchors' : !!theirFeatures && negotiated(LNNODE_INIT_FEATURES, theirFeatures, 'option_anchors');
     let open: OpenChannelMessage;
     try {
+      if (anchors && theirFeatures && !theirFeatures.supports('option_anchors')) throw new ChannelRefusal('the peer does not offer option_anchors');
       open = openChannelMessage(this.policy, {
+        channelType: anchors ? ANCHORS_TYPE : STATIC_REMOTEKEY_TYPE,
         temporaryChannelId,
         chainHash: this.chainHash,
         fundingSat: o.fundingSat,

@@ -17,16 +17,15 @@ import { equalBytes, hex } from '../../bolt/bytes.ts';
 import { type Commitments } from '../../bolt/bolt2/channel/commitments.ts';
 import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type CommitSpec, type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { p2wpkh } from '../../bolt/bolt3/script.ts';
-import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
+import { serializeTx, txid, type Tx } from '../../bolt/bolt3/tx.ts';
 import { type Claim } from '../../bolt/bolt5/claim.ts';
-import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
-import { buildSweep, p2pkhScriptCode, witnessSize } from '../../bolt/bolt5/sweep.ts';
-import { revokedCommitmentClaims, theirCommitmentClaims } from '../../bolt/bolt5/their-commitment.ts';
-import { hash160 } from '../../bolt/bolt3/script.ts';
+import { ourCommitment, type SecondStage } from '../../bolt/bolt5/our-commitment.ts';
+import { buildSweep } from '../../bolt/bolt5/sweep.ts';
+import { revokedCommitmentClaims, theirCommitmentClaims, toRemoteClaim, toRemoteOutputScript } from '../../bolt/bolt5/their-commitment.ts';
 import { type FeeratePerKw, type Sat } from '../../bolt/units.ts';
 import { BroadcastError, type ChainSource, type TxStatus } from '../../chain/types.ts';
 import { type Logger } from '../log.ts';
+import { InsufficientFundsError } from '../wallet/coin-selection.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelStore } from './store.ts';
 
@@ -79,7 +78,11 @@ const key = (txid: string, vout: number): string => `${txid}:${vout}`;
 /** Something to spend from the close: a claim we sign, or a pre-signed HTLC transaction of ours. */
 type Spend =
   | { kind: 'claim'; claim: Claim; parent: string; htlc?: HtlcEntry }
-  | { kind: 'stage'; txid: string; raw: Uint8Array; value: Sat; parent: string; vout: number; cltv: number; htlc?: HtlcEntry; then: Claim };
+  | {
+      kind: 'stage'; txid: string; tx: Tx; value: Sat; parent: string; vout: number; cltv: number; htlc?: HtlcEntry; then: Claim;
+      /** Anchors: the transaction pays no fee; the wallet adds it when it is due. */
+      bringFee?: SecondStage['bringFee'];
+    };
 
 export class ChannelResolver {
   constructor(
@@ -158,8 +161,8 @@ export class ChannelResolver {
           ...oc.secondStage.map((st): Spend => {
             const input = st.tx.inputs[0]!;
             return {
-              kind: 'stage', txid: st.txid, raw: serializeTx(st.tx), value: st.delayed.amount, parent: r.txid, vout: input.vout, cltv: st.cltv,
-              htlc: st.kind === 'timeout' ? byHash(c.localCommit.spec, st.paymentHash, 'out') : undefined, then: st.delayed,
+              kind: 'stage', txid: st.txid, tx: st.tx, value: st.delayed.amount, parent: r.txid, vout: input.vout, cltv: st.cltv,
+              htlc: st.kind === 'timeout' ? byHash(c.localCommit.spec, st.paymentHash, 'out') : undefined, then: st.delayed, bringFee: st.bringFee,
             };
           }),
         ];
@@ -178,21 +181,16 @@ export class ChannelResolver {
     }
   }
 
-  /** For a commitment we cannot place (we lost data): static_remotekey still pays our output to our payment basepoint. */
+  /** For a commitment we cannot place (we lost data): our to_remote output does not depend on the commitment, so it is still ours. */
   private async unknownClaims(ch: ResolvableChannel, r: CloseRecord): Promise<Claim[]> {
     const raw = await this.chain.transaction(r.txid);
     if (!raw) return [];
     const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
-    const pubkey = ch.commitments.localBasepoints.payment;
-    const script = p2wpkh(pubkey);
+    const script = toRemoteOutputScript(ch.commitments);
     const claims: Claim[] = [];
     for (let i = 0; i < tx.outputsLength; i++) {
       const o = tx.getOutput(i);
-      if (!o.script || !equalBytes(o.script, script)) continue;
-      claims.push({
-        kind: 'to_remote', txid: r.txid, vout: i, amount: o.amount! as Sat, scriptCode: p2pkhScriptCode(hash160(pubkey)), privkey: ch.secrets.payment,
-        witness: (sig) => [sig, pubkey], csv: 0, cltv: 0, witnessBytes: witnessSize([73, 33]),
-      });
+      if (o.script && equalBytes(o.script, script)) claims.push(toRemoteClaim(ch.commitments, ch.secrets, r.txid, i, o.amount!));
     }
     return claims;
   }
@@ -220,7 +218,8 @@ export class ChannelResolver {
       if (s.kind === 'stage') {
         // The second stage confirmed: its output is a delayed claim of its own.
         if (st.confirmed && s.htlc) this.hooks.htlcResolved(ch.channelId, s.htlc);
-        const next = await this.advance(ch, r, { kind: 'claim', claim: s.then, parent: s.txid }, height, feerate, persist);
+        // With anchors the stage we broadcast carries wallet inputs: its txid is the stored one, not the bare transaction's.
+        const next = await this.advance(ch, r, { kind: 'claim', claim: { ...s.then, txid: ours.txid }, parent: ours.txid }, height, feerate, persist);
         return { record: next.record, deep: next.deep && st.confirmations >= CLOSE_DEPTH };
       }
       if (st.confirmed && st.confirmations >= CLOSE_DEPTH && s.htlc) this.hooks.htlcResolved(ch.channelId, s.htlc);
@@ -232,8 +231,19 @@ export class ChannelResolver {
     if (out.spent && out.txid) return this.spentByPeer(ch, r, s, outpoint, out.txid, persist);
     if (!mature(s, parent, height)) return { record: r, deep: false };
     let record: SweepRecord;
-    if (s.kind === 'stage') {
-      record = { txid: s.txid, raw: s.raw, value: s.value, fee: 0n as Sat };
+    if (s.kind === 'stage' && s.bringFee) {
+      const bf = s.bringFee;
+      let signed;
+      try {
+        signed = this.wallet.bringFee(`htlc-stage:${outpoint}`, s.tx, bf.weight, feerate, (final) => [bf.witness(final)]);
+      } catch (e) {
+        if (!(e instanceof InsufficientFundsError)) throw e;
+        this.log.error('the wallet cannot pay the fee of an HTLC transaction; retried on the next block', { channelId: hex(ch.channelId), outpoint, error: e.message });
+        return { record: r, deep: false };
+      }
+      record = { txid: signed.txid, raw: signed.raw, value: s.value, fee: signed.feeSat };
+    } else if (s.kind === 'stage') {
+      record = { txid: s.txid, raw: serializeTx(s.tx), value: s.value, fee: 0n as Sat };
     } else {
       const sweep = buildSweep([s.claim], r.sweepScript!, feerate);
       if (!sweep) {

@@ -51,13 +51,14 @@ export class InsufficientFundsError extends Error {
 /**
  * Picks coins paying `outputs` (their script lengths and total) at `feerate`.
  * `sweep` spends every coin into the single output instead (its amount is
- * what is left after the fee).
+ * what is left after the fee). `extraWeight` counts inputs and outputs the
+ * transaction has besides ours (whose fee we bring).
  */
 export function selectCoins<C extends Coin>(
   coins: readonly C[],
-  p: { amountSat: Sat; outputScriptLens: readonly number[]; feerate: FeeratePerKw; sweep?: boolean },
+  p: { amountSat: Sat; outputScriptLens: readonly number[]; feerate: FeeratePerKw; sweep?: boolean; extraWeight?: number },
 ): Selection<C> {
-  const base = TX_OVERHEAD_WEIGHT + p.outputScriptLens.reduce((w, l) => w + outputWeight(l), 0);
+  const base = TX_OVERHEAD_WEIGHT + (p.extraWeight ?? 0) + p.outputScriptLens.reduce((w, l) => w + outputWeight(l), 0);
   const total = (cs: readonly C[]): bigint => cs.reduce((s, c) => s + c.value, 0n);
   if (p.sweep) {
     const fee = feeForWeight(base + coins.length * P2WPKH_INPUT_WEIGHT, p.feerate);

@@ -12,6 +12,10 @@
 import { HDKey } from '@scure/bip32';
 import { Address, OutScript, p2wpkh, Transaction } from '@scure/btc-signer';
 import { fromHex, hex } from '../../bolt/bytes.ts';
+import { hash160 } from '../../bolt/bolt3/script.ts';
+import { signInput, witnessSig } from '../../bolt/bolt3/sign.ts';
+import { SIGHASH_ALL, serializeTx, type Tx } from '../../bolt/bolt3/tx.ts';
+import { p2pkhScriptCode } from '../../bolt/bolt5/sweep.ts';
 import { type FeeratePerKw, type Sat, sat } from '../../bolt/units.ts';
 import { parseTx, txidOf } from '../../chain/txid.ts';
 import { type ChainSource } from '../../chain/types.ts';
@@ -19,7 +23,7 @@ import { coinType, type Network } from '../identity.ts';
 import { type Logger } from '../log.ts';
 import { addressNetwork, type AddressNetwork } from '../networks.ts';
 import { type Store } from '../store.ts';
-import { type Coin, selectCoins } from './coin-selection.ts';
+import { type Coin, selectCoins, TX_OVERHEAD_WEIGHT } from './coin-selection.ts';
 
 /** Unused scripts watched past the last used one on each chain (BIP 44 gap limit). */
 export const GAP_LIMIT = 20;
@@ -213,6 +217,38 @@ export class Wallet {
     const signed = this.build({ outputs: [{ script, amountSat }], feerate, sweep: false, rbf: false });
     this.record(signed.tx, 'funding');
     return { ...signed.tx, vout: signed.vouts[0]! };
+  }
+
+  /**
+   * Adds wallet coins (and change) to a transaction that pays no fee of its
+   * own, such as an anchors HTLC second stage, so that the whole pays
+   * `feerate` for `weight` (what `tx` will weigh once signed) plus our
+   * inputs. `witness` signs the inputs `tx` already has, for the final
+   * transaction. Stored under `key` before it is returned: asking again
+   * with the same key (after a restart) gives the same transaction.
+   */
+  bringFee(key: string, tx: Tx, weight: number, feerate: FeeratePerKw, witness: (final: Tx) => Uint8Array[][]): SignedTx {
+    const prior = this.store.db.query<{ txid: string; raw: Uint8Array; fee_sat: number }, [string]>('SELECT txid, raw, fee_sat FROM wallet_txs WHERE idempotency_key = ?').get(key);
+    if (prior) return { txid: prior.txid, raw: new Uint8Array(prior.raw), feeSat: sat(prior.fee_sat) };
+    const sel = selectCoins(this.spendable(), { amountSat: sat(0), outputScriptLens: [], feerate, extraWeight: weight - TX_OVERHEAD_WEIGHT });
+    const unsigned: Tx = {
+      ...tx,
+      inputs: [...tx.inputs, ...sel.inputs.map((c) => ({ txid: c.txid, vout: c.vout, sequence: RBF_SEQUENCE, witness: [] }))],
+      outputs: sel.changeSat > 0n ? [...tx.outputs, { value: sel.changeSat, script: this.newChangeScript() }] : tx.outputs,
+    };
+    const theirs = witness(unsigned);
+    const n = tx.inputs.length;
+    const inputs = unsigned.inputs.map((input, i) => {
+      if (i < n) return { ...input, witness: theirs[i]! };
+      const c = sel.inputs[i - n]!;
+      const k = this.key(c.chain, c.index);
+      const sig = signInput(unsigned, i, p2pkhScriptCode(hash160(k.publicKey!)), c.value, k.privateKey!, SIGHASH_ALL);
+      return { ...input, witness: [witnessSig(sig.der, SIGHASH_ALL), k.publicKey!] };
+    });
+    const raw = serializeTx({ ...unsigned, inputs });
+    const signed = { txid: txidOf(raw), raw, feeSat: sel.feeSat };
+    this.record(signed, 'fee-bump', key);
+    return signed;
   }
 
   /** Forgets a stored transaction that was never broadcast, releasing its coins. */

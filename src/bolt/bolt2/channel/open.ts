@@ -8,6 +8,7 @@ import { hex } from '../../bytes.ts';
 import { FeatureVector } from '../../bolt9/features.ts';
 import { obscuringFactor } from '../../bolt3/commitment-number.ts';
 import { type Basepoints } from '../../bolt3/keys.ts';
+import { type Variant } from '../../bolt3/fees.ts';
 import { SecretStore } from '../../bolt3/shachain.ts';
 import { type FeeratePerKw, type Msat, type Sat, msat, sat } from '../../units.ts';
 import { channelIdFrom } from '../channel-id.ts';
@@ -25,8 +26,15 @@ import {
 import { type ChannelSecrets, perCommitmentPoint } from './keys.ts';
 import { type CommitSpec } from './spec.ts';
 
-/** The channel type we open and accept: static_remotekey (bit 12), as BOLT 2 channel_type. */
+/** The channel types we open and accept (BOLT 2 channel_type): static_remotekey (bit 12)... */
 export const STATIC_REMOTEKEY_TYPE = FeatureVector.of(12);
+/** ...and anchors_zero_fee_htlc_tx (bits 12 and 22), which we propose when the peer offers option_anchors. */
+export const ANCHORS_TYPE = FeatureVector.of(12, 22);
+
+const SUPPORTED_TYPES = [STATIC_REMOTEKEY_TYPE, ANCHORS_TYPE];
+
+/** The commitment format (BOLT 3 variant) of a channel type we support. */
+export const variantOf = (channelType: FeatureVector): Variant => (channelType.equals(ANCHORS_TYPE) ? 'anchors' : 'static');
 
 /**
  * What we accept from peers and announce ourselves. Defaults follow what
@@ -117,7 +125,7 @@ export const basepointsOfMessage = (m: PeerOpenFields): Basepoints => ({
 });
 
 /** Our side of the fields open_channel and accept_channel share: the inverse of configOf and basepointsOfMessage. */
-function ourOpenFields(cfg: PartyConfig, basepoints: Basepoints, secrets: ChannelSecrets) {
+function ourOpenFields(cfg: PartyConfig, basepoints: Basepoints, secrets: ChannelSecrets, channelType: FeatureVector) {
   return {
     dustLimitSatoshis: cfg.dustLimitSat,
     maxHtlcValueInFlightMsat: cfg.maxHtlcValueInFlightMsat,
@@ -131,7 +139,7 @@ function ourOpenFields(cfg: PartyConfig, basepoints: Basepoints, secrets: Channe
     delayedPaymentBasepoint: basepoints.delayedPayment,
     htlcBasepoint: basepoints.htlc,
     firstPerCommitmentPoint: perCommitmentPoint(secrets, 0n),
-    channelType: STATIC_REMOTEKEY_TYPE,
+    channelType,
     // We advertise option_upfront_shutdown_script, so BOLT 2 requires the field; empty opts out (the script is chosen at close).
     upfrontShutdownScript: new Uint8Array(0),
   };
@@ -152,8 +160,8 @@ function checkPeerLimits(policy: ChannelPolicy, m: PeerOpenFields, fundingSat: S
   if (ours.channelReserveSat < m.dustLimitSatoshis) refuse(`dust_limit_satoshis ${m.dustLimitSatoshis} is above the reserve we require`);
   if (m.htlcMinimumMsat > fundingSat * 1000n / 10n) refuse(`htlc_minimum_msat ${m.htlcMinimumMsat} is unreasonably large`);
   if (m.maxHtlcValueInFlightMsat < fundingSat * 1000n / 100n) refuse('max_htlc_value_in_flight_msat is under 1% of the channel');
-  if (m.channelType && !m.channelType.equals(STATIC_REMOTEKEY_TYPE)) {
-    refuse(`channel_type ${m.channelType.list().join(',')} is not supported (we speak static_remotekey)`);
+  if (m.channelType && !SUPPORTED_TYPES.some((t) => t.equals(m.channelType!))) {
+    refuse(`channel_type ${m.channelType.list().join(',')} is not supported (we speak static_remotekey and anchors_zero_fee_htlc_tx)`);
   }
 }
 
@@ -163,6 +171,8 @@ export interface OpenRequest {
   fundingSat: Sat;
   pushMsat: Msat;
   feeratePerKw: FeeratePerKw;
+  /** STATIC_REMOTEKEY_TYPE or ANCHORS_TYPE. */
+  channelType: FeatureVector;
   secrets: ChannelSecrets;
   basepoints: Basepoints;
 }
@@ -179,7 +189,7 @@ export function openChannelMessage(policy: ChannelPolicy, r: OpenRequest) {
     fundingSatoshis: r.fundingSat,
     pushMsat: r.pushMsat,
     feeratePerKw: r.feeratePerKw,
-    ...ourOpenFields(ourConfig(policy, r.fundingSat), r.basepoints, r.secrets),
+    ...ourOpenFields(ourConfig(policy, r.fundingSat), r.basepoints, r.secrets, r.channelType),
     channelFlags: 0,
   };
 }
@@ -199,7 +209,7 @@ export function checkOpenChannel(policy: ChannelPolicy, m: OpenChannelMessage, c
   if (m.feeratePerKw < policy.minFeeratePerKw || m.feeratePerKw > policy.maxFeeratePerKw) {
     throw new ChannelProtocolError(`open_channel: feerate_per_kw ${m.feeratePerKw} is outside [${policy.minFeeratePerKw}, ${policy.maxFeeratePerKw}]`);
   }
-  if (!m.channelType) throw new ChannelProtocolError('open_channel: channel_type is required (we speak static_remotekey)');
+  if (!m.channelType) throw new ChannelProtocolError('open_channel: channel_type is required (we speak static_remotekey and anchors_zero_fee_htlc_tx)');
   const ours = ourConfig(policy, m.fundingSatoshis);
   checkPeerLimits(policy, m, m.fundingSatoshis, ours, 'open_channel');
   return ours;
@@ -209,7 +219,7 @@ export function acceptChannelMessage(policy: ChannelPolicy, open: OpenChannelMes
   return {
     temporaryChannelId: open.temporaryChannelId,
     minimumDepth: policy.minimumDepth,
-    ...ourOpenFields(ourConfig(policy, open.fundingSatoshis), basepoints, secrets),
+    ...ourOpenFields(ourConfig(policy, open.fundingSatoshis), basepoints, secrets, open.channelType),
   };
 }
 
@@ -261,7 +271,7 @@ export function initialCommitments(p: {
     fundingVout: p.funding.vout,
     fundingSat: open.fundingSatoshis,
     weAreOpener,
-    variant: 'static',
+    variant: variantOf(open.channelType),
     local: configOf(ours),
     remote: configOf(theirs),
     localBasepoints,
