@@ -1,7 +1,7 @@
 /**
  * Channels and payments between lnnode and LDK (ldk-node 0.7.1, the lab's
- * ldk-peer) on regtest: lnnode opens to LDK and LDK opens to lnnode, both
- * usable; over each, 25 invoices with a description_hash paid each way,
+ * ldk-peer) on regtest: lnnode opens to LDK (static_remotekey) and LDK
+ * opens to lnnode (anchors, LDK's choice), both usable; over each, 25 invoices with a description_hash paid each way,
  * amounts to the msat on both sides; a cooperative close started by each
  * side and a force close by each, with lnnode's wallet accounted to the sat
  * from the transactions. LDK's side is driven through the ldk-peer control API.
@@ -11,7 +11,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
+import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
 import { startLdk, type Ldk } from '../lab/ldk.ts';
 import { waitFor } from '../lab/processes.ts';
 
@@ -70,8 +70,8 @@ describe('lnnode <-> LDK channels', () => {
   let toLdk: Uint8Array;
   let fromLdk: Uint8Array;
 
-  test('lnnode opens a channel to LDK; both see it usable', async () => {
-    const opened = await node.channels!.open(fromHex(ldk.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw });
+  test('lnnode opens a static_remotekey channel to LDK; both see it usable', async () => {
+    const opened = await node.channels!.open(fromHex(ldk.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw, channelType: 'static_remotekey' });
     toLdk = opened.channelId;
     await lab.btcd.generate(6);
     await waitFor('usable in LDK', async () => {
@@ -145,12 +145,14 @@ describe('lnnode <-> LDK channels', () => {
     }, LDK_WAIT_MS);
   }, 180_000);
 
-  test('LDK opens a channel to lnnode; 25 payments each way over it, amounts to the msat', async () => {
+  test('LDK opens an anchors channel to lnnode; 25 payments each way over it, amounts to the msat', async () => {
     await ldk.api('POST', '/open_channel', { node_id: hex(node.nodeId), addr: `127.0.0.1:${node.p2pPort}`, amount_sat: 500_000 });
     await waitFor('LDK funding in the mempool', async () => ((await lab.btcd.rpc.call<string[]>('getrawmempool')).length ? true : undefined), LDK_WAIT_MS);
     await lab.btcd.generate(6);
     const ch = await waitFor('LDK-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active), LDK_WAIT_MS);
     expect(ch.capacitySat).toBe(sat(500_000));
+    // LDK proposes anchors to a peer that offers them, as we do.
+    expect(ch.channelType).toBe('anchors');
     await waitFor('usable in LDK', async () => {
       await ldk.api('POST', '/sync');
       return (await ldkChannels()).some((c) => c.channel_id === ch.channelId && c.is_usable);
@@ -204,7 +206,7 @@ describe('lnnode <-> LDK channels', () => {
   }, 180_000);
 
   for (const closer of ['lnnode', 'LDK'] as const) {
-    test(`force close by ${closer}: lnnode sweeps what is its own; every sat accounted for`, async () => {
+    test(`force close of an anchors channel by ${closer}: lnnode sweeps what is its own; every sat accounted for`, async () => {
       const before = await lab.walletBalance(node);
       const opened = await node.channels!.open(fromHex(ldk.nodeId), { fundingSat: sat(400_000), fundingFeerate: 1000 as FeeratePerKw });
       await lab.btcd.generate(6);
@@ -213,6 +215,7 @@ describe('lnnode <-> LDK channels', () => {
         return (await ldkChannels()).some((c) => c.channel_id === hex(opened.channelId) && c.is_usable);
       }, LDK_WAIT_MS);
       await waitFor('active in lnnode', () => node.channels!.get(opened.channelId)?.active, LDK_WAIT_MS);
+      expect(node.channels!.get(opened.channelId)!.channelType).toBe('anchors');
       await lab.synced(node);
       const inv = await ldkInvoice(23_456_789n, `force ${closer}`);
       await node.payments.pay(inv.invoice);
@@ -245,7 +248,8 @@ describe('lnnode <-> LDK channels', () => {
       const sweepFee = await lab.fee(sweeps[0]!);
       // The commitment pays LDK exactly its balance (to_remote on ours, to_local on theirs), and the rest less fees is ours.
       expect((await lab.outputs(commitTxid)).includes(toLdk)).toBe(true);
-      expect(await lab.walletBalance(node)).toBe(before - fundingFee - toLdk - commitFee - sweepFee);
+      // lnnode opened: both 330-sat anchors came out of its side.
+      expect(await lab.walletBalance(node)).toBe(before - fundingFee - toLdk - commitFee - 2n * ANCHOR_SAT - sweepFee);
     }, 300_000);
   }
 });

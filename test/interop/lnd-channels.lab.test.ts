@@ -12,7 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
+import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
 import { startLnd, type Lnd } from '../lab/lnd.ts';
 import { waitFor } from '../lab/processes.ts';
 
@@ -36,6 +36,7 @@ interface LndChannel {
   initiator: boolean;
   pending_htlcs?: unknown[];
   chan_id: string;
+  commitment_type: string;
   fee_per_kw: string;
 }
 
@@ -87,9 +88,9 @@ describe('lnnode <-> lnd channels', () => {
   let lndFunded: { channelId: string; fundingTxid: string; fundingVout: number };
   let walletBefore: bigint;
 
-  test('lnnode opens a channel to lnd; both see it active', async () => {
+  test('lnnode opens a static_remotekey channel to lnd; both see it active', async () => {
     walletBefore = await lab.walletBalance(node);
-    const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw });
+    const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw, channelType: 'static_remotekey' });
     fundingTxid = opened.fundingTxid;
     channelId = opened.channelId;
     await lab.btcd.generate(6);
@@ -97,6 +98,7 @@ describe('lnnode <-> lnd channels', () => {
     const c = await waitFor('active in lnd', async () => ((await lndChannelOf(fundingTxid))?.active ? lndChannelOf(fundingTxid) : undefined), LND_WAIT_MS);
     expect(c!.capacity).toBe('1000000');
     expect(c!.initiator).toBe(false);
+    expect(c!.commitment_type).toBe('STATIC_REMOTE_KEY');
   }, 90_000);
 
   test('25 payments each way with description_hash invoices; lnd agrees on the balances to the msat', async () => {
@@ -151,7 +153,7 @@ describe('lnnode <-> lnd channels', () => {
     }
   }, 120_000);
 
-  test('lnd opens a channel to lnnode; 25 payments each way over it; lnd agrees on every balance to the msat', async () => {
+  test('lnd opens an anchors channel to lnnode; 25 payments each way over it; lnd agrees on every balance to the msat', async () => {
     await lnd.rest('POST', '/v1/channels', { node_pubkey: b64(node.nodeId), local_funding_amount: '600000', private: true, sat_per_vbyte: '2' });
     const pending = await waitFor('funding in mempool', async () => {
       const m = await lab.btcd.rpc.call<string[]>('getrawmempool');
@@ -162,6 +164,8 @@ describe('lnnode <-> lnd channels', () => {
     const ch = await waitFor('lnd-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active), LND_WAIT_MS);
     expect(ch.capacitySat).toBe(sat(600_000));
     const theirs = await waitFor('active in lnd', async () => ((await lndChannelOf(ch.fundingTxid))?.active ? lndChannelOf(ch.fundingTxid) : undefined), LND_WAIT_MS);
+    // lnd proposes anchors to a peer that offers them, as we do.
+    expect(theirs!.commitment_type).toBe('ANCHORS');
     await lndRoutable(theirs!.chan_id);
     lndFunded = { channelId: ch.channelId, fundingTxid: ch.fundingTxid, fundingVout: ch.fundingVout };
     const id = fromHex(ch.channelId);
@@ -216,12 +220,13 @@ describe('lnnode <-> lnd channels', () => {
   }, 120_000);
 
   for (const closer of ['lnnode', 'lnd'] as const) {
-    test(`force close by ${closer}: lnnode sweeps what is its own; every sat accounted for`, async () => {
+    test(`force close of an anchors channel by ${closer}: lnnode sweeps what is its own; every sat accounted for`, async () => {
       const before = await lab.walletBalance(node);
       const opened = await node.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(400_000), fundingFeerate: 1000 as FeeratePerKw });
       await lab.btcd.generate(6);
       await waitFor('active in lnnode', () => node.channels!.get(opened.channelId)?.active, LND_WAIT_MS);
       await waitFor('active in lnd', async () => (await lndChannelOf(opened.fundingTxid))?.active, LND_WAIT_MS);
+      expect((await lndChannelOf(opened.fundingTxid))!.commitment_type).toBe('ANCHORS');
       const inv = await lndInvoice(123_456_789n, sha256(new TextEncoder().encode(`force ${closer}`)));
       await node.payments.pay(inv.bolt11);
       await waitFor('no HTLCs left', async () => node.channels!.get(opened.channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(opened.fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
@@ -231,7 +236,7 @@ describe('lnnode <-> lnd channels', () => {
         commitTxid = (await node.channels!.close(opened.channelId, { force: true })).closingTxid;
       } else {
         void lnd.rest('DELETE', `/v1/channels/${opened.fundingTxid}/${opened.fundingVout}?force=true`).catch(() => undefined);
-        commitTxid = await waitFor('lnd commitment in the mempool', async () => (await lab.btcd.rpc.call<string[]>('getrawmempool'))[0], LND_WAIT_MS);
+        commitTxid = await waitFor('lnd commitment in the mempool', () => mempoolSpendOf(opened.fundingTxid), LND_WAIT_MS);
       }
       await lab.btcd.generate(1);
       await waitFor('lnnode identified the commitment', () => node.channels!.get(opened.channelId)!.closeKind === (closer === 'lnnode' ? 'local' : 'remote'), LND_WAIT_MS);
@@ -244,7 +249,8 @@ describe('lnnode <-> lnd channels', () => {
       const fundingFee = await lab.fee(opened.fundingTxid);
       const commitFee = await lab.fee(commitTxid);
       const sweepFee = await lab.fee(sweeps[0]!);
-      expect(await lab.walletBalance(node)).toBe(before - fundingFee - toLnd - commitFee - sweepFee);
+      // lnnode opened: both 330-sat anchors came out of its side (lnd may spend its own; ours is not worth a sweep).
+      expect(await lab.walletBalance(node)).toBe(before - fundingFee - toLnd - commitFee - 2n * ANCHOR_SAT - sweepFee);
     }, 240_000);
   }
 });
@@ -263,8 +269,10 @@ async function expectLndAgrees(): Promise<void> {
   let lndRemote = 0n;
   for (const c of await lndChannels()) {
     const ours = node.channels!.list().find((x) => c.channel_point === `${x.fundingTxid}:${x.fundingVout}`)!;
-    // lnd's commit_fee is the transaction's (its outputs' sub-satoshi remainders included); the balance loses BOLT 3's fee for a commitment without HTLCs (weight 724).
-    const fee = ((724n * BigInt(c.fee_per_kw)) / 1000n) * 1000n;
+    // lnd's commit_fee is the transaction's (its outputs' sub-satoshi remainders included); the balance loses BOLT 3's fee
+    // for a commitment without HTLCs (weight 724, or 1124 and two 330-sat anchors).
+    const anchors = c.commitment_type === 'ANCHORS';
+    const fee = (((anchors ? 1124n : 724n) * BigInt(c.fee_per_kw)) / 1000n + (anchors ? 2n * ANCHOR_SAT : 0n)) * 1000n;
     lndLocal += ours.remoteBalanceMsat - (c.initiator ? fee : 0n);
     lndRemote += ours.localBalanceMsat - (c.initiator ? 0n : fee);
   }
@@ -287,4 +295,13 @@ async function lndClosed(fundingTxid: string): Promise<LndClosedChannel | undefi
 function lndDelay(channelId: Uint8Array): number {
   const stored = node.channels!.store.load<{ commitments: { remote: { toSelfDelay: number } } }>(channelId)!;
   return stored.state.commitments.remote.toSelfDelay;
+}
+
+/** The mempool transaction spending an output of `txid`, if any (lnd may also broadcast an anchor spend beside it). */
+async function mempoolSpendOf(txid: string): Promise<string | undefined> {
+  for (const t of await lab.btcd.rpc.call<string[]>('getrawmempool')) {
+    const tx = await lab.btcd.rpc.call<{ vin: { txid: string }[] }>('getrawtransaction', t, 1);
+    if (tx.vin.some((i) => i.txid === txid)) return t;
+  }
+  return undefined;
 }

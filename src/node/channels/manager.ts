@@ -130,7 +130,8 @@ export interface ChannelSummary {
   capacitySat: Sat;
   localBalanceMsat: Msat;
   remoteBalanceMsat: Msat;
-  /** Our current commitment's feerate and the fee (BOLT 3) it pays, out of the opener's balance. */
+  channelType: 'static_remotekey' | 'anchors';
+  /** Our current commitment's feerate and the fee (BOLT 3, anchors included) it pays, out of the opener's balance. */
   feeratePerKw: FeeratePerKw;
   commitFeeSat: Sat;
   pendingHtlcs: number;
@@ -288,6 +289,7 @@ export class ChannelManager {
       capacitySat: c.fundingSat,
       localBalanceMsat: c.localCommit.spec.toLocalMsat,
       remoteBalanceMsat: c.localCommit.spec.toRemoteMsat,
+      channelType: c.variant === 'anchors' ? 'anchors' : 'static_remotekey',
       feeratePerKw: c.localCommit.spec.feeratePerKw,
       commitFeeSat: msatToSatFloor(commitFeeMsat(c, 'local', c.localCommit.spec)),
       // Until both commitments (and one being signed) drop an HTLC it still counts against the limits.

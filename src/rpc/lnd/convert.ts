@@ -65,7 +65,7 @@ export function channelMessage(c: ChannelSummary): MessageInitShape<typeof Chann
     private: true,
     initiator: c.weAreOpener,
     chanStatusFlags: c.active ? 'ChanStatusDefault' : 'ChanStatusInactive',
-    commitmentType: CommitmentType.STATIC_REMOTE_KEY,
+    commitmentType: c.channelType === 'anchors' ? CommitmentType.ANCHORS : CommitmentType.STATIC_REMOTE_KEY,
     aliasScids: /^\d+$/.test(c.localAlias) ? [BigInt(c.localAlias)] : [],
   };
 }

@@ -1,8 +1,8 @@
 /**
  * lnrpc.Lightning, the subset LCP daemons and lncli call, translated onto
  * LightningNode with lnd's argument conventions and error codes. Where lnd
- * has an option lnnode cannot honour (public channels, zero-conf, anchors,
- * funding everything), the call is refused with InvalidArgument saying so
+ * has an option lnnode cannot honour (public channels, zero-conf, taproot or
+ * legacy commitments, funding everything), the call is refused with InvalidArgument saying so
  * rather than quietly doing something else.
  */
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
@@ -350,15 +350,16 @@ async function openChannel(node: LightningNode, ch: ChannelManager, req: OpenCha
   if (req.zeroConf) throw invalidArgument('zero_conf channels are not supported');
   if (req.fundMax) throw invalidArgument('fund_max is not supported: give local_funding_amount');
   if (req.closeAddress) throw invalidArgument('close_address is not supported: lnnode closes to its own wallet');
-  if (req.commitmentType !== CommitmentType.UNKNOWN_COMMITMENT_TYPE && req.commitmentType !== CommitmentType.STATIC_REMOTE_KEY) {
-    throw invalidArgument(`commitment_type ${CommitmentType[req.commitmentType]} is not supported: lnnode opens static_remotekey channels`);
+  const channelType = ({ [CommitmentType.STATIC_REMOTE_KEY]: 'static_remotekey', [CommitmentType.ANCHORS]: 'anchors' } as const)[req.commitmentType as number];
+  if (req.commitmentType !== CommitmentType.UNKNOWN_COMMITMENT_TYPE && !channelType) {
+    throw invalidArgument(`commitment_type ${CommitmentType[req.commitmentType]} is not supported: lnnode opens static_remotekey and anchors channels`);
   }
   if (req.localFundingAmount <= 0n) throw invalidArgument('local_funding_amount must be positive');
   if (req.pushSat < 0n || req.pushSat >= req.localFundingAmount) throw invalidArgument('push_sat must be less than local_funding_amount');
   const fundingFeerate = feerate(req.satPerVbyte, req.satPerByte);
   if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not online`);
   try {
-    return await ch.open(peer, { fundingSat: sat(req.localFundingAmount), pushMsat: msat(req.pushSat * 1000n), fundingFeerate });
+    return await ch.open(peer, { fundingSat: sat(req.localFundingAmount), pushMsat: msat(req.pushSat * 1000n), fundingFeerate, channelType });
   } catch (e) {
     throw toConnectError(e);
   }
