@@ -17,7 +17,7 @@ import { type LnnodeClient } from '../../src/rpc/client.ts';
 import { Payment_Status, PayInvoiceResponse_Status } from '../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../lab/channel-lab.ts';
 import { startLdk, type Ldk } from '../lab/ldk.ts';
-import { startLnd, type Lnd } from '../lab/lnd.ts';
+import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../lab/lnd.ts';
 import { startLnnode, type LnnodeProcess } from '../lab/lnnode.ts';
 import { waitFor } from '../lab/processes.ts';
 
@@ -33,6 +33,8 @@ interface Peer {
   readonly p2pPort: number;
   /** On-chain address of the peer's wallet. */
   address(): Promise<string>;
+  /** Waits until the peer counts `sat` confirmed in its wallet (LDK refuses anchor channels without an on-chain reserve). */
+  funded(sat: number): Promise<void>;
   invoice(amountMsat: bigint, tag: string): Promise<{ bolt11: string; hash: string }>;
   /** Amount the peer received for the invoice, once it counts it settled. */
   received(hash: string): Promise<bigint | undefined>;
@@ -48,12 +50,15 @@ interface Peer {
 function lndPeer(lnd: Lnd): Peer {
   interface LndChannel {
     fee_per_kw: string;
+    commitment_type: string;
     pending_htlcs?: unknown[];
   }
   return {
     nodeId: lnd.nodeId,
     p2pPort: lnd.p2pPort,
     address: async () => (await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0')).address,
+    funded: (sat) =>
+      waitFor('lnd funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= sat, WAIT_MS).then(() => {}),
     async invoice(amountMsat, tag) {
       const dh = Buffer.from(sha256(new TextEncoder().encode(tag))).toString('base64');
       const r = await lnd.rest<{ payment_request: string; r_hash: string }>('POST', '/v1/invoices', { value_msat: amountMsat.toString(), description_hash: dh });
@@ -70,8 +75,8 @@ function lndPeer(lnd: Lnd): Peer {
     },
     async agrees(ours) {
       const [c] = (await lnd.rest<{ channels?: LndChannel[] }>('GET', '/v1/channels')).channels ?? [];
-      // We opened: our side of lnd's view is net of BOLT 3's fee for a commitment without HTLCs (weight 724).
-      const fee = ((724n * BigInt(c!.fee_per_kw)) / 1000n) * 1000n;
+      // We opened: our side of lnd's view is net of the commitment's fee and anchors.
+      const fee = lndOpenerCommitCostMsat(c!);
       const b = await lnd.rest<{ local_balance: { msat: string }; remote_balance: { msat: string } }>('GET', '/v1/balance/channels');
       expect([BigInt(b.local_balance.msat), BigInt(b.remote_balance.msat)]).toEqual([ours.remoteMsat, ours.localMsat - fee]);
     },
@@ -97,6 +102,11 @@ function ldkPeer(ldk: Ldk): Peer {
     nodeId: ldk.nodeId,
     p2pPort: ldk.p2pPort,
     address: async () => (await ldk.api<{ address: string }>('POST', '/new_address')).address,
+    funded: (sat) =>
+      waitFor('LDK funded', async () => {
+        await ldk.api('POST', '/sync');
+        return (await ldk.api<{ spendable_onchain_sat: number }>('GET', '/balances')).spendable_onchain_sat >= sat;
+      }, WAIT_MS).then(() => {}),
     async invoice(amountMsat, tag) {
       const r = await ldk.api<{ invoice: string; payment_hash: string }>('POST', '/invoice', { amount_msat: Number(amountMsat), description_hash: hex(sha256(new TextEncoder().encode(tag))) });
       return { bolt11: r.invoice, hash: r.payment_hash };
@@ -152,6 +162,7 @@ describe.each(PEERS)('lnnode killed with payments in flight to and from $name, r
     await lab.faucet.send(await peer.address(), 1_000_000n);
     await lab.btcd.generate(1);
     await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === 3_000_000n);
+    await peer.funded(1_000_000);
     await api.connectPeer({ peerPubkey: fromHex(peer.nodeId), addr: `127.0.0.1:${peer.p2pPort}`, persistent: true });
     const opened = await api.openChannel({ peerPubkey: fromHex(peer.nodeId), localFundingAmountSat: FUNDING_SAT, pushMsat: PUSH_MSAT });
     channelId = opened.channelId;

@@ -13,7 +13,7 @@ import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
 import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
-import { startLnd, type Lnd } from '../lab/lnd.ts';
+import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../lab/lnd.ts';
 import { waitFor } from '../lab/processes.ts';
 
 /** lnd reacts to blocks and channel events on its own schedule; give it longer than the default. */
@@ -269,10 +269,7 @@ async function expectLndAgrees(): Promise<void> {
   let lndRemote = 0n;
   for (const c of await lndChannels()) {
     const ours = node.channels!.list().find((x) => c.channel_point === `${x.fundingTxid}:${x.fundingVout}`)!;
-    // lnd's commit_fee is the transaction's (its outputs' sub-satoshi remainders included); the balance loses BOLT 3's fee
-    // for a commitment without HTLCs (weight 724, or 1124 and two 330-sat anchors).
-    const anchors = c.commitment_type === 'ANCHORS';
-    const fee = (((anchors ? 1124n : 724n) * BigInt(c.fee_per_kw)) / 1000n + (anchors ? 2n * ANCHOR_SAT : 0n)) * 1000n;
+    const fee = lndOpenerCommitCostMsat(c);
     lndLocal += ours.remoteBalanceMsat - (c.initiator ? fee : 0n);
     lndRemote += ours.localBalanceMsat - (c.initiator ? 0n : fee);
   }

@@ -168,3 +168,13 @@ export const lndCustom = {
     );
   },
 };
+
+/**
+ * What an lnd channel's opener loses from its balance to the commitment when no HTLC is
+ * pending (msat): BOLT 3's fee for weight 724, or 1124 plus the two 330-sat anchors.
+ * lnd's own commit_fee is the transaction's, the outputs' sub-satoshi remainders included.
+ */
+export function lndOpenerCommitCostMsat(c: { commitment_type: string; fee_per_kw: string }): bigint {
+  const anchors = c.commitment_type === 'ANCHORS';
+  return (((anchors ? 1124n : 724n) * BigInt(c.fee_per_kw)) / 1000n + (anchors ? 660n : 0n)) * 1000n;
+}
