@@ -58,13 +58,13 @@ export function startProcess(opts: {
   if (child.pid === undefined) throw new Error(`${opts.name}: could not start ${opts.cmd}`);
   const pid = child.pid;
   running.set(pid, child);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  // 'close' comes after the child's output is drained; the log is then flushed before `exited` resolves,
+  // so a caller reading the log file on exit sees all of it ('exit' alone can come first).
   const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      running.delete(pid);
-      resolve(code);
-    });
+    child.on('exit', () => running.delete(pid));
+    child.on('close', (code) => log.end(() => resolve(code)));
   });
   return {
     name: opts.name,

@@ -150,7 +150,7 @@ describe('lncli against lnnode', () => {
     const [txid, vout] = String(ch.channel_point).split(':');
     channelPoint = { txid: txid!, vout: Number(vout) };
     expect(txid).toBe(opened.funding_txid);
-    expect([ch.remote_pubkey, ch.capacity, ch.private, ch.initiator, ch.commitment_type]).toEqual([hex(b.nodeId), String(FUNDING_SAT), true, true, 'STATIC_REMOTE_KEY']);
+    expect([ch.remote_pubkey, ch.capacity, ch.private, ch.initiator, ch.commitment_type]).toEqual([hex(b.nodeId), String(FUNDING_SAT), true, true, 'ANCHORS']);
     // lncli prints the short channel id as scid/scid_str.
     expect(ch.scid_str).toStartWith(`${(await lab.btcd.height()) - 2}x`);
     expect(Number(BigInt(ch.scid as string) >> 40n)).toBe((await lab.btcd.height()) - 2);
@@ -203,11 +203,13 @@ describe('lncli against lnnode', () => {
     const localMsat = FUNDING_SAT * 1000n - PUSH_SAT * 1000n + RECEIVED_MSAT - PAID_MSAT;
     await waitFor('B without pending HTLCs', () => b.channels!.list()[0]!.pendingHtlcs === 0);
     expect(b.channels!.list()[0]!.remoteBalanceMsat).toBe(msat(localMsat));
-    const ch = (await cli.json<{ channels: { local_balance: string; commit_fee: string; fee_per_kw: string }[] }>(['listchannels'])).channels[0]!;
-    // As lnd shows it: A opened, so its balance is net of the commitment fee (BOLT 3: weight 724 without HTLCs).
+    const ch = (await cli.json<{ channels: { local_balance: string; commit_fee: string; fee_per_kw: string; commitment_type: string }[] }>(['listchannels'])).channels[0]!;
+    // As lnd shows it: A opened an anchors channel, so its balance is net of the commitment fee (BOLT 3: weight 1124
+    // without HTLCs) and of the two 330-sat anchors.
+    expect(ch.commitment_type).toBe('ANCHORS');
     expect(ch.fee_per_kw).toBe(String(b.channels!.list()[0]!.feeratePerKw));
-    expect(ch.commit_fee).toBe(String((724n * BigInt(ch.fee_per_kw)) / 1000n));
-    expect(ch.local_balance).toBe(String(localMsat / 1000n - BigInt(ch.commit_fee)));
+    expect(ch.commit_fee).toBe(String((1124n * BigInt(ch.fee_per_kw)) / 1000n));
+    expect(ch.local_balance).toBe(String(localMsat / 1000n - BigInt(ch.commit_fee) - 660n));
   }, 120_000);
 
   test('bad credentials and unserved methods', async () => {

@@ -36,6 +36,7 @@ import {
   commitFeeMsat,
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
+import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type ChannelEvent, receive, signPending } from '../../bolt/bolt2/channel/machine.ts';
 import {
@@ -131,7 +132,7 @@ export interface ChannelSummary {
   localBalanceMsat: Msat;
   remoteBalanceMsat: Msat;
   channelType: 'static_remotekey' | 'anchors';
-  /** Our current commitment's feerate and the fee (BOLT 3, anchors included) it pays, out of the opener's balance. */
+  /** Our current commitment's feerate and the fee (BOLT 3) it pays; the opener's balance also pays the two anchors, if any. */
   feeratePerKw: FeeratePerKw;
   commitFeeSat: Sat;
   pendingHtlcs: number;
@@ -291,7 +292,7 @@ export class ChannelManager {
       remoteBalanceMsat: c.localCommit.spec.toRemoteMsat,
       channelType: c.variant === 'anchors' ? 'anchors' : 'static_remotekey',
       feeratePerKw: c.localCommit.spec.feeratePerKw,
-      commitFeeSat: msatToSatFloor(commitFeeMsat(c, 'local', c.localCommit.spec)),
+      commitFeeSat: sat(msatToSatFloor(commitFeeMsat(c, 'local', c.localCommit.spec)) - (c.variant === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n)),
       // Until both commitments (and one being signed) drop an HTLC it still counts against the limits.
       pendingHtlcs: Math.max(c.localCommit.spec.htlcs.length, c.remoteCommit.spec.htlcs.length, c.nextRemoteCommit?.spec.htlcs.length ?? 0),
       shortChannelId: l.rec.shortChannelId,

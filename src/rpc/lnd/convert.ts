@@ -7,6 +7,7 @@
  */
 import { type MessageInitShape } from '@bufbuild/protobuf';
 import { fromHex, hex } from '../../bolt/bytes.ts';
+import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { decodeInvoice } from '../../bolt/bolt11/invoice.ts';
 import { featureName, type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type ChannelSummary } from '../../node/channels/manager.ts';
@@ -51,15 +52,16 @@ export function lndFeatures(f: FeatureVector): Record<number, MessageInitShape<t
 }
 
 export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {
+  const openerCost = c.commitFeeSat + (c.channelType === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n);
   return {
     active: c.active,
     remotePubkey: c.peer,
     channelPoint: `${c.fundingTxid}:${c.fundingVout}`,
     chanId: scidToUint64(c.shortChannelId).toString(),
     capacity: c.capacitySat,
-    // As lnd: the opener's balance is shown net of the commitment fee it pays.
-    localBalance: sats(c.localBalanceMsat) - (c.weAreOpener ? c.commitFeeSat : 0n),
-    remoteBalance: sats(c.remoteBalanceMsat) - (c.weAreOpener ? 0n : c.commitFeeSat),
+    // As lnd: the opener's balance is shown net of the commitment fee (and anchors) it pays.
+    localBalance: sats(c.localBalanceMsat) - (c.weAreOpener ? openerCost : 0n),
+    remoteBalance: sats(c.remoteBalanceMsat) - (c.weAreOpener ? 0n : openerCost),
     commitFee: c.commitFeeSat,
     feePerKw: BigInt(c.feeratePerKw),
     private: true,
