@@ -16,7 +16,7 @@ import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type LnnodeClient } from '../../src/rpc/client.ts';
 import { Payment_Status, PayInvoiceResponse_Status } from '../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../lab/channel-lab.ts';
-import { startLdk, type Ldk } from '../lab/ldk.ts';
+import { startLdk, type Ldk, type LdkPayment } from '../lab/ldk.ts';
 import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../lab/lnd.ts';
 import { startLnnode, type LnnodeProcess } from '../lab/lnnode.ts';
 import { waitFor } from '../lab/processes.ts';
@@ -89,13 +89,6 @@ function lndPeer(lnd: Lnd): Peer {
 }
 
 function ldkPeer(ldk: Ldk): Peer {
-  interface LdkPayment {
-    payment_hash?: string;
-    preimage?: string;
-    status: string;
-    amount_msat?: number;
-    direction: string;
-  }
   const payment = async (hash: string, direction: string): Promise<LdkPayment | undefined> =>
     (await ldk.api<LdkPayment[]>('GET', '/payments')).find((p) => p.payment_hash === hash && p.direction === direction);
   return {

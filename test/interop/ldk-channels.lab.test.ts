@@ -12,7 +12,7 @@ import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
 import { type LightningNode } from '../../src/node/node.ts';
 import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
-import { startLdk, type Ldk } from '../lab/ldk.ts';
+import { startLdk, type Ldk, type LdkPayment } from '../lab/ldk.ts';
 import { waitFor } from '../lab/processes.ts';
 
 const LDK_WAIT_MS = 90_000;
@@ -30,14 +30,6 @@ interface LdkChannel {
   channel_value_sat: number;
   funding_txo?: string;
 }
-interface LdkPayment {
-  payment_hash?: string;
-  preimage?: string;
-  status: string;
-  amount_msat?: number;
-  direction: string;
-}
-
 const ldkChannels = (): Promise<LdkChannel[]> => ldk.api<LdkChannel[]>('GET', '/channels');
 const ldkPayment = async (hash: string): Promise<LdkPayment | undefined> => (await ldk.api<LdkPayment[]>('GET', '/payments')).find((p) => p.payment_hash === hash);
 
@@ -228,7 +220,7 @@ describe('lnnode <-> LDK channels', () => {
       } else {
         const theirs = (await ldkChannels()).find((c) => c.channel_id === hex(opened.channelId))!;
         await ldk.api('POST', '/close_channel', { user_channel_id: theirs.user_channel_id, node_id: hex(node.nodeId), force: true });
-        commitTxid = await waitFor('LDK commitment in the mempool', () => mempoolSpendOf(opened.fundingTxid), LDK_WAIT_MS);
+        commitTxid = await waitFor('LDK commitment in the mempool', () => lab.mempoolSpendOf(opened.fundingTxid), LDK_WAIT_MS);
       }
       await lab.btcd.generate(1);
       const kind = await waitFor('lnnode identified the confirmed commitment', () => {
@@ -257,13 +249,4 @@ describe('lnnode <-> LDK channels', () => {
 /** The to_self_delay the peer imposed on our outputs. */
 function remoteDelay(channelId: Uint8Array): number {
   return node.channels!.store.load<{ commitments: { remote: { toSelfDelay: number } } }>(channelId)!.state.commitments.remote.toSelfDelay;
-}
-
-/** The mempool transaction spending an output of `txid`, if any (LDK's sweeps of earlier closes may sit beside it). */
-async function mempoolSpendOf(txid: string): Promise<string | undefined> {
-  for (const t of await lab.btcd.rpc.call<string[]>('getrawmempool')) {
-    const tx = await lab.btcd.rpc.call<{ vin: { txid: string }[] }>('getrawtransaction', t, 1);
-    if (tx.vin.some((i) => i.txid === txid)) return t;
-  }
-  return undefined;
 }

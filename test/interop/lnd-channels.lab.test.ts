@@ -236,7 +236,7 @@ describe('lnnode <-> lnd channels', () => {
         commitTxid = (await node.channels!.close(opened.channelId, { force: true })).closingTxid;
       } else {
         void lnd.rest('DELETE', `/v1/channels/${opened.fundingTxid}/${opened.fundingVout}?force=true`).catch(() => undefined);
-        commitTxid = await waitFor('lnd commitment in the mempool', () => mempoolSpendOf(opened.fundingTxid), LND_WAIT_MS);
+        commitTxid = await waitFor('lnd commitment in the mempool', () => lab.mempoolSpendOf(opened.fundingTxid), LND_WAIT_MS);
       }
       await lab.btcd.generate(1);
       await waitFor('lnnode identified the commitment', () => node.channels!.get(opened.channelId)!.closeKind === (closer === 'lnnode' ? 'local' : 'remote'), LND_WAIT_MS);
@@ -292,13 +292,4 @@ async function lndClosed(fundingTxid: string): Promise<LndClosedChannel | undefi
 function lndDelay(channelId: Uint8Array): number {
   const stored = node.channels!.store.load<{ commitments: { remote: { toSelfDelay: number } } }>(channelId)!;
   return stored.state.commitments.remote.toSelfDelay;
-}
-
-/** The mempool transaction spending an output of `txid`, if any (lnd may also broadcast an anchor spend beside it). */
-async function mempoolSpendOf(txid: string): Promise<string | undefined> {
-  for (const t of await lab.btcd.rpc.call<string[]>('getrawmempool')) {
-    const tx = await lab.btcd.rpc.call<{ vin: { txid: string }[] }>('getrawtransaction', t, 1);
-    if (tx.vin.some((i) => i.txid === txid)) return t;
-  }
-  return undefined;
 }

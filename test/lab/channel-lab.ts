@@ -157,6 +157,15 @@ export class ChannelLab {
     return s;
   }
 
+  /** The mempool transaction spending an output of `txid`, if any (a peer may broadcast others beside it, e.g. anchor spends). */
+  async mempoolSpendOf(txid: string): Promise<string | undefined> {
+    for (const t of await this.btcd.rpc.call<string[]>('getrawmempool')) {
+      const tx = await this.btcd.rpc.call<{ vin: { txid: string }[] }>('getrawtransaction', t, 1);
+      if (tx.vin.some((i) => i.txid === txid)) return t;
+    }
+    return undefined;
+  }
+
   /** Output values of a transaction (sat). */
   async outputs(txid: string): Promise<bigint[]> {
     const tx = await this.btcd.rpc.call<{ vout: { value: number }[] }>('getrawtransaction', txid, 1);

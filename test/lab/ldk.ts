@@ -10,6 +10,17 @@ import { join } from 'node:path';
 import { labBinary } from './binaries.ts';
 import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
 
+/** A payment as the ldk-peer control API lists it (GET /payments). */
+export interface LdkPayment {
+  payment_hash?: string;
+  preimage?: string;
+  /** "Pending" | "Succeeded" | "Failed"; an unpaid invoice of LDK's is an inbound "Pending" one. */
+  status: string;
+  amount_msat?: number;
+  /** "Inbound" | "Outbound" */
+  direction: string;
+}
+
 export interface Ldk {
   readonly proc: LabProcess;
   dir: string;
