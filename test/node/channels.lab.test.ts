@@ -153,14 +153,24 @@ describe('lnnode <-> lnnode channels on the lab', () => {
     expect(balances(a, ab).local).toBe(before.local - 12_345n + 54_321n);
   }, 60_000);
 
-  test('B opens a channel to A (A is fundee) and pays over it', async () => {
+  test('B opens a channel to A (A is fundee); 25 payments each way over it, balances to the msat', async () => {
     await lab.fund(b, 2_000_000n);
     const ba = await openChannel(b, a, sat(500_000));
     expect(a.channels!.get(Buffer.from(ba, 'hex'))!.weAreOpener).toBe(false);
-    const before = balances(a, ba).local;
-    expect(before).toBe(0n);
-    await lab.pay(b, a, msat(100_000_001));
+    expect(balances(a, ba).local).toBe(0n);
+    // Over this channel only (both nodes also share A's first channel).
+    const over = async (from: LightningNode, to: LightningNode, amountMsat: Msat): Promise<void> => {
+      const inv = to.invoices.create({ amountMsat, descriptionHash: new Uint8Array(32).fill(9) });
+      const p = await from.payments.pay(inv.bolt11, { outgoingChannels: [ba] });
+      expect(hex(p.preimage!)).toBe(hex(inv.preimage));
+      expect(to.invoices.get(inv.paymentHash)!.receivedMsat).toBe(amountMsat);
+    };
+    const toA = amounts(25, 300_000_000n);
+    for (const x of toA) await over(b, a, x);
+    const toB = amounts(25, 200_000_000n);
+    for (const x of toB) await over(a, b, x);
     await lab.settled(a, b, ba);
-    expect(balances(a, ba)).toEqual({ local: 100_000_001n, remote: 500_000_000n - 100_000_001n });
-  }, 60_000);
+    expect(balances(a, ba)).toEqual({ local: 100_000_000n, remote: 400_000_000n });
+    expect(balances(b, ba)).toEqual({ local: 400_000_000n, remote: 100_000_000n });
+  }, 120_000);
 });
