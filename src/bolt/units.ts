@@ -24,6 +24,8 @@ export const msat = (v: bigint | number): Msat => BigInt(v) as Msat;
 export const sat = (v: bigint | number): Sat => BigInt(v) as Sat;
 export const feeratePerKw = (v: number): FeeratePerKw => v as FeeratePerKw;
 export const cltvExpiry = (v: number): CltvExpiry => v as CltvExpiry;
+/** 253 sat/kw: the floor every implementation uses, so a rate rounded down to whole vbytes still relays at 1 sat/vB. */
+export const FEERATE_FLOOR = feeratePerKw(253);
 export const cltvExpiryDelta = (v: number): CltvExpiryDelta => v as CltvExpiryDelta;
 
 export const satToMsat = (v: Sat): Msat => (v * 1000n) as Msat;

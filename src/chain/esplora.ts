@@ -21,7 +21,8 @@ import {
   type Utxo,
   confirmationsAt,
 } from './types.ts';
-import { FEE_TARGETS, FEERATE_FLOOR, satPerVbToPerKw } from './feerate.ts';
+import { FEERATE_FLOOR } from '../bolt/units.ts';
+import { FEE_TARGETS, satPerVbToPerKw } from './feerate.ts';
 import { isTxid, txidOf } from './txid.ts';
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;

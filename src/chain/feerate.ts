@@ -1,12 +1,9 @@
 /**
  * Fee-rate conversions for chain sources, which speak sat/vB (Esplora) or
  * BTC/kvB (bitcoind), into the sat/kw of BOLT #3. 1 vbyte = 4 weight units,
- * so sat/kw = sat/vB * 250. FEERATE_FLOOR is the 253 sat/kw floor every
- * implementation uses so a rounded-down rate still relays at 1 sat/vB.
+ * so sat/kw = sat/vB * 250; no rate goes below FEERATE_FLOOR (units.ts).
  */
-import { type FeeratePerKw, feeratePerKw } from '../bolt/units.ts';
-
-export const FEERATE_FLOOR = feeratePerKw(253);
+import { FEERATE_FLOOR, type FeeratePerKw, feeratePerKw } from '../bolt/units.ts';
 
 export function satPerVbToPerKw(satPerVb: number): FeeratePerKw {
   if (!Number.isFinite(satPerVb) || satPerVb < 0) return FEERATE_FLOOR;

@@ -60,7 +60,7 @@ import { LNNODE_INIT_FEATURES, negotiated } from '../../bolt/bolt9/features.ts';
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
 import { fundingScript } from '../../bolt/bolt3/scripts.ts';
 import { p2wsh } from '../../bolt/bolt3/script.ts';
-import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat, msat, msatToSatFloor, sat } from '../../bolt/units.ts';
+import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, msatToSatFloor, sat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
@@ -200,7 +200,6 @@ const OPEN_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 60_000;
 /** Fee rate used until the chain source gave an estimate (sat/kw, about 4 sat/vB). */
 const DEFAULT_FEERATE = 1000 as FeeratePerKw;
-const MIN_FEERATE = 253 as FeeratePerKw;
 
 export class ChannelManager {
   readonly store: ChannelStore;
@@ -477,7 +476,7 @@ export class ChannelManager {
     this.tipHeight = height;
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
-    if (six) this.feerate = (six > MIN_FEERATE ? six : MIN_FEERATE) as FeeratePerKw;
+    if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
     this.updateFees();
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
     await Promise.all(
@@ -804,7 +803,7 @@ export class ChannelManager {
     const now = l.rec.shutdown!;
     if (!now.sent || !now.remoteScript || now.negotiation || !readyToNegotiate(c)) return;
     const fee = closingFee(now.feerate, now.localScript, now.remoteScript);
-    const floor = closingFee(MIN_FEERATE, now.localScript, now.remoteScript);
+    const floor = closingFee(FEERATE_FLOOR, now.localScript, now.remoteScript);
     const funderSat = msatToSatFloor(c.weAreOpener ? c.localCommit.spec.toLocalMsat : c.localCommit.spec.toRemoteMsat);
     // As funder we pay: up to three times our estimate (lnd's default). As fundee the fee is not ours: anything the funder can pay.
     const cap = c.weAreOpener ? (fee * 3n < funderSat ? fee * 3n : funderSat) : funderSat;

@@ -23,7 +23,7 @@ import { ANCHOR_OUTPUT_SAT, commitmentFee, htlcSuccessFee, htlcTimeoutFee, type 
 import { SecretStore } from '../../bolt3/shachain.ts';
 import { signInput, verifyInput } from '../../bolt3/sign.ts';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, txid } from '../../bolt3/tx.ts';
-import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat, msatToSatFloor } from '../../units.ts';
+import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msatToSatFloor } from '../../units.ts';
 import { type ChannelSecrets, perCommitmentPoint, perCommitmentSecret, shachainIndex } from './keys.ts';
 import { type CommitSpec, findHtlc, type HtlcEntry, reduce, type Update } from './spec.ts';
 
@@ -379,7 +379,7 @@ export function receiveSettle(c: Commitments, u: Extract<Update, { id: bigint }>
 
 export function sendFee(c: Commitments, feeratePerKw: FeeratePerKw): { state: Commitments; send: Outgoing[] } {
   if (!c.weAreOpener) throw new ChannelRefusal('only the channel opener sends update_fee');
-  if (feeratePerKw < 253) throw new ChannelRefusal('fee rate below 253 sat/kw (1 sat/vB)');
+  if (feeratePerKw < FEERATE_FLOOR) throw new ChannelRefusal(`fee rate below ${FEERATE_FLOOR} sat/kw (1 sat/vB)`);
   const proposed = [...c.localChanges.proposed, { kind: 'fee' as const, feeratePerKw }];
   const spec = reduce(latestRemote(c).spec, proposed, c.remoteChanges.acked);
   if (spec.toLocalMsat - commitFeeMsat(c, 'remote', spec) < c.remote.channelReserveSat * 1000n) {
@@ -393,7 +393,7 @@ export function sendFee(c: Commitments, feeratePerKw: FeeratePerKw): { state: Co
 
 export function receiveFee(c: Commitments, feeratePerKw: FeeratePerKw): Commitments {
   if (c.weAreOpener) throw new ChannelProtocolError('update_fee from the side that did not open the channel');
-  if (feeratePerKw < 253) throw new ChannelProtocolError(`update_fee of ${feeratePerKw} sat/kw is below the minimum relay fee`);
+  if (feeratePerKw < FEERATE_FLOOR) throw new ChannelProtocolError(`update_fee of ${feeratePerKw} sat/kw is below the minimum relay fee`);
   const proposed = [...c.remoteChanges.proposed, { kind: 'fee' as const, feeratePerKw }];
   const spec = reduce(c.localCommit.spec, c.localChanges.acked, proposed);
   if (spec.toRemoteMsat - commitFeeMsat(c, 'local', spec) < 0n) {

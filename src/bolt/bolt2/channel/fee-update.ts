@@ -8,11 +8,8 @@
  * cannot be bumped later, which is why we do not cap it low as anchor
  * channels may.
  */
-import { type FeeratePerKw } from '../../units.ts';
+import { FEERATE_FLOOR, type FeeratePerKw } from '../../units.ts';
 import { type Commitments } from './commitments.ts';
-
-/** Below this no node relays the commitment (BOLT 2: 253 sat/kw). */
-export const MIN_COMMIT_FEERATE = 253 as FeeratePerKw;
 
 /** The rate of the newest commitment we have proposed: our last unsigned update_fee, else the peer's newest commitment. */
 export function proposedFeerate(c: Commitments): FeeratePerKw {
@@ -26,7 +23,7 @@ export function proposedFeerate(c: Commitments): FeeratePerKw {
 /** The rate to send in update_fee now, or undefined to leave the channel as it is. Only the opener sends it. */
 export function feeUpdateFor(c: Commitments, estimate: FeeratePerKw): FeeratePerKw | undefined {
   if (!c.weAreOpener) return undefined;
-  const target = (estimate < MIN_COMMIT_FEERATE ? MIN_COMMIT_FEERATE : estimate) as FeeratePerKw;
+  const target = estimate < FEERATE_FLOOR ? FEERATE_FLOOR : estimate;
   const current = proposedFeerate(c);
   if (target * 10 > current * 11 || target * 2 < current) return target;
   return undefined;

@@ -10,7 +10,7 @@ import { obscuringFactor } from '../../bolt3/commitment-number.ts';
 import { type Basepoints } from '../../bolt3/keys.ts';
 import { type Variant } from '../../bolt3/fees.ts';
 import { SecretStore } from '../../bolt3/shachain.ts';
-import { type FeeratePerKw, type Msat, type Sat, msat, sat } from '../../units.ts';
+import { FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, sat } from '../../units.ts';
 import { channelIdFrom } from '../channel-id.ts';
 import {
   buildLocal,
@@ -73,7 +73,7 @@ export const DEFAULT_POLICY: ChannelPolicy = {
   reservePermille: 10,
   maxMinimumDepth: 144,
   minimumDepth: 3,
-  minFeeratePerKw: 253 as FeeratePerKw,
+  minFeeratePerKw: FEERATE_FLOOR,
   maxFeeratePerKw: 100_000 as FeeratePerKw,
 };
 
