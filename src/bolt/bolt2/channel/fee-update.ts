@@ -4,9 +4,9 @@
  * expire, so the opener follows the chain's estimate: up as soon as it is
  * 10% above the commitment's rate (lnd's threshold), down only when it is
  * under half (a high fee is merely expensive; each update costs a signature
- * round, and estimates wobble block to block). Without anchors the rate
- * cannot be bumped later, which is why we do not cap it low as anchor
- * channels may.
+ * round, and estimates wobble block to block). The rate is not capped on
+ * anchors channels either (lnd caps it there and bumps through the anchor):
+ * lnnode does not CPFP its commitments, so they must relay on their own fee.
  */
 import { FEERATE_FLOOR, type FeeratePerKw } from '../../units.ts';
 import { type Commitments } from './commitments.ts';
