@@ -185,15 +185,10 @@ export class Wallet {
 
   /** Sends to an address: stored, then broadcast. See SendRequest for the idempotency key. */
   async send(r: SendRequest): Promise<SignedTx> {
-    if (r.idempotencyKey !== undefined) {
-      const prior = this.store.db
-        .query<{ txid: string; raw: Uint8Array; fee_sat: number }, [string]>('SELECT txid, raw, fee_sat FROM wallet_txs WHERE idempotency_key = ?')
-        .get(r.idempotencyKey);
-      if (prior) {
-        const tx = { txid: prior.txid, raw: new Uint8Array(prior.raw), feeSat: sat(prior.fee_sat) };
-        await this.broadcastStored(tx.txid);
-        return tx;
-      }
+    const prior = r.idempotencyKey === undefined ? undefined : this.storedByKey(r.idempotencyKey);
+    if (prior) {
+      await this.broadcastStored(prior.txid);
+      return prior;
     }
     let script: Uint8Array;
     try {
@@ -228,8 +223,8 @@ export class Wallet {
    * with the same key (after a restart) gives the same transaction.
    */
   bringFee(key: string, tx: Tx, weight: number, feerate: FeeratePerKw, witness: (final: Tx) => Uint8Array[][]): SignedTx {
-    const prior = this.store.db.query<{ txid: string; raw: Uint8Array; fee_sat: number }, [string]>('SELECT txid, raw, fee_sat FROM wallet_txs WHERE idempotency_key = ?').get(key);
-    if (prior) return { txid: prior.txid, raw: new Uint8Array(prior.raw), feeSat: sat(prior.fee_sat) };
+    const prior = this.storedByKey(key);
+    if (prior) return prior;
     const sel = selectCoins(this.spendable(), { amountSat: sat(0), outputScriptLens: [], feerate, extraWeight: weight - TX_OVERHEAD_WEIGHT });
     const unsigned: Tx = {
       ...tx,
@@ -276,6 +271,12 @@ export class Wallet {
         await this.broadcastStored(txid).catch((e: Error) => this.log.warn('rebroadcast refused', { txid, error: e.message }));
       }
     }
+  }
+
+  /** The transaction stored under an idempotency key, if any. */
+  private storedByKey(key: string): SignedTx | undefined {
+    const row = this.store.db.query<{ txid: string; raw: Uint8Array; fee_sat: number }, [string]>('SELECT txid, raw, fee_sat FROM wallet_txs WHERE idempotency_key = ?').get(key);
+    return row ? { txid: row.txid, raw: new Uint8Array(row.raw), feeSat: sat(row.fee_sat) } : undefined;
   }
 
   private record(tx: SignedTx, purpose: string, idempotencyKey?: string): void {
