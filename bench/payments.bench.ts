@@ -75,7 +75,7 @@ async function fundLnd(lab: ChannelLab, lnd: Lnd): Promise<void> {
   const { address } = await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0');
   await lab.faucet.send(address, 3_000_000n);
   await lab.btcd.generate(1);
-  await waitFor('lnd funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= 3_000_000, 60_000);
+  await lnd.funded(3_000_000);
 }
 
 export default async function (): Promise<Figure[]> {

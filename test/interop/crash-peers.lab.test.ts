@@ -33,7 +33,7 @@ interface Peer {
   readonly p2pPort: number;
   /** On-chain address of the peer's wallet. */
   address(): Promise<string>;
-  /** Waits until the peer counts `sat` confirmed in its wallet (LDK refuses anchor channels without an on-chain reserve). */
+  /** Waits until the peer counts `sat` in its wallet (LDK refuses anchor channels without an on-chain reserve). */
   funded(sat: number): Promise<void>;
   invoice(amountMsat: bigint, tag: string): Promise<{ bolt11: string; hash: string }>;
   /** Amount the peer received for the invoice, once it counts it settled. */
@@ -57,8 +57,7 @@ function lndPeer(lnd: Lnd): Peer {
     nodeId: lnd.nodeId,
     p2pPort: lnd.p2pPort,
     address: async () => (await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0')).address,
-    funded: (sat) =>
-      waitFor('lnd funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= sat, WAIT_MS).then(() => {}),
+    funded: (sat) => lnd.funded(sat, WAIT_MS),
     async invoice(amountMsat, tag) {
       const dh = Buffer.from(sha256(new TextEncoder().encode(tag))).toString('base64');
       const r = await lnd.rest<{ payment_request: string; r_hash: string }>('POST', '/v1/invoices', { value_msat: amountMsat.toString(), description_hash: dh });
@@ -95,11 +94,7 @@ function ldkPeer(ldk: Ldk): Peer {
     nodeId: ldk.nodeId,
     p2pPort: ldk.p2pPort,
     address: async () => (await ldk.api<{ address: string }>('POST', '/new_address')).address,
-    funded: (sat) =>
-      waitFor('LDK funded', async () => {
-        await ldk.api('POST', '/sync');
-        return (await ldk.api<{ spendable_onchain_sat: number }>('GET', '/balances')).spendable_onchain_sat >= sat;
-      }, WAIT_MS).then(() => {}),
+    funded: (sat) => ldk.funded(sat, WAIT_MS),
     async invoice(amountMsat, tag) {
       const r = await ldk.api<{ invoice: string; payment_hash: string }>('POST', '/invoice', { amount_msat: Number(amountMsat), description_hash: hex(sha256(new TextEncoder().encode(tag))) });
       return { bolt11: r.invoice, hash: r.payment_hash };
@@ -186,12 +181,9 @@ describe.each(PEERS)('lnnode killed with payments in flight to and from $name, r
     return c.outboundCapacityMsat;
   }
 
-  async function killAndRestart(afterMs: number, atKill: () => Promise<void> | void = () => {}): Promise<LnnodeClient> {
+  async function killAndRestart(afterMs: number, whileDown: () => Promise<void> | void): Promise<LnnodeClient> {
     await Bun.sleep(afterMs);
-    a.proc.kill('SIGKILL');
-    await a.proc.exited;
-    await atKill();
-    await a.restart();
+    await a.restart({ kill: true, whileDown });
     return a.client();
   }
 

@@ -42,10 +42,7 @@ beforeAll(async () => {
   const { address } = await ldk.api<{ address: string }>('POST', '/new_address');
   await lab.faucet.send(address, 2_000_000n);
   await lab.btcd.generate(1);
-  await waitFor('LDK funded', async () => {
-    await ldk.api('POST', '/sync');
-    return (await ldk.api<{ spendable_onchain_sat: number }>('GET', '/balances')).spendable_onchain_sat >= 2_000_000;
-  }, LDK_WAIT_MS);
+  await ldk.funded(2_000_000, LDK_WAIT_MS);
   await node.connect(fromHex(ldk.nodeId), '127.0.0.1', ldk.p2pPort);
 }, 180_000);
 

@@ -56,7 +56,7 @@ beforeAll(async () => {
   const { address } = await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0');
   await lab.faucet.send(address, 3_000_000n);
   await lab.btcd.generate(1);
-  await waitFor('lnd wallet funded', async () => Number((await lnd.rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= 3_000_000, LND_WAIT_MS);
+  await lnd.funded(3_000_000, LND_WAIT_MS);
   await node.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
 }, 180_000);
 

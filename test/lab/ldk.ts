@@ -30,6 +30,8 @@ export interface Ldk {
   /** Milliseconds from spawn until the control API answered. */
   readonly startMs: number;
   api<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+  /** Syncs LDK's wallet until it counts at least `sat` spendable (LDK also refuses anchor channels without an on-chain reserve). */
+  funded(sat: number, timeoutMs?: number): Promise<void>;
   restart(opts?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
@@ -86,6 +88,12 @@ export async function startLdk(esploraUrl: string, opts: { dir?: string } = {}):
       return cur.startMs;
     },
     api,
+    async funded(sat, timeoutMs = 90_000) {
+      await waitFor('LDK wallet funded', async () => {
+        await api('POST', '/sync');
+        return (await api<{ spendable_onchain_sat: number }>('GET', '/balances')).spendable_onchain_sat >= sat;
+      }, timeoutMs);
+    },
     async restart(r = {}) {
       if (r.kill) {
         cur.proc.kill('SIGKILL');

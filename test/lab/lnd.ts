@@ -37,6 +37,8 @@ export interface Lnd {
   /** Opens a REST stream; each JSON line's `result` is passed to `onItem`. */
   stream<T>(path: string, onItem: (item: T) => void): { close(): void; ready: Promise<void> };
   info(): Promise<LndInfo>;
+  /** Waits until lnd counts at least `sat` confirmed in its wallet. */
+  funded(sat: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -154,6 +156,9 @@ export async function startLnd(btcd: Btcd, opts: { dir?: string; alias?: string 
       return { close: () => abort.abort(), ready };
     },
     info: () => rest<LndInfo>('GET', '/v1/getinfo'),
+    async funded(sat, timeoutMs = 60_000) {
+      await waitFor('lnd wallet funded', async () => Number((await rest<{ confirmed_balance: string }>('GET', '/v1/balance/blockchain')).confirmed_balance) >= sat, timeoutMs);
+    },
     stop: () => proc.stop(15_000),
   };
 }

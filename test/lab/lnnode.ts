@@ -24,7 +24,8 @@ export interface LnnodeProcess {
   startMs: number;
   /** Log records (parsed JSON lines) so far. */
   logs(): Record<string, unknown>[];
-  restart(opts?: { kill?: boolean }): Promise<void>;
+  /** `kill`: SIGKILL instead of a graceful stop; `whileDown` runs between the exit and the new start. */
+  restart(opts?: { kill?: boolean; whileDown?: () => Promise<void> | void }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +88,7 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
         cur.proc.kill('SIGKILL');
         await cur.proc.exited;
       } else await cur.proc.stop();
+      await r.whileDown?.();
       cur = await launch();
     },
     stop: () => cur.proc.stop(),

@@ -75,13 +75,10 @@ async function settledBalance(api: LnnodeClient): Promise<Msat> {
 
 const amountOf = (round: number, i: number): Msat => msat(1_000_000n + BigInt(round) * 10_007n + BigInt(i) * 1_013n);
 
-/** SIGKILLs A after `afterMs`, runs `atKill` while A is down, restarts A on its data dir. */
-async function killAndRestart(afterMs: number, atKill: () => void): Promise<LnnodeClient> {
+/** SIGKILLs A after `afterMs`, runs `whileDown` while A is down, restarts A on its data dir. */
+async function killAndRestart(afterMs: number, whileDown: () => void): Promise<LnnodeClient> {
   await Bun.sleep(afterMs);
-  a.proc.kill('SIGKILL');
-  await a.proc.exited;
-  atKill();
-  await a.restart();
+  await a.restart({ kill: true, whileDown });
   return a.client();
 }
 
