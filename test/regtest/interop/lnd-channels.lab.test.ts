@@ -9,12 +9,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, hex } from '../../src/bolt/bytes.ts';
-import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
-import { type LightningNode } from '../../src/node/node.ts';
-import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
-import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../lab/lnd.ts';
-import { waitFor } from '../lab/processes.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
+import { type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../../lab/lnd.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 /** lnd reacts to blocks and channel events on its own schedule; give it longer than the default. */
 const LND_WAIT_MS = 60_000;

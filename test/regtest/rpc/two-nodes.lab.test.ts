@@ -10,13 +10,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { hex } from '../../src/bolt/bytes.ts';
-import { tokenPath } from '../../src/rpc/credentials.ts';
-import { PayInvoiceResponse_Status, Payment_Status, WaitInvoiceSettledResponse_State } from '../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
-import { GoClient, GoRpcError, type In, type MethodName, type Out } from '../lab/go-client.ts';
-import { startLnnode, type LnnodeProcess } from '../lab/lnnode.ts';
-import { waitFor } from '../lab/processes.ts';
+import { hex } from '../../../src/bolt/bytes.ts';
+import { tokenPath } from '../../../src/rpc/credentials.ts';
+import { PayInvoiceResponse_Status, Payment_Status, WaitInvoiceSettledResponse_State } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
+import { ChannelLab } from '../../lab/channel-lab.ts';
+import { GoClient, GoRpcError, type In, type MethodName, type Out } from '../../lab/go-client.ts';
+import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 const FUNDING_SAT = 600_000n;
 const INVOICE_MSAT = 45_678_901n;

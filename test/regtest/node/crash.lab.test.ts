@@ -11,14 +11,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { hex } from '../../src/bolt/bytes.ts';
-import { msat, type Msat } from '../../src/bolt/units.ts';
-import { type LightningNode } from '../../src/node/node.ts';
-import { type LnnodeClient } from '../../src/rpc/client.ts';
-import { type CreateInvoiceResponse, Payment_Status, PayInvoiceResponse_Status } from '../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
-import { startLnnode, type LnnodeProcess } from '../lab/lnnode.ts';
-import { waitFor } from '../lab/processes.ts';
+import { hex } from '../../../src/bolt/bytes.ts';
+import { msat, type Msat } from '../../../src/bolt/units.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { type LnnodeClient } from '../../../src/rpc/client.ts';
+import { type CreateInvoiceResponse, Payment_Status, PayInvoiceResponse_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
+import { ChannelLab } from '../../lab/channel-lab.ts';
+import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 const FUNDING_SAT = 1_000_000n;
 const BATCH = 10;

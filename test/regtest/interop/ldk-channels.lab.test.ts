@@ -8,12 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, hex } from '../../src/bolt/bytes.ts';
-import { type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
-import { type LightningNode } from '../../src/node/node.ts';
-import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
-import { startLdk, type Ldk, type LdkPayment } from '../lab/ldk.ts';
-import { waitFor } from '../lab/processes.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
+import { type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { startLdk, type Ldk, type LdkPayment } from '../../lab/ldk.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 const LDK_WAIT_MS = 90_000;
 let lab: ChannelLab;

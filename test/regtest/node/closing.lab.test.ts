@@ -8,15 +8,15 @@
  * of the transactions it paid for, read from the transactions themselves.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { fromHex } from '../../src/bolt/bytes.ts';
-import { serializeTx } from '../../src/bolt/bolt3/tx.ts';
-import { ourCommitment } from '../../src/bolt/bolt5/our-commitment.ts';
-import { type Msat, msat, sat } from '../../src/bolt/units.ts';
-import { type ChannelRecord } from '../../src/node/channels/manager.ts';
-import { channelSecrets } from '../../src/node/channels/secrets.ts';
-import { type LightningNode } from '../../src/node/node.ts';
-import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
-import { waitFor } from '../lab/processes.ts';
+import { fromHex } from '../../../src/bolt/bytes.ts';
+import { serializeTx } from '../../../src/bolt/bolt3/tx.ts';
+import { ourCommitment } from '../../../src/bolt/bolt5/our-commitment.ts';
+import { type Msat, msat, sat } from '../../../src/bolt/units.ts';
+import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
+import { channelSecrets } from '../../../src/node/channels/secrets.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 let lab: ChannelLab;
 let a: LightningNode;

@@ -11,11 +11,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex } from '../../src/bolt/bytes.ts';
-import { msat, sat } from '../../src/bolt/units.ts';
-import { type LightningNode } from '../../src/node/node.ts';
-import { ANCHOR_SAT, ChannelLab } from '../lab/channel-lab.ts';
-import { waitFor } from '../lab/processes.ts';
+import { fromHex } from '../../../src/bolt/bytes.ts';
+import { msat, sat } from '../../../src/bolt/units.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 let lab: ChannelLab;
 let a: LightningNode;

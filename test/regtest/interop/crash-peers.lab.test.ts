@@ -6,20 +6,20 @@
  * real implementation (which would force close on a reestablish it found
  * wrong); every payment ended settled or failed, the peer's record of each
  * agrees with ours (amount and preimage), nothing was paid twice, and paying
- * the failed ones again works. test/node/crash.lab.test.ts does the same with
+ * the failed ones again works. test/regtest/node/crash.lab.test.ts does the same with
  * an lnnode peer at more kill points.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { fromHex, hex } from '../../src/bolt/bytes.ts';
-import { type LnnodeClient } from '../../src/rpc/client.ts';
-import { Payment_Status, PayInvoiceResponse_Status } from '../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
-import { startLdk, type Ldk, type LdkPayment } from '../lab/ldk.ts';
-import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../lab/lnd.ts';
-import { startLnnode, type LnnodeProcess } from '../lab/lnnode.ts';
-import { waitFor } from '../lab/processes.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
+import { type LnnodeClient } from '../../../src/rpc/client.ts';
+import { Payment_Status, PayInvoiceResponse_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
+import { ChannelLab } from '../../lab/channel-lab.ts';
+import { startLdk, type Ldk, type LdkPayment } from '../../lab/ldk.ts';
+import { lndOpenerCommitCostMsat, startLnd, type Lnd } from '../../lab/lnd.ts';
+import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 const WAIT_MS = 90_000;
 const BATCH = 10;

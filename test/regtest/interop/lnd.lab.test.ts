@@ -8,14 +8,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, hex } from '../../src/bolt/bytes.ts';
-import { MAX_CUSTOM_PAYLOAD } from '../../src/bolt/bolt1/wire.ts';
-import { silentLogger } from '../../src/node/log.ts';
-import { type CustomMessage, PeerManager } from '../../src/node/peer/manager.ts';
-import { startBtcd, type Btcd } from '../lab/btcd.ts';
-import { lndCustom, startLnd, type CustomMessage as LndCustom, type Lnd } from '../lab/lnd.ts';
-import { waitFor } from '../lab/processes.ts';
-import { REGTEST_GENESIS } from '../lab/regtest.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
+import { MAX_CUSTOM_PAYLOAD } from '../../../src/bolt/bolt1/wire.ts';
+import { silentLogger } from '../../../src/node/log.ts';
+import { type CustomMessage, PeerManager } from '../../../src/node/peer/manager.ts';
+import { startBtcd, type Btcd } from '../../lab/btcd.ts';
+import { lndCustom, startLnd, type CustomMessage as LndCustom, type Lnd } from '../../lab/lnd.ts';
+import { waitFor } from '../../lab/processes.ts';
+import { REGTEST_GENESIS } from '../../lab/regtest.ts';
 
 let btcd: Btcd;
 let lnd: Lnd;

@@ -8,16 +8,16 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p2wpkh, Transaction } from '@scure/btc-signer';
-import { fromHex } from '../../src/bolt/bytes.ts';
-import { BitcoindRpcChainSource } from '../../src/chain/bitcoind-rpc.ts';
-import { EsploraChainSource } from '../../src/chain/esplora.ts';
-import { TipTracker } from '../../src/chain/tip-tracker.ts';
-import { BroadcastError, type ChainSource } from '../../src/chain/types.ts';
-import { startBtcd, type Btcd } from '../lab/btcd.ts';
-import { reorg } from '../lab/blocks.ts';
-import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
-import { Faucet } from '../lab/faucet.ts';
-import { REGTEST } from '../lab/regtest.ts';
+import { fromHex } from '../../../src/bolt/bytes.ts';
+import { BitcoindRpcChainSource } from '../../../src/chain/bitcoind-rpc.ts';
+import { EsploraChainSource } from '../../../src/chain/esplora.ts';
+import { TipTracker } from '../../../src/chain/tip-tracker.ts';
+import { BroadcastError, type ChainSource } from '../../../src/chain/types.ts';
+import { startBtcd, type Btcd } from '../../lab/btcd.ts';
+import { reorg } from '../../lab/blocks.ts';
+import { startEsploraServer, type EsploraServer } from '../../lab/esplora-server.ts';
+import { Faucet } from '../../lab/faucet.ts';
+import { REGTEST } from '../../lab/regtest.ts';
 
 let btcd: Btcd;
 let esplora: EsploraServer;

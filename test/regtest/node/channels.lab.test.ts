@@ -6,11 +6,11 @@
  * restart of either node must find the channel and the money intact.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { hex } from '../../src/bolt/bytes.ts';
-import { type Msat, msat, sat } from '../../src/bolt/units.ts';
-import { type LightningNode } from '../../src/node/node.ts';
-import { PaymentError } from '../../src/node/payments/payments.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
+import { hex } from '../../../src/bolt/bytes.ts';
+import { type Msat, msat, sat } from '../../../src/bolt/units.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { PaymentError } from '../../../src/node/payments/payments.ts';
+import { ChannelLab } from '../../lab/channel-lab.ts';
 
 let lab: ChannelLab;
 

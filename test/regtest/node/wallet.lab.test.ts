@@ -7,14 +7,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { HDKey } from '@scure/bip32';
-import { type FeeratePerKw, sat } from '../../src/bolt/units.ts';
-import { EsploraChainSource } from '../../src/chain/esplora.ts';
-import { parseTx } from '../../src/chain/txid.ts';
-import { silentLogger } from '../../src/node/log.ts';
-import { Store } from '../../src/node/store.ts';
-import { InsufficientFundsError } from '../../src/node/wallet/coin-selection.ts';
-import { Wallet, WalletError } from '../../src/node/wallet/wallet.ts';
-import { ChannelLab } from '../lab/channel-lab.ts';
+import { type FeeratePerKw, sat } from '../../../src/bolt/units.ts';
+import { EsploraChainSource } from '../../../src/chain/esplora.ts';
+import { parseTx } from '../../../src/chain/txid.ts';
+import { silentLogger } from '../../../src/node/log.ts';
+import { Store } from '../../../src/node/store.ts';
+import { InsufficientFundsError } from '../../../src/node/wallet/coin-selection.ts';
+import { Wallet, WalletError } from '../../../src/node/wallet/wallet.ts';
+import { ChannelLab } from '../../lab/channel-lab.ts';
 
 let lab: ChannelLab;
 const seed = new Uint8Array(32).fill(42);

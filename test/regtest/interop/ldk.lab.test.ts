@@ -9,15 +9,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, hex } from '../../src/bolt/bytes.ts';
-import { silentLogger } from '../../src/node/log.ts';
-import { chainHash } from '../../src/node/networks.ts';
-import { PeerManager } from '../../src/node/peer/manager.ts';
-import { startBtcd, type Btcd } from '../lab/btcd.ts';
-import { startEsploraServer, type EsploraServer } from '../lab/esplora-server.ts';
-import { Faucet } from '../lab/faucet.ts';
-import { startLdk, type Ldk } from '../lab/ldk.ts';
-import { waitFor } from '../lab/processes.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
+import { silentLogger } from '../../../src/node/log.ts';
+import { chainHash } from '../../../src/node/networks.ts';
+import { PeerManager } from '../../../src/node/peer/manager.ts';
+import { startBtcd, type Btcd } from '../../lab/btcd.ts';
+import { startEsploraServer, type EsploraServer } from '../../lab/esplora-server.ts';
+import { Faucet } from '../../lab/faucet.ts';
+import { startLdk, type Ldk } from '../../lab/ldk.ts';
+import { waitFor } from '../../lab/processes.ts';
 
 let btcd: Btcd;
 let esplora: EsploraServer;
