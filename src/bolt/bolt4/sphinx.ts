@@ -54,6 +54,8 @@ export class OnionError extends DecodeError {
     field: string,
     reason: string,
     readonly failureCode: number,
+    /** Set once the HMAC verified: the failure can then go back encrypted to the sender (update_fail_htlc). */
+    readonly sharedSecret?: Uint8Array,
   ) {
     super(field, reason);
   }
@@ -254,16 +256,17 @@ export function peelOnion(
     len = readBigSize(r, 'length');
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
-    throw new OnionError('onion_packet.hop_payloads.length', e.reason, FailureCode.invalid_onion_payload);
+    throw new OnionError('onion_packet.hop_payloads.length', e.reason, FailureCode.invalid_onion_payload, ss);
   }
   if (len < 2n) {
-    throw new OnionError('onion_packet.hop_payloads.length', `reserved payload length ${len}`, FailureCode.invalid_onion_payload);
+    throw new OnionError('onion_packet.hop_payloads.length', `reserved payload length ${len}`, FailureCode.invalid_onion_payload, ss);
   }
   if (len + BigInt(HMAC_LENGTH) > BigInt(r.remaining)) {
     throw new OnionError(
       'onion_packet.hop_payloads.length',
       `payload of ${len} bytes plus HMAC exceeds the ${r.remaining} bytes left`,
       FailureCode.invalid_onion_payload,
+      ss,
     );
   }
   const payload = r.bytes(Number(len), 'payload');
