@@ -37,6 +37,8 @@ export interface DaemonConfig {
   lndRpcListen?: { host: string; port: number };
   /** How often the chain tip is polled (ms); 2,000 by default. Tests lower it. */
   tipPollMs?: number;
+  /** Most blocks a payment we send may lock our HTLC for (the route's total CLTV); 2016 by default. */
+  maxCltvExpiry?: number;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +62,7 @@ export const USAGE = `usage: lnnode [options]
   --lnd-rpc-listen <host:port>      also serve the lnd-compatible API here (lnd's port is 10009; default off);
                                     always TLS (tls.cert), authenticated by <data-dir>/data/chain/bitcoin/<network>/admin.macaroon
   --chain-poll-ms <ms>              how often to ask the chain source for a new tip (default 2000)
+  --max-cltv-expiry <blocks>        most blocks a payment we send may lock its HTLC for (default 2016)
   --log-level <debug|info|warn|error>  (default info)
   --version, --help`;
 
@@ -88,7 +91,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const known = new Set([
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
     '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
-    '--chain-poll-ms', '--lnd-rpc-listen',
+    '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -144,6 +147,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     throw new ConfigError(`--chain-poll-ms: expected milliseconds between 50 and 600000, got "${poll}"`);
   }
 
+  const cltv = one('--max-cltv-expiry');
+  const maxCltvExpiry = cltv === undefined ? undefined : Number(cltv);
+  if (maxCltvExpiry !== undefined && !(Number.isInteger(maxCltvExpiry) && maxCltvExpiry >= 24 && maxCltvExpiry <= 20_160)) {
+    throw new ConfigError(`--max-cltv-expiry: expected blocks between 24 and 20160, got "${cltv}"`);
+  }
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -158,5 +167,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     rpcTls,
     lndRpcListen,
     ...(tipPollMs === undefined ? {} : { tipPollMs }),
+    ...(maxCltvExpiry === undefined ? {} : { maxCltvExpiry }),
   };
 }

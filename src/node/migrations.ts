@@ -123,4 +123,23 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX invoices_settle_index ON invoices (settle_index) WHERE settle_index IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'payment route and failure code, invoice settled by',
+    // A payment keeps its route's node ids (to decrypt a failure from any hop) and why it
+    // failed as a code the RPC layers map (lnd's failure_reason); rows failed before this
+    // migration get the code their text implies. An invoice remembers the HTLC that settled
+    // it, so only a retransmission of that HTLC is fulfilled again.
+    sql: `
+      ALTER TABLE payments ADD COLUMN route BLOB;
+      ALTER TABLE payments ADD COLUMN failure_code TEXT;
+      UPDATE payments SET failure_code = CASE
+          WHEN failure LIKE '%incorrect_or_unknown_payment_details%' THEN 'incorrect_payment_details'
+          WHEN failure LIKE 'not sent:%' THEN 'not_sent'
+          ELSE 'error' END
+        WHERE state = 'failed';
+      ALTER TABLE invoices ADD COLUMN settled_channel_id BLOB;
+      ALTER TABLE invoices ADD COLUMN settled_htlc_id INTEGER;
+    `,
+  },
 ];

@@ -24,8 +24,9 @@ import { chainHash, GENESIS } from './networks.ts';
 import { PeerManager, type PeerEvent } from './peer/manager.ts';
 import { Subscription } from './subscription.ts';
 import { Store } from './store.ts';
-import { ChannelManager } from './channels/manager.ts';
+import { ChannelManager, type HtlcOutcome } from './channels/manager.ts';
 import { Invoices } from './payments/invoices.ts';
+import { NO_CHANNELS } from './payments/payment-channels.ts';
 import { Payments } from './payments/payments.ts';
 import { Wallet } from './wallet/wallet.ts';
 
@@ -64,6 +65,7 @@ export class LightningNode {
   readonly invoices: Invoices;
   readonly payments: Payments;
   private tracker: TipTracker | undefined;
+  private readonly startTip: BlockRef | undefined;
   private tipTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private readonly peerEventSubscribers = new Set<Subscription<PeerEvent>>();
@@ -92,8 +94,12 @@ export class LightningNode {
       for (const s of this.peerEventSubscribers) s.offer(e);
     });
     this.chain = chainSourceFor(config.chain);
-    this.invoices = new Invoices(this.store, config.network, this.identity.nodeSecret);
-    this.payments = new Payments(this.store, config.network);
+    this.startTip = this.storedTip();
+    this.invoices = new Invoices({ store: this.store, network: config.network, nodeSecret: this.identity.nodeSecret, random });
+    // The channels come first and their hooks reach Payments lazily; outcomes they report while
+    // starting (HTLCs forgotten with the last connection) wait for it.
+    let payments: Payments | undefined;
+    const early: HtlcOutcome[] = [];
     if (this.chain) {
       this.wallet = new Wallet(this.store, this.identity.root, config.network, this.chain, log.child('wallet'));
       this.channels = new ChannelManager(
@@ -105,8 +111,8 @@ export class LightningNode {
         this.wallet,
         this.chain,
         {
-          resolveIncoming: (_channelId, htlc) => this.invoices.resolve(htlc, this.tip?.height ?? 0),
-          outgoingResolved: (o) => this.payments.resolved(o),
+          resolveIncoming: (channelId, htlc) => this.invoices.resolve(channelId, htlc, this.knownHeight),
+          outgoingResolved: (o) => (payments ? payments.resolved(o) : early.push(o)),
           preimageOf: (h) => {
             const inv = this.invoices.get(h);
             return inv?.state === 'settled' ? inv.preimage : undefined;
@@ -114,8 +120,16 @@ export class LightningNode {
         },
         log.child('channel'),
       );
-      this.payments.attach(this.channels);
     }
+    this.payments = payments = new Payments({
+      store: this.store,
+      network: config.network,
+      channels: this.channels ?? NO_CHANNELS,
+      random,
+      maxCltvDelta: config.maxCltvExpiry,
+      log: log.child('payments'),
+    });
+    for (const o of early) payments.resolved(o);
   }
 
   static start(config: DaemonConfig, log: Logger): LightningNode {
@@ -142,6 +156,15 @@ export class LightningNode {
 
   get tip(): BlockRef | undefined {
     return this.tracker?.tip;
+  }
+
+  /**
+   * The tip the node followed last: the chain source's, or until it answers
+   * after a start, the one stored before the stop. An incoming HTLC's expiry
+   * is checked against it (never against height 0).
+   */
+  get knownHeight(): number | undefined {
+    return this.tip?.height ?? this.startTip?.height;
   }
 
   /** Peers coming online and going offline, through a bounded feed (see Subscription). */

@@ -7,7 +7,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ChannelError } from '../node/channels/manager.ts';
 import { InvoiceError } from '../node/payments/invoices.ts';
-import { PaymentError } from '../node/payments/payments.ts';
+import { PaymentError, type PaymentErrorCode } from '../node/payments/payments.ts';
 import { PeerNotConnectedError } from '../node/peer/manager.ts';
 import { SubscriberOverflowError } from '../node/subscription.ts';
 import { WalletError } from '../node/wallet/wallet.ts';
@@ -28,11 +28,30 @@ export function requirePubkey(field: string, b: Uint8Array): Uint8Array {
   return b;
 }
 
+/** How each payment refusal reads as a status (lnnode.v1 and the lnd API agree on the codes). */
+export const PAYMENT_ERROR_CODES: Readonly<Record<PaymentErrorCode, Code>> = {
+  invalid_invoice: Code.InvalidArgument,
+  wrong_network: Code.InvalidArgument,
+  amount_not_allowed: Code.InvalidArgument,
+  amount_required: Code.InvalidArgument,
+  amount_invalid: Code.InvalidArgument,
+  cltv_too_far: Code.InvalidArgument,
+  invoice_expired: Code.FailedPrecondition,
+  no_route: Code.FailedPrecondition,
+  failed: Code.FailedPrecondition,
+  already_paid: Code.AlreadyExists,
+  in_flight: Code.AlreadyExists,
+  not_synced: Code.Unavailable,
+  stopped: Code.Unavailable,
+  timeout: Code.DeadlineExceeded,
+};
+
 export function toConnectError(e: unknown): ConnectError {
+  if (e instanceof PaymentError) return new ConnectError(e.message, PAYMENT_ERROR_CODES[e.code]);
   if (e instanceof ConnectError) return e;
   if (e instanceof PeerNotConnectedError) return notFound(e.message);
   if (e instanceof SubscriberOverflowError) return new ConnectError(e.message, Code.ResourceExhausted);
   if (e instanceof InvoiceError) return invalidArgument(e.message);
-  if (e instanceof ChannelError || e instanceof PaymentError || e instanceof WalletError) return failedPrecondition(e.message);
+  if (e instanceof ChannelError || e instanceof WalletError) return failedPrecondition(e.message);
   return new ConnectError(e instanceof Error ? e.message : String(e), Code.Internal);
 }

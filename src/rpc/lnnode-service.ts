@@ -11,7 +11,7 @@ import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../bolt/bolt1/wire.ts';
 import { msat, sat } from '../bolt/units.ts';
 import { type ChannelManager, type ChannelSummary } from '../node/channels/manager.ts';
 import { type LightningNode } from '../node/node.ts';
-import { addressNetwork, bolt11Network } from '../node/networks.ts';
+import { addressNetwork } from '../node/networks.ts';
 import { type InvoiceRecord } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentRecord } from '../node/payments/payments.ts';
 import { type Wallet } from '../node/wallet/wallet.ts';
@@ -27,7 +27,7 @@ import {
   WaitInvoiceSettledResponse_State,
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { dialAddressArg, feerateArg, invoiceArg } from './args.ts';
-import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
+import { invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
 import { feed } from './feed.ts';
 import { until } from './until.ts';
 import { channelsOf, nowSeconds, walletOf } from './node-parts.ts';
@@ -60,6 +60,31 @@ export function invoiceState(i: InvoiceRecord, now: number): InvoiceState {
   if (i.state === 'settled') return InvoiceState.SETTLED;
   if (i.state === 'canceled') return InvoiceState.CANCELED;
   return now >= i.expiresAt ? InvoiceState.EXPIRED : InvoiceState.OPEN;
+}
+
+/** A payment refused before anything was sent, as lnnode.v1 reports it (fields named where the caller can fix them). */
+function payRefusal(e: unknown): ConnectError {
+  if (!(e instanceof PaymentError)) return toConnectError(e);
+  const hash = e.payment ? ` (payment_hash ${hex(e.payment.paymentHash)})` : '';
+  switch (e.code) {
+    case 'invalid_invoice':
+      return invalidArgument(`payment_request is ${e.message}`);
+    case 'wrong_network':
+    case 'cltv_too_far':
+      return invalidArgument(`payment_request: ${e.message}`);
+    case 'amount_not_allowed':
+      return invalidArgument('amount_msat: the invoice has its own amount; leave amount_msat 0');
+    case 'amount_required':
+      return invalidArgument('amount_msat is required: the invoice has no amount');
+    case 'amount_invalid':
+      return invalidArgument(`amount_msat: ${e.message}`);
+    case 'already_paid':
+      return new ConnectError(`invoice is already paid${hash}; its preimage is in ListPayments`, Code.AlreadyExists);
+    case 'in_flight':
+      return new ConnectError(`a payment of this invoice is in flight${hash}; ListPayments shows how it ends`, Code.AlreadyExists);
+    default:
+      return toConnectError(e);
+  }
 }
 
 const paymentStatus = (p: PaymentRecord): Payment_Status =>
@@ -303,32 +328,31 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
       },
 
       async payInvoice(req) {
-        const { text, invoice: inv } = invoiceArg('payment_request', req.paymentRequest);
-        if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`payment_request is for ${inv.network}; this node runs on ${node.config.network}`);
-        if (inv.amountMsat !== undefined && req.amountMsat !== 0n && req.amountMsat !== inv.amountMsat) {
-          throw invalidArgument('amount_msat: the invoice has its own amount; leave amount_msat 0');
-        }
-        if (inv.amountMsat === undefined && req.amountMsat === 0n) throw invalidArgument('amount_msat is required: the invoice has no amount');
+        if (!req.paymentRequest.trim()) throw invalidArgument('payment_request is required');
         channels();
-        // As lnd: paying again is refused, never paid twice; the preimage stays in ListPayments.
-        if (node.payments.get(inv.paymentHash)?.state === 'succeeded') {
-          throw new ConnectError(`invoice is already paid (payment_hash ${hex(inv.paymentHash)}); its preimage is in ListPayments`, Code.AlreadyExists);
-        }
         const timeoutMs = (req.timeoutSeconds || DEFAULT_PAY_TIMEOUT_S) * 1000;
+        // The invoice is read once, into the plan; paying it claims its hash before anything is sent,
+        // so a second call (concurrent or later) for a paid or in-flight hash is refused, as lnd does.
+        let started;
+        try {
+          const plan = node.payments.plan(req.paymentRequest, { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined });
+          started = node.payments.start(plan, { timeoutMs });
+        } catch (e) {
+          throw payRefusal(e);
+        }
         // A direct payment pays no routing fee, so every fee_limit_msat (also 0) is met.
         try {
-          const p = await node.payments.pay(text, { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined, timeoutMs });
+          const p = await started.done;
           return { status: PayInvoiceResponse_Status.SUCCEEDED, paymentPreimage: p.preimage, paymentHash: p.paymentHash, amountMsat: p.amountMsat, feeMsat: 0n };
         } catch (e) {
-          if (!(e instanceof PaymentError)) throw toConnectError(e);
-          const p = e.payment;
-          if (p?.state === 'failed') {
+          const p = e instanceof PaymentError ? e.payment : undefined;
+          if (e instanceof PaymentError && e.code === 'failed' && p) {
             return { status: PayInvoiceResponse_Status.FAILED, failureMessage: p.failure ?? e.message, paymentHash: p.paymentHash, amountMsat: p.amountMsat };
           }
-          if (p?.state === 'in_flight') {
+          if (e instanceof PaymentError && e.code === 'timeout') {
             throw new ConnectError(`${e.message}; it stays in flight and ends settled or failed (see ListPayments)`, Code.DeadlineExceeded);
           }
-          throw failedPrecondition(e.message);
+          throw toConnectError(e);
         }
       },
 

@@ -28,7 +28,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const nodeSecret = sha256(Uint8Array.of(9));
 const nodeId = secp256k1.getPublicKey(nodeSecret, true);
 let now = 1_800_000_000;
-const invoices = new Invoices(Store.open(join(dir, 'db.sqlite')), 'regtest', nodeSecret, () => now);
+const clock = { now: () => now * 1000, after: () => () => {} };
+const invoices = new Invoices({ store: Store.open(join(dir, 'db.sqlite')), network: 'regtest', nodeSecret, clock });
+const CHANNEL = new Uint8Array(32).fill(0xc1);
 const HEIGHT = 500;
 const sessionKey = sha256(Uint8Array.of(1));
 
@@ -78,7 +80,7 @@ describe('invoices and the final hop', () => {
       [htlc(sha256(Uint8Array.of(7)), msat(100_000), inv.paymentSecret), 'incorrect_or_unknown_payment_details'],
     ];
     for (const [h, expected] of cases) {
-      const r = invoices.resolve(h, HEIGHT);
+      const r = invoices.resolve(CHANNEL, h, HEIGHT);
       expect(r.kind).toBe('fail');
       if (r.kind === 'fail') expect(failureOf(r.reason)).toBe(expected);
     }
@@ -89,14 +91,14 @@ describe('invoices and the final hop', () => {
     const inv = invoices.create({ amountMsat: msat(5_000) });
     const h = htlc(inv.paymentHash, msat(5_000), inv.paymentSecret);
     h.onion[100] = h.onion[100]! ^ 1;
-    const r = invoices.resolve(h, HEIGHT);
+    const r = invoices.resolve(CHANNEL, h, HEIGHT);
     expect(r.kind).toBe('fail_malformed');
     if (r.kind === 'fail_malformed') expect(r.failureCode & 0x8000).toBe(0x8000);
   });
 
   test('the right HTLC settles once; an expired invoice is canceled and refused', async () => {
     const inv = invoices.create({ amountMsat: msat(42_000), expirySeconds: 60 });
-    const r = invoices.resolve(htlc(inv.paymentHash, msat(42_000), inv.paymentSecret), HEIGHT);
+    const r = invoices.resolve(CHANNEL, htlc(inv.paymentHash, msat(42_000), inv.paymentSecret), HEIGHT);
     expect(r.kind).toBe('fulfill');
     if (r.kind === 'fulfill') {
       expect(hex(r.preimage)).toBe(hex(inv.preimage));
@@ -106,7 +108,7 @@ describe('invoices and the final hop', () => {
 
     const old = invoices.create({ amountMsat: msat(1_000), expirySeconds: 60 });
     now += 61;
-    const late = invoices.resolve(htlc(old.paymentHash, msat(1_000), old.paymentSecret), HEIGHT);
+    const late = invoices.resolve(CHANNEL, htlc(old.paymentHash, msat(1_000), old.paymentSecret), HEIGHT);
     expect(late.kind).toBe('fail');
     expect(invoices.get(old.paymentHash)!.state).toBe('canceled');
   });

@@ -1,28 +1,30 @@
 /**
- * Invoices we issue (BOLT 11) and the receiving side of a payment (BOLT 4
- * "Payload for the Last Node"): an incoming HTLC is peeled, its payload
- * checked against the invoice, and either settled with the preimage or
- * failed with the error the spec prescribes. Failures are encrypted to the
- * payer with the onion's shared secret, so only it learns why.
+ * Invoices we issue (BOLT 11) and the receiving side of a payment: an
+ * incoming HTLC is decided by the final-hop rules (final-hop.ts) against the
+ * invoice it pays, and either settled with the preimage or failed with the
+ * error the spec prescribes. Failures are encrypted to the payer with the
+ * onion's shared secret, so only it learns why. The HTLC that settles an
+ * invoice is stored with it: only that HTLC is ever fulfilled again.
  *
  * LCP binds a job's terms to the invoice's `description_hash`, so the
  * caller may set it directly (32 bytes) instead of a description.
+ *
+ * Amounts are read as bigint (safeIntegers) and bound as bigint; the clock
+ * and the randomness (preimages, payment secrets) are passed in.
  */
-import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { equalBytes, hex } from '../../bolt/bytes.ts';
+import { hex } from '../../bolt/bytes.ts';
 import { DEFAULT_EXPIRY_SECONDS, encodeInvoice } from '../../bolt/bolt11/invoice.ts';
 import { LNNODE_INVOICE_FEATURES } from '../../bolt/bolt9/features.ts';
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { createFailurePacket } from '../../bolt/bolt4/failure-packet.ts';
-import { encodeFailureMessage, type FailureMessage } from '../../bolt/bolt4/failure-message.ts';
-import { checkHopPayload, decodeHopPayload } from '../../bolt/bolt4/payload.ts';
-import { OnionError, peelOnion } from '../../bolt/bolt4/sphinx.ts';
-import { type Msat, msat } from '../../bolt/units.ts';
+import { MAX_MONEY_MSAT, type Msat } from '../../bolt/units.ts';
+import { type Clock, systemClock, unixSeconds } from '../clock.ts';
 import { type Network } from '../identity.ts';
 import { bolt11Network } from '../networks.ts';
 import { type Resolution } from '../channels/manager.ts';
+import { type SQLQueryBindings } from 'bun:sqlite';
 import { type Store } from '../store.ts';
+import { decideFinalHop } from './final-hop.ts';
 
 /** Blocks we keep between an HTLC's expiry and the tip, on top of the invoice's min_final_cltv (as lnd does). */
 export const DEFAULT_MIN_FINAL_CLTV = 18;
@@ -61,64 +63,100 @@ export class InvoiceError extends Error {
   override readonly name = 'InvoiceError';
 }
 
+/** The most blocks an invoice may ask an HTLC to stay locked: what payers cap a route at (2016), less their padding. */
+export const MAX_MIN_FINAL_CLTV = 2016 - 3;
+
+export interface InvoicesOptions {
+  store: Store;
+  network: Network;
+  nodeSecret: Uint8Array;
+  clock?: Clock;
+  /** Preimages and payment secrets come from here. */
+  random?: (n: number) => Uint8Array;
+}
+
 interface Row {
   payment_hash: Uint8Array;
   preimage: Uint8Array;
   payment_secret: Uint8Array;
-  amount_msat: number | null;
+  amount_msat: bigint | null;
   bolt11: string;
   state: string;
-  created_at: number;
-  expires_at: number;
-  min_final_cltv: number;
-  settled_at: number | null;
-  received_msat: number | null;
-  rowid: number;
-  settle_index: number | null;
+  created_at: bigint;
+  expires_at: bigint;
+  min_final_cltv: bigint;
+  settled_at: bigint | null;
+  received_msat: bigint | null;
+  rowid: bigint;
+  settle_index: bigint | null;
+  settled_channel_id: Uint8Array | null;
+  settled_htlc_id: bigint | null;
 }
 
-const fromRow = (r: Row): InvoiceRecord => ({
+interface Stored extends InvoiceRecord {
+  settledBy?: { channelId: Uint8Array; htlcId: bigint };
+}
+
+const fromRow = (r: Row): Stored => ({
   paymentHash: new Uint8Array(r.payment_hash),
   preimage: new Uint8Array(r.preimage),
   paymentSecret: new Uint8Array(r.payment_secret),
-  amountMsat: r.amount_msat === null ? undefined : msat(r.amount_msat),
+  amountMsat: r.amount_msat === null ? undefined : (r.amount_msat as Msat),
   bolt11: r.bolt11,
   state: r.state as InvoiceState,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  minFinalCltv: r.min_final_cltv,
-  settledAt: r.settled_at ?? undefined,
-  receivedMsat: r.received_msat === null ? undefined : msat(r.received_msat),
-  addIndex: r.rowid,
-  settleIndex: r.settle_index ?? 0,
+  createdAt: Number(r.created_at),
+  expiresAt: Number(r.expires_at),
+  minFinalCltv: Number(r.min_final_cltv),
+  settledAt: r.settled_at === null ? undefined : Number(r.settled_at),
+  receivedMsat: r.received_msat === null ? undefined : (r.received_msat as Msat),
+  addIndex: Number(r.rowid),
+  settleIndex: r.settle_index === null ? 0 : Number(r.settle_index),
+  ...(r.settled_channel_id && r.settled_htlc_id !== null
+    ? { settledBy: { channelId: new Uint8Array(r.settled_channel_id), htlcId: r.settled_htlc_id } }
+    : {}),
 });
+
+const publicRecord = ({ settledBy: _, ...i }: Stored): InvoiceRecord => i;
+
+const defaultRandom = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 export class Invoices {
   private readonly settledListeners = new Set<(i: InvoiceRecord) => void>();
   private readonly addedListeners = new Set<(i: InvoiceRecord) => void>();
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly random: (n: number) => Uint8Array;
 
-  constructor(
-    private readonly store: Store,
-    private readonly network: Network,
-    private readonly nodeSecret: Uint8Array,
-    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
-  ) {}
+  constructor(private readonly o: InvoicesOptions) {
+    this.store = o.store;
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? defaultRandom;
+  }
+
+  private query<P extends SQLQueryBindings[]>(sql: string) {
+    return this.store.db.query<Row, P>(sql).safeIntegers(true);
+  }
 
   create(p: NewInvoice): InvoiceRecord {
-    if (p.amountMsat !== undefined && p.amountMsat <= 0n) throw new InvoiceError('amount must be positive');
+    if (p.amountMsat !== undefined && (p.amountMsat <= 0n || p.amountMsat > MAX_MONEY_MSAT)) {
+      throw new InvoiceError(`amount must be positive and at most 21 million bitcoin, got ${p.amountMsat} msat`);
+    }
     if (p.descriptionHash !== undefined && p.descriptionHash.length !== 32) throw new InvoiceError('description_hash must be 32 bytes');
     if (p.description !== undefined && p.descriptionHash !== undefined) throw new InvoiceError('give a description or a description_hash, not both');
     const expirySeconds = p.expirySeconds ?? DEFAULT_EXPIRY_SECONDS;
     if (!Number.isInteger(expirySeconds) || expirySeconds <= 0) throw new InvoiceError('expiry must be a positive number of seconds');
     const minFinalCltv = p.minFinalCltv ?? DEFAULT_MIN_FINAL_CLTV;
-    const preimage = p.preimage ?? randomBytes(32);
+    if (!Number.isInteger(minFinalCltv) || minFinalCltv < 1 || minFinalCltv > MAX_MIN_FINAL_CLTV) {
+      throw new InvoiceError(`min_final_cltv_expiry must be between 1 and ${MAX_MIN_FINAL_CLTV} blocks (payers refuse longer locks), got ${minFinalCltv}`);
+    }
+    const preimage = p.preimage ?? this.random(32);
     if (preimage.length !== 32) throw new InvoiceError('preimage must be 32 bytes');
     const paymentHash = sha256(preimage);
-    const paymentSecret = randomBytes(32);
-    const timestamp = this.now();
+    const paymentSecret = this.random(32);
+    const timestamp = unixSeconds(this.clock);
     const bolt11 = encodeInvoice(
       {
-        network: bolt11Network(this.network),
+        network: bolt11Network(this.o.network),
         amountMsat: p.amountMsat,
         timestamp,
         paymentHash,
@@ -129,7 +167,7 @@ export class Invoices {
         minFinalCltvExpiryDelta: minFinalCltv,
         features: LNNODE_INVOICE_FEATURES,
       },
-      this.nodeSecret,
+      this.o.nodeSecret,
     );
     try {
       this.store.db
@@ -137,7 +175,7 @@ export class Invoices {
           `INSERT INTO invoices (payment_hash, preimage, payment_secret, amount_msat, bolt11, state, created_at, expires_at, min_final_cltv)
            VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)`,
         )
-        .run(paymentHash, preimage, paymentSecret, p.amountMsat === undefined ? null : Number(p.amountMsat), bolt11, timestamp, timestamp + expirySeconds, minFinalCltv);
+        .run(paymentHash, preimage, paymentSecret, p.amountMsat ?? null, bolt11, timestamp, timestamp + expirySeconds, minFinalCltv);
     } catch {
       throw new InvoiceError(`an invoice for payment hash ${hex(paymentHash)} exists already`);
     }
@@ -146,26 +184,30 @@ export class Invoices {
     return inv;
   }
 
-  get(paymentHash: Uint8Array): InvoiceRecord | undefined {
-    const r = this.store.db.query<Row, [Uint8Array]>('SELECT rowid, * FROM invoices WHERE payment_hash = ?').get(paymentHash);
+  private stored(paymentHash: Uint8Array): Stored | undefined {
+    const r = this.query<[Uint8Array]>('SELECT rowid, * FROM invoices WHERE payment_hash = ?').get(paymentHash);
     return r ? fromRow(r) : undefined;
   }
 
+  get(paymentHash: Uint8Array): InvoiceRecord | undefined {
+    const s = this.stored(paymentHash);
+    return s && publicRecord(s);
+  }
+
   list(): InvoiceRecord[] {
-    return this.store.db.query<Row, []>('SELECT rowid, * FROM invoices ORDER BY rowid').all().map(fromRow);
+    return this.query<[]>('SELECT rowid, * FROM invoices ORDER BY rowid').all().map((r) => publicRecord(fromRow(r)));
   }
 
   /** Invoices created after `addIndex`, in creation order. */
   addedAfter(addIndex: number): InvoiceRecord[] {
-    return this.store.db.query<Row, [number]>('SELECT rowid, * FROM invoices WHERE rowid > ? ORDER BY rowid').all(addIndex).map(fromRow);
+    return this.query<[number]>('SELECT rowid, * FROM invoices WHERE rowid > ? ORDER BY rowid').all(addIndex).map((r) => publicRecord(fromRow(r)));
   }
 
   /** Invoices settled after `settleIndex`, in settlement order. */
   settledAfter(settleIndex: number): InvoiceRecord[] {
-    return this.store.db
-      .query<Row, [number]>('SELECT rowid, * FROM invoices WHERE settle_index > ? ORDER BY settle_index')
+    return this.query<[number]>('SELECT rowid, * FROM invoices WHERE settle_index > ? ORDER BY settle_index')
       .all(settleIndex)
-      .map(fromRow);
+      .map((r) => publicRecord(fromRow(r)));
   }
 
   onAdded(f: (i: InvoiceRecord) => void): () => void {
@@ -184,64 +226,36 @@ export class Invoices {
   }
 
   /**
-   * Decides an incoming HTLC addressed to us. The returned `persist` marks
-   * the invoice settled in the same database transaction as the channel
-   * state that carries the fulfill.
+   * Decides an incoming HTLC addressed to us, arrived on `channelId`, with
+   * the chain tip at `height` (undefined while the node knows none: nothing
+   * is accepted then). The returned `persist` marks the invoice settled by
+   * this HTLC in the same database transaction as the channel state that
+   * carries the fulfill.
    */
-  resolve(htlc: HtlcEntry, height: number): Resolution {
-    let peeled;
-    try {
-      peeled = peelOnion(htlc.onion, this.nodeSecret, htlc.paymentHash);
-    } catch (e) {
-      if (e instanceof OnionError && e.failureCode & 0x8000) {
-        return { kind: 'fail_malformed', sha256OfOnion: sha256(htlc.onion), failureCode: e.failureCode };
-      }
-      return { kind: 'fail_malformed', sha256OfOnion: sha256(htlc.onion), failureCode: 0x8000 | 0x4000 | 5 }; // invalid_onion_hmac
+  resolve(channelId: Uint8Array, htlc: HtlcEntry, height: number | undefined): Resolution {
+    const inv = this.stored(htlc.paymentHash);
+    const d = decideFinalHop(htlc, { nodeSecret: this.o.nodeSecret, channelId, invoice: inv, height, nowSeconds: unixSeconds(this.clock) });
+    switch (d.kind) {
+      case 'fail_malformed':
+        return d;
+      case 'fail':
+        if (d.expired) this.cancel(htlc.paymentHash);
+        return { kind: 'fail', reason: d.reason };
+      case 'fulfill':
+        if (!d.first) return { kind: 'fulfill', preimage: d.preimage };
+        return { kind: 'fulfill', preimage: d.preimage, persist: () => this.settle(htlc.paymentHash, channelId, htlc) };
     }
-    const fail = (m: FailureMessage): Resolution => ({ kind: 'fail', reason: createFailurePacket(peeled.sharedSecret, encodeFailureMessage(m)) });
-    const unknownDetails = (): Resolution => fail({ name: 'incorrect_or_unknown_payment_details', htlcMsat: htlc.amountMsat, height });
-    if (peeled.next !== 'final') return fail({ name: 'unknown_next_peer' }); // we do not forward
-    let payload;
-    try {
-      payload = decodeHopPayload(peeled.payload);
-    } catch {
-      return fail({ name: 'invalid_onion_payload', tlvType: 0n, offset: 0 });
-    }
-    const check = checkHopPayload(payload, { isFinal: true });
-    if (!check.ok) return fail({ name: 'invalid_onion_payload', tlvType: check.problem.tlvType, offset: 0 });
-    const hop = check.hop;
-    if (hop.kind !== 'final') return fail({ name: 'invalid_onion_payload', tlvType: 10n, offset: 0 });
-    // BOLT 4: the final node checks the onion's values against the HTLC itself.
-    if (hop.outgoingCltvValue !== htlc.cltvExpiry) return fail({ name: 'final_incorrect_cltv_expiry', cltvExpiry: htlc.cltvExpiry });
-    if (hop.amtToForward > htlc.amountMsat) return fail({ name: 'final_incorrect_htlc_amount', incomingHtlcAmt: htlc.amountMsat });
+  }
 
-    const inv = this.get(htlc.paymentHash);
-    if (!inv) return unknownDetails();
-    if (!hop.paymentSecret || !equalBytes(hop.paymentSecret, inv.paymentSecret)) return unknownDetails();
-    // A settled invoice is fulfilled again only for a retransmitted HTLC after a crash; a new payer gets nothing.
-    if (inv.state === 'canceled') return unknownDetails();
-    if (inv.state === 'open' && this.now() >= inv.expiresAt) {
-      this.cancel(inv.paymentHash);
-      return unknownDetails();
-    }
-    if (hop.totalMsat !== htlc.amountMsat) return unknownDetails(); // multi-part payments are not accepted
-    if (inv.amountMsat !== undefined && (htlc.amountMsat < inv.amountMsat || htlc.amountMsat > inv.amountMsat * 2n)) return unknownDetails();
-    if (htlc.cltvExpiry < height + inv.minFinalCltv) return unknownDetails();
-
-    return {
-      kind: 'fulfill',
-      preimage: inv.preimage,
-      persist: () => {
-        const changed = this.store.db
-          .query(
-            `UPDATE invoices SET state = 'settled', settled_at = ?, received_msat = ?,
-               settle_index = (SELECT COALESCE(MAX(settle_index), 0) + 1 FROM invoices)
-             WHERE payment_hash = ? AND state = 'open'`,
-          )
-          .run(this.now(), Number(htlc.amountMsat), inv.paymentHash).changes;
-        if (changed) queueMicrotask(() => this.settled(inv.paymentHash));
-      },
-    };
+  private settle(paymentHash: Uint8Array, channelId: Uint8Array, htlc: HtlcEntry): void {
+    const changed = this.store.db
+      .query(
+        `UPDATE invoices SET state = 'settled', settled_at = ?, received_msat = ?, settled_channel_id = ?, settled_htlc_id = ?,
+           settle_index = (SELECT COALESCE(MAX(settle_index), 0) + 1 FROM invoices)
+         WHERE payment_hash = ? AND state = 'open'`,
+      )
+      .run(unixSeconds(this.clock), htlc.amountMsat, channelId, htlc.id, paymentHash).changes;
+    if (changed) queueMicrotask(() => this.settled(paymentHash));
   }
 
   private settled(paymentHash: Uint8Array): void {
@@ -249,4 +263,3 @@ export class Invoices {
     if (inv) for (const f of this.settledListeners) f(inv);
   }
 }
-

@@ -1,55 +1,65 @@
 /**
- * Paying invoices over a direct channel with the payee: decode and check the
- * invoice, build the one-hop onion, offer the HTLC, and follow it to the
- * preimage or a decoded failure.
+ * Paying BOLT 11 invoices: an invoice becomes a plan once (payment-plan.ts),
+ * the plan a route and a Sphinx onion (route.ts, BOLT 4), the onion an HTLC
+ * on a channel (PaymentChannels), and the HTLC's outcome the payment's.
  *
- * Never twice: a payment is keyed by its payment hash. Paying a hash that
- * succeeded returns the stored preimage; one in flight waits for that
- * attempt; only a failed one may be tried again. The payment row is written
- * in the same transaction as the channel state that carries the HTLC, so a
- * crash cannot leave an HTLC we do not know we sent.
+ * Never twice. A payment is keyed by its payment hash, and `start` claims
+ * the hash in the database before anything is awaited: every later call for
+ * the same hash, concurrent or after a restart, finds it in flight or
+ * succeeded and is refused; only a failed payment may be tried again. The
+ * HTLC is written to the payment row in the same transaction as the channel
+ * state that carries it, so a crash cannot leave an HTLC we do not know we
+ * sent, and a reservation without an HTLC after a restart can only have
+ * failed. A preimage always wins: learnt after a failure was reported (the
+ * payee's claim won a reorg), it turns the payment succeeded.
+ *
+ * Waiting is on events: for room in a channel on the channels' state
+ * changes, for the outcome on ChannelHooks.outgoingResolved. The clock and
+ * the randomness (session keys) are passed in.
  */
-import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, hex } from '../../bolt/bytes.ts';
-import { decodeInvoice, type Invoice, isExpired } from '../../bolt/bolt11/invoice.ts';
 import { failureName } from '../../bolt/bolt4/failure-codes.ts';
 import { decodeFailureMessage } from '../../bolt/bolt4/failure-message.ts';
 import { decryptFailurePacket } from '../../bolt/bolt4/failure-packet.ts';
-import { encodeHopPayload } from '../../bolt/bolt4/payload.ts';
 import { routeSecrets } from '../../bolt/bolt4/keys.ts';
+import { encodeHopPayload } from '../../bolt/bolt4/payload.ts';
 import { constructOnion } from '../../bolt/bolt4/sphinx.ts';
-import { type CltvExpiry, type Msat, msat } from '../../bolt/units.ts';
-import { type ChannelManager, type ChannelSummary, type HtlcOutcome } from '../channels/manager.ts';
+import { type Msat } from '../../bolt/units.ts';
+import { type ChannelSummary, type HtlcOutcome } from '../channels/manager.ts';
+import { type Clock, systemClock, unixSeconds } from '../clock.ts';
 import { type Network } from '../identity.ts';
-import { bolt11Network } from '../networks.ts';
+import { type Logger, silentLogger } from '../log.ts';
 import { type Store } from '../store.ts';
+import { type PaymentChannels } from './payment-channels.ts';
+import { PaymentError } from './payment-error.ts';
+import { type PaymentPlan, planPayment } from './payment-plan.ts';
+import { type PaymentFailureCode, type PaymentRecord, PaymentStore } from './payment-store.ts';
+import { buildRoute, DEFAULT_MAX_CLTV_DELTA } from './route.ts';
 
-/** Blocks added to the invoice's min_final_cltv so the HTLC still qualifies if a block arrives meanwhile. */
-const CLTV_SAFETY_BLOCKS = 3;
+export { PaymentError, type PaymentErrorCode } from './payment-error.ts';
+export { type PaymentFailureCode, type PaymentRecord, type PaymentState } from './payment-store.ts';
+
 export const DEFAULT_PAYMENT_TIMEOUT_MS = 60_000;
 /** How long a payment waits for HTLCs being removed to free a channel's room. */
-const ROOM_WAIT_MS = 5_000;
+export const ROOM_WAIT_MS = 5_000;
 
-export type PaymentState = 'in_flight' | 'succeeded' | 'failed';
-
-export interface PaymentRecord {
-  paymentHash: Uint8Array;
-  bolt11?: string;
-  payee: Uint8Array;
-  amountMsat: Msat;
-  state: PaymentState;
-  preimage?: Uint8Array;
-  failure?: string;
-  channelId?: Uint8Array;
-  htlcId?: bigint;
-  createdAt: number;
-  resolvedAt?: number;
+export interface PaymentsOptions {
+  store: Store;
+  network: Network;
+  channels: PaymentChannels;
+  clock?: Clock;
+  /** Session keys come from here. */
+  random?: (n: number) => Uint8Array;
+  /** Most blocks a payment may lock our HTLC for (DEFAULT_MAX_CLTV_DELTA). */
+  maxCltvDelta?: number;
+  log?: Logger;
 }
 
 export interface PayOptions {
   /** For invoices without an amount. */
   amountMsat?: Msat;
+  /** How long the caller waits for the outcome; the payment itself is never abandoned while an HTLC exists. */
   timeoutMs?: number;
   /**
    * Channels the HTLC may leave by: channel ids (hex), short channel ids
@@ -57,222 +67,288 @@ export interface PayOptions {
    * payee's channel with the most room.
    */
   outgoingChannels?: string[];
+  /** A lower CLTV cap for this payment (lnd's cltv_limit). */
+  cltvLimit?: number;
 }
 
-export class PaymentError extends Error {
-  override readonly name = 'PaymentError';
-  constructor(
-    message: string,
-    readonly payment?: PaymentRecord,
-  ) {
-    super(message);
-  }
+export interface StartedPayment {
+  /** The payment as reserved: in flight, no HTLC yet. */
+  record: PaymentRecord;
+  /** The succeeded payment; rejects with a PaymentError ('failed', 'no_route', 'cltv_too_far', 'timeout', 'stopped'). */
+  done: Promise<PaymentRecord>;
 }
 
-interface Row {
-  payment_hash: Uint8Array;
-  bolt11: string | null;
-  payee: Uint8Array;
-  amount_msat: number;
-  state: string;
-  channel_id: Uint8Array | null;
-  htlc_id: number | null;
-  session_key: Uint8Array | null;
-  preimage: Uint8Array | null;
-  failure: string | null;
-  created_at: number;
-  resolved_at: number | null;
-}
-
-const fromRow = (r: Row): PaymentRecord => ({
-  paymentHash: new Uint8Array(r.payment_hash),
-  bolt11: r.bolt11 ?? undefined,
-  payee: new Uint8Array(r.payee),
-  amountMsat: msat(r.amount_msat),
-  state: r.state as PaymentState,
-  preimage: r.preimage ? new Uint8Array(r.preimage) : undefined,
-  failure: r.failure ?? undefined,
-  channelId: r.channel_id ? new Uint8Array(r.channel_id) : undefined,
-  htlcId: r.htlc_id === null ? undefined : BigInt(r.htlc_id),
-  createdAt: r.created_at,
-  resolvedAt: r.resolved_at ?? undefined,
-});
+const defaultRandom = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 export class Payments {
-  private readonly waiters = new Map<string, ((p: PaymentRecord) => void)[]>();
-  private readonly timers = new Map<ReturnType<typeof setTimeout>, (e: Error) => void>();
+  private readonly store: PaymentStore;
+  private readonly channels: PaymentChannels;
+  private readonly clock: Clock;
+  private readonly random: (n: number) => Uint8Array;
+  private readonly maxCltvDelta: number;
+  private readonly log: Logger;
+  private readonly waiters = new Map<string, Set<(p: PaymentRecord) => void>>();
   private readonly resolvedListeners = new Set<(p: PaymentRecord) => void>();
-  private channels!: ChannelManager;
+  /** Ends every wait still open (a timer, a wait for room) when the node stops. */
+  private readonly onStop = new Set<() => void>();
+  private stopped = false;
 
-  constructor(
-    private readonly store: Store,
-    private readonly network: Network,
-    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
-  ) {}
+  constructor(private readonly o: PaymentsOptions) {
+    this.store = new PaymentStore(o.store);
+    this.channels = o.channels;
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? defaultRandom;
+    this.maxCltvDelta = o.maxCltvDelta ?? DEFAULT_MAX_CLTV_DELTA;
+    this.log = o.log ?? silentLogger;
+    const n = this.store.failAllUnsent('not sent: the node stopped before an HTLC was offered', unixSeconds(this.clock));
+    if (n) this.log.info('payments reserved but never sent before the last stop are failed', { count: n });
+  }
 
-  attach(channels: ChannelManager): void {
-    this.channels = channels;
+  /** The CLTV cap (blocks) every payment's route is held to. */
+  get maxCltv(): number {
+    return this.maxCltvDelta;
   }
 
   get(paymentHash: Uint8Array): PaymentRecord | undefined {
-    const r = this.store.db.query<Row, [Uint8Array]>('SELECT * FROM payments WHERE payment_hash = ?').get(paymentHash);
-    return r ? fromRow(r) : undefined;
+    return this.store.get(paymentHash);
   }
 
   list(): PaymentRecord[] {
-    return this.store.db.query<Row, []>('SELECT * FROM payments ORDER BY created_at').all().map(fromRow);
+    return this.store.list();
+  }
+
+  /** Reads and checks an invoice into a plan; throws PaymentError. Nothing is stored. */
+  plan(bolt11: string, o: Pick<PayOptions, 'amountMsat' | 'cltvLimit'> = {}): PaymentPlan {
+    return planPayment(bolt11, o, { network: this.o.network, nowSeconds: unixSeconds(this.clock), maxCltvDelta: this.maxCltvDelta });
   }
 
   /**
-   * Pays a BOLT 11 invoice to a directly connected payee. Resolves with the
-   * succeeded payment (its preimage checked against the hash); rejects with
-   * PaymentError carrying the failed record, or on timeout (the payment then
-   * stays in flight and resolves later: it is never abandoned while an HTLC exists).
+   * Pays an invoice, idempotently: a hash that succeeded returns the stored
+   * payment, one in flight is waited for (no second HTLC), anything else is
+   * started. Rejects with PaymentError.
    */
-  async pay(bolt11: string, opts: PayOptions = {}): Promise<PaymentRecord> {
-    let inv: Invoice;
-    try {
-      inv = decodeInvoice(bolt11);
-    } catch (e) {
-      throw new PaymentError(`invalid invoice: ${(e as Error).message}`);
-    }
-    if (inv.network !== bolt11Network(this.network)) throw new PaymentError(`invoice is for ${inv.network}, this node runs on ${this.network}`);
-    if (isExpired(inv, this.now())) throw new PaymentError('invoice expired');
-    if (inv.amountMsat !== undefined && opts.amountMsat !== undefined && opts.amountMsat !== inv.amountMsat) {
-      throw new PaymentError('invoice has an amount; do not give another');
-    }
-    const amountMsat = inv.amountMsat ?? opts.amountMsat;
-    if (amountMsat === undefined || amountMsat <= 0n) throw new PaymentError('invoice has no amount: give one');
-
-    const prior = this.get(inv.paymentHash);
+  async pay(bolt11: string, o: PayOptions = {}): Promise<PaymentRecord> {
+    const plan = this.plan(bolt11, o);
+    const prior = this.store.get(plan.paymentHash);
     if (prior?.state === 'succeeded') return prior;
-    if (prior?.state === 'in_flight') return this.wait(prior, opts.timeoutMs);
-
-    const only = opts.outgoingChannels && new Set(opts.outgoingChannels);
-    const allowed = only && ((c: ChannelSummary): boolean => only.has(c.channelId) || only.has(c.localAlias) || (c.shortChannelId !== undefined && only.has(c.shortChannelId)));
-    const channelId = await this.channelWithRoom(inv.payeePubkey, amountMsat, allowed);
-    if (!channelId) {
-      const which = only ? `of ${[...only].join(', ')} ` : '';
-      throw new PaymentError(`no active channel ${which}with ${hex(inv.payeePubkey)} can send ${amountMsat} msat`);
-    }
-    const cltvExpiry = (this.channels.height + inv.minFinalCltvExpiryDelta + CLTV_SAFETY_BLOCKS) as CltvExpiry;
-    const sessionKey = randomBytes(32);
-    const payload = encodeHopPayload({
-      amt_to_forward: amountMsat,
-      outgoing_cltv_value: cltvExpiry,
-      payment_data: { paymentSecret: inv.paymentSecret, totalMsat: amountMsat },
-      ...(inv.paymentMetadata ? { payment_metadata: inv.paymentMetadata } : {}),
-    });
-    const onion = constructOnion({ sessionKey, hops: [{ pubkey: inv.payeePubkey, payload }], associatedData: inv.paymentHash }).packet;
-    const now = this.now();
-    let record: PaymentRecord | undefined;
-    try {
-      this.channels.addHtlc(channelId, { amountMsat, paymentHash: inv.paymentHash, cltvExpiry, onion }, (htlcId) => {
-        this.store.db
-          .query(
-            `INSERT INTO payments (payment_hash, bolt11, payee, amount_msat, state, channel_id, htlc_id, session_key, created_at)
-             VALUES (?, ?, ?, ?, 'in_flight', ?, ?, ?, ?)
-             ON CONFLICT(payment_hash) DO UPDATE SET state = 'in_flight', channel_id = excluded.channel_id, htlc_id = excluded.htlc_id,
-               session_key = excluded.session_key, failure = NULL, resolved_at = NULL`,
-          )
-          .run(inv.paymentHash, bolt11, inv.payeePubkey, Number(amountMsat), channelId, Number(htlcId), sessionKey, now);
-      });
-      record = this.get(inv.paymentHash)!;
-    } catch (e) {
-      throw new PaymentError(`cannot send: ${(e as Error).message}`);
-    }
-    return this.wait(record, opts.timeoutMs);
+    if (prior?.state === 'in_flight') return this.wait(plan.paymentHash, o.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS);
+    return this.start(plan, o).done;
   }
 
   /**
-   * An active channel to the payee that can carry the amount. A channel
-   * whose HTLCs are still being removed may lack room only until that
-   * commitment round ends (the removed amount still counts as in flight), so
-   * that case waits briefly, as lnd does, instead of failing the payment.
+   * Starts paying a plan. Synchronous up to the reservation: it throws
+   * PaymentError 'already_paid' or 'in_flight' (nothing sent) when the hash
+   * is taken, 'no_route' when no channel to the payee can carry the amount
+   * now or soon (nothing stored), 'not_synced' before the chain tip is known.
    */
-  private async channelWithRoom(payee: Uint8Array, amountMsat: Msat, only?: (c: ChannelSummary) => boolean): Promise<Uint8Array | undefined> {
-    const deadline = Date.now() + ROOM_WAIT_MS;
-    for (;;) {
-      const id = this.channels.channelToPay(payee, amountMsat, only);
-      if (id) return id;
-      const busy = this.channels.list().some((c) => c.peer === hex(payee) && c.active && c.pendingHtlcs > 0);
-      if (!busy || Date.now() >= deadline) return undefined;
-      await Bun.sleep(20);
+  start(plan: PaymentPlan, o: PayOptions = {}): StartedPayment {
+    if (this.stopped) throw new PaymentError('stopped', 'the node is stopping');
+    const prior = this.store.get(plan.paymentHash);
+    if (prior?.state === 'succeeded') throw new PaymentError('already_paid', 'invoice is already paid', prior);
+    if (prior?.state === 'in_flight') throw new PaymentError('in_flight', 'payment is in transition', prior);
+    const only = channelFilter(o.outgoingChannels);
+    const now = this.channels.channelToPay(plan.payee, plan.amountMsat, only);
+    if (!now && !this.busy(plan.payee, only)) throw new PaymentError('no_route', this.noRouteMessage(plan, o));
+    if (this.channels.height <= 0) throw new PaymentError('not_synced', 'the node has not learnt the chain tip yet (an HTLC expiry counts from it); try again shortly');
+    if (!this.store.reserve(plan, unixSeconds(this.clock))) {
+      const taken = this.store.get(plan.paymentHash);
+      throw new PaymentError(taken?.state === 'succeeded' ? 'already_paid' : 'in_flight', 'payment is in transition', taken);
     }
+    const record = this.store.get(plan.paymentHash)!;
+    const done = this.send(plan, o, now);
+    done.catch(() => {}); // the caller observes it; a caller that left must not leave it unhandled
+    return { record, done };
   }
 
-  private wait(p: PaymentRecord, timeoutMs = DEFAULT_PAYMENT_TIMEOUT_MS): Promise<PaymentRecord> {
-    const key = hex(p.paymentHash);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        reject(new PaymentError(`payment still in flight after ${timeoutMs} ms`, this.get(p.paymentHash)));
-      }, timeoutMs);
-      this.timers.set(timer, reject);
-      const list = this.waiters.get(key) ?? [];
-      list.push((r) => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        if (r.state === 'succeeded') resolve(r);
-        else reject(new PaymentError(`payment failed: ${r.failure}`, r));
-      });
-      this.waiters.set(key, list);
-    });
-  }
-
-  /** The node is stopping: callers still waiting learn it now, and no timer outlives the database. */
-  stop(): void {
-    for (const [timer, reject] of this.timers) {
-      clearTimeout(timer);
-      reject(new PaymentError('the node stopped while the payment was in flight; it resolves after the restart'));
-    }
-    this.timers.clear();
-    this.waiters.clear();
-  }
-
-  /** Called with each payment that ends (succeeded or failed), after it is stored. */
+  /** Called with each payment that ends (succeeded or failed), after it is stored; again if a failed one turns succeeded. */
   onResolved(f: (p: PaymentRecord) => void): () => void {
     this.resolvedListeners.add(f);
     return () => this.resolvedListeners.delete(f);
   }
 
-  /** ChannelHooks.outgoingResolved. */
+  /** ChannelHooks.outgoingResolved: one of our HTLCs ended, off chain or on chain. */
   resolved(o: HtlcOutcome): void {
-    const row = this.store.db
-      .query<Row, [Uint8Array, number, Uint8Array]>('SELECT * FROM payments WHERE channel_id = ? AND htlc_id = ? AND payment_hash = ?')
-      .get(o.channelId, Number(o.htlc.id), o.htlc.paymentHash);
-    if (!row) return;
-    const p = fromRow(row);
-    if (p.state !== 'in_flight') return;
+    if (this.stopped) return;
+    const hash = o.htlc.paymentHash;
+    const p = this.store.get(hash);
+    if (!p) return;
+    const now = unixSeconds(this.clock);
     if (o.kind === 'fulfilled') {
-      if (!equalBytes(sha256(o.preimage), p.paymentHash)) return; // the channel layer checks this too
-      this.store.db
-        .query("UPDATE payments SET state = 'succeeded', preimage = ?, resolved_at = ? WHERE payment_hash = ?")
-        .run(o.preimage, this.now(), p.paymentHash);
+      // The channel layer checked the preimage against its HTLC; the payment checks it against itself.
+      if (!equalBytes(sha256(o.preimage), hash) || !this.store.succeed(hash, o.preimage, now)) return;
+      if (p.state === 'failed') this.log.warn('a payment reported failed was paid: its preimage arrived later', { paymentHash: hash });
     } else {
-      const failure = this.describeFailure(row, o);
-      this.store.db.query("UPDATE payments SET state = 'failed', failure = ?, resolved_at = ? WHERE payment_hash = ?").run(failure, this.now(), p.paymentHash);
+      const sent = this.store.sent(hash);
+      // Only the HTLC the payment waits for can fail it: an earlier attempt's late failure cannot end a retry.
+      if (p.state !== 'in_flight' || !sent || !equalBytes(sent.channelId, o.channelId) || sent.htlcId !== o.htlc.id) return;
+      const { failure, code } = this.describeFailure(o, sent.sessionKey, sent.route);
+      if (!this.store.failHtlc(hash, o.channelId, o.htlc.id, failure, code, now)) return;
     }
-    const done = this.get(p.paymentHash)!;
-    const key = hex(p.paymentHash);
-    const list = this.waiters.get(key) ?? [];
-    this.waiters.delete(key);
-    for (const f of list) f(done);
-    for (const f of this.resolvedListeners) f(done);
+    this.notify(this.store.get(hash)!);
   }
 
-  private describeFailure(row: Row, o: Extract<HtlcOutcome, { kind: 'failed' }>): string {
-    if (o.failureCode !== undefined) return `${failureName(o.failureCode) ?? 'unknown'} (0x${o.failureCode.toString(16)}, malformed onion)`;
-    if (!o.reason) return 'not sent: the HTLC was not committed before the peer disconnected';
-    if (!row.session_key) return 'failed (no session key to decode the reason)';
+  /** The node is stopping: callers still waiting learn it now, and no timer outlives the database. */
+  stop(): void {
+    this.stopped = true;
+    for (const f of [...this.onStop]) f();
+    this.onStop.clear();
+    this.waiters.clear();
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private async send(plan: PaymentPlan, o: PayOptions, ready: Uint8Array | undefined): Promise<PaymentRecord> {
+    const timeoutMs = o.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS;
+    const started = this.clock.now();
     try {
-      const { sharedSecrets } = routeSecrets(new Uint8Array(row.session_key), [new Uint8Array(row.payee)]);
-      const f = decryptFailurePacket(sharedSecrets, o.reason);
-      if (!f.ok) return `undecodable failure from hop ${f.hopIndex}`;
-      const m = decodeFailureMessage(f.failureMessage);
-      return m.name === 'unknown' ? `unknown failure 0x${m.code.toString(16)}` : m.name;
+      const channelId = ready ?? (await this.channelWithRoom(plan, channelFilter(o.outgoingChannels), Math.min(ROOM_WAIT_MS, timeoutMs)));
+      if (this.stopped) throw new PaymentError('stopped', 'the node stopped before the HTLC was offered');
+      if (!channelId) return this.failUnsent(plan, 'no_route', this.noRouteMessage(plan, o));
+      const height = this.channels.height;
+      const route = buildRoute([], { pubkey: plan.payee, amountMsat: plan.amountMsat, cltvDelta: plan.finalCltvDelta, paymentSecret: plan.invoice.paymentSecret, paymentMetadata: plan.invoice.paymentMetadata }, height);
+      if (route.totalCltvDelta > plan.maxCltvDelta) {
+        const cltv = { delta: route.totalCltvDelta, max: plan.maxCltvDelta };
+        return this.failUnsent(plan, 'cltv_too_far', `the route would lock the payment for ${cltv.delta} blocks, more than the cap of ${cltv.max}`, cltv);
+      }
+      const sessionKey = this.random(32);
+      const hops = route.pubkeys.map((pubkey, i) => ({ pubkey, payload: encodeHopPayload(route.payloads[i]!) }));
+      const onion = constructOnion({ sessionKey, hops, associatedData: plan.paymentHash }).packet;
+      try {
+        this.channels.addHtlc(channelId, { amountMsat: route.htlcAmountMsat, paymentHash: plan.paymentHash, cltvExpiry: route.htlcCltvExpiry, onion }, (htlcId) =>
+          this.store.htlcSent(plan.paymentHash, { channelId, htlcId, sessionKey, route: route.pubkeys }),
+        );
+      } catch (e) {
+        return this.failUnsent(plan, 'no_route', `cannot send: ${(e as Error).message}`);
+      }
+      return await this.wait(plan.paymentHash, Math.max(0, timeoutMs - (this.clock.now() - started)));
     } catch (e) {
-      return `failure could not be decrypted: ${(e as Error).message}`;
+      // Whatever went wrong before an HTLC existed, the reservation must not stay in flight.
+      if (!this.stopped && this.store.failUnsent(plan.paymentHash, `not sent: ${(e as Error).message}`, 'not_sent', unixSeconds(this.clock))) {
+        this.notify(this.store.get(plan.paymentHash)!);
+      }
+      throw e;
     }
   }
+
+  private failUnsent(plan: PaymentPlan, code: PaymentFailureCode & ('no_route' | 'cltv_too_far'), message: string, cltv?: { delta: number; max: number }): never {
+    this.store.failUnsent(plan.paymentHash, message, code, unixSeconds(this.clock));
+    const p = this.store.get(plan.paymentHash)!;
+    this.notify(p);
+    throw new PaymentError(code, message, p, cltv);
+  }
+
+  private noRouteMessage(plan: PaymentPlan, o: PayOptions): string {
+    const which = o.outgoingChannels?.length ? `of ${o.outgoingChannels.join(', ')} ` : '';
+    return `no active channel ${which}with ${hex(plan.payee)} can send ${plan.amountMsat} msat`;
+  }
+
+  /** A channel to the payee that is active but carries HTLCs still being removed: room may free up within a round. */
+  private busy(payee: Uint8Array, only?: (c: ChannelSummary) => boolean): boolean {
+    const peer = hex(payee);
+    return this.channels.list().some((c) => c.peer === peer && c.active && c.pendingHtlcs > 0 && (!only || only(c)));
+  }
+
+  /**
+   * A channel whose HTLCs are still being removed may lack room only until
+   * that commitment round ends (the removed amount still counts as in
+   * flight), so that case waits, as lnd does, on the channels' state changes
+   * until one can carry the amount, none is busy any more, or `ms` pass.
+   */
+  private channelWithRoom(plan: PaymentPlan, only: ((c: ChannelSummary) => boolean) | undefined, ms: number): Promise<Uint8Array | undefined> {
+    return new Promise((resolve) => {
+      const pick = (): Uint8Array | undefined => this.channels.channelToPay(plan.payee, plan.amountMsat, only);
+      let ended = false;
+      const end = (id: Uint8Array | undefined): void => {
+        if (ended) return;
+        ended = true;
+        off();
+        cancel();
+        this.onStop.delete(stop);
+        resolve(id);
+      };
+      const stop = (): void => end(undefined);
+      const off = this.channels.onStateChange(() => {
+        const id = pick();
+        if (id || !this.busy(plan.payee, only)) end(id);
+      });
+      const cancel = this.clock.after(ms, () => end(pick()));
+      this.onStop.add(stop);
+    });
+  }
+
+  /** The payment's outcome: resolves succeeded, rejects failed ('failed'), or 'timeout' while still in flight. */
+  private wait(paymentHash: Uint8Array, timeoutMs: number): Promise<PaymentRecord> {
+    const key = hex(paymentHash);
+    return new Promise((resolve, reject) => {
+      const set = this.waiters.get(key) ?? new Set();
+      this.waiters.set(key, set);
+      const end = (): void => {
+        set.delete(done);
+        if (!set.size && this.waiters.get(key) === set) this.waiters.delete(key);
+        cancel();
+        this.onStop.delete(stop);
+      };
+      const done = (p: PaymentRecord): void => {
+        end();
+        if (p.state === 'succeeded') resolve(p);
+        else reject(new PaymentError('failed', `payment failed: ${p.failure}`, p));
+      };
+      const stop = (): void => {
+        end();
+        reject(new PaymentError('stopped', 'the node stopped while the payment was in flight; it resolves after the restart'));
+      };
+      const cancel = this.clock.after(timeoutMs, () => {
+        end();
+        reject(new PaymentError('timeout', `payment still in flight after ${timeoutMs} ms`, this.store.get(paymentHash)));
+      });
+      set.add(done);
+      this.onStop.add(stop);
+      // It may have ended already (a channel failing the HTLC at once).
+      const now = this.store.get(paymentHash);
+      if (now && now.state !== 'in_flight') done(now);
+    });
+  }
+
+  private notify(p: PaymentRecord): void {
+    const key = hex(p.paymentHash);
+    const set = this.waiters.get(key);
+    if (set) for (const f of [...set]) f(p);
+    for (const f of this.resolvedListeners) f(p);
+  }
+
+  // ------------------------------------------------------------------ failures
+
+  private describeFailure(o: Extract<HtlcOutcome, { kind: 'failed' }>, sessionKey: Uint8Array, route: Uint8Array[]): { failure: string; code: PaymentFailureCode } {
+    if (o.failureCode !== undefined) {
+      return { failure: `${failureName(o.failureCode) ?? 'unknown'} (0x${o.failureCode.toString(16)}, malformed onion)`, code: 'error' };
+    }
+    if (!o.reason) {
+      // Off chain, an HTLC without a reason was never committed; on chain, it timed out (or was not on the commitment that confirmed).
+      const closing = this.channels.list().some((c) => c.channelId === hex(o.channelId) && (c.phase === 'closing' || c.phase === 'closed'));
+      return closing
+        ? { failure: 'failed on chain: the HTLC timed out or was not on the commitment that confirmed', code: 'error' }
+        : { failure: 'not sent: the HTLC was not committed before the peer disconnected', code: 'not_sent' };
+    }
+    try {
+      const { sharedSecrets } = routeSecrets(sessionKey, route);
+      const f = decryptFailurePacket(sharedSecrets, o.reason);
+      if (!f.ok) return { failure: `undecodable failure from hop ${f.hopIndex}`, code: 'error' };
+      const m = decodeFailureMessage(f.failureMessage);
+      const name = m.name === 'unknown' ? `unknown failure 0x${m.code.toString(16)}` : m.name;
+      const fromPayee = f.hopIndex === route.length - 1;
+      return {
+        failure: fromPayee ? name : `${name} (from hop ${f.hopIndex + 1} of ${route.length})`,
+        code: fromPayee && m.name === 'incorrect_or_unknown_payment_details' ? 'incorrect_payment_details' : 'error',
+      };
+    } catch (e) {
+      return { failure: `failure could not be decrypted: ${(e as Error).message}`, code: 'error' };
+    }
+  }
+}
+
+/** The outgoing-channel restriction as a predicate over channel summaries. */
+function channelFilter(ids: string[] | undefined): ((c: ChannelSummary) => boolean) | undefined {
+  if (!ids?.length) return undefined;
+  const only = new Set(ids);
+  return (c) => only.has(c.channelId) || only.has(c.localAlias) || (c.shortChannelId !== undefined && only.has(c.shortChannelId));
 }

@@ -108,11 +108,19 @@ export function invoiceMessage(i: InvoiceRecord, now: number): MessageInitShape<
 
 const ZERO_PREIMAGE = '0'.repeat(64);
 
-/** lnd's reason for a failed payment, from what the payee (or our channel) told us. */
-export function failureReason(failure: string | undefined): PaymentFailureReason {
-  if (failure === undefined) return PaymentFailureReason.FAILURE_REASON_NONE;
-  if (failure.includes('incorrect_or_unknown_payment_details')) return PaymentFailureReason.FAILURE_REASON_INCORRECT_PAYMENT_DETAILS;
-  return PaymentFailureReason.FAILURE_REASON_ERROR;
+/** lnd's reason for a failed payment, from why it failed. */
+export function failureReason(p: PaymentRecord): PaymentFailureReason {
+  switch (p.failureCode) {
+    case 'no_route':
+    case 'cltv_too_far': // lnd finds no route within its CLTV limit
+      return PaymentFailureReason.FAILURE_REASON_NO_ROUTE;
+    case 'incorrect_payment_details':
+      return PaymentFailureReason.FAILURE_REASON_INCORRECT_PAYMENT_DETAILS;
+    case undefined:
+      return p.failure === undefined ? PaymentFailureReason.FAILURE_REASON_NONE : PaymentFailureReason.FAILURE_REASON_ERROR;
+    default:
+      return PaymentFailureReason.FAILURE_REASON_ERROR;
+  }
 }
 
 export function paymentMessage(p: PaymentRecord): MessageInitShape<typeof PaymentSchema> {
@@ -128,6 +136,6 @@ export function paymentMessage(p: PaymentRecord): MessageInitShape<typeof Paymen
     paymentPreimage: p.preimage ? hex(p.preimage) : ZERO_PREIMAGE,
     paymentRequest: p.bolt11 ?? '',
     status,
-    failureReason: p.state === 'failed' ? failureReason(p.failure) : PaymentFailureReason.FAILURE_REASON_NONE,
+    failureReason: p.state === 'failed' ? failureReason(p) : PaymentFailureReason.FAILURE_REASON_NONE,
   };
 }

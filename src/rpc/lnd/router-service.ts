@@ -11,12 +11,10 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { type MessageInitShape } from '@bufbuild/protobuf';
 import { hex } from '../../bolt/bytes.ts';
-import { type Invoice as Bolt11, isExpired } from '../../bolt/bolt11/invoice.ts';
 import { msat } from '../../bolt/units.ts';
 import { type LightningNode } from '../../node/node.ts';
-import { bolt11Network } from '../../node/networks.ts';
-import { PaymentError, type PaymentRecord, type Payments } from '../../node/payments/payments.ts';
-import { invoiceArg } from '../args.ts';
+import { type PaymentPlan } from '../../node/payments/payment-plan.ts';
+import { PaymentError, type PaymentRecord, type Payments, type StartedPayment } from '../../node/payments/payments.ts';
 import { nowSeconds } from '../node-parts.ts';
 import { until } from '../until.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
@@ -39,12 +37,33 @@ function finalState(payments: Payments, hash: Uint8Array, signal: AbortSignal): 
   );
 }
 
-/**
- * The payment as lnd reports it before we store one (the first IN_FLIGHT
- * update) or when none was stored because no HTLC went out (FAILED).
- */
-function unstored(inv: Bolt11, bolt11: string, amountMsat: bigint, state: 'in_flight' | 'failed'): PaymentRecord {
-  return { paymentHash: inv.paymentHash, bolt11, payee: inv.payeePubkey, amountMsat: msat(amountMsat), state, createdAt: nowSeconds() };
+/** The payment as lnd reports it when none was stored because no HTLC could go out: IN_FLIGHT first, then FAILED. */
+function unstored(plan: PaymentPlan, state: 'in_flight' | 'failed'): PaymentRecord {
+  return { paymentHash: plan.paymentHash, bolt11: plan.bolt11, payee: plan.payee, amountMsat: plan.amountMsat, state, createdAt: nowSeconds() };
+}
+
+/** A refusal before anything is stored or sent, with lnd's code and text where lnd has one. */
+function lndRefusal(e: unknown): ConnectError {
+  if (!(e instanceof PaymentError)) return toConnectError(e);
+  switch (e.code) {
+    case 'invalid_invoice':
+      return invalidArgument(`payment_request is ${e.message}`);
+    case 'amount_not_allowed':
+      return invalidArgument('amount must not be specified when paying a non-zero amount invoice');
+    case 'amount_required':
+      return invalidArgument('amount must be specified when paying a zero amount invoice');
+    case 'invoice_expired':
+      return failedPrecondition('invoice expired');
+    case 'cltv_too_far':
+      // lnd's routing.ValidateCLTVLimit, returned as a plain error (gRPC Unknown).
+      return new ConnectError(`cltv limit ${e.cltv?.max} should be greater than ${e.cltv?.delta}`, Code.Unknown);
+    case 'already_paid':
+      return new ConnectError('invoice is already paid', Code.AlreadyExists);
+    case 'in_flight':
+      return new ConnectError('payment is in transition', Code.AlreadyExists);
+    default:
+      return toConnectError(e);
+  }
 }
 
 export function routerRoutes(node: LightningNode): (router: ConnectRouter) => void {
@@ -57,45 +76,47 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     if (req.amt && req.amtMsat) throw invalidArgument('amt and amt_msat are mutually exclusive');
     if (req.feeLimitSat && req.feeLimitMsat) throw invalidArgument('fee_limit_sat and fee_limit_msat are mutually exclusive');
     if (req.feeLimitSat < 0n || req.feeLimitMsat < 0n || req.amt < 0n || req.amtMsat < 0n) throw invalidArgument('amounts and fee limits must not be negative');
-    const { text: bolt11, invoice: inv } = invoiceArg('payment_request', req.paymentRequest, { uri: true });
-    if (inv.network !== bolt11Network(node.config.network)) throw invalidArgument(`invoice is for ${inv.network}; this node runs on ${node.config.network}`);
-    const given = req.amtMsat || req.amt * 1000n;
-    if (inv.amountMsat !== undefined && given !== 0n) throw invalidArgument('amount must not be specified when paying a non-zero amount invoice');
-    if (inv.amountMsat === undefined && given === 0n) throw invalidArgument('amount must be specified when paying a zero amount invoice');
-    if (isExpired(inv, Math.floor(Date.now() / 1000))) throw failedPrecondition('invoice expired');
     if (req.paymentAddr.length) requireBytes('payment_addr', req.paymentAddr, 32);
+    // lnd's routerrpc.ValidateCLTVLimit: a cltv_limit above the node's --max-cltv-expiry is refused.
+    if (req.cltvLimit > node.payments.maxCltv) throw new ConnectError(`total time lock of ${req.cltvLimit} exceeds max allowed ${node.payments.maxCltv}`, Code.Unknown);
+    const given = req.amtMsat || req.amt * 1000n;
+    let plan: PaymentPlan;
+    try {
+      plan = node.payments.plan(req.paymentRequest.trim().replace(/^lightning:/i, ''), { amountMsat: given ? msat(given) : undefined, cltvLimit: req.cltvLimit || undefined });
+    } catch (e) {
+      throw lndRefusal(e);
+    }
+    // lnd refuses any amount for an invoice that has one, even the same.
+    if (plan.invoice.amountMsat !== undefined && given !== 0n) throw invalidArgument('amount must not be specified when paying a non-zero amount invoice');
     if (!node.channels) throw failedPrecondition('no chain source configured: the node runs without channels');
-    const prior = node.payments.get(inv.paymentHash);
-    if (prior?.state === 'succeeded') throw new ConnectError('invoice is already paid', Code.AlreadyExists);
-    if (prior?.state === 'in_flight') throw new ConnectError('payment is in transition', Code.AlreadyExists);
-    const amountMsat = inv.amountMsat ?? given;
 
     // lnd's chan_id is the short channel id, or for us the alias (ListChannels' alias_scids): either matches.
     const outgoingChannels = req.outgoingChanIds.length ? req.outgoingChanIds.flatMap((n) => [uint64ToScid(n), n.toString()]) : undefined;
-    const attempt = node.payments.pay(bolt11, { amountMsat: inv.amountMsat === undefined ? msat(given) : undefined, timeoutMs: req.timeoutSeconds * 1000, outgoingChannels });
-    attempt.catch(() => {}); // observed below; a client that left must not leave it unhandled
-    if (!req.noInflightUpdates) {
-      yield paymentMessage(unstored(inv, bolt11, amountMsat, 'in_flight'));
-    }
+    let started: StartedPayment;
     try {
-      yield paymentMessage(await attempt);
+      // Claims the hash before the first message goes out: a paid or in-flight hash ends the call with AlreadyExists.
+      started = node.payments.start(plan, { timeoutMs: req.timeoutSeconds * 1000, outgoingChannels });
+    } catch (e) {
+      if (!(e instanceof PaymentError) || e.code !== 'no_route') throw lndRefusal(e);
+      // No channel can carry it: lnd reports a payment it found no way to send as NO_ROUTE.
+      if (!req.noInflightUpdates) yield paymentMessage(unstored(plan, 'in_flight'));
+      yield { ...paymentMessage(unstored(plan, 'failed')), failureReason: PaymentFailureReason.FAILURE_REASON_NO_ROUTE };
+      return;
+    }
+    if (!req.noInflightUpdates) yield paymentMessage(started.record);
+    try {
+      yield paymentMessage(await started.done);
       return;
     } catch (e) {
       if (!(e instanceof PaymentError)) throw toConnectError(e);
-      const p = e.payment;
-      if (!p) {
-        // No HTLC went out: lnd reports a payment it found no way to send as NO_ROUTE.
-        const reason = /no active channel/.test(e.message) ? PaymentFailureReason.FAILURE_REASON_NO_ROUTE : PaymentFailureReason.FAILURE_REASON_ERROR;
-        yield { ...paymentMessage(unstored(inv, bolt11, amountMsat, 'failed')), failureReason: reason };
-        return;
-      }
-      if (p.state === 'failed') {
-        yield paymentMessage(p);
+      if (e.code === 'stopped') throw toConnectError(e);
+      if (e.code !== 'timeout' && e.payment) {
+        yield paymentMessage(e.payment);
         return;
       }
     }
     // Timed out with the HTLC still out: it ends settled or failed, and the stream ends with it.
-    yield paymentMessage(await finalState(node.payments, inv.paymentHash, ctx.signal));
+    yield paymentMessage(await finalState(node.payments, plan.paymentHash, ctx.signal));
   }
 
   async function* trackPayment(req: TrackPaymentRequest, ctx: HandlerContext): AsyncGenerator<PaymentMsg> {
