@@ -329,13 +329,13 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
 
       async payInvoice(req) {
         if (!req.paymentRequest.trim()) throw invalidArgument('payment_request is required');
-        channels();
         const timeoutMs = (req.timeoutSeconds || DEFAULT_PAY_TIMEOUT_S) * 1000;
         // The invoice is read once, into the plan; paying it claims its hash before anything is sent,
         // so a second call (concurrent or later) for a paid or in-flight hash is refused, as lnd does.
         let started;
         try {
           const plan = node.payments.plan(req.paymentRequest, { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined });
+          channels();
           started = node.payments.start(plan, { timeoutMs });
         } catch (e) {
           throw payRefusal(e);
