@@ -155,7 +155,7 @@ export class Payments {
       throw new PaymentError(taken?.state === 'succeeded' ? 'already_paid' : 'in_flight', 'payment is in transition', taken);
     }
     const record = this.store.get(plan.paymentHash)!;
-    const done = this.send(plan, o, now);
+    const done = this.send(plan, o, only, now);
     done.catch(() => {}); // the caller observes it; a caller that left must not leave it unhandled
     return { record, done };
   }
@@ -197,11 +197,12 @@ export class Payments {
 
   // ------------------------------------------------------------------ sending
 
-  private async send(plan: PaymentPlan, o: PayOptions, ready: Uint8Array | undefined): Promise<PaymentRecord> {
+  /** Offers the HTLC (on `ready`, or on the first channel with room) and follows it to the end. */
+  private async send(plan: PaymentPlan, o: PayOptions, only: ((c: ChannelSummary) => boolean) | undefined, ready: Uint8Array | undefined): Promise<PaymentRecord> {
     const timeoutMs = o.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS;
     const started = this.clock.now();
     try {
-      const channelId = ready ?? (await this.channelWithRoom(plan, channelFilter(o.outgoingChannels), Math.min(ROOM_WAIT_MS, timeoutMs)));
+      const channelId = ready ?? (await this.channelWithRoom(plan, only, Math.min(ROOM_WAIT_MS, timeoutMs)));
       if (this.stopped) throw new PaymentError('stopped', 'the node stopped before the HTLC was offered');
       if (!channelId) return this.failUnsent(plan, 'no_route', this.noRouteMessage(plan, o));
       const height = this.channels.height;
