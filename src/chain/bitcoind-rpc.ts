@@ -14,6 +14,9 @@ import { type FeeratePerKw, type Sat, sat } from '../bolt/units.ts';
 import { btcPerKvbToPerKw, FEE_TARGETS } from './feerate.ts';
 import { fillTargets } from './esplora.ts';
 import { JsonRpcClient, type JsonRpcOptions, RpcError } from './json-rpc.ts';
+import { merkleBranch } from './merkle.ts';
+import { headerHash } from './pow.ts';
+import { insecureUrlProblem } from './secure-url.ts';
 import { parseTx, txidOf, isTxid } from './txid.ts';
 import {
   BroadcastError,
@@ -21,6 +24,7 @@ import {
   type ChainSource,
   ChainSourceError,
   type FeeEstimates,
+  type MerkleProof,
   type Outspend,
   type ScriptTx,
   type TxStatus,
@@ -49,6 +53,7 @@ interface ScannedBlock {
 }
 
 const MAX_MEMPOOL_SCAN = 10_000;
+const RPC_IN_WARMUP = -28;
 
 export class BitcoindRpcChainSource implements ChainSource {
   readonly kind = 'bitcoind-rpc';
@@ -58,6 +63,8 @@ export class BitcoindRpcChainSource implements ChainSource {
   private readonly blocks = new Map<string, ScannedBlock>();
 
   constructor(opts: BitcoindRpcOptions) {
+    const insecure = insecureUrlProblem(opts.url);
+    if (insecure) throw new ChainSourceError('bitcoind-rpc', insecure);
     this.rpc = new JsonRpcClient(opts);
     this.birthday = opts.birthdayHeight ?? 0;
     this.cacheSize = opts.blockCacheSize ?? 5000;
@@ -85,6 +92,7 @@ export class BitcoindRpcChainSource implements ChainSource {
   async blockHeader(hash: string): Promise<Uint8Array> {
     const h = fromHex(await this.rpc.call<string>('getblockheader', hash, false), 'header');
     if (h.length !== 80) this.fail(`header of ${hash} is ${h.length} bytes`);
+    if (headerHash(h) !== hash) this.fail(`header does not hash to ${hash}`);
     return h;
   }
 
@@ -129,11 +137,19 @@ export class BitcoindRpcChainSource implements ChainSource {
     return { confirmed: true, block: { height, hash: v.blockhash }, confirmations: confirmationsAt(height, tip.height) };
   }
 
+  /** From the whole block: btcd has no gettxoutproof, and the block is what a proof would be checked against anyway. */
+  async merkleProof(txid: string, blockHash: string): Promise<MerkleProof | null> {
+    const txids = (await this.scanBlock(blockHash)).txs.map((t) => t.txid);
+    const pos = txids.indexOf(txid);
+    return pos < 0 ? null : { pos, branch: merkleBranch(txids, pos) };
+  }
+
   /** Decodes a block (verbosity 0: raw hex, understood by Core and btcd alike). */
   private async scanBlock(hash: string, knownHeight?: number): Promise<ScannedBlock> {
     const cached = this.blocks.get(hash);
     if (cached) return cached;
     const raw = fromHex(await this.rpc.call<string>('getblock', hash, 0), 'block');
+    if (raw.length < 80 || headerHash(raw.subarray(0, 80)) !== hash) this.fail(`getblock ${hash} returned another block`);
     const height = knownHeight ?? (await this.heightOf(hash));
     const block: ScannedBlock = { ref: { height, hash }, txs: decodeBlockTxs(raw) };
     if (this.blocks.size >= this.cacheSize) {
@@ -240,7 +256,8 @@ export class BitcoindRpcChainSource implements ChainSource {
       const answered = await this.rpc.call<string>('sendrawtransaction', hex(tx));
       if (answered !== txid) this.fail(`sendrawtransaction answered ${answered} for ${txid}`);
     } catch (e) {
-      if (e instanceof RpcError) throw new BroadcastError(txid, e.rpcMessage);
+      // -28: still warming up, which says nothing about the transaction.
+      if (e instanceof RpcError && e.code !== RPC_IN_WARMUP) throw new BroadcastError(txid, e.rpcMessage);
       throw e;
     }
     return txid;

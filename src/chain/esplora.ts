@@ -15,6 +15,7 @@ import {
   type ChainSource,
   ChainSourceError,
   type FeeEstimates,
+  type MerkleProof,
   type Outspend,
   type ScriptTx,
   type TxStatus,
@@ -23,6 +24,8 @@ import {
 } from './types.ts';
 import { FEERATE_FLOOR } from '../bolt/units.ts';
 import { FEE_TARGETS, satPerVbToPerKw } from './feerate.ts';
+import { fromTxid, MAX_BRANCH_LENGTH } from './merkle.ts';
+import { insecureUrlProblem } from './secure-url.ts';
 import { isTxid, txidOf } from './txid.ts';
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
@@ -34,6 +37,9 @@ export interface EsploraOptions {
   /** Per-request timeout. Default 15 s. */
   timeoutMs?: number;
 }
+
+/** Esplora answers 400 when bitcoind refuses a transaction; other failures say nothing about the transaction. */
+const REFUSED_STATUS = 400;
 
 /** Esplora pages script history 25 confirmed transactions at a time. */
 const HISTORY_PAGE = 25;
@@ -47,6 +53,8 @@ export class EsploraChainSource implements ChainSource {
   private readonly timeoutMs: number;
 
   constructor(opts: EsploraOptions) {
+    const insecure = insecureUrlProblem(opts.url);
+    if (insecure) throw new ChainSourceError('esplora', insecure);
     this.base = opts.url.replace(/\/+$/, '');
     this.fetchFn = opts.fetch ?? ((i, init) => fetch(i, init));
     this.timeoutMs = opts.timeoutMs ?? 15_000;
@@ -175,6 +183,21 @@ export class EsploraChainSource implements ChainSource {
     return { spent: true, txid: o.txid, vin: o.vin as number, status: await this.status(o.status) };
   }
 
+  async merkleProof(txid: string, blockHash: string): Promise<MerkleProof | null> {
+    const body = await this.textOrNull(`/tx/${txid}/merkle-proof`);
+    if (body === null) return null;
+    let p: { block_height?: unknown; merkle?: unknown; pos?: unknown };
+    try {
+      p = JSON.parse(body);
+    } catch {
+      this.fail(`merkle proof of ${txid}: not JSON`);
+    }
+    const { block_height: height, merkle, pos } = p;
+    if (!Number.isSafeInteger(height) || !Number.isSafeInteger(pos) || (pos as number) < 0) this.fail(`merkle proof of ${txid} (block ${blockHash}): bad height or position`);
+    if (!Array.isArray(merkle) || merkle.length > MAX_BRANCH_LENGTH || !merkle.every(isTxid)) this.fail(`merkle proof of ${txid}: bad branch`);
+    return { height: height as number, pos: pos as number, branch: (merkle as string[]).map(fromTxid) };
+  }
+
   /** SHA256 of the script in natural byte order: Esplora's form (Electrum's protocol reverses it). */
   private scripthash(script: Uint8Array): string {
     return hex(sha256(script));
@@ -226,7 +249,8 @@ export class EsploraChainSource implements ChainSource {
     const txid = txidOf(tx);
     const res = await this.request('/tx', { method: 'POST', body: hex(tx) });
     const body = (await res.text()).trim();
-    if (!res.ok) throw new BroadcastError(txid, body.slice(0, 300) || `HTTP ${res.status}`);
+    if (res.status === REFUSED_STATUS) throw new BroadcastError(txid, body.slice(0, 300) || `HTTP ${res.status}`);
+    if (!res.ok) this.fail(`broadcast of ${txid}: HTTP ${res.status} ${body.slice(0, 200)}`);
     if (body !== txid) this.fail(`broadcast answered ${body.slice(0, 80)} for ${txid}`);
     return txid;
   }

@@ -42,6 +42,16 @@ export interface Utxo {
   status: TxStatus;
 }
 
+/** Where a transaction sits in a block's merkle tree, as the server proves it. */
+export interface MerkleProof {
+  /** The block's height, when the server says it (Esplora does). */
+  height?: number;
+  /** Index of the transaction in its block. */
+  pos: number;
+  /** Sibling hashes from the transaction up to the root, internal byte order. */
+  branch: Uint8Array[];
+}
+
 /** Confirmation target in blocks -> fee rate. Always has targets 1, 6 and 144. */
 export type FeeEstimates = ReadonlyMap<number, FeeratePerKw>;
 
@@ -59,6 +69,8 @@ export interface ChainSource {
   /** Null when the transaction is neither confirmed nor in the mempool. */
   txStatus(txid: string): Promise<TxStatus | null>;
   outspend(txid: string, vout: number): Promise<Outspend>;
+  /** The merkle branch of a confirmed transaction in the block `blockHash`; null when the server has none. */
+  merkleProof(txid: string, blockHash: string): Promise<MerkleProof | null>;
   /** Transactions paying to or spending from an output script, oldest first. */
   scriptHistory(script: Uint8Array): Promise<ScriptTx[]>;
   scriptUtxos(script: Uint8Array): Promise<Utxo[]>;
