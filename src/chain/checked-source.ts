@@ -81,13 +81,9 @@ export class CheckedChainSource implements ChainSource {
     return this.headers.sync(await this.source.tip());
   }
 
+  /** From the verified chain where we hold that height (the tip tracker's reorg walk stays there). */
   async blockHash(height: number): Promise<string> {
-    const top = this.headers.tip;
-    if (top && height <= top.height) {
-      const hash = await this.headers.hashAt(height).catch(() => undefined);
-      if (hash) return hash;
-    }
-    return this.source.blockHash(height);
+    return this.headers.knownHeader(height)?.hash ?? this.source.blockHash(height);
   }
 
   blockHeader(hash: string): Promise<Uint8Array> {

@@ -5,6 +5,8 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
+import { insecureUrlProblem } from '../chain/secure-url.ts';
 import { type Level } from './log.ts';
 import { type Network } from './identity.ts';
 import { isNetwork, NETWORKS } from './networks.ts';
@@ -39,6 +41,8 @@ export interface DaemonConfig {
   tipPollMs?: number;
   /** Most blocks a payment we send may lock our HTLC for (the route's total CLTV); 2016 by default. */
   maxCltvExpiry?: number;
+  /** The highest fee rate the node pays or accepts from the API (sat/vB); DEFAULT_MAX_FEERATE_SAT_VB by default. */
+  maxFeerateSatPerVb?: number;
 }
 
 export class ConfigError extends Error {
@@ -51,6 +55,7 @@ export const USAGE = `usage: lnnode [options]
   --p2p-listen <host:port>          accept peers here (default 127.0.0.1:9735; "off" to disable)
   --esplora-url <url>               chain data from an Esplora HTTP API
   --bitcoind-rpc-url <url>          chain data from a bitcoind-compatible JSON-RPC server
+                                    (either URL must be https unless its host is loopback)
   --bitcoind-rpc-user <user>
   --bitcoind-rpc-password <pass>
   --bitcoind-rpc-cafile <file>      CA certificate for an https RPC URL (btcd's rpc.cert)
@@ -63,6 +68,8 @@ export const USAGE = `usage: lnnode [options]
                                     always TLS (tls.cert), authenticated by <data-dir>/data/chain/bitcoin/<network>/admin.macaroon
   --chain-poll-ms <ms>              how often to ask the chain source for a new tip (default 2000)
   --max-cltv-expiry <blocks>        most blocks a payment we send may lock its HTLC for (default 2016)
+  --max-feerate <sat/vB>            the highest fee rate the node pays: chain estimates are clamped to it and
+                                    API fee rates above it refused (default ${DEFAULT_MAX_FEERATE_SAT_VB}, at most ${MAX_FEERATE_LIMIT_SAT_VB})
   --log-level <debug|info|warn|error>  (default info)
   --version, --help`;
 
@@ -92,6 +99,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
     '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
     '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry',
+    '--chain-poll-ms', '--lnd-rpc-listen', '--max-feerate',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -123,9 +131,13 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   if (esplora && rpcUrl) throw new ConfigError('give either --esplora-url or --bitcoind-rpc-url, not both');
   if (esplora) {
     if (!/^https?:\/\//.test(esplora)) throw new ConfigError(`--esplora-url: expected an http(s) URL, got "${esplora}"`);
+    const insecure = insecureUrlProblem(esplora);
+    if (insecure) throw new ConfigError(`--esplora-url: ${insecure}`);
     chain = { kind: 'esplora', url: esplora };
   } else if (rpcUrl) {
     if (!/^https?:\/\//.test(rpcUrl)) throw new ConfigError(`--bitcoind-rpc-url: expected an http(s) URL, got "${rpcUrl}"`);
+    const insecure = insecureUrlProblem(rpcUrl);
+    if (insecure) throw new ConfigError(`--bitcoind-rpc-url: ${insecure}`);
     const user = one('--bitcoind-rpc-user') ?? env.LNNODE_BITCOIND_RPC_USER;
     const password = one('--bitcoind-rpc-password') ?? env.LNNODE_BITCOIND_RPC_PASSWORD;
     if (!user || !password) throw new ConfigError('--bitcoind-rpc-url needs --bitcoind-rpc-user and --bitcoind-rpc-password');
@@ -153,6 +165,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     throw new ConfigError(`--max-cltv-expiry: expected blocks between 24 and 20160, got "${cltv}"`);
   }
 
+  const maxFee = one('--max-feerate');
+  const maxFeerateSatPerVb = maxFee === undefined ? undefined : Number(maxFee);
+  if (maxFeerateSatPerVb !== undefined && !(Number.isInteger(maxFeerateSatPerVb) && maxFeerateSatPerVb >= 1 && maxFeerateSatPerVb <= MAX_FEERATE_LIMIT_SAT_VB)) {
+    throw new ConfigError(`--max-feerate: expected whole sat/vB between 1 and ${MAX_FEERATE_LIMIT_SAT_VB}, got "${maxFee}"`);
+  }
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -168,5 +186,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     lndRpcListen,
     ...(tipPollMs === undefined ? {} : { tipPollMs }),
     ...(maxCltvExpiry === undefined ? {} : { maxCltvExpiry }),
+    ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
   };
 }

@@ -142,4 +142,31 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE invoices ADD COLUMN settled_htlc_id INTEGER;
     `,
   },
+  {
+    version: 7,
+    name: 'wallet transaction states and verified headers',
+    // See src/node/wallet/tx-ledger.ts for the states. A funding never broadcast stays held
+    // unless its channel got past funding_signed (its broadcast failed: send it again).
+    sql: `
+      ALTER TABLE wallet_txs ADD COLUMN state TEXT NOT NULL DEFAULT 'unconfirmed';
+      ALTER TABLE wallet_txs ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE wallet_txs ADD COLUMN block_height INTEGER;
+      ALTER TABLE wallet_txs ADD COLUMN conflict_txid TEXT;
+      ALTER TABLE wallet_txs ADD COLUMN conflict_height INTEGER;
+      ALTER TABLE wallet_txs ADD COLUMN last_error TEXT;
+      ALTER TABLE wallet_txs ADD COLUMN released_key TEXT;
+      ALTER TABLE wallet_txs ADD COLUMN updated_at INTEGER;
+      UPDATE wallet_txs SET state = 'held'
+        WHERE broadcast = 0 AND purpose = 'funding' AND txid NOT IN (
+          SELECT json_extract(channels.state, '$.d.commitments.fundingTxid') FROM channels
+          WHERE channels.phase <> 'awaiting_funding_signed' AND json_extract(channels.state, '$.d.commitments.fundingTxid') IS NOT NULL);
+      CREATE INDEX wallet_txs_state ON wallet_txs (state);
+      -- Block headers checked by proof of work (src/chain/header-chain.ts), from the first one trusted.
+      CREATE TABLE chain_headers (
+        height INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        header BLOB NOT NULL CHECK (length(header) = 80)
+      );
+    `,
+  },
 ];

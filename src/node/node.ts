@@ -14,8 +14,13 @@ import { join } from 'node:path';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { BitcoindRpcChainSource } from '../chain/bitcoind-rpc.ts';
 import { EsploraChainSource } from '../chain/esplora.ts';
-import { TipTracker } from '../chain/tip-tracker.ts';
+import { CheckedChainSource } from '../chain/checked-source.ts';
+import { DEFAULT_MAX_FEERATE_SAT_VB, satPerVbToPerKw } from '../chain/feerate.ts';
+import { HeaderChain } from '../chain/header-chain.ts';
+import { POW_PARAMS } from '../chain/pow.ts';
+import { type TipChange, TipTracker } from '../chain/tip-tracker.ts';
 import { type BlockRef, type ChainSource } from '../chain/types.ts';
+import { SqliteHeaderStore } from './chain-headers.ts';
 import { AddressBook } from './address-book.ts';
 import { type ChainConfig, type DaemonConfig } from './config.ts';
 import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.ts';
@@ -47,6 +52,19 @@ export function chainSourceFor(c: ChainConfig): ChainSource | undefined {
     case 'none':
       return undefined;
   }
+}
+
+/**
+ * The chain source as the node uses it: headers verified by proof of work
+ * into the node's database, confirmations proven, UTXOs and spends
+ * cross-checked, fee estimates clamped to --max-feerate (checked-source.ts).
+ */
+export function checkedChainSource(raw: ChainSource, config: DaemonConfig, store: Store, log: Logger): ChainSource {
+  const headers = new HeaderChain(raw, POW_PARAMS[config.network], new SqliteHeaderStore(store));
+  return new CheckedChainSource(raw, headers, {
+    maxFeerate: satPerVbToPerKw(config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB),
+    warn: (msg, fields) => log.warn(msg, fields),
+  });
 }
 
 export class ChainMismatchError extends Error {
@@ -93,7 +111,8 @@ export class LightningNode {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
       for (const s of this.peerEventSubscribers) s.offer(e);
     });
-    this.chain = chainSourceFor(config.chain);
+    const source = chainSourceFor(config.chain);
+    this.chain = source && checkedChainSource(source, config, this.store, log.child('chain'));
     this.startTip = this.storedTip();
     this.invoices = new Invoices({ store: this.store, network: config.network, nodeSecret: this.identity.nodeSecret, random });
     // The channels come first and their hooks reach Payments lazily; outcomes they report while
@@ -120,6 +139,11 @@ export class LightningNode {
         },
         log.child('channel'),
       );
+      const channels = this.channels;
+      this.wallet.dependents = (txid) => {
+        const c = channels.list().find((x) => x.fundingTxid === txid && x.phase !== 'closed');
+        return c && `channel ${c.channelId} (${c.phase}), whose funding it is`;
+      };
     }
     this.payments = payments = new Payments({
       store: this.store,
@@ -205,8 +229,8 @@ export class LightningNode {
         this.tracker = new TipTracker(source);
         const stored = this.storedTip();
         const change = await this.tracker.start(stored);
-        this.tipChanged(change.tip, change.disconnected.length, change.connected.length, log);
-        void this.wallet?.rebroadcast().catch((e: Error) => log.warn('rebroadcast failed', { error: e.message }));
+        // Also without a new block: the wallet sends again what did not go out before the restart.
+        this.tipChanged(change, log);
         break;
       } catch (e) {
         if (e instanceof ChainMismatchError) {
@@ -222,9 +246,7 @@ export class LightningNode {
       if (this.stopped || !this.tracker) return;
       try {
         const change = await this.tracker.poll();
-        if (change.connected.length || change.disconnected.length) {
-          this.tipChanged(change.tip, change.disconnected.length, change.connected.length, log);
-        }
+        if (change.connected.length || change.disconnected.length) this.tipChanged(change, log);
       } catch (e) {
         log.warn('chain poll failed', { source: source.kind, error: e });
       }
@@ -240,14 +262,16 @@ export class LightningNode {
     return typeof t.height === 'number' && typeof t.hash === 'string' ? t : undefined;
   }
 
-  private tipChanged(tip: BlockRef, disconnected: number, connected: number, log: Logger): void {
+  private tipChanged(change: TipChange, log: Logger): void {
+    const { tip, connected, disconnected } = change;
     this.store.db
       .query('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
       .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
-    log.info('chain tip', { height: tip.height, hash: tip.hash, connected, disconnected });
+    log.info('chain tip', { height: tip.height, hash: tip.hash, connected: connected.length, disconnected: disconnected.length });
     void this.channels?.onTip(tip.height).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
-    // Confirmations change balances and what coin selection may spend.
-    void this.wallet?.sync().catch((e: Error) => log.warn('wallet sync failed', { error: e.message }));
+    // Confirmations change balances and what coin selection may spend; what is not on chain is sent again.
+    const forkHeight = disconnected.length ? Math.min(...disconnected.map((b) => b.height)) - 1 : undefined;
+    void this.wallet?.onBlock(forkHeight === undefined ? {} : { forkHeight }).catch((e: Error) => log.warn('wallet update failed', { error: e.message }));
   }
 
   stop(): void {

@@ -9,12 +9,15 @@ import { satPerVbToPerKw } from '../chain/feerate.ts';
 import { parseHostPort } from '../node/config.ts';
 import { invalidArgument } from './errors.ts';
 
-const MAX_SAT_PER_VBYTE = 100_000n;
-
-/** A fee rate in sat/vB (0: let the node choose), converted as the chain sources' estimates are. */
-export function feerateArg(field: string, satPerVbyte: bigint): FeeratePerKw | undefined {
+/**
+ * A fee rate in sat/vB (0: let the node choose), converted as the chain
+ * sources' estimates are; above the node's ceiling (--max-feerate, the same
+ * one estimates are clamped to) it is refused rather than paid.
+ */
+export function feerateArg(field: string, satPerVbyte: bigint, maxSatPerVbyte: number): FeeratePerKw | undefined {
   if (satPerVbyte === 0n) return undefined;
-  if (satPerVbyte < 0n || satPerVbyte > MAX_SAT_PER_VBYTE) throw invalidArgument(`${field} of ${satPerVbyte} sat/vB is not plausible`);
+  if (satPerVbyte < 0n) throw invalidArgument(`${field} of ${satPerVbyte} sat/vB is not plausible`);
+  if (satPerVbyte > BigInt(maxSatPerVbyte)) throw invalidArgument(`${field} of ${satPerVbyte} sat/vB is above the node's maximum of ${maxSatPerVbyte} sat/vB (--max-feerate)`);
   return satPerVbToPerKw(Number(satPerVbyte));
 }
 

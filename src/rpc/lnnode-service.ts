@@ -14,7 +14,8 @@ import { type LightningNode } from '../node/node.ts';
 import { addressNetwork } from '../node/networks.ts';
 import { type InvoiceRecord } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentRecord } from '../node/payments/payments.ts';
-import { type Wallet } from '../node/wallet/wallet.ts';
+import { type Wallet, type WalletTx, WalletTxNotFoundError } from '../node/wallet/wallet.ts';
+import { isTxid } from '../chain/txid.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { type MessageInitShape } from '@bufbuild/protobuf';
 import {
@@ -25,12 +26,13 @@ import {
   Payment_Status,
   PeerEvent_Type,
   WaitInvoiceSettledResponse_State,
+  type WalletTransactionSchema,
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { dialAddressArg, feerateArg, invoiceArg } from './args.ts';
 import { invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
 import { feed } from './feed.ts';
 import { until } from './until.ts';
-import { channelsOf, nowSeconds, walletOf } from './node-parts.ts';
+import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 const DEFAULT_PAY_TIMEOUT_S = 60;
@@ -53,6 +55,21 @@ export function channelMessage(c: ChannelSummary): MessageInitShape<typeof Chann
     closingTxidHex: c.closingTxid ?? '',
     sweepTxidsHex: c.sweepTxids,
     closeReason: c.closeReason ?? '',
+  };
+}
+
+export function walletTxMessage(t: WalletTx, w: Wallet): MessageInitShape<typeof WalletTransactionSchema> {
+  return {
+    txidHex: t.txid,
+    purpose: t.purpose,
+    state: t.state,
+    feeSat: t.feeSat,
+    createdAt: BigInt(t.createdAt),
+    blockHeight: t.blockHeight ?? 0,
+    lastError: t.lastError ?? '',
+    conflictTxidHex: t.conflictTxid ?? '',
+    inputs: t.inputs,
+    neededBy: w.neededBy(t) ?? '',
   };
 }
 
@@ -201,7 +218,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         if (req.announceChannel) throw invalidArgument('announce_channel: public channels are not supported; lnnode opens unannounced channels');
         if (req.localFundingAmountSat === 0n) throw invalidArgument('local_funding_amount_sat is required');
         if (req.pushMsat >= req.localFundingAmountSat * 1000n) throw invalidArgument('push_msat must be less than the funding amount');
-        const fundingFeerate = feerateArg('funding_fee_rate_sat_per_vbyte', req.fundingFeeRateSatPerVbyte);
+        const fundingFeerate = feerateArg('funding_fee_rate_sat_per_vbyte', req.fundingFeeRateSatPerVbyte, maxFeerateSatPerVb(node));
         const ch = channels();
         if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not connected; connect it first`);
         try {
@@ -216,7 +233,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         const id = requireBytes('channel_id', req.channelId, 32);
         if (!node.channels?.get(id)) throw notFound(`no channel ${hex(id)}`);
         const ch = channels();
-        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte);
+        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node));
         try {
           const { closingTxid } = await ch.close(id, { force: req.force, feerate });
           return { closingTxidHex: closingTxid };
@@ -248,7 +265,7 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         }
         if (req.sendAll && req.amountSat !== 0n) throw invalidArgument('give amount_sat or send_all, not both');
         if (!req.sendAll && req.amountSat === 0n) throw invalidArgument('amount_sat is required (or send_all)');
-        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte) ?? channels().feerateEstimate;
+        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node)) ?? channels().feerateEstimate;
         try {
           const tx = await w.send({
             address: req.address,
@@ -256,9 +273,26 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
             feerate,
             rbf: req.rbf,
             idempotencyKey: req.idempotencyKey.length ? hex(req.idempotencyKey) : undefined,
+            allowHighFee: req.allowHighFee,
           });
-          return { txidHex: tx.txid, feeSat: tx.feeSat };
+          return { txidHex: tx.txid, feeSat: tx.feeSat, broadcast: tx.broadcast, broadcastError: tx.broadcastError ?? '' };
         } catch (e) {
+          throw toConnectError(e);
+        }
+      },
+
+      listWalletTransactions() {
+        const w = wallet();
+        return { transactions: w.transactions().map((t) => walletTxMessage(t, w)) };
+      },
+
+      async releaseTransaction(req) {
+        const w = wallet();
+        if (!isTxid(req.txidHex)) throw invalidArgument(`txid_hex must be 64 lowercase hex characters, got "${req.txidHex}"`);
+        try {
+          return { transaction: walletTxMessage(await w.release(req.txidHex), w) };
+        } catch (e) {
+          if (e instanceof WalletTxNotFoundError) throw notFound(e.message);
           throw toConnectError(e);
         }
       },

@@ -2,6 +2,7 @@
  * The parts of a node an RPC needs, or FailedPrecondition when the node runs
  * without them (no chain source: no wallet, no channels).
  */
+import { DEFAULT_MAX_FEERATE_SAT_VB } from '../chain/feerate.ts';
 import { type ChannelManager } from '../node/channels/manager.ts';
 import { type LightningNode } from '../node/node.ts';
 import { type Wallet } from '../node/wallet/wallet.ts';
@@ -18,3 +19,6 @@ export function channelsOf(node: LightningNode): ChannelManager {
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** The highest fee rate (sat/vB) the node pays or takes from an API call (--max-feerate). */
+export const maxFeerateSatPerVb = (node: LightningNode): number => node.config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB;

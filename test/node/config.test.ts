@@ -37,13 +37,15 @@ describe('daemon command line', () => {
       rpcTls: { certPath: '/t.cert', keyPath: '/t.key' },
       tipPollMs: 200,
     });
-    expect(parseArgs(['--p2p-listen', 'off', '--esplora-url', 'http://e/api']).p2pListen).toBeUndefined();
+    expect(parseArgs(['--p2p-listen', 'off', '--esplora-url', 'http://127.0.0.1:3002/api']).p2pListen).toBeUndefined();
     expect(parseArgs(['--rpc-listen', 'off']).rpcListen).toBeUndefined();
+    expect(parseArgs(['--max-feerate', '250']).maxFeerateSatPerVb).toBe(250);
+    expect(parseArgs(['--esplora-url', 'https://blockstream.info/api']).chain).toEqual({ kind: 'esplora', url: 'https://blockstream.info/api' });
   });
 
   test('RPC credentials may come from the environment so they stay out of ps output', () => {
-    const c = parseArgs(['--bitcoind-rpc-url', 'http://h:1'], { LNNODE_BITCOIND_RPC_USER: 'u', LNNODE_BITCOIND_RPC_PASSWORD: 'p' });
-    expect(c.chain).toEqual({ kind: 'bitcoind-rpc', url: 'http://h:1', user: 'u', password: 'p', caCertFile: undefined });
+    const c = parseArgs(['--bitcoind-rpc-url', 'http://localhost:1'], { LNNODE_BITCOIND_RPC_USER: 'u', LNNODE_BITCOIND_RPC_PASSWORD: 'p' });
+    expect(c.chain).toEqual({ kind: 'bitcoind-rpc', url: 'http://localhost:1', user: 'u', password: 'p', caCertFile: undefined });
   });
 
   test('bad values are errors naming the option', () => {
@@ -58,6 +60,10 @@ describe('daemon command line', () => {
       [['stray'], 'unexpected argument "stray"'],
       [['--chain-poll-ms', '10'], '--chain-poll-ms: expected milliseconds between 50 and 600000'],
       [['--rpc-tls-key', '/k'], '--rpc-tls-cert and --rpc-tls-key go together'],
+      [['--esplora-url', 'http://blockstream.info/api'], '--esplora-url: plain http to blockstream.info is refused: use https'],
+      [['--bitcoind-rpc-url', 'http://192.168.1.5:8332', '--bitcoind-rpc-user', 'u', '--bitcoind-rpc-password', 'p'], '--bitcoind-rpc-url: plain http to 192.168.1.5 is refused: use https'],
+      [['--max-feerate', '0'], '--max-feerate: expected whole sat/vB between 1 and 10000'],
+      [['--max-feerate', '20000'], '--max-feerate: expected whole sat/vB between 1 and 10000'],
     ] as const) {
       expect(() => parseArgs([...args])).toThrow(ConfigError);
       expect(() => parseArgs([...args])).toThrow(msg);

@@ -9,6 +9,9 @@
  * nobody can spend economically.
  */
 import { type FeeratePerKw, type Sat, sat } from '../../bolt/units.ts';
+import { InsufficientFundsError } from './errors.ts';
+
+export { InsufficientFundsError } from './errors.ts';
 
 /** Version, locktime, input and output counts (4 * 10) plus the segwit marker and flag. */
 export const TX_OVERHEAD_WEIGHT = 42;
@@ -36,16 +39,6 @@ export interface Selection<C extends Coin> {
   /** 0 when there is no change output. */
   changeSat: Sat;
   feeSat: Sat;
-}
-
-export class InsufficientFundsError extends Error {
-  override readonly name = 'InsufficientFundsError';
-  constructor(
-    readonly neededSat: bigint,
-    readonly availableSat: bigint,
-  ) {
-    super(`insufficient funds: need ${neededSat} sat including fees, have ${availableSat} sat spendable`);
-  }
 }
 
 /**

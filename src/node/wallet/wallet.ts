@@ -5,25 +5,38 @@
  *
  * Funds rules (DESIGN.md): a transaction is written to the database with
  * its inputs before it is broadcast, so a crash cannot lose it and a
- * concurrent send cannot spend the same coin; a send with an idempotency key
+ * concurrent send cannot spend the same coin (tx-ledger.ts); it is sent
+ * again on every block until it confirms, and its coins are released only
+ * when it can never confirm (broadcaster.ts). A send with an idempotency key
  * that was seen before returns the first transaction instead of paying
- * again. Every send is BIP 125 replaceable unless asked otherwise.
+ * again. No output below dust and no fee above a share of the amount is
+ * built unless asked (send-policy.ts). Channel funding and fee bumps spend
+ * only confirmed coins or our own change: a stranger's unconfirmed coin can
+ * be replaced by its sender, and a channel or HTLC claim built on it with it.
+ * Every send is BIP 125 replaceable unless asked otherwise.
  */
 import { HDKey } from '@scure/bip32';
 import { Address, OutScript, p2wpkh, Transaction } from '@scure/btc-signer';
-import { fromHex, hex } from '../../bolt/bytes.ts';
+import { fromHex } from '../../bolt/bytes.ts';
 import { hash160 } from '../../bolt/bolt3/script.ts';
 import { signInput, witnessSig } from '../../bolt/bolt3/sign.ts';
 import { SIGHASH_ALL, serializeTx, type Tx } from '../../bolt/bolt3/tx.ts';
 import { p2pkhScriptCode } from '../../bolt/bolt5/sweep.ts';
 import { type FeeratePerKw, type Sat, sat } from '../../bolt/units.ts';
-import { parseTx, txidOf } from '../../chain/txid.ts';
+import { txidOf } from '../../chain/txid.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { coinType, type Network } from '../identity.ts';
 import { type Logger } from '../log.ts';
 import { addressNetwork, type AddressNetwork } from '../networks.ts';
 import { type Store } from '../store.ts';
+import { Broadcaster } from './broadcaster.ts';
 import { type Coin, selectCoins, TX_OVERHEAD_WEIGHT } from './coin-selection.ts';
+import { InsufficientFundsError, UnconfirmedFundsError, WalletError } from './errors.ts';
+import { dustLimit, highFeeProblem, MAX_FEE_PERCENT } from './send-policy.ts';
+import { TxLedger, type WalletTx } from './tx-ledger.ts';
+
+export { WalletError } from './errors.ts';
+export { type WalletTx, type WalletTxState } from './tx-ledger.ts';
 
 /** Unused scripts watched past the last used one on each chain (BIP 44 gap limit). */
 export const GAP_LIMIT = 20;
@@ -54,6 +67,8 @@ export interface SendRequest {
   idempotencyKey?: string;
   /** BIP 125 opt-in replaceability (default true). */
   rbf?: boolean;
+  /** Pay a fee above MAX_FEE_PERCENT of the amount (refused otherwise). */
+  allowHighFee?: boolean;
 }
 
 export interface SignedTx {
@@ -62,8 +77,15 @@ export interface SignedTx {
   feeSat: Sat;
 }
 
-export class WalletError extends Error {
-  override readonly name = 'WalletError';
+export interface SentTx extends SignedTx {
+  /** False when it is stored but the chain source did not take it yet: it is sent again on every block. */
+  broadcast: boolean;
+  broadcastError?: string;
+}
+
+export interface WalletOptions {
+  /** A fee above this share of the amount needs allowHighFee. Default MAX_FEE_PERCENT. */
+  maxFeePercent?: bigint;
 }
 
 export class Wallet {
@@ -71,6 +93,15 @@ export class Wallet {
   private readonly net: AddressNetwork;
   private coins: WalletCoin[] = [];
   private syncing: Promise<void> | undefined;
+  private blocks: Promise<void> = Promise.resolve();
+  private readonly ledger: TxLedger;
+  private readonly broadcaster: Broadcaster;
+  private readonly maxFeePercent: bigint;
+  /**
+   * Says what still depends on one of our transactions (a channel whose
+   * funding it is), so the operator cannot release it; set by the node.
+   */
+  dependents: (txid: string) => string | undefined = () => undefined;
 
   constructor(
     private readonly store: Store,
@@ -78,9 +109,13 @@ export class Wallet {
     network: Network,
     private readonly chain: ChainSource,
     private readonly log: Logger,
+    o: WalletOptions = {},
   ) {
     this.account = root.derive(`m/84'/${coinType(network)}'/0'`);
     this.net = addressNetwork(network);
+    this.ledger = new TxLedger(store);
+    this.broadcaster = new Broadcaster(chain, this.ledger, log);
+    this.maxFeePercent = o.maxFeePercent ?? MAX_FEE_PERCENT;
     for (const chain of [0, 1] as const) this.ensureScripts(chain, GAP_LIMIT);
   }
 
@@ -160,18 +195,32 @@ export class Wallet {
     this.coins = coins;
   }
 
-  private reservedOutpoints(): Set<string> {
-    return new Set(this.store.db.query<{ outpoint: string }, []>('SELECT outpoint FROM wallet_tx_inputs').all().map((r) => r.outpoint));
-  }
-
-  /** Coins not spent by a transaction we signed. */
+  /** Coins not spent by a live transaction of ours. */
   spendable(): WalletCoin[] {
-    const reserved = this.reservedOutpoints();
+    const reserved = this.ledger.reservedOutpoints();
     return this.coins.filter((c) => !reserved.has(`${c.txid}:${c.vout}`));
   }
 
+  /** Spendable coins nobody else can take back: confirmed, or change of our own trusted transactions. */
+  private trustedSpendable(): { trusted: WalletCoin[]; foreignUnconfirmedSat: bigint } {
+    const ours = this.ledger.trustedTxids();
+    const trusted: WalletCoin[] = [];
+    let foreign = 0n;
+    for (const c of this.spendable()) {
+      if (c.confirmed || ours.has(c.txid)) trusted.push(c);
+      else foreign += c.value;
+    }
+    return { trusted, foreignUnconfirmedSat: foreign };
+  }
+
+  /**
+   * Confirmed and unconfirmed coins not spent by a live transaction of
+   * ours; reserved: coins our live transactions spend (unconfirmed yet, or
+   * held for a channel open). A failed or double-spent transaction counts in
+   * neither: its inputs are back, its outputs never were.
+   */
   balance(): Balance {
-    const reserved = this.reservedOutpoints();
+    const reserved = this.ledger.reservedOutpoints();
     let confirmed = 0n;
     let unconfirmed = 0n;
     let held = 0n;
@@ -183,12 +232,18 @@ export class Wallet {
     return { confirmedSat: sat(confirmed), unconfirmedSat: sat(unconfirmed), reservedSat: sat(held) };
   }
 
-  /** Sends to an address: stored, then broadcast. See SendRequest for the idempotency key. */
-  async send(r: SendRequest): Promise<SignedTx> {
-    const prior = r.idempotencyKey === undefined ? undefined : this.storedByKey(r.idempotencyKey);
+  /**
+   * Sends to an address: checked (dust, fee share), stored, then broadcast.
+   * A definite refusal by the network releases the coins and throws
+   * WalletError (nothing was paid); a chain source that cannot be reached
+   * leaves it stored and returned with `broadcast: false`, sent again on
+   * every block. See SendRequest for the idempotency key.
+   */
+  async send(r: SendRequest): Promise<SentTx> {
+    const prior = r.idempotencyKey === undefined ? undefined : this.ledger.byKey(r.idempotencyKey);
     if (prior) {
-      await this.broadcastStored(prior.txid);
-      return prior;
+      if (prior.state !== 'unconfirmed') return { txid: prior.txid, raw: prior.raw, feeSat: prior.feeSat, broadcast: true };
+      return this.sendNow(prior);
     }
     let script: Uint8Array;
     try {
@@ -197,10 +252,45 @@ export class Wallet {
       throw new WalletError(`not an address on this network: ${r.address} (${(e as Error).message})`);
     }
     if (r.amountSat !== 'all' && r.amountSat <= 0n) throw new WalletError('amount must be positive');
-    const signed = this.build({ outputs: [{ script, amountSat: r.amountSat === 'all' ? sat(0) : r.amountSat }], feerate: r.feerate, sweep: r.amountSat === 'all', rbf: r.rbf ?? true });
-    this.record(signed.tx, 'send', r.idempotencyKey);
-    await this.broadcastStored(signed.tx.txid);
-    return signed.tx;
+    const dust = dustLimit(script);
+    if (r.amountSat !== 'all' && r.amountSat < dust) {
+      throw new WalletError(`${r.amountSat} sat is below the dust limit of ${dust} sat for that address: the network would refuse the transaction`);
+    }
+    const spendable = this.spendable();
+    const built = this.build({ coins: spendable, outputs: [{ script, amountSat: r.amountSat === 'all' ? sat(0) : r.amountSat }], feerate: r.feerate, sweep: r.amountSat === 'all', rbf: r.rbf ?? true });
+    const sent = r.amountSat === 'all' ? built.sweptSat : r.amountSat;
+    if (sent < dust) throw new WalletError(`sweeping leaves ${sent} sat after the fee, below the dust limit of ${dust} sat for that address`);
+    const high = highFeeProblem(built.tx.feeSat, sent, this.maxFeePercent);
+    if (high && !r.allowHighFee) throw new WalletError(high);
+    const trusted = this.allTrusted(built.inputs);
+    this.ledger.record(built.tx, 'send', { state: 'unconfirmed', trusted, idempotencyKey: r.idempotencyKey, now: nowSeconds() });
+    return this.sendNow(this.ledger.get(built.tx.txid)!);
+  }
+
+  private async sendNow(t: WalletTx): Promise<SentTx> {
+    const outcome = await this.broadcaster.send(t);
+    const signed = { txid: t.txid, raw: t.raw, feeSat: t.feeSat };
+    if (outcome.kind === 'released') throw new WalletError(`the network refused transaction ${t.txid} (${outcome.detail}); nothing was paid and its coins are spendable again`);
+    if (outcome.kind === 'kept') return { ...signed, broadcast: false, broadcastError: outcome.detail };
+    return { ...signed, broadcast: true };
+  }
+
+  private allTrusted(inputs: readonly WalletCoin[]): boolean {
+    const ours = this.ledger.trustedTxids();
+    return inputs.every((c) => c.confirmed || ours.has(c.txid));
+  }
+
+  /** Coins for funding or a fee bump, or UnconfirmedFundsError saying what is confirmed. */
+  private selectTrusted<T>(what: string, select: (coins: WalletCoin[]) => T): T {
+    const { trusted, foreignUnconfirmedSat } = this.trustedSpendable();
+    try {
+      return select(trusted);
+    } catch (e) {
+      if (e instanceof InsufficientFundsError && foreignUnconfirmedSat > 0n) {
+        throw new UnconfirmedFundsError(e.neededSat, e.availableSat, foreignUnconfirmedSat, what);
+      }
+      throw e;
+    }
   }
 
   /**
@@ -209,9 +299,9 @@ export class Wallet {
    * peer has signed our first commitment, or abandons it.
    */
   fundingTransaction(script: Uint8Array, amountSat: Sat, feerate: FeeratePerKw): SignedTx & { vout: number } {
-    const signed = this.build({ outputs: [{ script, amountSat }], feerate, sweep: false, rbf: false });
-    this.record(signed.tx, 'funding');
-    return { ...signed.tx, vout: signed.vouts[0]! };
+    const built = this.selectTrusted('a channel funding', (coins) => this.build({ coins, outputs: [{ script, amountSat }], feerate, sweep: false, rbf: false }));
+    this.ledger.record(built.tx, 'funding', { state: 'held', trusted: true, now: nowSeconds() });
+    return { ...built.tx, vout: built.vouts[0]! };
   }
 
   /**
@@ -223,9 +313,9 @@ export class Wallet {
    * with the same key (after a restart) gives the same transaction.
    */
   bringFee(key: string, tx: Tx, weight: number, feerate: FeeratePerKw, witness: (final: Tx) => Uint8Array[][]): SignedTx {
-    const prior = this.storedByKey(key);
-    if (prior) return prior;
-    const sel = selectCoins(this.spendable(), { amountSat: sat(0), outputScriptLens: [], feerate, extraWeight: weight - TX_OVERHEAD_WEIGHT });
+    const prior = this.ledger.byKey(key);
+    if (prior) return { txid: prior.txid, raw: prior.raw, feeSat: prior.feeSat };
+    const sel = this.selectTrusted('an HTLC transaction fee', (coins) => selectCoins(coins, { amountSat: sat(0), outputScriptLens: [], feerate, extraWeight: weight - TX_OVERHEAD_WEIGHT }));
     const unsigned: Tx = {
       ...tx,
       inputs: [...tx.inputs, ...sel.inputs.map((c) => ({ txid: c.txid, vout: c.vout, sequence: RBF_SEQUENCE, witness: [] }))],
@@ -242,59 +332,99 @@ export class Wallet {
     });
     const raw = serializeTx({ ...unsigned, inputs });
     const signed = { txid: txidOf(raw), raw, feeSat: sel.feeSat };
-    this.record(signed, 'fee-bump', key);
+    // Not trusted: the peer can take the HTLC output first, and with it this transaction's change.
+    this.ledger.record(signed, 'fee-bump', { state: 'unconfirmed', trusted: false, idempotencyKey: key, now: nowSeconds() });
     return signed;
   }
 
-  /** Forgets a stored transaction that was never broadcast, releasing its coins. */
+  /** Forgets a held funding that was never handed to the network (an open that did not complete), releasing its coins. */
   abandon(txid: string): void {
-    this.store.db.query('DELETE FROM wallet_txs WHERE txid = ? AND broadcast = 0').run(txid);
+    this.ledger.forgetHeld(txid);
   }
 
-  /** Broadcasts a stored transaction; a refusal because it is already known or mined counts as done. */
+  /**
+   * Puts a stored transaction on chain now (a held funding once the peer
+   * signed our commitment). Throws if it did not go out: it stays stored and
+   * is sent again on every block, unless the network refused it for good
+   * (then its coins are released and the error says so).
+   */
   async broadcastStored(txid: string): Promise<void> {
-    const row = this.store.db.query<{ raw: Uint8Array }, [string]>('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid);
-    if (!row) throw new WalletError(`no stored transaction ${txid}`);
-    try {
-      await this.chain.broadcast(new Uint8Array(row.raw));
-    } catch (e) {
-      if (!(await this.chain.txStatus(txid))) throw e;
-    }
-    this.store.db.query('UPDATE wallet_txs SET broadcast = 1 WHERE txid = ?').run(txid);
+    const t = this.ledger.get(txid);
+    if (!t) throw new WalletError(`no stored transaction ${txid}`);
+    this.ledger.unhold(txid);
+    const outcome = await this.broadcaster.send({ ...t, state: 'unconfirmed' });
+    if (outcome.kind === 'released') throw new WalletError(`the network refused transaction ${txid} (${outcome.detail}); its coins are released`);
+    if (outcome.kind === 'kept') throw new WalletError(`transaction ${txid} not broadcast yet (${outcome.detail}); sent again on every block`);
   }
 
-  /** After a restart: transactions stored as broadcast but not seen by the chain source are sent again. */
-  async rebroadcast(): Promise<void> {
-    for (const { txid } of this.store.db.query<{ txid: string }, []>('SELECT txid FROM wallet_txs WHERE broadcast = 1').all()) {
-      const status = await this.chain.txStatus(txid).catch(() => undefined);
-      if (status === null) {
-        await this.broadcastStored(txid).catch((e: Error) => this.log.warn('rebroadcast refused', { txid, error: e.message }));
+  /**
+   * On every new block (and at start): after a reorg back to `forkHeight`,
+   * transactions in the blocks undone are watched again; then the coins
+   * are refreshed and every transaction not yet on chain is sent again.
+   * Calls run one after another.
+   */
+  onBlock(o: { forkHeight?: number } = {}): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (o.forkHeight !== undefined) {
+        const reopened = this.ledger.reorged(o.forkHeight);
+        if (reopened.length) this.log.warn('reorg: wallet transactions watched again', { forkHeight: o.forkHeight, txids: reopened });
       }
-    }
+      await this.sync().catch((e: Error) => this.log.warn('wallet sync failed', { error: e.message }));
+      await this.broadcaster.pass();
+    };
+    this.blocks = this.blocks.then(run, run);
+    return this.blocks;
   }
 
-  /** The transaction stored under an idempotency key, if any. */
-  private storedByKey(key: string): SignedTx | undefined {
-    const row = this.store.db.query<{ txid: string; raw: Uint8Array; fee_sat: number }, [string]>('SELECT txid, raw, fee_sat FROM wallet_txs WHERE idempotency_key = ?').get(key);
-    return row ? { txid: row.txid, raw: new Uint8Array(row.raw), feeSat: sat(row.fee_sat) } : undefined;
+  /** The same as onBlock without a reorg (kept for callers from before it). */
+  rebroadcast(): Promise<void> {
+    return this.onBlock();
   }
 
-  private record(tx: SignedTx, purpose: string, idempotencyKey?: string): void {
-    const decoded = parseTx(tx.raw);
-    this.store.db.transaction(() => {
-      this.store.db
-        .query('INSERT INTO wallet_txs (txid, raw, purpose, idempotency_key, fee_sat, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(tx.txid, tx.raw, purpose, idempotencyKey ?? null, Number(tx.feeSat), Math.floor(Date.now() / 1000));
-      const ins = this.store.db.query('INSERT INTO wallet_tx_inputs (txid, outpoint) VALUES (?, ?)');
-      for (let i = 0; i < decoded.inputsLength; i++) {
-        const input = decoded.getInput(i);
-        ins.run(tx.txid, `${hex(input.txid!)}:${input.index}`);
-      }
-    })();
+  /** Our transactions, newest first, with their state. */
+  transactions(limit?: number): WalletTx[] {
+    return this.ledger.list(limit);
   }
 
-  private build(p: { outputs: { script: Uint8Array; amountSat: Sat }[]; feerate: FeeratePerKw; sweep: boolean; rbf: boolean }): { tx: SignedTx; vouts: number[] } {
-    const sel = selectCoins(this.spendable(), {
+  transaction(txid: string): WalletTx | undefined {
+    return this.ledger.get(txid);
+  }
+
+  /** What still needs a live transaction of ours, so that it may not be released. */
+  neededBy(t: WalletTx): string | undefined {
+    if (t.state !== 'held' && t.state !== 'unconfirmed') return undefined;
+    if (t.purpose === 'fee-bump') return 'the channel layer, which sends this HTLC transaction until it or the peer claims the output';
+    return this.dependents(t.txid);
+  }
+
+  /**
+   * The operator gives up one of our transactions that is not on chain
+   * (never accepted, evicted, or stuck behind a parent that vanished): its
+   * coins become spendable again. Refused when the chain source has it (in
+   * the mempool or a block), or when something still depends on it (a
+   * channel's funding; a fee bump the channel layer sends).
+   */
+  async release(txid: string): Promise<WalletTx> {
+    const t = this.ledger.get(txid);
+    if (!t) throw new WalletTxNotFoundError(`no wallet transaction ${txid}`);
+    if (t.state === 'released' || t.state === 'failed' || t.state === 'conflicted') return t;
+    if (t.state === 'confirmed') throw new WalletError(`transaction ${txid} is confirmed in block ${t.blockHeight}: there is nothing to release`);
+    const dependent = this.neededBy(t);
+    if (dependent) throw new WalletError(`transaction ${txid} is still needed by ${dependent}; it is not released`);
+    const status = await this.chain.txStatus(txid);
+    if (status) throw new WalletError(`transaction ${txid} is ${status.confirmed ? `confirmed at height ${status.block!.height}` : 'in the mempool'} and may still confirm; it is not released`);
+    this.ledger.finish(txid, 'released', { error: 'released by the operator' });
+    this.log.warn('wallet transaction released by the operator', { txid, purpose: t.purpose });
+    return this.ledger.get(txid)!;
+  }
+
+  private build(p: { coins: WalletCoin[]; outputs: { script: Uint8Array; amountSat: Sat }[]; feerate: FeeratePerKw; sweep: boolean; rbf: boolean }): {
+    tx: SignedTx;
+    vouts: number[];
+    inputs: WalletCoin[];
+    sweptSat: Sat;
+  } {
+    const sel = selectCoins(p.coins, {
       amountSat: sat(p.outputs.reduce((s, o) => s + o.amountSat, 0n)),
       outputScriptLens: p.outputs.map((o) => o.script.length),
       feerate: p.feerate,
@@ -305,9 +435,11 @@ export class Wallet {
       tx.addInput({ txid: fromHex(c.txid), index: c.vout, witnessUtxo: { script: c.script, amount: c.value }, sequence: p.rbf ? RBF_SEQUENCE : FINAL_SEQUENCE });
     }
     const vouts: number[] = [];
+    let sweptSat = sat(0);
     if (p.sweep) {
       const total = sel.inputs.reduce((s, c) => s + c.value, 0n);
-      vouts.push(tx.addOutput({ script: p.outputs[0]!.script, amount: total - sel.feeSat }));
+      sweptSat = sat(total - sel.feeSat);
+      vouts.push(tx.addOutput({ script: p.outputs[0]!.script, amount: sweptSat }));
     } else {
       for (const o of p.outputs) vouts.push(tx.addOutput({ script: o.script, amount: o.amountSat }));
       if (sel.changeSat > 0n) tx.addOutput({ script: this.newChangeScript(), amount: sel.changeSat });
@@ -315,9 +447,15 @@ export class Wallet {
     sel.inputs.forEach((c, i) => tx.signIdx(this.key(c.chain, c.index).privateKey!, i));
     tx.finalize();
     const raw = tx.extract();
-    return { tx: { txid: txidOf(raw), raw, feeSat: sel.feeSat }, vouts };
+    return { tx: { txid: txidOf(raw), raw, feeSat: sel.feeSat }, vouts, inputs: sel.inputs, sweptSat };
   }
 }
+
+export class WalletTxNotFoundError extends WalletError {
+  override readonly name = 'WalletTxNotFoundError';
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

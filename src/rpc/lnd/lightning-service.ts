@@ -25,7 +25,7 @@ import { feed } from '../feed.ts';
 import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
-import { channelsOf, nowSeconds, walletOf } from '../node-parts.ts';
+import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from '../node-parts.ts';
 
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
 const LND_INVOICE_EXPIRY_S = 86_400;
@@ -37,10 +37,10 @@ function pubkeyHex(field: string, s: string): Uint8Array {
   return fromHex(s);
 }
 
-/** sat_per_vbyte, or the deprecated sat_per_byte (the same unit); 0 lets the node choose. */
-function feerate(satPerVbyte: bigint, satPerByte: bigint): FeeratePerKw | undefined {
+/** sat_per_vbyte, or the deprecated sat_per_byte (the same unit); 0 lets the node choose; at most `max` sat/vB. */
+function feerate(satPerVbyte: bigint, satPerByte: bigint, max: number): FeeratePerKw | undefined {
   if (satPerVbyte && satPerByte) throw invalidArgument('either sat_per_byte or sat_per_vbyte should be set, but not both');
-  return satPerByte ? feerateArg('sat_per_byte', satPerByte) : feerateArg('sat_per_vbyte', satPerVbyte);
+  return satPerByte ? feerateArg('sat_per_byte', satPerByte, max) : feerateArg('sat_per_vbyte', satPerVbyte, max);
 }
 
 /** The channel a ChannelPoint names. */
@@ -225,7 +225,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
         const c = channelAt(node, req.channelPoint);
         const ch = channels();
         if (req.deliveryAddress) throw invalidArgument('delivery_address: lnnode closes to its own wallet');
-        const rate = req.targetConf && !req.satPerVbyte && !req.satPerByte ? undefined : feerate(req.satPerVbyte, req.satPerByte);
+        const rate = req.targetConf && !req.satPerVbyte && !req.satPerByte ? undefined : feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
         if (!req.force && !req.noWait && c.pendingHtlcs > 0) {
           throw failedPrecondition(
             `cannot coop close channel with active htlcs (number of active htlcs: ${c.pendingHtlcs}), bypass this check and initiate the coop close by setting no_wait=true`,
@@ -273,7 +273,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
         }
         if (req.sendAll && req.amount !== 0n) throw invalidArgument('amount must not be set when send_all is');
         if (!req.sendAll && req.amount <= 0n) throw invalidArgument('amount must be positive (or set send_all)');
-        const rate = feerate(req.satPerVbyte, req.satPerByte) ?? channels().feerateEstimate;
+        const rate = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node)) ?? channels().feerateEstimate;
         try {
           const tx = await w.send({ address: req.addr, amountSat: req.sendAll ? 'all' : sat(req.amount), feerate: rate, rbf: true });
           return { txid: tx.txid };
@@ -356,7 +356,7 @@ async function openChannel(node: LightningNode, ch: ChannelManager, req: OpenCha
   }
   if (req.localFundingAmount <= 0n) throw invalidArgument('local_funding_amount must be positive');
   if (req.pushSat < 0n || req.pushSat >= req.localFundingAmount) throw invalidArgument('push_sat must be less than local_funding_amount');
-  const fundingFeerate = feerate(req.satPerVbyte, req.satPerByte);
+  const fundingFeerate = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
   if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not online`);
   try {
     return await ch.open(peer, { fundingSat: sat(req.localFundingAmount), pushMsat: msat(req.pushSat * 1000n), fundingFeerate, channelType });

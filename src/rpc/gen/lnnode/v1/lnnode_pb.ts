@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lnnode/v1/lnnode.proto.
  */
 export const file_lnnode_v1_lnnode: GenFile = /*@__PURE__*/
-  fileDesc("ChZsbm5vZGUvdjEvbG5ub2RlLnByb3RvEglsbm5vZGUudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0Io0CChNHZXROb2RlSW5mb1Jlc3BvbnNlEhMKC25vZGVfcHVia2V5GAEgASgMEg8KB25ldHdvcmsYAiABKAkSGAoQcDJwX2xpc3Rlbl9hZGRycxgDIAMoCRIPCgd2ZXJzaW9uGAQgASgJEhQKDGJsb2NrX2hlaWdodBgFIAEoDRISCgpibG9ja19oYXNoGAYgASgJEhcKD3N5bmNlZF90b19jaGFpbhgHIAEoCBIUCgxjaGFpbl9zb3VyY2UYCCABKAkSEQoJbnVtX3BlZXJzGAkgASgNEhsKE251bV9hY3RpdmVfY2hhbm5lbHMYCiABKA0SHAoUbnVtX3BlbmRpbmdfY2hhbm5lbHMYCyABKA0iSwoSQ29ubmVjdFBlZXJSZXF1ZXN0EhMKC3BlZXJfcHVia2V5GAEgASgMEgwKBGFkZHIYAiABKAkSEgoKcGVyc2lzdGVudBgDIAEoCCIwChNDb25uZWN0UGVlclJlc3BvbnNlEhkKEWFscmVhZHlfY29ubmVjdGVkGAEgASgIIiwKFURpc2Nvbm5lY3RQZWVyUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDCIYChZEaXNjb25uZWN0UGVlclJlc3BvbnNlIhIKEExpc3RQZWVyc1JlcXVlc3QiXwoEUGVlchITCgtwZWVyX3B1YmtleRgBIAEoDBIMCgRhZGRyGAIgASgJEhEKCWNvbm5lY3RlZBgDIAEoCBIPCgdpbmJvdW5kGAQgASgIEhAKCGZlYXR1cmVzGAUgAygNIjMKEUxpc3RQZWVyc1Jlc3BvbnNlEh4KBXBlZXJzGAEgAygLMg8ubG5ub2RlLnYxLlBlZXIiHAoaU3Vic2NyaWJlUGVlckV2ZW50c1JlcXVlc3QimgEKCVBlZXJFdmVudBITCgtwZWVyX3B1YmtleRgBIAEoDBInCgR0eXBlGAIgASgOMhkubG5ub2RlLnYxLlBlZXJFdmVudC5UeXBlEg4KBmRldGFpbBgDIAEoCSI/CgRUeXBlEhQKEFRZUEVfVU5TUEVDSUZJRUQQABIPCgtUWVBFX09OTElORRABEhAKDFRZUEVfT0ZGTElORRACIk8KGFNlbmRDdXN0b21NZXNzYWdlUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDBIQCghtc2dfdHlwZRgCIAEoDRIMCgRkYXRhGAMgASgMIhsKGVNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2UiMwoeU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0EhEKCW1zZ190eXBlcxgBIAMoDSJECg1DdXN0b21NZXNzYWdlEhMKC3BlZXJfcHVia2V5GAEgASgMEhAKCG1zZ190eXBlGAIgASgNEgwKBGRhdGEYAyABKAwioAEKEk9wZW5DaGFubmVsUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDBIgChhsb2NhbF9mdW5kaW5nX2Ftb3VudF9zYXQYAiABKAQSGAoQYW5ub3VuY2VfY2hhbm5lbBgDIAEoCBIRCglwdXNoX21zYXQYBCABKAQSJgoeZnVuZGluZ19mZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAUgASgEImEKE09wZW5DaGFubmVsUmVzcG9uc2USEgoKY2hhbm5lbF9pZBgBIAEoDBIYChBmdW5kaW5nX3R4aWRfaGV4GAIgASgJEhwKFGZ1bmRpbmdfb3V0cHV0X2luZGV4GAMgASgNIlgKE0Nsb3NlQ2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoDBINCgVmb3JjZRgCIAEoCBIeChZmZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAMgASgEIjAKFENsb3NlQ2hhbm5lbFJlc3BvbnNlEhgKEGNsb3NpbmdfdHhpZF9oZXgYASABKAkiLQoTTGlzdENoYW5uZWxzUmVxdWVzdBIWCg5pbmNsdWRlX2Nsb3NlZBgBIAEoCCKEAwoHQ2hhbm5lbBISCgpjaGFubmVsX2lkGAEgASgMEhMKC3BlZXJfcHVia2V5GAIgASgMEhkKEWNoYW5uZWxfdmFsdWVfc2F0GAMgASgEEh4KFm91dGJvdW5kX2NhcGFjaXR5X21zYXQYBCABKAQSHQoVaW5ib3VuZF9jYXBhY2l0eV9tc2F0GAUgASgEEg4KBnVzYWJsZRgGIAEoCBINCgVzdGF0ZRgHIAEoCRIRCglpbml0aWF0b3IYCCABKAgSGAoQZnVuZGluZ190eGlkX2hleBgJIAEoCRIcChRmdW5kaW5nX291dHB1dF9pbmRleBgKIAEoDRIYChBzaG9ydF9jaGFubmVsX2lkGAsgASgJEhUKDXBlbmRpbmdfaHRsY3MYDCABKA0SEgoKY2xvc2Vfa2luZBgNIAEoCRIYChBjbG9zaW5nX3R4aWRfaGV4GA4gASgJEhcKD3N3ZWVwX3R4aWRzX2hleBgPIAMoCRIUCgxjbG9zZV9yZWFzb24YECABKAkiPAoUTGlzdENoYW5uZWxzUmVzcG9uc2USJAoIY2hhbm5lbHMYASADKAsyEi5sbm5vZGUudjEuQ2hhbm5lbCITChFOZXdBZGRyZXNzUmVxdWVzdCIlChJOZXdBZGRyZXNzUmVzcG9uc2USDwoHYWRkcmVzcxgBIAEoCSIWChRXYWxsZXRCYWxhbmNlUmVxdWVzdCJdChVXYWxsZXRCYWxhbmNlUmVzcG9uc2USFQoNY29uZmlybWVkX3NhdBgBIAEoBBIXCg91bmNvbmZpcm1lZF9zYXQYAiABKAQSFAoMcmVzZXJ2ZWRfc2F0GAMgASgEIpMBChRTZW5kVG9BZGRyZXNzUmVxdWVzdBIPCgdhZGRyZXNzGAEgASgJEhIKCmFtb3VudF9zYXQYAiABKAQSHgoWZmVlX3JhdGVfc2F0X3Blcl92Ynl0ZRgDIAEoBBILCgNyYmYYBCABKAgSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgMEhAKCHNlbmRfYWxsGAYgASgIIjoKFVNlbmRUb0FkZHJlc3NSZXNwb25zZRIQCgh0eGlkX2hleBgBIAEoCRIPCgdmZWVfc2F0GAIgASgEInwKFENyZWF0ZUludm9pY2VSZXF1ZXN0EhgKEGRlc2NyaXB0aW9uX2hhc2gYASABKAwSEwoLYW1vdW50X21zYXQYAiABKAQSFgoOZXhwaXJ5X3NlY29uZHMYAyABKAQSHQoVbWluX2ZpbmFsX2NsdHZfZXhwaXJ5GAQgASgNIlwKFUNyZWF0ZUludm9pY2VSZXNwb25zZRIXCg9wYXltZW50X3JlcXVlc3QYASABKAkSFAoMcGF5bWVudF9oYXNoGAIgASgMEhQKDHBheW1lbnRfYWRkchgDIAEoDCJKChlXYWl0SW52b2ljZVNldHRsZWRSZXF1ZXN0EhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg90aW1lb3V0X3NlY29uZHMYAiABKA0i6gEKGldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlEjoKBXN0YXRlGAEgASgOMisubG5ub2RlLnYxLldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlLlN0YXRlEhwKFGFtb3VudF9yZWNlaXZlZF9tc2F0GAIgASgEEhgKEHBheW1lbnRfcHJlaW1hZ2UYAyABKAwiWAoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIRCg1TVEFURV9TRVRUTEVEEAESEgoOU1RBVEVfQ0FOQ0VMRUQQAhIRCg1TVEFURV9FWFBJUkVEEAMiFQoTTGlzdEludm9pY2VzUmVxdWVzdCLeAQoHSW52b2ljZRIUCgxwYXltZW50X2hhc2gYASABKAwSFwoPcGF5bWVudF9yZXF1ZXN0GAIgASgJEhMKC2Ftb3VudF9tc2F0GAMgASgEEiYKBXN0YXRlGAQgASgOMhcubG5ub2RlLnYxLkludm9pY2VTdGF0ZRIXCg9jcmVhdGVkX2F0X3VuaXgYBSABKAQSFwoPZXhwaXJlc19hdF91bml4GAYgASgEEhcKD3NldHRsZWRfYXRfdW5peBgHIAEoBBIcChRhbW91bnRfcmVjZWl2ZWRfbXNhdBgIIAEoBCI8ChRMaXN0SW52b2ljZXNSZXNwb25zZRIkCghpbnZvaWNlcxgBIAMoCzISLmxubm9kZS52MS5JbnZvaWNlIi8KFERlY29kZUludm9pY2VSZXF1ZXN0EhcKD3BheW1lbnRfcmVxdWVzdBgBIAEoCSL9AQoVRGVjb2RlSW52b2ljZVJlc3BvbnNlEhQKDHBheWVlX3B1YmtleRgBIAEoDBIYChBkZXNjcmlwdGlvbl9oYXNoGAIgASgMEhMKC2Ftb3VudF9tc2F0GAMgASgEEhYKDnRpbWVzdGFtcF91bml4GAQgASgEEhYKDmV4cGlyeV9zZWNvbmRzGAUgASgEEhQKDHBheW1lbnRfaGFzaBgGIAEoDBIUCgxwYXltZW50X2FkZHIYByABKAwSEwoLZGVzY3JpcHRpb24YCCABKAkSHQoVbWluX2ZpbmFsX2NsdHZfZXhwaXJ5GAkgASgNEg8KB25ldHdvcmsYCiABKAkicgoRUGF5SW52b2ljZVJlcXVlc3QSFwoPcGF5bWVudF9yZXF1ZXN0GAEgASgJEhcKD3RpbWVvdXRfc2Vjb25kcxgCIAEoDRIWCg5mZWVfbGltaXRfbXNhdBgDIAEoBBITCgthbW91bnRfbXNhdBgEIAEoBCKFAgoSUGF5SW52b2ljZVJlc3BvbnNlEjQKBnN0YXR1cxgBIAEoDjIkLmxubm9kZS52MS5QYXlJbnZvaWNlUmVzcG9uc2UuU3RhdHVzEhgKEHBheW1lbnRfcHJlaW1hZ2UYAiABKAwSFwoPZmFpbHVyZV9tZXNzYWdlGAMgASgJEhQKDHBheW1lbnRfaGFzaBgEIAEoDBITCgthbW91bnRfbXNhdBgFIAEoBBIQCghmZWVfbXNhdBgGIAEoBCJJCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX1NVQ0NFRURFRBABEhEKDVNUQVRVU19GQUlMRUQQAiIVChNMaXN0UGF5bWVudHNSZXF1ZXN0ItUCCgdQYXltZW50EhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg9wYXltZW50X3JlcXVlc3QYAiABKAkSFAoMcGF5ZWVfcHVia2V5GAMgASgMEhMKC2Ftb3VudF9tc2F0GAQgASgEEikKBnN0YXR1cxgFIAEoDjIZLmxubm9kZS52MS5QYXltZW50LlN0YXR1cxIYChBwYXltZW50X3ByZWltYWdlGAYgASgMEhcKD2ZhaWx1cmVfbWVzc2FnZRgHIAEoCRIXCg9jcmVhdGVkX2F0X3VuaXgYCCABKAQSGAoQcmVzb2x2ZWRfYXRfdW5peBgJIAEoBCJfCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX0lOX0ZMSUdIVBABEhQKEFNUQVRVU19TVUNDRUVERUQQAhIRCg1TVEFUVVNfRkFJTEVEEAMiPAoUTGlzdFBheW1lbnRzUmVzcG9uc2USJAoIcGF5bWVudHMYASADKAsyEi5sbm5vZGUudjEuUGF5bWVudCqXAQoMSW52b2ljZVN0YXRlEh0KGUlOVk9JQ0VfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJJTlZPSUNFX1NUQVRFX09QRU4QARIZChVJTlZPSUNFX1NUQVRFX1NFVFRMRUQQAhIaChZJTlZPSUNFX1NUQVRFX0NBTkNFTEVEEAMSGQoVSU5WT0lDRV9TVEFURV9FWFBJUkVEEAQyxAwKFExpZ2h0bmluZ05vZGVTZXJ2aWNlEkwKC0dldE5vZGVJbmZvEh0ubG5ub2RlLnYxLkdldE5vZGVJbmZvUmVxdWVzdBoeLmxubm9kZS52MS5HZXROb2RlSW5mb1Jlc3BvbnNlEkwKC0Nvbm5lY3RQZWVyEh0ubG5ub2RlLnYxLkNvbm5lY3RQZWVyUmVxdWVzdBoeLmxubm9kZS52MS5Db25uZWN0UGVlclJlc3BvbnNlElUKDkRpc2Nvbm5lY3RQZWVyEiAubG5ub2RlLnYxLkRpc2Nvbm5lY3RQZWVyUmVxdWVzdBohLmxubm9kZS52MS5EaXNjb25uZWN0UGVlclJlc3BvbnNlEkYKCUxpc3RQZWVycxIbLmxubm9kZS52MS5MaXN0UGVlcnNSZXF1ZXN0GhwubG5ub2RlLnYxLkxpc3RQZWVyc1Jlc3BvbnNlElQKE1N1YnNjcmliZVBlZXJFdmVudHMSJS5sbm5vZGUudjEuU3Vic2NyaWJlUGVlckV2ZW50c1JlcXVlc3QaFC5sbm5vZGUudjEuUGVlckV2ZW50MAESXgoRU2VuZEN1c3RvbU1lc3NhZ2USIy5sbm5vZGUudjEuU2VuZEN1c3RvbU1lc3NhZ2VSZXF1ZXN0GiQubG5ub2RlLnYxLlNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2USYAoXU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXMSKS5sbm5vZGUudjEuU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0GhgubG5ub2RlLnYxLkN1c3RvbU1lc3NhZ2UwARJMCgtPcGVuQ2hhbm5lbBIdLmxubm9kZS52MS5PcGVuQ2hhbm5lbFJlcXVlc3QaHi5sbm5vZGUudjEuT3BlbkNoYW5uZWxSZXNwb25zZRJPCgxDbG9zZUNoYW5uZWwSHi5sbm5vZGUudjEuQ2xvc2VDaGFubmVsUmVxdWVzdBofLmxubm9kZS52MS5DbG9zZUNoYW5uZWxSZXNwb25zZRJPCgxMaXN0Q2hhbm5lbHMSHi5sbm5vZGUudjEuTGlzdENoYW5uZWxzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0Q2hhbm5lbHNSZXNwb25zZRJJCgpOZXdBZGRyZXNzEhwubG5ub2RlLnYxLk5ld0FkZHJlc3NSZXF1ZXN0Gh0ubG5ub2RlLnYxLk5ld0FkZHJlc3NSZXNwb25zZRJSCg1XYWxsZXRCYWxhbmNlEh8ubG5ub2RlLnYxLldhbGxldEJhbGFuY2VSZXF1ZXN0GiAubG5ub2RlLnYxLldhbGxldEJhbGFuY2VSZXNwb25zZRJSCg1TZW5kVG9BZGRyZXNzEh8ubG5ub2RlLnYxLlNlbmRUb0FkZHJlc3NSZXF1ZXN0GiAubG5ub2RlLnYxLlNlbmRUb0FkZHJlc3NSZXNwb25zZRJSCg1DcmVhdGVJbnZvaWNlEh8ubG5ub2RlLnYxLkNyZWF0ZUludm9pY2VSZXF1ZXN0GiAubG5ub2RlLnYxLkNyZWF0ZUludm9pY2VSZXNwb25zZRJhChJXYWl0SW52b2ljZVNldHRsZWQSJC5sbm5vZGUudjEuV2FpdEludm9pY2VTZXR0bGVkUmVxdWVzdBolLmxubm9kZS52MS5XYWl0SW52b2ljZVNldHRsZWRSZXNwb25zZRJPCgxMaXN0SW52b2ljZXMSHi5sbm5vZGUudjEuTGlzdEludm9pY2VzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0SW52b2ljZXNSZXNwb25zZRJSCg1EZWNvZGVJbnZvaWNlEh8ubG5ub2RlLnYxLkRlY29kZUludm9pY2VSZXF1ZXN0GiAubG5ub2RlLnYxLkRlY29kZUludm9pY2VSZXNwb25zZRJJCgpQYXlJbnZvaWNlEhwubG5ub2RlLnYxLlBheUludm9pY2VSZXF1ZXN0Gh0ubG5ub2RlLnYxLlBheUludm9pY2VSZXNwb25zZRJPCgxMaXN0UGF5bWVudHMSHi5sbm5vZGUudjEuTGlzdFBheW1lbnRzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0UGF5bWVudHNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChZsbm5vZGUvdjEvbG5ub2RlLnByb3RvEglsbm5vZGUudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0Io0CChNHZXROb2RlSW5mb1Jlc3BvbnNlEhMKC25vZGVfcHVia2V5GAEgASgMEg8KB25ldHdvcmsYAiABKAkSGAoQcDJwX2xpc3Rlbl9hZGRycxgDIAMoCRIPCgd2ZXJzaW9uGAQgASgJEhQKDGJsb2NrX2hlaWdodBgFIAEoDRISCgpibG9ja19oYXNoGAYgASgJEhcKD3N5bmNlZF90b19jaGFpbhgHIAEoCBIUCgxjaGFpbl9zb3VyY2UYCCABKAkSEQoJbnVtX3BlZXJzGAkgASgNEhsKE251bV9hY3RpdmVfY2hhbm5lbHMYCiABKA0SHAoUbnVtX3BlbmRpbmdfY2hhbm5lbHMYCyABKA0iSwoSQ29ubmVjdFBlZXJSZXF1ZXN0EhMKC3BlZXJfcHVia2V5GAEgASgMEgwKBGFkZHIYAiABKAkSEgoKcGVyc2lzdGVudBgDIAEoCCIwChNDb25uZWN0UGVlclJlc3BvbnNlEhkKEWFscmVhZHlfY29ubmVjdGVkGAEgASgIIiwKFURpc2Nvbm5lY3RQZWVyUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDCIYChZEaXNjb25uZWN0UGVlclJlc3BvbnNlIhIKEExpc3RQZWVyc1JlcXVlc3QiXwoEUGVlchITCgtwZWVyX3B1YmtleRgBIAEoDBIMCgRhZGRyGAIgASgJEhEKCWNvbm5lY3RlZBgDIAEoCBIPCgdpbmJvdW5kGAQgASgIEhAKCGZlYXR1cmVzGAUgAygNIjMKEUxpc3RQZWVyc1Jlc3BvbnNlEh4KBXBlZXJzGAEgAygLMg8ubG5ub2RlLnYxLlBlZXIiHAoaU3Vic2NyaWJlUGVlckV2ZW50c1JlcXVlc3QimgEKCVBlZXJFdmVudBITCgtwZWVyX3B1YmtleRgBIAEoDBInCgR0eXBlGAIgASgOMhkubG5ub2RlLnYxLlBlZXJFdmVudC5UeXBlEg4KBmRldGFpbBgDIAEoCSI/CgRUeXBlEhQKEFRZUEVfVU5TUEVDSUZJRUQQABIPCgtUWVBFX09OTElORRABEhAKDFRZUEVfT0ZGTElORRACIk8KGFNlbmRDdXN0b21NZXNzYWdlUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDBIQCghtc2dfdHlwZRgCIAEoDRIMCgRkYXRhGAMgASgMIhsKGVNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2UiMwoeU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0EhEKCW1zZ190eXBlcxgBIAMoDSJECg1DdXN0b21NZXNzYWdlEhMKC3BlZXJfcHVia2V5GAEgASgMEhAKCG1zZ190eXBlGAIgASgNEgwKBGRhdGEYAyABKAwioAEKEk9wZW5DaGFubmVsUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDBIgChhsb2NhbF9mdW5kaW5nX2Ftb3VudF9zYXQYAiABKAQSGAoQYW5ub3VuY2VfY2hhbm5lbBgDIAEoCBIRCglwdXNoX21zYXQYBCABKAQSJgoeZnVuZGluZ19mZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAUgASgEImEKE09wZW5DaGFubmVsUmVzcG9uc2USEgoKY2hhbm5lbF9pZBgBIAEoDBIYChBmdW5kaW5nX3R4aWRfaGV4GAIgASgJEhwKFGZ1bmRpbmdfb3V0cHV0X2luZGV4GAMgASgNIlgKE0Nsb3NlQ2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoDBINCgVmb3JjZRgCIAEoCBIeChZmZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAMgASgEIjAKFENsb3NlQ2hhbm5lbFJlc3BvbnNlEhgKEGNsb3NpbmdfdHhpZF9oZXgYASABKAkiLQoTTGlzdENoYW5uZWxzUmVxdWVzdBIWCg5pbmNsdWRlX2Nsb3NlZBgBIAEoCCKEAwoHQ2hhbm5lbBISCgpjaGFubmVsX2lkGAEgASgMEhMKC3BlZXJfcHVia2V5GAIgASgMEhkKEWNoYW5uZWxfdmFsdWVfc2F0GAMgASgEEh4KFm91dGJvdW5kX2NhcGFjaXR5X21zYXQYBCABKAQSHQoVaW5ib3VuZF9jYXBhY2l0eV9tc2F0GAUgASgEEg4KBnVzYWJsZRgGIAEoCBINCgVzdGF0ZRgHIAEoCRIRCglpbml0aWF0b3IYCCABKAgSGAoQZnVuZGluZ190eGlkX2hleBgJIAEoCRIcChRmdW5kaW5nX291dHB1dF9pbmRleBgKIAEoDRIYChBzaG9ydF9jaGFubmVsX2lkGAsgASgJEhUKDXBlbmRpbmdfaHRsY3MYDCABKA0SEgoKY2xvc2Vfa2luZBgNIAEoCRIYChBjbG9zaW5nX3R4aWRfaGV4GA4gASgJEhcKD3N3ZWVwX3R4aWRzX2hleBgPIAMoCRIUCgxjbG9zZV9yZWFzb24YECABKAkiPAoUTGlzdENoYW5uZWxzUmVzcG9uc2USJAoIY2hhbm5lbHMYASADKAsyEi5sbm5vZGUudjEuQ2hhbm5lbCITChFOZXdBZGRyZXNzUmVxdWVzdCIlChJOZXdBZGRyZXNzUmVzcG9uc2USDwoHYWRkcmVzcxgBIAEoCSIWChRXYWxsZXRCYWxhbmNlUmVxdWVzdCJdChVXYWxsZXRCYWxhbmNlUmVzcG9uc2USFQoNY29uZmlybWVkX3NhdBgBIAEoBBIXCg91bmNvbmZpcm1lZF9zYXQYAiABKAQSFAoMcmVzZXJ2ZWRfc2F0GAMgASgEIqsBChRTZW5kVG9BZGRyZXNzUmVxdWVzdBIPCgdhZGRyZXNzGAEgASgJEhIKCmFtb3VudF9zYXQYAiABKAQSHgoWZmVlX3JhdGVfc2F0X3Blcl92Ynl0ZRgDIAEoBBILCgNyYmYYBCABKAgSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgMEhAKCHNlbmRfYWxsGAYgASgIEhYKDmFsbG93X2hpZ2hfZmVlGAcgASgIImYKFVNlbmRUb0FkZHJlc3NSZXNwb25zZRIQCgh0eGlkX2hleBgBIAEoCRIPCgdmZWVfc2F0GAIgASgEEhEKCWJyb2FkY2FzdBgDIAEoCBIXCg9icm9hZGNhc3RfZXJyb3IYBCABKAkiHwodTGlzdFdhbGxldFRyYW5zYWN0aW9uc1JlcXVlc3QiVAoeTGlzdFdhbGxldFRyYW5zYWN0aW9uc1Jlc3BvbnNlEjIKDHRyYW5zYWN0aW9ucxgBIAMoCzIcLmxubm9kZS52MS5XYWxsZXRUcmFuc2FjdGlvbiLSAQoRV2FsbGV0VHJhbnNhY3Rpb24SEAoIdHhpZF9oZXgYASABKAkSDwoHcHVycG9zZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdmZWVfc2F0GAQgASgEEhIKCmNyZWF0ZWRfYXQYBSABKAMSFAoMYmxvY2tfaGVpZ2h0GAYgASgNEhIKCmxhc3RfZXJyb3IYByABKAkSGQoRY29uZmxpY3RfdHhpZF9oZXgYCCABKAkSDgoGaW5wdXRzGAkgAygJEhEKCW5lZWRlZF9ieRgKIAEoCSItChlSZWxlYXNlVHJhbnNhY3Rpb25SZXF1ZXN0EhAKCHR4aWRfaGV4GAEgASgJIk8KGlJlbGVhc2VUcmFuc2FjdGlvblJlc3BvbnNlEjEKC3RyYW5zYWN0aW9uGAEgASgLMhwubG5ub2RlLnYxLldhbGxldFRyYW5zYWN0aW9uInwKFENyZWF0ZUludm9pY2VSZXF1ZXN0EhgKEGRlc2NyaXB0aW9uX2hhc2gYASABKAwSEwoLYW1vdW50X21zYXQYAiABKAQSFgoOZXhwaXJ5X3NlY29uZHMYAyABKAQSHQoVbWluX2ZpbmFsX2NsdHZfZXhwaXJ5GAQgASgNIlwKFUNyZWF0ZUludm9pY2VSZXNwb25zZRIXCg9wYXltZW50X3JlcXVlc3QYASABKAkSFAoMcGF5bWVudF9oYXNoGAIgASgMEhQKDHBheW1lbnRfYWRkchgDIAEoDCJKChlXYWl0SW52b2ljZVNldHRsZWRSZXF1ZXN0EhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg90aW1lb3V0X3NlY29uZHMYAiABKA0i6gEKGldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlEjoKBXN0YXRlGAEgASgOMisubG5ub2RlLnYxLldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlLlN0YXRlEhwKFGFtb3VudF9yZWNlaXZlZF9tc2F0GAIgASgEEhgKEHBheW1lbnRfcHJlaW1hZ2UYAyABKAwiWAoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIRCg1TVEFURV9TRVRUTEVEEAESEgoOU1RBVEVfQ0FOQ0VMRUQQAhIRCg1TVEFURV9FWFBJUkVEEAMiFQoTTGlzdEludm9pY2VzUmVxdWVzdCLeAQoHSW52b2ljZRIUCgxwYXltZW50X2hhc2gYASABKAwSFwoPcGF5bWVudF9yZXF1ZXN0GAIgASgJEhMKC2Ftb3VudF9tc2F0GAMgASgEEiYKBXN0YXRlGAQgASgOMhcubG5ub2RlLnYxLkludm9pY2VTdGF0ZRIXCg9jcmVhdGVkX2F0X3VuaXgYBSABKAQSFwoPZXhwaXJlc19hdF91bml4GAYgASgEEhcKD3NldHRsZWRfYXRfdW5peBgHIAEoBBIcChRhbW91bnRfcmVjZWl2ZWRfbXNhdBgIIAEoBCI8ChRMaXN0SW52b2ljZXNSZXNwb25zZRIkCghpbnZvaWNlcxgBIAMoCzISLmxubm9kZS52MS5JbnZvaWNlIi8KFERlY29kZUludm9pY2VSZXF1ZXN0EhcKD3BheW1lbnRfcmVxdWVzdBgBIAEoCSL9AQoVRGVjb2RlSW52b2ljZVJlc3BvbnNlEhQKDHBheWVlX3B1YmtleRgBIAEoDBIYChBkZXNjcmlwdGlvbl9oYXNoGAIgASgMEhMKC2Ftb3VudF9tc2F0GAMgASgEEhYKDnRpbWVzdGFtcF91bml4GAQgASgEEhYKDmV4cGlyeV9zZWNvbmRzGAUgASgEEhQKDHBheW1lbnRfaGFzaBgGIAEoDBIUCgxwYXltZW50X2FkZHIYByABKAwSEwoLZGVzY3JpcHRpb24YCCABKAkSHQoVbWluX2ZpbmFsX2NsdHZfZXhwaXJ5GAkgASgNEg8KB25ldHdvcmsYCiABKAkicgoRUGF5SW52b2ljZVJlcXVlc3QSFwoPcGF5bWVudF9yZXF1ZXN0GAEgASgJEhcKD3RpbWVvdXRfc2Vjb25kcxgCIAEoDRIWCg5mZWVfbGltaXRfbXNhdBgDIAEoBBITCgthbW91bnRfbXNhdBgEIAEoBCKFAgoSUGF5SW52b2ljZVJlc3BvbnNlEjQKBnN0YXR1cxgBIAEoDjIkLmxubm9kZS52MS5QYXlJbnZvaWNlUmVzcG9uc2UuU3RhdHVzEhgKEHBheW1lbnRfcHJlaW1hZ2UYAiABKAwSFwoPZmFpbHVyZV9tZXNzYWdlGAMgASgJEhQKDHBheW1lbnRfaGFzaBgEIAEoDBITCgthbW91bnRfbXNhdBgFIAEoBBIQCghmZWVfbXNhdBgGIAEoBCJJCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX1NVQ0NFRURFRBABEhEKDVNUQVRVU19GQUlMRUQQAiIVChNMaXN0UGF5bWVudHNSZXF1ZXN0ItUCCgdQYXltZW50EhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg9wYXltZW50X3JlcXVlc3QYAiABKAkSFAoMcGF5ZWVfcHVia2V5GAMgASgMEhMKC2Ftb3VudF9tc2F0GAQgASgEEikKBnN0YXR1cxgFIAEoDjIZLmxubm9kZS52MS5QYXltZW50LlN0YXR1cxIYChBwYXltZW50X3ByZWltYWdlGAYgASgMEhcKD2ZhaWx1cmVfbWVzc2FnZRgHIAEoCRIXCg9jcmVhdGVkX2F0X3VuaXgYCCABKAQSGAoQcmVzb2x2ZWRfYXRfdW5peBgJIAEoBCJfCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX0lOX0ZMSUdIVBABEhQKEFNUQVRVU19TVUNDRUVERUQQAhIRCg1TVEFUVVNfRkFJTEVEEAMiPAoUTGlzdFBheW1lbnRzUmVzcG9uc2USJAoIcGF5bWVudHMYASADKAsyEi5sbm5vZGUudjEuUGF5bWVudCqXAQoMSW52b2ljZVN0YXRlEh0KGUlOVk9JQ0VfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJJTlZPSUNFX1NUQVRFX09QRU4QARIZChVJTlZPSUNFX1NUQVRFX1NFVFRMRUQQAhIaChZJTlZPSUNFX1NUQVRFX0NBTkNFTEVEEAMSGQoVSU5WT0lDRV9TVEFURV9FWFBJUkVEEAQylg4KFExpZ2h0bmluZ05vZGVTZXJ2aWNlEkwKC0dldE5vZGVJbmZvEh0ubG5ub2RlLnYxLkdldE5vZGVJbmZvUmVxdWVzdBoeLmxubm9kZS52MS5HZXROb2RlSW5mb1Jlc3BvbnNlEkwKC0Nvbm5lY3RQZWVyEh0ubG5ub2RlLnYxLkNvbm5lY3RQZWVyUmVxdWVzdBoeLmxubm9kZS52MS5Db25uZWN0UGVlclJlc3BvbnNlElUKDkRpc2Nvbm5lY3RQZWVyEiAubG5ub2RlLnYxLkRpc2Nvbm5lY3RQZWVyUmVxdWVzdBohLmxubm9kZS52MS5EaXNjb25uZWN0UGVlclJlc3BvbnNlEkYKCUxpc3RQZWVycxIbLmxubm9kZS52MS5MaXN0UGVlcnNSZXF1ZXN0GhwubG5ub2RlLnYxLkxpc3RQZWVyc1Jlc3BvbnNlElQKE1N1YnNjcmliZVBlZXJFdmVudHMSJS5sbm5vZGUudjEuU3Vic2NyaWJlUGVlckV2ZW50c1JlcXVlc3QaFC5sbm5vZGUudjEuUGVlckV2ZW50MAESXgoRU2VuZEN1c3RvbU1lc3NhZ2USIy5sbm5vZGUudjEuU2VuZEN1c3RvbU1lc3NhZ2VSZXF1ZXN0GiQubG5ub2RlLnYxLlNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2USYAoXU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXMSKS5sbm5vZGUudjEuU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0GhgubG5ub2RlLnYxLkN1c3RvbU1lc3NhZ2UwARJMCgtPcGVuQ2hhbm5lbBIdLmxubm9kZS52MS5PcGVuQ2hhbm5lbFJlcXVlc3QaHi5sbm5vZGUudjEuT3BlbkNoYW5uZWxSZXNwb25zZRJPCgxDbG9zZUNoYW5uZWwSHi5sbm5vZGUudjEuQ2xvc2VDaGFubmVsUmVxdWVzdBofLmxubm9kZS52MS5DbG9zZUNoYW5uZWxSZXNwb25zZRJPCgxMaXN0Q2hhbm5lbHMSHi5sbm5vZGUudjEuTGlzdENoYW5uZWxzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0Q2hhbm5lbHNSZXNwb25zZRJJCgpOZXdBZGRyZXNzEhwubG5ub2RlLnYxLk5ld0FkZHJlc3NSZXF1ZXN0Gh0ubG5ub2RlLnYxLk5ld0FkZHJlc3NSZXNwb25zZRJSCg1XYWxsZXRCYWxhbmNlEh8ubG5ub2RlLnYxLldhbGxldEJhbGFuY2VSZXF1ZXN0GiAubG5ub2RlLnYxLldhbGxldEJhbGFuY2VSZXNwb25zZRJSCg1TZW5kVG9BZGRyZXNzEh8ubG5ub2RlLnYxLlNlbmRUb0FkZHJlc3NSZXF1ZXN0GiAubG5ub2RlLnYxLlNlbmRUb0FkZHJlc3NSZXNwb25zZRJtChZMaXN0V2FsbGV0VHJhbnNhY3Rpb25zEigubG5ub2RlLnYxLkxpc3RXYWxsZXRUcmFuc2FjdGlvbnNSZXF1ZXN0GikubG5ub2RlLnYxLkxpc3RXYWxsZXRUcmFuc2FjdGlvbnNSZXNwb25zZRJhChJSZWxlYXNlVHJhbnNhY3Rpb24SJC5sbm5vZGUudjEuUmVsZWFzZVRyYW5zYWN0aW9uUmVxdWVzdBolLmxubm9kZS52MS5SZWxlYXNlVHJhbnNhY3Rpb25SZXNwb25zZRJSCg1DcmVhdGVJbnZvaWNlEh8ubG5ub2RlLnYxLkNyZWF0ZUludm9pY2VSZXF1ZXN0GiAubG5ub2RlLnYxLkNyZWF0ZUludm9pY2VSZXNwb25zZRJhChJXYWl0SW52b2ljZVNldHRsZWQSJC5sbm5vZGUudjEuV2FpdEludm9pY2VTZXR0bGVkUmVxdWVzdBolLmxubm9kZS52MS5XYWl0SW52b2ljZVNldHRsZWRSZXNwb25zZRJPCgxMaXN0SW52b2ljZXMSHi5sbm5vZGUudjEuTGlzdEludm9pY2VzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0SW52b2ljZXNSZXNwb25zZRJSCg1EZWNvZGVJbnZvaWNlEh8ubG5ub2RlLnYxLkRlY29kZUludm9pY2VSZXF1ZXN0GiAubG5ub2RlLnYxLkRlY29kZUludm9pY2VSZXNwb25zZRJJCgpQYXlJbnZvaWNlEhwubG5ub2RlLnYxLlBheUludm9pY2VSZXF1ZXN0Gh0ubG5ub2RlLnYxLlBheUludm9pY2VSZXNwb25zZRJPCgxMaXN0UGF5bWVudHMSHi5sbm5vZGUudjEuTGlzdFBheW1lbnRzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0UGF5bWVudHNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message lnnode.v1.GetNodeInfoRequest
@@ -725,7 +725,8 @@ export type WalletBalanceResponse = Message<"lnnode.v1.WalletBalanceResponse"> &
   unconfirmedSat: bigint;
 
   /**
-   * Spent by our own transactions that are not yet seen by the chain source.
+   * Spent by our own transactions that are not yet confirmed (or held for a channel open).
+   * A transaction the network refused or that was double-spent holds nothing.
    *
    * @generated from field: uint64 reserved_sat = 3;
    */
@@ -749,13 +750,16 @@ export type SendToAddressRequest = Message<"lnnode.v1.SendToAddressRequest"> & {
   address: string;
 
   /**
-   * 0 with send_all = true sweeps the wallet.
+   * 0 with send_all = true sweeps the wallet. Below the address type's dust limit
+   * (294 sat for P2WPKH, 330 for P2WSH/P2TR, 546 for P2PKH): FAILED_PRECONDITION.
    *
    * @generated from field: uint64 amount_sat = 2;
    */
   amountSat: bigint;
 
   /**
+   * 0: the chain's 6-block estimate. At most the node's --max-feerate (INVALID_ARGUMENT above it).
+   *
    * @generated from field: uint64 fee_rate_sat_per_vbyte = 3;
    */
   feeRateSatPerVbyte: bigint;
@@ -766,7 +770,8 @@ export type SendToAddressRequest = Message<"lnnode.v1.SendToAddressRequest"> & {
   rbf: boolean;
 
   /**
-   * A retried call with the same key returns the first transaction and pays nothing more.
+   * A retried call with the same key returns the first transaction and pays nothing more
+   * (unless that transaction was refused or double-spent: then nothing was paid and a new one is made).
    *
    * @generated from field: bytes idempotency_key = 5;
    */
@@ -776,6 +781,13 @@ export type SendToAddressRequest = Message<"lnnode.v1.SendToAddressRequest"> & {
    * @generated from field: bool send_all = 6;
    */
   sendAll: boolean;
+
+  /**
+   * A fee above 10% of the amount sent is refused (FAILED_PRECONDITION) unless this is set.
+   *
+   * @generated from field: bool allow_high_fee = 7;
+   */
+  allowHighFee: boolean;
 };
 
 /**
@@ -798,6 +810,20 @@ export type SendToAddressResponse = Message<"lnnode.v1.SendToAddressResponse"> &
    * @generated from field: uint64 fee_sat = 2;
    */
   feeSat: bigint;
+
+  /**
+   * False when the chain source could not be reached: the transaction is stored and sent again
+   * on every block until it confirms (see ListWalletTransactions). A refusal by the network is
+   * an error instead, with the coins spendable again.
+   *
+   * @generated from field: bool broadcast = 3;
+   */
+  broadcast: boolean;
+
+  /**
+   * @generated from field: string broadcast_error = 4;
+   */
+  broadcastError: string;
 };
 
 /**
@@ -806,6 +832,156 @@ export type SendToAddressResponse = Message<"lnnode.v1.SendToAddressResponse"> &
  */
 export const SendToAddressResponseSchema: GenMessage<SendToAddressResponse> = /*@__PURE__*/
   messageDesc(file_lnnode_v1_lnnode, 27);
+
+/**
+ * @generated from message lnnode.v1.ListWalletTransactionsRequest
+ */
+export type ListWalletTransactionsRequest = Message<"lnnode.v1.ListWalletTransactionsRequest"> & {
+};
+
+/**
+ * Describes the message lnnode.v1.ListWalletTransactionsRequest.
+ * Use `create(ListWalletTransactionsRequestSchema)` to create a new message.
+ */
+export const ListWalletTransactionsRequestSchema: GenMessage<ListWalletTransactionsRequest> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 28);
+
+/**
+ * @generated from message lnnode.v1.ListWalletTransactionsResponse
+ */
+export type ListWalletTransactionsResponse = Message<"lnnode.v1.ListWalletTransactionsResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated lnnode.v1.WalletTransaction transactions = 1;
+   */
+  transactions: WalletTransaction[];
+};
+
+/**
+ * Describes the message lnnode.v1.ListWalletTransactionsResponse.
+ * Use `create(ListWalletTransactionsResponseSchema)` to create a new message.
+ */
+export const ListWalletTransactionsResponseSchema: GenMessage<ListWalletTransactionsResponse> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 29);
+
+/**
+ * @generated from message lnnode.v1.WalletTransaction
+ */
+export type WalletTransaction = Message<"lnnode.v1.WalletTransaction"> & {
+  /**
+   * @generated from field: string txid_hex = 1;
+   */
+  txidHex: string;
+
+  /**
+   * "send", "funding" (a channel's funding transaction) or "fee-bump" (wallet coins paying
+   * an HTLC transaction's fee on an anchors channel).
+   *
+   * @generated from field: string purpose = 2;
+   */
+  purpose: string;
+
+  /**
+   * "held": a funding not broadcast until the peer signs; "unconfirmed": sent again on every
+   * block until 6 deep; "confirmed"; "failed": refused by the network, coins released;
+   * "conflicted": an input was spent by another confirmed transaction, coins released;
+   * "released": given up with ReleaseTransaction.
+   *
+   * @generated from field: string state = 3;
+   */
+  state: string;
+
+  /**
+   * @generated from field: uint64 fee_sat = 4;
+   */
+  feeSat: bigint;
+
+  /**
+   * @generated from field: int64 created_at = 5;
+   */
+  createdAt: bigint;
+
+  /**
+   * 0 while not in a block.
+   *
+   * @generated from field: uint32 block_height = 6;
+   */
+  blockHeight: number;
+
+  /**
+   * The last refusal or failure while sending it.
+   *
+   * @generated from field: string last_error = 7;
+   */
+  lastError: string;
+
+  /**
+   * @generated from field: string conflict_txid_hex = 8;
+   */
+  conflictTxidHex: string;
+
+  /**
+   * Outpoints it spends, "txid:vout".
+   *
+   * @generated from field: repeated string inputs = 9;
+   */
+  inputs: string[];
+
+  /**
+   * What still needs it (e.g. "channel <id> (awaiting_lock_in), whose funding it is"):
+   * ReleaseTransaction refuses it while this is set.
+   *
+   * @generated from field: string needed_by = 10;
+   */
+  neededBy: string;
+};
+
+/**
+ * Describes the message lnnode.v1.WalletTransaction.
+ * Use `create(WalletTransactionSchema)` to create a new message.
+ */
+export const WalletTransactionSchema: GenMessage<WalletTransaction> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 30);
+
+/**
+ * @generated from message lnnode.v1.ReleaseTransactionRequest
+ */
+export type ReleaseTransactionRequest = Message<"lnnode.v1.ReleaseTransactionRequest"> & {
+  /**
+   * @generated from field: string txid_hex = 1;
+   */
+  txidHex: string;
+};
+
+/**
+ * Describes the message lnnode.v1.ReleaseTransactionRequest.
+ * Use `create(ReleaseTransactionRequestSchema)` to create a new message.
+ */
+export const ReleaseTransactionRequestSchema: GenMessage<ReleaseTransactionRequest> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 31);
+
+/**
+ * Refused with FAILED_PRECONDITION when the chain source has the transaction (in the mempool
+ * or a block: it may still confirm) or when needed_by is set (a channel's funding, a fee bump);
+ * NOT_FOUND for a transaction that is not ours. Releasing one that is already released,
+ * failed or conflicted changes nothing.
+ *
+ * @generated from message lnnode.v1.ReleaseTransactionResponse
+ */
+export type ReleaseTransactionResponse = Message<"lnnode.v1.ReleaseTransactionResponse"> & {
+  /**
+   * @generated from field: lnnode.v1.WalletTransaction transaction = 1;
+   */
+  transaction?: WalletTransaction | undefined;
+};
+
+/**
+ * Describes the message lnnode.v1.ReleaseTransactionResponse.
+ * Use `create(ReleaseTransactionResponseSchema)` to create a new message.
+ */
+export const ReleaseTransactionResponseSchema: GenMessage<ReleaseTransactionResponse> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 32);
 
 /**
  * @generated from message lnnode.v1.CreateInvoiceRequest
@@ -845,7 +1021,7 @@ export type CreateInvoiceRequest = Message<"lnnode.v1.CreateInvoiceRequest"> & {
  * Use `create(CreateInvoiceRequestSchema)` to create a new message.
  */
 export const CreateInvoiceRequestSchema: GenMessage<CreateInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 28);
+  messageDesc(file_lnnode_v1_lnnode, 33);
 
 /**
  * @generated from message lnnode.v1.CreateInvoiceResponse
@@ -872,7 +1048,7 @@ export type CreateInvoiceResponse = Message<"lnnode.v1.CreateInvoiceResponse"> &
  * Use `create(CreateInvoiceResponseSchema)` to create a new message.
  */
 export const CreateInvoiceResponseSchema: GenMessage<CreateInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 29);
+  messageDesc(file_lnnode_v1_lnnode, 34);
 
 /**
  * @generated from message lnnode.v1.WaitInvoiceSettledRequest
@@ -896,7 +1072,7 @@ export type WaitInvoiceSettledRequest = Message<"lnnode.v1.WaitInvoiceSettledReq
  * Use `create(WaitInvoiceSettledRequestSchema)` to create a new message.
  */
 export const WaitInvoiceSettledRequestSchema: GenMessage<WaitInvoiceSettledRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 30);
+  messageDesc(file_lnnode_v1_lnnode, 35);
 
 /**
  * @generated from message lnnode.v1.WaitInvoiceSettledResponse
@@ -923,7 +1099,7 @@ export type WaitInvoiceSettledResponse = Message<"lnnode.v1.WaitInvoiceSettledRe
  * Use `create(WaitInvoiceSettledResponseSchema)` to create a new message.
  */
 export const WaitInvoiceSettledResponseSchema: GenMessage<WaitInvoiceSettledResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 31);
+  messageDesc(file_lnnode_v1_lnnode, 36);
 
 /**
  * @generated from enum lnnode.v1.WaitInvoiceSettledResponse.State
@@ -954,7 +1130,7 @@ export enum WaitInvoiceSettledResponse_State {
  * Describes the enum lnnode.v1.WaitInvoiceSettledResponse.State.
  */
 export const WaitInvoiceSettledResponse_StateSchema: GenEnum<WaitInvoiceSettledResponse_State> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 31, 0);
+  enumDesc(file_lnnode_v1_lnnode, 36, 0);
 
 /**
  * @generated from message lnnode.v1.ListInvoicesRequest
@@ -967,7 +1143,7 @@ export type ListInvoicesRequest = Message<"lnnode.v1.ListInvoicesRequest"> & {
  * Use `create(ListInvoicesRequestSchema)` to create a new message.
  */
 export const ListInvoicesRequestSchema: GenMessage<ListInvoicesRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 32);
+  messageDesc(file_lnnode_v1_lnnode, 37);
 
 /**
  * @generated from message lnnode.v1.Invoice
@@ -1019,7 +1195,7 @@ export type Invoice = Message<"lnnode.v1.Invoice"> & {
  * Use `create(InvoiceSchema)` to create a new message.
  */
 export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 33);
+  messageDesc(file_lnnode_v1_lnnode, 38);
 
 /**
  * @generated from message lnnode.v1.ListInvoicesResponse
@@ -1036,7 +1212,7 @@ export type ListInvoicesResponse = Message<"lnnode.v1.ListInvoicesResponse"> & {
  * Use `create(ListInvoicesResponseSchema)` to create a new message.
  */
 export const ListInvoicesResponseSchema: GenMessage<ListInvoicesResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 34);
+  messageDesc(file_lnnode_v1_lnnode, 39);
 
 /**
  * @generated from message lnnode.v1.DecodeInvoiceRequest
@@ -1053,7 +1229,7 @@ export type DecodeInvoiceRequest = Message<"lnnode.v1.DecodeInvoiceRequest"> & {
  * Use `create(DecodeInvoiceRequestSchema)` to create a new message.
  */
 export const DecodeInvoiceRequestSchema: GenMessage<DecodeInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 35);
+  messageDesc(file_lnnode_v1_lnnode, 40);
 
 /**
  * @generated from message lnnode.v1.DecodeInvoiceResponse
@@ -1115,7 +1291,7 @@ export type DecodeInvoiceResponse = Message<"lnnode.v1.DecodeInvoiceResponse"> &
  * Use `create(DecodeInvoiceResponseSchema)` to create a new message.
  */
 export const DecodeInvoiceResponseSchema: GenMessage<DecodeInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 36);
+  messageDesc(file_lnnode_v1_lnnode, 41);
 
 /**
  * @generated from message lnnode.v1.PayInvoiceRequest
@@ -1154,7 +1330,7 @@ export type PayInvoiceRequest = Message<"lnnode.v1.PayInvoiceRequest"> & {
  * Use `create(PayInvoiceRequestSchema)` to create a new message.
  */
 export const PayInvoiceRequestSchema: GenMessage<PayInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 37);
+  messageDesc(file_lnnode_v1_lnnode, 42);
 
 /**
  * @generated from message lnnode.v1.PayInvoiceResponse
@@ -1200,7 +1376,7 @@ export type PayInvoiceResponse = Message<"lnnode.v1.PayInvoiceResponse"> & {
  * Use `create(PayInvoiceResponseSchema)` to create a new message.
  */
 export const PayInvoiceResponseSchema: GenMessage<PayInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 38);
+  messageDesc(file_lnnode_v1_lnnode, 43);
 
 /**
  * @generated from enum lnnode.v1.PayInvoiceResponse.Status
@@ -1226,7 +1402,7 @@ export enum PayInvoiceResponse_Status {
  * Describes the enum lnnode.v1.PayInvoiceResponse.Status.
  */
 export const PayInvoiceResponse_StatusSchema: GenEnum<PayInvoiceResponse_Status> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 38, 0);
+  enumDesc(file_lnnode_v1_lnnode, 43, 0);
 
 /**
  * @generated from message lnnode.v1.ListPaymentsRequest
@@ -1239,7 +1415,7 @@ export type ListPaymentsRequest = Message<"lnnode.v1.ListPaymentsRequest"> & {
  * Use `create(ListPaymentsRequestSchema)` to create a new message.
  */
 export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 39);
+  messageDesc(file_lnnode_v1_lnnode, 44);
 
 /**
  * @generated from message lnnode.v1.Payment
@@ -1296,7 +1472,7 @@ export type Payment = Message<"lnnode.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 40);
+  messageDesc(file_lnnode_v1_lnnode, 45);
 
 /**
  * @generated from enum lnnode.v1.Payment.Status
@@ -1327,7 +1503,7 @@ export enum Payment_Status {
  * Describes the enum lnnode.v1.Payment.Status.
  */
 export const Payment_StatusSchema: GenEnum<Payment_Status> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 40, 0);
+  enumDesc(file_lnnode_v1_lnnode, 45, 0);
 
 /**
  * @generated from message lnnode.v1.ListPaymentsResponse
@@ -1344,7 +1520,7 @@ export type ListPaymentsResponse = Message<"lnnode.v1.ListPaymentsResponse"> & {
  * Use `create(ListPaymentsResponseSchema)` to create a new message.
  */
 export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 41);
+  messageDesc(file_lnnode_v1_lnnode, 46);
 
 /**
  * @generated from enum lnnode.v1.InvoiceState
@@ -1495,6 +1671,26 @@ export const LightningNodeService: GenService<{
     methodKind: "unary";
     input: typeof SendToAddressRequestSchema;
     output: typeof SendToAddressResponseSchema;
+  },
+  /**
+   * Our transactions and where each stands (which are not on chain, and why).
+   *
+   * @generated from rpc lnnode.v1.LightningNodeService.ListWalletTransactions
+   */
+  listWalletTransactions: {
+    methodKind: "unary";
+    input: typeof ListWalletTransactionsRequestSchema;
+    output: typeof ListWalletTransactionsResponseSchema;
+  },
+  /**
+   * Gives up one of our transactions that the chain source does not have, making its coins spendable.
+   *
+   * @generated from rpc lnnode.v1.LightningNodeService.ReleaseTransaction
+   */
+  releaseTransaction: {
+    methodKind: "unary";
+    input: typeof ReleaseTransactionRequestSchema;
+    output: typeof ReleaseTransactionResponseSchema;
   },
   /**
    * Invoices and payments.
