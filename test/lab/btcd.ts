@@ -3,7 +3,10 @@
  * run time, RPC over TLS with btcd's self-signed certificate (lnd insists on
  * TLS to btcd), a transaction index (so
  * getrawtransaction finds any tx), and a mining address whose key the lab
- * holds, so mined coins can be handed out by the faucet.
+ * holds, so mined coins can be handed out by the faucet. `restart` stops it
+ * and starts it again on the same data, ports and credentials (its mempool
+ * is lost, as btcd does not keep one), optionally with other policy flags:
+ * how tests make the chain source go away, come back, or refuse.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,48 +35,57 @@ export interface Btcd {
   miner: { privateKey: Uint8Array; script: Uint8Array; address: string };
   generate(n: number): Promise<string[]>;
   height(): Promise<number>;
+  /** Stopped (by PID) and started again; `args` replace the extra flags it was started with. `whileDown` runs in between. */
+  restart(opts?: { args?: string[]; whileDown?: () => Promise<void> | void }): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
+export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): Promise<Btcd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lab-btcd-'));
   const [rpcPort, p2pPort] = [await freePort(), await freePort()];
   const rpcUser = 'lab';
   const rpcPass = Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex');
   const privateKey = secp256k1.utils.randomSecretKey();
   const pay = p2wpkh(secp256k1.getPublicKey(privateKey, true), REGTEST);
-  const proc = startProcess({
-    name: 'btcd',
-    cmd: labBinary('btcd'),
-    args: [
-      '--regtest',
-      `--datadir=${join(dir, 'data')}`,
-      `--logdir=${join(dir, 'logs')}`,
-      `--listen=127.0.0.1:${p2pPort}`,
-      `--rpclisten=127.0.0.1:${rpcPort}`,
-      `--rpcuser=${rpcUser}`,
-      `--rpcpass=${rpcPass}`,
-      `--rpccert=${join(dir, 'rpc.cert')}`,
-      `--rpckey=${join(dir, 'rpc.key')}`,
-      '--txindex',
-      `--miningaddr=${pay.address}`,
-      '--debuglevel=info',
-      // Regtest blocks come fast in tests; do not let btcd ban lnd for it.
-      '--nobanning',
-      // Several nodes polling every 200 ms through the Esplora adapter exceed the default 20 ("503 Too busy").
-      '--rpcmaxconcurrentreqs=500',
-      '--rpcmaxclients=200',
-    ],
-    logFile: join(dir, 'btcd.log'),
-  });
+  let extra = opts.args ?? [];
+  const launch = (): LabProcess =>
+    startProcess({
+      name: 'btcd',
+      cmd: labBinary('btcd'),
+      args: [
+        '--regtest',
+        `--datadir=${join(dir, 'data')}`,
+        `--logdir=${join(dir, 'logs')}`,
+        `--listen=127.0.0.1:${p2pPort}`,
+        `--rpclisten=127.0.0.1:${rpcPort}`,
+        `--rpcuser=${rpcUser}`,
+        `--rpcpass=${rpcPass}`,
+        `--rpccert=${join(dir, 'rpc.cert')}`,
+        `--rpckey=${join(dir, 'rpc.key')}`,
+        '--txindex',
+        `--miningaddr=${pay.address}`,
+        '--debuglevel=info',
+        // Regtest blocks come fast in tests; do not let btcd ban lnd for it.
+        '--nobanning',
+        // Several nodes polling every 200 ms through the Esplora adapter exceed the default 20 ("503 Too busy").
+        '--rpcmaxconcurrentreqs=500',
+        '--rpcmaxclients=200',
+        ...extra,
+      ],
+      logFile: join(dir, 'btcd.log'),
+    });
+  let proc = launch();
   const rpcUrl = `https://127.0.0.1:${rpcPort}`;
   const rpcCertPath = join(dir, 'rpc.cert');
   // btcd writes its certificate at start; wait for it before trusting it.
   const rpcCert = await waitFor('btcd rpc.cert', async () => readFileSync(rpcCertPath, 'utf8') || undefined, 30_000);
   const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
-  await waitFor('btcd RPC', async () => (await rpc.call<number>('getblockcount')) >= 0 || undefined, 30_000);
+  const ready = (): Promise<unknown> => waitFor('btcd RPC', async () => ((await rpc.call<number>('getblockcount').catch(() => -1)) >= 0 ? true : undefined), 30_000);
+  await ready();
   return {
-    proc,
+    get proc() {
+      return proc;
+    },
     dir,
     rpcUrl,
     rpcUser,
@@ -86,6 +98,13 @@ export async function startBtcd(opts: { dir?: string } = {}): Promise<Btcd> {
     miner: { privateKey, script: pay.script, address: pay.address! },
     generate: (n) => rpc.call<string[]>('generate', n),
     height: () => rpc.call<number>('getblockcount'),
+    async restart(r = {}) {
+      await proc.stop();
+      await r.whileDown?.();
+      if (r.args) extra = r.args;
+      proc = launch();
+      await ready();
+    },
     stop: () => proc.stop(),
   };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
+import { type DaemonConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/log.ts';
 import { LightningNode } from '../../src/node/node.ts';
 import { type OpenOptions } from '../../src/node/channels/manager.ts';
@@ -48,7 +49,8 @@ export class ChannelLab {
     rmSync(this.root, { recursive: true, force: true });
   }
 
-  startNode(name: string): LightningNode {
+  /** `extra` overrides the config (another Esplora URL, a fee ceiling). */
+  startNode(name: string, extra: Partial<DaemonConfig> = {}): LightningNode {
     const n = LightningNode.start(
       {
         network: 'regtest',
@@ -58,6 +60,7 @@ export class ChannelLab {
         connect: [],
         logLevel: 'error',
         tipPollMs: 200,
+        ...extra,
       },
       quiet.child(name),
     );

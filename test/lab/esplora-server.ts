@@ -3,6 +3,9 @@
  * regtest lab (no Esplora server can be installed from the registries).
  * It answers the endpoints LDK's esplora-client and lnnode's
  * EsploraChainSource call, from a ChainIndex plus the node's mempool.
+ * A test can make it lie or fail: `intercept` answers chosen requests in
+ * its place (a confirmation that is not there, a bad merkle path, a fee
+ * estimate nobody should pay), and `setFeeRate` sets what it quotes.
  * https://github.com/Blockstream/esplora/blob/master/API.md
  */
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
@@ -16,8 +19,16 @@ export interface EsploraServer {
   index: ChainIndex;
   /** What /fee-estimates quotes for every target from now on (sat/vB). */
   setFeeRate(satPerVb: number): void;
+  /**
+   * Answers requests in the adapter's place: the first interceptor that
+   * returns a Response for a path wins (after the index has synced, so it
+   * can read it); undefined lets the request through. Returns its remover.
+   */
+  intercept(i: Interceptor): () => void;
   stop(): void;
 }
+
+export type Interceptor = (path: string, req: Request) => Response | undefined | Promise<Response | undefined>;
 
 /** sat/vB the lab quotes for every target when the node has no estimate. */
 const DEFAULT_FEE_SAT_VB = 2;
@@ -25,6 +36,7 @@ const DEFAULT_FEE_SAT_VB = 2;
 export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } = {}): EsploraServer {
   const index = new ChainIndex(rpc);
   let feeSatVb = DEFAULT_FEE_SAT_VB;
+  const interceptors: Interceptor[] = [];
 
   const mempool = async (): Promise<Map<string, Uint8Array>> => {
     const ids = await rpc.call<string[]>('getrawmempool');
@@ -314,6 +326,10 @@ export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } =
       if (process.env.LAB_ESPLORA_LOG) console.error(`[esplora] ${req.method} ${path}`);
       try {
         await index.sync();
+        for (const i of interceptors) {
+          const answer = await i(path, req);
+          if (answer) return answer;
+        }
         for (const [re, handler] of routes) {
           const m = path.match(re);
           if (m) return await handler(m, req);
@@ -326,7 +342,11 @@ export function startEsploraServer(rpc: JsonRpcClient, opts: { port?: number } =
   });
   const port = server.port!;
   const setFeeRate = (satPerVb: number): void => void (feeSatVb = satPerVb);
-  return { url: `http://127.0.0.1:${port}`, port, index, setFeeRate, stop: () => server.stop(true) };
+  const intercept = (i: Interceptor): (() => void) => {
+    interceptors.push(i);
+    return () => void interceptors.splice(interceptors.indexOf(i), 1);
+  };
+  return { url: `http://127.0.0.1:${port}`, port, index, setFeeRate, intercept, stop: () => server.stop(true) };
 }
 
 const text = (s: string): Response => new Response(s, { headers: { 'content-type': 'text/plain' } });

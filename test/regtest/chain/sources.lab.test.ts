@@ -8,10 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p2wpkh, Transaction } from '@scure/btc-signer';
-import { fromHex } from '../../../src/bolt/bytes.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
 import { BitcoindRpcChainSource } from '../../../src/chain/bitcoind-rpc.ts';
 import { EsploraChainSource } from '../../../src/chain/esplora.ts';
 import { TipTracker } from '../../../src/chain/tip-tracker.ts';
+import { CheckedChainSource } from '../../../src/chain/checked-source.ts';
+import { HeaderChain, MemoryHeaderStore } from '../../../src/chain/header-chain.ts';
+import { rootFromBranch } from '../../../src/chain/merkle.ts';
+import { parseHeader, POW_PARAMS } from '../../../src/chain/pow.ts';
+import { type FeeratePerKw } from '../../../src/bolt/units.ts';
 import { BroadcastError, type ChainSource } from '../../../src/chain/types.ts';
 import { startBtcd, type Btcd } from '../../lab/btcd.ts';
 import { reorg } from '../../lab/blocks.ts';
@@ -22,6 +27,7 @@ import { REGTEST } from '../../lab/regtest.ts';
 let btcd: Btcd;
 let esplora: EsploraServer;
 let faucet: Faucet;
+let raw: ChainSource[];
 let sources: ChainSource[];
 
 beforeAll(async () => {
@@ -29,10 +35,13 @@ beforeAll(async () => {
   esplora = startEsploraServer(btcd.rpc);
   faucet = new Faucet(btcd);
   await faucet.ensureFunds();
-  sources = [
+  raw = [
     new EsploraChainSource({ url: esplora.url }),
     new BitcoindRpcChainSource({ url: btcd.rpcUrl, user: btcd.rpcUser, password: btcd.rpcPass, caCert: btcd.rpcCert }),
   ];
+  // The same answers through what the node uses: headers verified, confirmations proven.
+  const checked = raw.map((s) => new CheckedChainSource(s, new HeaderChain(s, POW_PARAMS.regtest, new MemoryHeaderStore()), { maxFeerate: 250_000 as FeeratePerKw }));
+  sources = [...raw, ...checked];
 }, 60_000);
 
 afterAll(async () => {
@@ -97,6 +106,16 @@ describe('chain sources agree with btcd', () => {
       const [u] = await s.scriptUtxos(pay.script);
       expect(u?.status.confirmations).toBe(1);
       expect((await s.scriptHistory(pay.script)).map((t) => t.txid)).toEqual([fundTxid]);
+    }
+  });
+
+  test('each source proves the confirmation with a merkle branch to its block header', async () => {
+    const block = (await truth(fundTxid)).blockhash!;
+    for (const s of raw) {
+      const p = await s.merkleProof(fundTxid, block);
+      const root = rootFromBranch(fundTxid, p!.pos, p!.branch);
+      expect({ kind: s.kind, root: hex(root) }).toEqual({ kind: s.kind, root: hex(parseHeader(await s.blockHeader(block)).merkleRoot) });
+      expect(p!.pos).toBe((await btcd.rpc.call<{ tx: string[] }>('getblock', block, 1)).tx.indexOf(fundTxid));
     }
   });
 
