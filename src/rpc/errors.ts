@@ -5,6 +5,7 @@
  * short (no stack traces to clients).
  */
 import { Code, ConnectError } from '@connectrpc/connect';
+import { ChainSourceError } from '../chain/types.ts';
 import { ChannelError } from '../node/channels/manager.ts';
 import { InvoiceError } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentErrorCode } from '../node/payments/payments.ts';
@@ -53,5 +54,7 @@ export function toConnectError(e: unknown): ConnectError {
   if (e instanceof SubscriberOverflowError) return new ConnectError(e.message, Code.ResourceExhausted);
   if (e instanceof InvoiceError) return invalidArgument(e.message);
   if (e instanceof ChannelError || e instanceof WalletError) return failedPrecondition(e.message);
+  // The chain source is down or answered something refused: try again later.
+  if (e instanceof ChainSourceError) return new ConnectError(e.message, Code.Unavailable);
   return new ConnectError(e instanceof Error ? e.message : String(e), Code.Internal);
 }

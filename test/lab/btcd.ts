@@ -3,10 +3,14 @@
  * run time, RPC over TLS with btcd's self-signed certificate (lnd insists on
  * TLS to btcd), a transaction index (so
  * getrawtransaction finds any tx), and a mining address whose key the lab
- * holds, so mined coins can be handed out by the faucet. `restart` stops it
- * and starts it again on the same data, ports and credentials (its mempool
- * is lost, as btcd does not keep one), optionally with other policy flags:
- * how tests make the chain source go away, come back, or refuse.
+ * holds, so mined coins can be handed out by the faucet.
+ *
+ * Clients reach its RPC through a TCP proxy (tcp-proxy.ts), so `restart`
+ * can make the chain source go away and come back: the proxy is cut, btcd
+ * stopped and started again (optionally with other policy flags, to make it
+ * refuse what it took before), and since btcd deletes a regtest database at
+ * every start, the blocks it had are submitted to it again before the proxy
+ * lets clients back in. Its mempool is lost, as after any btcd restart.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +20,7 @@ import { p2wpkh } from '@scure/btc-signer';
 import { JsonRpcClient } from '../../src/chain/json-rpc.ts';
 import { labBinary } from './binaries.ts';
 import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { startTcpProxy } from './tcp-proxy.ts';
 import { REGTEST } from './regtest.ts';
 
 export interface Btcd {
@@ -43,6 +48,7 @@ export interface Btcd {
 export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): Promise<Btcd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lab-btcd-'));
   const [rpcPort, p2pPort] = [await freePort(), await freePort()];
+  const proxy = startTcpProxy({ host: '127.0.0.1', port: rpcPort });
   const rpcUser = 'lab';
   const rpcPass = Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex');
   const privateKey = secp256k1.utils.randomSecretKey();
@@ -75,12 +81,14 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
       logFile: join(dir, 'btcd.log'),
     });
   let proc = launch();
-  const rpcUrl = `https://127.0.0.1:${rpcPort}`;
+  const rpcUrl = `https://127.0.0.1:${proxy.port}`;
   const rpcCertPath = join(dir, 'rpc.cert');
   // btcd writes its certificate at start; wait for it before trusting it.
   const rpcCert = await waitFor('btcd rpc.cert', async () => readFileSync(rpcCertPath, 'utf8') || undefined, 30_000);
   const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
-  const ready = (): Promise<unknown> => waitFor('btcd RPC', async () => ((await rpc.call<number>('getblockcount').catch(() => -1)) >= 0 ? true : undefined), 30_000);
+  // Past the proxy: what restart uses while clients are kept out.
+  const direct = new JsonRpcClient({ url: `https://127.0.0.1:${rpcPort}`, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
+  const ready = (): Promise<unknown> => waitFor('btcd RPC', async () => ((await direct.call<number>('getblockcount').catch(() => -1)) >= 0 ? true : undefined), 30_000);
   await ready();
   return {
     get proc() {
@@ -92,19 +100,34 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
     rpcPass,
     rpcCertPath,
     rpcCert,
-    rpcHost: `127.0.0.1:${rpcPort}`,
+    rpcHost: `127.0.0.1:${proxy.port}`,
     p2pPort,
     rpc,
     miner: { privateKey, script: pay.script, address: pay.address! },
     generate: (n) => rpc.call<string[]>('generate', n),
     height: () => rpc.call<number>('getblockcount'),
     async restart(r = {}) {
-      await proc.stop();
-      await r.whileDown?.();
-      if (r.args) extra = r.args;
-      proc = launch();
-      await ready();
+      const blocks: string[] = [];
+      const height = await direct.call<number>('getblockcount');
+      for (let h = 1; h <= height; h++) blocks.push(await direct.call<string>('getblock', await direct.call<string>('getblockhash', h), 0));
+      proxy.cut();
+      try {
+        await proc.stop();
+        await r.whileDown?.();
+        if (r.args) extra = r.args;
+        proc = launch();
+        await ready();
+        for (const b of blocks) {
+          const refused = await direct.call<string | null>('submitblock', b);
+          if (refused) throw new Error(`btcd refused a block it had before the restart: ${refused}`);
+        }
+      } finally {
+        proxy.restore();
+      }
     },
-    stop: () => proc.stop(),
+    async stop() {
+      proxy.stop();
+      await proc.stop();
+    },
   };
 }
