@@ -17,6 +17,7 @@ import { type FeeratePerKw, sat } from '../../src/bolt/units.ts';
 import { parseTx } from '../../src/chain/txid.ts';
 import { type ChainSource, ChainSourceError } from '../../src/chain/types.ts';
 import { silentLogger } from '../../src/node/log.ts';
+import { type Tx } from '../../src/bolt/bolt3/tx.ts';
 import { Store } from '../../src/node/store.ts';
 import { UnconfirmedFundsError } from '../../src/node/wallet/errors.ts';
 import { Wallet, WalletError } from '../../src/node/wallet/wallet.ts';
@@ -269,3 +270,58 @@ describe('wallet: fees and operator release', () => {
     await expect(s.wallet.release('ab'.repeat(32))).rejects.toThrow(`no wallet transaction ${'ab'.repeat(32)}`);
   });
 });
+
+describe('wallet: HTLC fee bumps (anchors channels)', () => {
+  /** An HTLC transaction spending an output of someone else's transaction, paying no fee of its own. */
+  function htlcTx(s: Setup): { tx: Tx; outpoint: string } {
+    const parent = s.chain.fund([{ script: Uint8Array.from([0x00, 0x20, ...new Uint8Array(32).fill(8)]), value: 20_000n }]);
+    s.chain.mine();
+    return {
+      tx: { version: 2, locktime: 0, inputs: [{ txid: parent.txid, vout: 0, sequence: 1, witness: [] }], outputs: [{ value: 20_000n, script: scriptOf(ELSEWHERE) }] },
+      outpoint: `${parent.txid}:0`,
+    };
+  }
+
+  test('the fee coin of an HTLC transaction whose output the peer claimed first is released', async () => {
+    const s = setup();
+    await receive(s, [50_000n]);
+    const { tx, outpoint } = htlcTx(s);
+    const bumped = s.wallet.bringFee(`htlc-stage:${outpoint}`, tx, 700, FEERATE, () => [[Uint8Array.of(1)]]);
+    expect(s.wallet.balance().reservedSat).toBe(sat(50_000));
+    await block(s);
+    expect(s.chain.mempool.has(bumped.txid)).toBe(true);
+    // The peer's claim of the same HTLC output is mined; ours drops out of the mempool.
+    const [ptxid, pvout] = outpoint.split(':') as [string, string];
+    s.chain.mempool.delete(bumped.txid);
+    const claim = s.chain.mine({ txs: [rawTx([{ txid: ptxid, vout: Number(pvout) }], [{ script: Uint8Array.of(0x51), value: 19_000n }])] });
+    await block(s);
+    expect(s.wallet.transaction(bumped.txid)).toMatchObject({ state: 'conflicted', purpose: 'fee-bump', conflictHeight: claim.height });
+    expect(s.wallet.balance()).toEqual({ confirmedSat: sat(50_000), unconfirmedSat: sat(0), reservedSat: sat(0) });
+    // The same key builds a new one (not the dead transaction).
+    const again = s.wallet.bringFee(`htlc-stage:${outpoint}`, tx, 700, FEERATE, () => [[Uint8Array.of(1)]]);
+    expect(again.txid).not.toBe(bumped.txid);
+  });
+
+  test('a fee bump the network refuses stays reserved (the channel layer holds it) and cannot be released', async () => {
+    const s = setup();
+    await receive(s, [50_000n]);
+    const { tx, outpoint } = htlcTx(s);
+    s.chain.refusal = () => 'mandatory-script-verify-flag-failed';
+    const bumped = s.wallet.bringFee(`htlc-stage:${outpoint}`, tx, 700, FEERATE, () => [[Uint8Array.of(1)]]);
+    await block(s);
+    expect(s.wallet.transaction(bumped.txid)).toMatchObject({ state: 'unconfirmed', lastError: 'mandatory-script-verify-flag-failed (kept: the channel layer sends this fee bump itself)' });
+    expect(s.wallet.balance().reservedSat).toBe(sat(50_000));
+    await expect(s.wallet.release(bumped.txid)).rejects.toThrow(/is still needed by the channel layer, which sends this HTLC transaction until it or the peer claims the output/);
+  });
+
+  test('fee bumps do not spend unconfirmed coins from other wallets', async () => {
+    const s = setup();
+    const { tx, outpoint } = htlcTx(s);
+    await receive(s, [80_000n], false);
+    expect(() => s.wallet.bringFee(`htlc-stage:${outpoint}`, tx, 700, FEERATE, () => [[Uint8Array.of(1)]])).toThrow(
+      /^insufficient confirmed funds for an HTLC transaction fee: need \d+ sat including fees, have 0 sat confirmed \(or our own change\); 80000 sat more is unconfirmed from other wallets/,
+    );
+    expect(s.wallet.transactions()).toEqual([]);
+  });
+});
+
