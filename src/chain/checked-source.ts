@@ -6,7 +6,9 @@
  *   last one we verified, passes the proof-of-work rules (header-chain.ts).
  * - A confirmation is believed only with a merkle branch that leads from the
  *   transaction to the merkle root of the header at that height on our
- *   verified chain; confirmations are counted from our verified tip.
+ *   verified chain; confirmations are counted from our verified tip. (Wallet
+ *   coins confirmed too far below the first verified header to walk down to
+ *   are the one exception: see proveConfirmed.)
  * - A claimed spend must be a transaction (re-hashed to its txid) with an
  *   input spending that outpoint; a claimed unspent output must exist in its
  *   transaction with that script and value; a block's txid list must hash to
@@ -122,10 +124,18 @@ export class CheckedChainSource implements ChainSource {
     return this.proveConfirmed(txid, s);
   }
 
-  /** A confirmed status only once the merkle branch leads to our verified header at that height. */
-  private async proveConfirmed(txid: string, claimed: TxStatus): Promise<TxStatus> {
+  /**
+   * A confirmed status only once the merkle branch leads to our verified
+   * header at that height. With `oldCoin`, a confirmation too deep below the
+   * first verified header to reach (a wallet restored with old coins) is
+   * taken as claimed: spending a coin that does not exist only fails.
+   */
+  private async proveConfirmed(txid: string, claimed: TxStatus, o: { oldCoin?: boolean } = {}): Promise<TxStatus> {
     const block = claimed.block;
     if (!block) this.refuse(`${txid} claimed confirmed without a block`);
+    if (o.oldCoin && this.headers.beyondBackfill(block.height)) {
+      return { confirmed: true, block: { height: block.height, hash: block.hash }, confirmations: confirmationsAt(block.height, this.headers.tip!.height) };
+    }
     let tip = this.headers.tip;
     let ours = tip && block.height <= tip.height ? await this.headers.hashAt(block.height) : undefined;
     if (ours !== block.hash) {
@@ -201,7 +211,7 @@ export class CheckedChainSource implements ChainSource {
       if (!o?.script || !equalBytes(o.script, script) || o.amount !== u.value) {
         this.refuse(`utxo ${u.txid}:${u.vout} of ${u.value} sat is not an output of that transaction paying that script`);
       }
-      out.push({ ...u, status: u.status.confirmed ? await this.proveConfirmed(u.txid, u.status) : u.status });
+      out.push({ ...u, status: u.status.confirmed ? await this.proveConfirmed(u.txid, u.status, { oldCoin: true }) : u.status });
     }
     return out;
   }

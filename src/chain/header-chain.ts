@@ -115,6 +115,12 @@ export class HeaderChain {
     return h;
   }
 
+  /** Whether a height is too far below the first verified header to be reached by walking links down. */
+  beyondBackfill(height: number): boolean {
+    const bottom = this.store.bottom();
+    return !!bottom && bottom.height - height > this.maxBackfill;
+  }
+
   /** The verified header at a height, walking hash links down from the lowest one we hold if needed. */
   async headerAt(height: number): Promise<Header | undefined> {
     const top = this.store.top();

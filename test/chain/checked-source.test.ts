@@ -128,6 +128,18 @@ describe('checked chain source: confirmations', () => {
     await src.tip(); // anchors at 50
     expect(await src.txStatus(pay.txid)).toEqual({ confirmed: true, block: { height: 15, hash: chain.blocks[15]!.hash }, confirmations: 36 });
   });
+
+  test('a wallet coin confirmed far below the first verified header is taken as claimed; any other confirmation there is refused', async () => {
+    const { chain, pay } = paidChain();
+    chain.mineMany(40);
+    const source = chain.source();
+    const headers = new HeaderChain(source, POW_PARAMS.regtest, new MemoryHeaderStore(), { now: () => NOW, maxBackfill: 10 });
+    const src = new CheckedChainSource(source, headers, { maxFeerate: 2_500 as FeeratePerKw });
+    await src.tip(); // anchored at 54, 39 above the payment
+    const [u] = await src.scriptUtxos(SCRIPT);
+    expect(u!.status).toEqual({ confirmed: true, block: { height: 15, hash: chain.blocks[15]!.hash }, confirmations: 46 });
+    await refused(src.txStatus(pay.txid), /more than 10 blocks below the first verified header/);
+  });
 });
 
 describe('checked chain source: the header chain', () => {
