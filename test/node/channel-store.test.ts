@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { forgetUnsigned, ourReestablish, retransmissions, sendAdd, sendFulfill } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { type CltvExpiry, type Msat, sat } from '../../src/bolt/units.ts';
-import { ChannelStore } from '../../src/node/channels/store.ts';
+import { ChannelExistsError, ChannelStore } from '../../src/node/channels/store.ts';
 import { Store } from '../../src/node/store.ts';
 import { Pair, type Side } from '../bolt02/channel-harness.ts';
 
@@ -35,7 +35,9 @@ describe('channel store', () => {
     const persistAndReload = (s: Side): void => {
       const file = `${path}.${s.name}`;
       let db = openDb(file);
-      db.channels.save({ channelId: s.state.channelId, peer, keyIndex: 0, phase: 'normal', state: s.state });
+      const row = { channelId: s.state.channelId, peer, keyIndex: 0, phase: 'normal' as const, state: s.state };
+      if (db.channels.has(row.channelId)) db.channels.update(row);
+      else db.channels.insert(row);
       db.store.close();
       db = openDb(file);
       const back = db.channels.load(s.state.channelId)!;
@@ -71,11 +73,36 @@ describe('channel store', () => {
     const { store, channels } = openDb(join(dir, 'db.sqlite'));
     const p = Pair.open(sat(500_000));
     const stored = { channelId: p.a.state.channelId, peer: new Uint8Array(33).fill(3), keyIndex: channels.nextKeyIndex(), phase: 'normal' as const, state: p.a.state };
+    channels.insert(stored);
     channels.saveWithRevoked(stored, p.a.state.remoteCommit);
     const found = channels.revokedByTxid(p.a.state.remoteCommit.txid);
     expect(found?.commitmentNumber).toBe(0n);
     expect(found?.spec).toEqual(p.a.state.remoteCommit.spec);
     expect(channels.nextKeyIndex()).toBe(1);
+    store.close();
+  });
+
+  test('a new channel is inserted, never upserted: a second one with the same channel_id is refused and the first is untouched', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lnnode-chan-'));
+    dirs.push(dir);
+    const { store, channels } = openDb(join(dir, 'db.sqlite'));
+    const p = Pair.open(sat(500_000));
+    const first = { channelId: p.a.state.channelId, peer: new Uint8Array(33).fill(3), keyIndex: 0, phase: 'normal' as const, state: p.a.state };
+    channels.insert(first);
+    channels.saveWithRevoked(first, p.a.state.remoteCommit);
+    const rows = () => ({
+      channel: store.db.query('SELECT channel_id, peer, key_index, phase, state FROM channels').all(),
+      revoked: store.db.query('SELECT * FROM revoked_commitments').all(),
+    });
+    const before = rows();
+    // Another peer's channel naming the same funding outpoint, in another phase, with other commitments.
+    const intruder = { channelId: p.b.state.channelId, peer: new Uint8Array(33).fill(4), keyIndex: 1, phase: 'awaiting_lock_in' as const, state: p.b.state };
+    expect(() => channels.insert(intruder)).toThrow(ChannelExistsError);
+    // An update names the channel's own peer and key index: another peer's state cannot land on it either.
+    expect(() => channels.update(intruder)).toThrow(/no stored channel/);
+    expect(() => channels.saveWithRevoked(intruder, p.b.state.remoteCommit)).toThrow(/no stored channel/);
+    expect(rows()).toEqual(before);
+    expect(channels.load(first.channelId)!.state).toEqual(p.a.state);
     store.close();
   });
 

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { canSendShutdown, checkShutdownScript, type ClosingNegotiation, type ClosingSignedMessage, firstClosingSigned, readyToNegotiate, receiveClosingSigned } from '../../bolt/bolt2/channel/closing.ts';
 import { closingFee } from '../../bolt/bolt3/closing.ts';
+import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
 import { ChannelResolver, type CloseKind, type CloseRecord } from './resolver.ts';
@@ -237,7 +238,7 @@ export class ChannelManager {
         // its commitment, but that commitment spends an output that does not exist.
         this.log.warn('abandoning an open that did not complete before shutdown', { channelId: hex(c.channelId) });
         this.wallet.abandon(c.state.commitments.fundingTxid);
-        this.store.save({ ...c, phase: 'closed', state: { ...c.state, closeReason: 'open did not complete' } });
+        this.store.update({ ...c, phase: 'closed', state: { ...c.state, closeReason: 'open did not complete' } });
         continue;
       }
       const l: Live = { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false };
@@ -401,7 +402,7 @@ export class ChannelManager {
       const rec: ChannelRecord = { commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias() };
       const channelId = signed.state.channelId;
       p.accept = m;
-      this.store.save<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
+      this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
       this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_funding_signed', rec, reestablished: true });
       this.pending.delete(tempId);
       this.pending.set(hex(channelId), p);
@@ -422,6 +423,13 @@ export class ChannelManager {
     const p = this.pending.get(tempId);
     if (!p || p.funder || hex(p.peer) !== hex(peer) || !p.accept) return this.sendWarning(peer, m.temporaryChannelId, 'funding_created for no open we accepted');
     this.pending.delete(tempId);
+    // BOLT 2 funding_created receiver: the outpoint must not be one of a channel we already have (any peer, any phase).
+    const newId = channelIdFrom(m.fundingTxid, m.fundingOutputIndex);
+    if (this.channels.has(hex(newId)) || this.store.has(newId)) {
+      this.reservedKeys.delete(p.keyIndex);
+      this.log.warn('refused funding_created naming the outpoint of an existing channel', { peer: hex(peer), channelId: hex(newId) });
+      return this.sendError(peer, m.temporaryChannelId, 'funding_created: that funding outpoint belongs to an existing channel');
+    }
     try {
       const txid = hex(Uint8Array.from(m.fundingTxid).reverse());
       const { state } = initialCommitments({ weAreOpener: false, open: p.open, accept: p.accept, funding: { txid, vout: m.fundingOutputIndex }, secrets: p.secrets });
@@ -429,7 +437,7 @@ export class ChannelManager {
       const signed = signFirstRemote(verified, p.secrets);
       const rec: ChannelRecord = { commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias() };
       const channelId = signed.state.channelId;
-      this.store.save<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
+      this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
       this.reservedKeys.delete(p.keyIndex);
       this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_lock_in', rec, reestablished: true });
       this.peers.send(peer, 'funding_signed', { channelId, signature: signed.signature });
@@ -986,7 +994,7 @@ export class ChannelManager {
   private save(l: Live, channelId: Uint8Array, revoked?: RemoteCommit): void {
     const stored: StoredChannel<ChannelRecord> = { channelId, peer: l.peer, keyIndex: l.keyIndex, phase: l.phase, state: l.rec };
     if (revoked) this.store.saveWithRevoked(stored, revoked);
-    else this.store.save(stored);
+    else this.store.update(stored);
   }
 
   private setPhase(l: Live, channelId: Uint8Array, phase: ChannelPhase, rec: ChannelRecord): void {

@@ -36,20 +36,37 @@ export class ChannelStore {
     return (row?.m ?? -1) + 1;
   }
 
-  save<S>(c: StoredChannel<S>): void {
+  /**
+   * Stores a new channel. Never an upsert: a channel_id already present (any
+   * peer, any phase, closed ones too) throws ChannelExistsError and nothing
+   * is written, so no open can overwrite the commitments and revocation
+   * secrets of another channel.
+   */
+  insert<S>(c: StoredChannel<S>): void {
     const now = Math.floor(Date.now() / 1000);
-    this.store.db
-      .query(
-        `INSERT INTO channels (channel_id, peer, key_index, phase, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(channel_id) DO UPDATE SET phase = excluded.phase, state = excluded.state, updated_at = excluded.updated_at`,
-      )
+    const r = this.store.db
+      .query('INSERT INTO channels (channel_id, peer, key_index, phase, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel_id) DO NOTHING')
       .run(c.channelId, c.peer, c.keyIndex, c.phase, encodeRecord(c.state), now, now);
+    if (r.changes !== 1) throw new ChannelExistsError(c.channelId);
+  }
+
+  /** Writes the new phase and state of a stored channel of the same peer; throws if there is none. */
+  update<S>(c: StoredChannel<S>): void {
+    const r = this.store.db
+      .query('UPDATE channels SET phase = ?, state = ?, updated_at = ? WHERE channel_id = ? AND peer = ? AND key_index = ?')
+      .run(c.phase, encodeRecord(c.state), Math.floor(Date.now() / 1000), c.channelId, c.peer, c.keyIndex);
+    if (r.changes !== 1) throw new Error(`no stored channel ${Buffer.from(c.channelId).toString('hex')} of this peer and key index to update`);
+  }
+
+  /** Whether a channel with this id was ever stored (in any phase). */
+  has(channelId: Uint8Array): boolean {
+    return this.store.db.query<{ one: number }, [Uint8Array]>('SELECT 1 AS one FROM channels WHERE channel_id = ?').get(channelId) !== null;
   }
 
   /** Saves the new state and the commitment it revoked, atomically. */
   saveWithRevoked<S>(c: StoredChannel<S>, revoked: RemoteCommit): void {
     this.store.db.transaction(() => {
-      this.save(c);
+      this.update(c);
       this.store.db
         .query('INSERT OR IGNORE INTO revoked_commitments (channel_id, commitment_number, txid, spec) VALUES (?, ?, ?, ?)')
         .run(c.channelId, Number(revoked.index), revoked.txid, encodeRecord(revoked.spec));
@@ -78,6 +95,14 @@ export class ChannelStore {
       )
       .get(txid);
     return r ? { channelId: new Uint8Array(r.channel_id), commitmentNumber: BigInt(r.commitment_number), spec: decodeRecord(r.spec) } : undefined;
+  }
+}
+
+/** A channel with this id is already stored. */
+export class ChannelExistsError extends Error {
+  override readonly name = 'ChannelExistsError';
+  constructor(readonly channelId: Uint8Array) {
+    super(`channel ${Buffer.from(channelId).toString('hex')} already exists`);
   }
 }
 
