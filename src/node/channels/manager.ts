@@ -37,6 +37,8 @@ import {
   commitFeeMsat,
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
+import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
+import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type ChannelEvent, receive, signPending } from '../../bolt/bolt2/channel/machine.ts';
@@ -84,6 +86,8 @@ export interface ChannelRecord {
   remoteAlias?: bigint;
   /** block x tx x output of the funding output, once confirmed. */
   shortChannelId?: string;
+  /** Fundee: the funding transaction was found and pays funding_satoshis to the 2-of-2 (BOLT 2 channel_ready). */
+  fundingVerified?: boolean;
   /** Set once the channel failed or closing began: why. */
   closeReason?: string;
   /** Mutual close in progress: our shutdown script, theirs once received, the fee negotiation. */
@@ -506,8 +510,25 @@ export class ChannelManager {
     if (!l || l.phase !== 'awaiting_lock_in' || l.rec.readySent) return;
     const c = l.rec.commitments;
     const status = await this.chain.txStatus(c.fundingTxid).catch(() => null);
-    if (!status?.block || status.confirmations < l.rec.minimumDepth) return;
-    if (l.rec.readySent) return;
+    if (!status) return;
+    if (!c.weAreOpener && !l.rec.fundingVerified) {
+      const raw = await this.chain.transaction(c.fundingTxid).catch(() => null);
+      if (!raw || l.phase !== 'awaiting_lock_in' || l.rec.fundingVerified) return;
+      const tx = parseTx(raw);
+      const outputs = Array.from({ length: tx.outputsLength }, (_, i) => {
+        const o = tx.getOutput(i);
+        return { script: o.script ?? new Uint8Array(0), amount: o.amount ?? -1n };
+      });
+      const problem = fundingOutputProblem(c, outputs);
+      if (problem) return this.forgetUnfunded(l, fromHex(id), problem);
+      l.rec = { ...l.rec, fundingVerified: true };
+      this.save(l, fromHex(id));
+    }
+    if (!status.block || status.confirmations < l.rec.minimumDepth) return;
+    // BOLT 2 channel_ready: never on a funding output already spent (a commitment broadcast before lock-in); watchClose resolves that close.
+    const spent = await this.chain.outspend(c.fundingTxid, c.fundingVout).catch(() => undefined);
+    if (!spent || spent.spent) return;
+    if (l.rec.readySent || l.phase !== 'awaiting_lock_in') return;
     const txids: string[] = await this.chain.blockTxids(status.block.hash).catch(() => []);
     const index = txids.indexOf(c.fundingTxid);
     const shortChannelId = index >= 0 ? `${status.block.height}x${index}x${c.fundingVout}` : undefined;
@@ -516,6 +537,13 @@ export class ChannelManager {
     this.sendReady(l);
     this.log.info('funding confirmed, channel_ready sent', { channelId: id, shortChannelId });
     this.maybeNormal(l, fromHex(id));
+  }
+
+  /** A channel whose funding never existed as promised: tell the peer, and never use it (no funds of ours are in it). */
+  private forgetUnfunded(l: Live, channelId: Uint8Array, reason: string): void {
+    this.log.warn('forgetting a channel whose funding output is not what was promised', { channelId: hex(channelId), reason });
+    this.sendError(l.peer, channelId, reason);
+    this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
   }
 
   private sendReady(l: Live): void {
