@@ -38,6 +38,7 @@ import {
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
+import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
@@ -489,11 +490,21 @@ export class ChannelManager {
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
     if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
+    this.enforceHtlcDeadlines(height);
     this.updateFees();
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
     await Promise.all(
       [...this.channels.entries()].filter(([, l]) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed').map(([id]) => this.watchClose(id, height)),
     );
+  }
+
+  /** Fails (and so force closes) every channel holding an HTLC past its deadline (htlc-deadlines.ts), connected or not. */
+  private enforceHtlcDeadlines(height: number): void {
+    for (const [id, l] of this.channels) {
+      if (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown') continue;
+      const breach = htlcDeadlineBreach(l.rec.commitments, height, (h) => this.hooks.preimageOf(h) !== undefined);
+      if (breach) this.failChannel(l, fromHex(id), breach.reason);
+    }
   }
 
   /** The chain's 6-block fee estimate (sat/kw) as last seen, for funding, sweeps and mutual closes. */
