@@ -11,6 +11,7 @@ import {
   availableToSend,
   ChannelProtocolError,
   type Commitments,
+  DataLossError,
   forgetUnsigned,
   ourReestablish,
   retransmissions,
@@ -231,9 +232,45 @@ describe('reconnection', () => {
     expectInSync(p);
   });
 
-  test('a peer claiming a future commitment number is refused (possible data loss)', () => {
+  test('a peer claiming a far-ahead state with a garbage secret is a protocol violation, not data loss (we may broadcast)', () => {
     const p = Pair.open(FUNDING);
-    const theirs = { ...ourReestablish(p.b.state, p.b.secrets), nextRevocationNumber: 5n };
-    expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).toThrow('we lost data');
+    add(p, p.a, 10_000n, 1);
+    p.sign(p.a);
+    p.settle();
+    const honest = ourReestablish(p.b.state, p.b.secrets);
+    const liar = { ...honest, nextCommitmentNumber: honest.nextCommitmentNumber + 100n, nextRevocationNumber: honest.nextRevocationNumber + 100n, yourLastPerCommitmentSecret: new Uint8Array(32).fill(9) };
+    const thrown = (() => {
+      try {
+        retransmissions(p.a.state, p.a.secrets, liar);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(thrown).toBeInstanceOf(ChannelProtocolError);
+    expect(thrown).not.toBeInstanceOf(DataLossError);
+    expect(thrown!.message).toBe('channel_reestablish: next_revocation_number 101 is ahead of our commitment 1 without the secret that would prove it');
+    // A number no commitment can have is refused the same way (no secret is derived for it).
+    expect(() => retransmissions(p.a.state, p.a.secrets, { ...liar, nextRevocationNumber: 1n << 60n })).toThrow(/without the secret/);
+  });
+
+  test('a peer that proves it holds our secret for a later commitment: we lost data (never broadcast)', () => {
+    const p = Pair.open(FUNDING);
+    const old = p.a.state; // a database copy taken here, restored later
+    for (const i of [1, 2]) {
+      add(p, p.a, 10_000n, i);
+      p.sign(p.a);
+      p.settle();
+    }
+    expect(() => retransmissions(old, p.a.secrets, ourReestablish(p.b.state, p.b.secrets))).toThrow(DataLossError);
+    expect(() => retransmissions(old, p.a.secrets, ourReestablish(p.b.state, p.b.secrets))).toThrow('the peer holds our secret for 1: we lost data');
+  });
+
+  test('next_commitment_number ahead without a revocation to back it fails the channel (our commitment is not revoked)', () => {
+    const p = Pair.open(FUNDING);
+    const theirs = { ...ourReestablish(p.b.state, p.b.secrets), nextCommitmentNumber: 5n };
+    expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).toThrow(ChannelProtocolError);
+    expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).not.toThrow(DataLossError);
+    expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).toThrow('channel_reestablish: next_commitment_number 5, expected 1, ahead of the 0 we signed');
+    expect(() => retransmissions(p.a.state, p.a.secrets, { ...theirs, nextCommitmentNumber: 0n })).toThrow('next_commitment_number 0, expected 1');
   });
 });

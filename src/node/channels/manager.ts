@@ -87,6 +87,8 @@ export interface ChannelRecord {
   remoteAlias?: bigint;
   /** block x tx x output of the funding output, once confirmed. */
   shortChannelId?: string;
+  /** The peer proved we lost state (channel_reestablish): our commitment may be revoked and is never broadcast. */
+  dataLoss?: boolean;
   /** Fundee: the funding transaction was found and pays funding_satoshis to the 2-of-2 (BOLT 2 channel_ready). */
   fundingVerified?: boolean;
   /** Set once the channel failed or closing began: why. */
@@ -649,7 +651,7 @@ export class ChannelManager {
   private onDataLoss(l: Live, channelId: Uint8Array, reason: string): void {
     this.log.error('channel state is behind the peer: waiting for the peer to close', { channelId: hex(channelId), reason });
     this.sendError(l.peer, channelId, reason);
-    this.setPhase(l, channelId, 'closing', { ...l.rec, closeReason: `data loss: ${reason}` });
+    this.setPhase(l, channelId, 'closing', { ...l.rec, closeReason: `data loss: ${reason}`, dataLoss: true });
   }
 
   // ------------------------------------------------------------------ updates
@@ -786,6 +788,8 @@ export class ChannelManager {
     if (l.rec.close) return { closingTxid: l.rec.close.txid };
     if (o.force) {
       if (l.phase === 'awaiting_funding_signed') throw new ChannelError('the channel is not funded yet');
+      // Our commitment may be revoked: broadcasting it would hand the peer everything.
+      if (l.rec.dataLoss) throw new ChannelError('this node lost channel state: it must not broadcast its commitment; waiting for the peer to close');
       return { closingTxid: await this.forceClose(l, channelId, 'closed by us (force)') };
     }
     if (l.phase !== 'normal' && l.phase !== 'shutdown') throw new ChannelError(`a channel in phase ${l.phase} cannot be closed cooperatively; use force`);

@@ -549,40 +549,56 @@ function updateMessage(c: Commitments, u: Update): Outgoing {
   }
 }
 
+/** Commitment numbers are 48 bits (BOLT 3); a claim past that is a lie we need not derive a secret for. */
+const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n;
+
 /**
  * Answers the peer's channel_reestablish: what must be sent again, in the
  * order it was first sent. Throws ChannelProtocolError when the peer's
- * numbers cannot be reconciled (it lies, or one of us lost data).
+ * numbers cannot be reconciled (fail the channel: our latest commitment is
+ * not revoked, so broadcasting it is safe), and DataLossError only when the
+ * peer proves we lost state: it holds the secret revoking our latest
+ * commitment, so that commitment must never be broadcast.
  */
 export function retransmissions(c: Commitments, s: ChannelSecrets, theirs: ReestablishFields): Outgoing[] {
   const out: Outgoing[] = [];
   // Their view of our revocations.
   let revoke: Outgoing | undefined;
-  if (theirs.nextRevocationNumber === c.localCommit.index - 1n && c.localCommit.index > 0n) {
-    revoke = revocationFor(c, s, c.localCommit.index - 1n);
-  } else if (theirs.nextRevocationNumber > c.localCommit.index) {
-    throw new DataLossError(`channel_reestablish: next_revocation_number ${theirs.nextRevocationNumber} but our commitment is ${c.localCommit.index}: we lost data`);
-  } else if (theirs.nextRevocationNumber !== c.localCommit.index) {
-    throw new ChannelProtocolError(`channel_reestablish: next_revocation_number ${theirs.nextRevocationNumber} but our commitment is ${c.localCommit.index}`);
+  const next = theirs.nextRevocationNumber;
+  if (next > c.localCommit.index) {
+    // BOLT 2 channel_reestablish receiver: next_revocation_number ahead AND your_last_per_commitment_secret correct for it minus 1: MUST NOT broadcast.
+    // Any of our secrets can be derived, so the claim is checked, not believed.
+    if (next <= MAX_COMMITMENT_NUMBER + 1n && equalBytes(perCommitmentSecret(s, next - 1n), theirs.yourLastPerCommitmentSecret)) {
+      throw new DataLossError(`channel_reestablish: next_revocation_number ${next} but our commitment is ${c.localCommit.index}, and the peer holds our secret for ${next - 1n}: we lost data`);
+    }
+    // BOLT 2 channel_reestablish receiver: otherwise, a your_last_per_commitment_secret that does not match SHOULD fail the channel.
+    throw new ChannelProtocolError(`channel_reestablish: next_revocation_number ${next} is ahead of our commitment ${c.localCommit.index} without the secret that would prove it`);
   }
-  if (c.localCommit.index > 0n && theirs.nextRevocationNumber > 0n) {
-    const expected = perCommitmentSecret(s, theirs.nextRevocationNumber - 1n);
+  if (next === c.localCommit.index - 1n && c.localCommit.index > 0n) {
+    revoke = revocationFor(c, s, c.localCommit.index - 1n);
+  } else if (next !== c.localCommit.index) {
+    // BOLT 2 channel_reestablish receiver: next_revocation_number not the last revoke_and_ack we sent (or the one after) SHOULD fail the channel.
+    throw new ChannelProtocolError(`channel_reestablish: next_revocation_number ${next} but our commitment is ${c.localCommit.index}`);
+  }
+  if (next > 0n) {
+    const expected = perCommitmentSecret(s, next - 1n);
+    // BOLT 2 channel_reestablish receiver: your_last_per_commitment_secret not matching the expected value SHOULD fail the channel.
     if (!equalBytes(expected, theirs.yourLastPerCommitmentSecret)) {
       throw new ChannelProtocolError('channel_reestablish: your_last_per_commitment_secret is not the last secret we sent');
     }
   }
   // Their view of our commitment_signed.
   let commit: Outgoing[] = [];
-  const next = c.nextRemoteCommit;
-  if (next && theirs.nextCommitmentNumber === next.index) {
-    commit = [...c.localChanges.signed.map((u) => updateMessage(c, u)), { name: 'commitment_signed', msg: { channelId: c.channelId, signature: next.sig, htlcSignatures: next.htlcSigs } }];
+  const pending = c.nextRemoteCommit;
+  if (pending && theirs.nextCommitmentNumber === pending.index) {
+    commit = [...c.localChanges.signed.map((u) => updateMessage(c, u)), { name: 'commitment_signed', msg: { channelId: c.channelId, signature: pending.sig, htlcSignatures: pending.htlcSigs } }];
   } else {
-    const expected = (next?.index ?? c.remoteCommit.index) + 1n;
-    if (theirs.nextCommitmentNumber > expected) {
-      throw new DataLossError(`channel_reestablish: next_commitment_number ${theirs.nextCommitmentNumber}, we only signed up to ${expected - 1n}: we lost data`);
-    }
+    const expected = (pending?.index ?? c.remoteCommit.index) + 1n;
+    // BOLT 2 channel_reestablish receiver: next_commitment_number not the next commitment_signed we would send SHOULD fail the channel.
+    // Ahead of it is not proof of data loss (nothing in the message backs it, and our latest commitment is not revoked): fail and broadcast.
     if (theirs.nextCommitmentNumber !== expected) {
-      throw new ChannelProtocolError(`channel_reestablish: next_commitment_number ${theirs.nextCommitmentNumber}, expected ${expected}`);
+      const ahead = theirs.nextCommitmentNumber > expected ? `, ahead of the ${expected - 1n} we signed` : '';
+      throw new ChannelProtocolError(`channel_reestablish: next_commitment_number ${theirs.nextCommitmentNumber}, expected ${expected}${ahead}`);
     }
   }
   if (revoke && commit.length && c.lastSent === 'commit') out.push(revoke, ...commit);
