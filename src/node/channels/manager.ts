@@ -202,6 +202,8 @@ interface Live {
   rec: ChannelRecord;
   /** channel_reestablish exchanged on the current connection. */
   reestablished: boolean;
+  /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
+  errorResent?: boolean;
 }
 
 const OPEN_TIMEOUT_MS = 60_000;
@@ -585,7 +587,9 @@ export class ChannelManager {
 
   private peerOnline(peer: Uint8Array): void {
     for (const [id, l] of this.channels) {
-      if (hex(l.peer) !== hex(peer) || (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown')) continue;
+      if (hex(l.peer) !== hex(peer)) continue;
+      l.errorResent = false;
+      if (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown') continue;
       l.reestablished = false;
       const r = ourReestablish(l.rec.commitments, l.secrets);
       this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...r });
@@ -975,6 +979,7 @@ export class ChannelManager {
       if (name === 'channel_reestablish') return this.sendError(peer, channelId, 'unknown channel');
       return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
     }
+    if (l.phase === 'closing' || l.phase === 'closed') return this.onFailedChannelMessage(l, channelId, name);
     switch (name) {
       case 'channel_ready':
         return this.onChannelReady(l, channelId, m as never);
@@ -997,7 +1002,23 @@ export class ChannelManager {
     }
   }
 
+  /**
+   * A channel that failed or is closing on chain signs and retransmits
+   * nothing. BOLT 2 channel_reestablish: a channel in an error state SHOULD
+   * retransmit the error and ignore any other packets for that channel: once
+   * per connection, so a peer flooding it gets no more than that.
+   */
+  private onFailedChannelMessage(l: Live, channelId: Uint8Array, name: string): void {
+    if (name === 'channel_reestablish' && !l.errorResent) {
+      l.errorResent = true;
+      return this.sendError(l.peer, channelId, l.rec.closeReason ?? 'the channel is closed');
+    }
+    this.log.debug('ignored a message for a closed channel', { channelId: hex(channelId), message: name });
+  }
+
   private onPeerError(peer: Uint8Array, kind: string, m: Record<string, unknown>): void {
+    // BOLT 1 warning: the receiver may log it and otherwise ignores it; only an error ends our opens and channels.
+    if (kind !== 'error') return;
     const channelId = m.channelId as Uint8Array;
     const text = new TextDecoder().decode(m.data as Uint8Array).slice(0, 200);
     const all = channelId.every((b) => b === 0);
@@ -1006,7 +1027,6 @@ export class ChannelManager {
         this.abortPending(key, new ChannelError(`peer refused the channel: ${text}`));
       }
     }
-    if (kind !== 'error') return;
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer) || (!all && id !== hex(channelId))) continue;
       if (l.phase === 'awaiting_funding_signed') {

@@ -13,10 +13,16 @@ import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex } from '../../../src/bolt/bytes.ts';
 import { msat, sat } from '../../../src/bolt/units.ts';
+import { ourReestablish } from '../../../src/bolt/bolt2/channel/commitments.ts';
+import { shachainIndex } from '../../../src/bolt/bolt2/channel/keys.ts';
+import { SecretStore } from '../../../src/bolt/bolt3/shachain.ts';
 import { txidOf } from '../../../src/chain/txid.ts';
+import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
+import { channelSecrets } from '../../../src/node/channels/secrets.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
+import { Inbox, textOf } from './scripted-funder.ts';
 
 let lab: ChannelLab;
 const FUNDING = sat(400_000);
@@ -30,6 +36,9 @@ afterAll(async () => {
 });
 
 const summary = (n: LightningNode, id: string) => n.channels!.get(fromHex(id))!;
+
+/** The liar's channel, failed by A in the first test and used by the ones after it. */
+let failed: { a: LightningNode; liar: LightningNode; id: string; inbox: Inbox } | undefined;
 
 /** Rewrites `n`'s outgoing `name` messages until undone. */
 function tamper(n: LightningNode, name: string, rewrite: (m: Record<string, unknown>) => Record<string, unknown>): () => void {
@@ -65,6 +74,7 @@ describe('channel_reestablish: lies and real data loss', () => {
   test('a peer claiming a far-ahead state with a garbage secret makes us fail the channel and broadcast our commitment', async () => {
     const a = lab.startNode('a1');
     const liar = lab.startNode('liar');
+    const inbox = new Inbox(liar, a.nodeId);
     await lab.fund(a, 2_000_000n);
     await a.connect(liar.nodeId, '127.0.0.1', liar.p2pPort!);
     const { id } = await lab.openChannel(a, liar, FUNDING);
@@ -89,7 +99,41 @@ describe('channel_reestablish: lies and real data loss', () => {
     await waitFor('our commitment reaches the mempool', () => inMempoolOrChain(s.closingTxid!));
     await lab.mineUntil('our commitment confirmed', async () => (await lab.btcd.rpc.call<{ confirmations?: number }>('getrawtransaction', s.closingTxid!, 1)).confirmations! > 0, 3, 200);
     expect(liarBroadcasts).not.toContain(s.closingTxid);
+    failed = { a, liar, id, inbox };
   }, 120_000);
+
+  test('a channel already force closed answers channel_reestablish with its error again, and signs or retransmits nothing', async () => {
+    const { a, liar, id, inbox } = failed!;
+    // A reestablish asking A to send its last revoke_and_ack again, as an honest peer that missed it would.
+    const c = liar.channels!.store.load<ChannelRecord>(fromHex(id))!.state.commitments;
+    const keyIndex = liar.channels!.store.load<ChannelRecord>(fromHex(id))!.keyIndex;
+    const mine = ourReestablish(c, channelSecrets(liar.identity.root, 'regtest', keyIndex));
+    const older = SecretStore.deserialize(c.remoteSecrets).derive(shachainIndex(c.remoteCommit.index - 2n))!;
+    const from = inbox.all.length;
+    liar.peers.send(a.nodeId, 'channel_reestablish', { channelId: fromHex(id), ...mine, nextRevocationNumber: mine.nextRevocationNumber - 1n, yourLastPerCommitmentSecret: older });
+    await inbox.next('the error again', (r) => r.name === 'error', from);
+    await Bun.sleep(500);
+    const after = inbox.all.slice(from);
+    expect(after.map((r) => r.name)).toEqual(['error']);
+    expect(textOf(after[0]!)).toBe(summary(a, id).closeReason!);
+  }, 45_000);
+
+  test('1,000 update_add_htlc on a failed channel get no error each: one error answers the reestablish that follows them', async () => {
+    const { a, liar, id, inbox } = failed!;
+    await reconnect(liar, a);
+    const from = inbox.all.length;
+    for (let i = 0; i < 1_000; i++) {
+      liar.peers.send(a.nodeId, 'update_add_htlc', {
+        channelId: fromHex(id), id: 100n + BigInt(i), amountMsat: 1_000n, paymentHash: new Uint8Array(32).fill(i & 0xff), cltvExpiry: 1_000, onionRoutingPacket: new Uint8Array(1366),
+      });
+    }
+    const c = liar.channels!.store.load<ChannelRecord>(fromHex(id))!;
+    liar.peers.send(a.nodeId, 'channel_reestablish', { channelId: fromHex(id), ...ourReestablish(c.state.commitments, channelSecrets(liar.identity.root, 'regtest', c.keyIndex)) });
+    await inbox.next('the error answering the reestablish', (r) => r.name === 'error', from);
+    await Bun.sleep(1_000);
+    expect(inbox.all.slice(from).map((r) => r.name)).toEqual(['error']);
+    expect(summary(a, id).phase).not.toBe('normal');
+  }, 60_000);
 
   test('a node restored from an old database copy does not broadcast, tells the peer, and gets its to_remote once the peer closes', async () => {
     const a = lab.startNode('a2');
