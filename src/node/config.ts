@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
 import { insecureUrlProblem } from '../chain/secure-url.ts';
+import { type ChannelLimits } from './channels/limits.ts';
 import { type Level } from './log.ts';
 import { type Network } from './identity.ts';
 import { isNetwork, NETWORKS } from './networks.ts';
@@ -43,6 +44,8 @@ export interface DaemonConfig {
   maxCltvExpiry?: number;
   /** The highest fee rate the node pays or accepts from the API (sat/vB); DEFAULT_MAX_FEERATE_SAT_VB by default. */
   maxFeerateSatPerVb?: number;
+  /** Caps and timeouts of the channel layer (channels/limits.ts); the defaults unless a test lowers one. */
+  channelLimits?: Partial<ChannelLimits>;
 }
 
 export class ConfigError extends Error {

@@ -29,6 +29,7 @@ import { chainHash, GENESIS } from './networks.ts';
 import { PeerManager, type PeerEvent } from './peer/manager.ts';
 import { Subscription } from './subscription.ts';
 import { Store } from './store.ts';
+import { failBack } from './channels/fail-back.ts';
 import { ChannelManager, type HtlcOutcome } from './channels/manager.ts';
 import { Invoices } from './payments/invoices.ts';
 import { NO_CHANNELS } from './payments/payment-channels.ts';
@@ -132,12 +133,15 @@ export class LightningNode {
         {
           resolveIncoming: (channelId, htlc) => this.invoices.resolve(channelId, htlc, this.knownHeight),
           outgoingResolved: (o) => (payments ? payments.resolved(o) : early.push(o)),
+          refuseIncoming: (_channelId, htlc) => failBack(this.identity.nodeSecret, htlc, { name: 'permanent_channel_failure' }),
           preimageOf: (h) => {
             const inv = this.invoices.get(h);
             return inv?.state === 'settled' ? inv.preimage : undefined;
           },
         },
         log.child('channel'),
+        undefined,
+        config.channelLimits,
       );
       const channels = this.channels;
       this.wallet.dependents = (txid) => {
@@ -280,6 +284,7 @@ export class LightningNode {
     clearTimeout(this.tipTimer);
     for (const s of this.peerEventSubscribers) s.close();
     this.payments.stop();
+    this.channels?.stop();
     this.peers.stop();
     this.store.close();
     this.log.info('stopped', { nodeId: hex(this.nodeId) });

@@ -12,7 +12,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
-import { canSendShutdown, checkShutdownScript, type ClosingNegotiation, type ClosingSignedMessage, firstClosingSigned, readyToNegotiate, receiveClosingSigned } from '../../bolt/bolt2/channel/closing.ts';
+import {
+  addDuringShutdown,
+  addedAfterOurShutdown,
+  canSendShutdown,
+  checkAgainstUpfront,
+  checkShutdownScript,
+  type ClosingNegotiation,
+  type ClosingSignedMessage,
+  firstClosingSigned,
+  readyToNegotiate,
+  receiveClosingSigned,
+} from '../../bolt/bolt2/channel/closing.ts';
 import { closingFee } from '../../bolt/bolt3/closing.ts';
 import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
@@ -70,6 +81,7 @@ import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
 import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
+import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
 import { channelSecrets } from './secrets.ts';
 import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
 import { type HDKey } from '@scure/bip32';
@@ -93,6 +105,8 @@ export interface ChannelRecord {
   fundingVerified?: boolean;
   /** Set once the channel failed or closing began: why. */
   closeReason?: string;
+  /** The peer's non-empty upfront_shutdown_script (open_channel / accept_channel): its shutdown must name it. */
+  remoteUpfrontScript?: Uint8Array;
   /** Mutual close in progress: our shutdown script, theirs once received, the fee negotiation. */
   shutdown?: ShutdownState;
   /** Once the funding output is spent (or we spent it): what spent it and how each output is being resolved. */
@@ -103,6 +117,8 @@ export interface ShutdownState {
   localScript: Uint8Array;
   remoteScript?: Uint8Array;
   sent: boolean;
+  /** The peer's next HTLC id when our shutdown was first sent: its adds from there on crossed our shutdown and are failed back. */
+  failAddsFrom?: bigint;
   /** Fee rate the closing fee is computed from. */
   feerate: FeeratePerKw;
   negotiation?: ClosingNegotiation;
@@ -124,6 +140,8 @@ export interface ChannelHooks {
   resolveIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
   /** One of our HTLCs ended. */
   outgoingResolved(o: HtlcOutcome): void;
+  /** How to fail an incoming HTLC the channel itself refuses (added after our shutdown): a failure for its payer. */
+  refuseIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
   /** The preimage of an incoming payment we settled, to claim its HTLC on chain. */
   preimageOf(paymentHash: Uint8Array): Uint8Array | undefined;
 }
@@ -204,6 +222,8 @@ interface Live {
   reestablished: boolean;
   /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
   errorResent?: boolean;
+  /** Fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
+  negotiationTimer?: ReturnType<typeof setTimeout>;
 }
 
 const OPEN_TIMEOUT_MS = 60_000;
@@ -222,6 +242,8 @@ export class ChannelManager {
   private readonly resolving = new Set<string>();
   private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private feerate: FeeratePerKw = DEFAULT_FEERATE;
+  readonly limits: ChannelLimits;
+  private stopped = false;
 
   constructor(
     private readonly db: Store,
@@ -234,7 +256,9 @@ export class ChannelManager {
     private readonly hooks: ChannelHooks,
     private readonly log: Logger,
     private readonly policy: ChannelPolicy = DEFAULT_POLICY,
+    limits: Partial<ChannelLimits> = {},
   ) {
+    this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...limits };
     this.store = new ChannelStore(db);
     this.resolver = new ChannelResolver(chain, wallet, this.store, {
       preimageOf: (h) => hooks.preimageOf(h),
@@ -257,6 +281,13 @@ export class ChannelManager {
     }
     peers.onMessage((peer, name, msg) => this.onMessage(peer, name, msg as Record<string, unknown>));
     peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
+  }
+
+  /** Clears the timers of opens and closing negotiations (the node is stopping; nothing is sent any more). */
+  stop(): void {
+    this.stopped = true;
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    for (const l of this.channels.values()) clearTimeout(l.negotiationTimer);
   }
 
   private secretsOf(keyIndex: number): ChannelSecrets {
@@ -314,7 +345,8 @@ export class ChannelManager {
   }
 
   private isActive(l: Live): boolean {
-    return l.phase === 'normal' && l.reestablished && this.peers.isConnected(l.peer);
+    // Once a close is requested no new HTLC goes out: our shutdown waits for a quiet channel.
+    return l.phase === 'normal' && !l.rec.shutdown && l.reestablished && this.peers.isConnected(l.peer);
   }
 
   /** An active channel with `peer` that can send `amountMsat` now, if any. */
@@ -408,7 +440,9 @@ export class ChannelManager {
     try {
       const { state } = initialCommitments({ weAreOpener: true, open: p.open, accept: m, funding: { txid: funding.txid, vout: funding.vout }, secrets: p.secrets });
       const signed = signFirstRemote(state, p.secrets);
-      const rec: ChannelRecord = { commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias() };
+      const rec: ChannelRecord = {
+        commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias(), remoteUpfrontScript: nonEmpty(m.upfrontShutdownScript),
+      };
       const channelId = signed.state.channelId;
       p.accept = m;
       this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
@@ -444,7 +478,9 @@ export class ChannelManager {
       const { state } = initialCommitments({ weAreOpener: false, open: p.open, accept: p.accept, funding: { txid, vout: m.fundingOutputIndex }, secrets: p.secrets });
       const verified = acceptFirstLocal(state, p.secrets, m.signature);
       const signed = signFirstRemote(verified, p.secrets);
-      const rec: ChannelRecord = { commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias() };
+      const rec: ChannelRecord = {
+        commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
+      };
       const channelId = signed.state.channelId;
       this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
       this.reservedKeys.delete(p.keyIndex);
@@ -603,6 +639,7 @@ export class ChannelManager {
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer)) continue;
       l.reestablished = false;
+      clearTimeout(l.negotiationTimer);
       this.forgetUnsigned(l, fromHex(id));
     }
   }
@@ -616,7 +653,11 @@ export class ChannelManager {
     const c = l.rec.commitments;
     if (!c.localChanges.proposed.length && !c.remoteChanges.proposed.length) return;
     const forgotten = c.localChanges.proposed.filter((u) => u.kind === 'add');
-    l.rec = { ...l.rec, commitments: forgetUnsigned(c) };
+    const after = forgetUnsigned(c);
+    const sd = l.rec.shutdown;
+    // Adds forgotten here reuse their ids after the reconnection; sent again, they still come after our shutdown.
+    const failAddsFrom = sd?.failAddsFrom !== undefined && sd.failAddsFrom > after.remoteNextHtlcId ? after.remoteNextHtlcId : sd?.failAddsFrom;
+    l.rec = { ...l.rec, commitments: after, ...(sd ? { shutdown: { ...sd, failAddsFrom } } : {}) };
     this.save(l, channelId);
     for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId, htlc: u.htlc });
   }
@@ -642,8 +683,8 @@ export class ChannelManager {
     this.sign(l, channelId);
     this.resolvePendingIncoming(l, channelId);
     const sd = l.rec.shutdown;
-    if (l.phase === 'shutdown' && sd) {
-      // BOLT 2: shutdown is sent again after reconnecting, and the fee negotiation starts over.
+    if (sd) {
+      // BOLT 2: shutdown is sent again after reconnecting (or for the first time, if a close waited), and the fee negotiation starts over.
       l.rec = { ...l.rec, shutdown: { ...sd, sent: false, negotiation: undefined } };
       this.save(l, channelId);
       this.progressShutdown(l, channelId);
@@ -719,7 +760,13 @@ export class ChannelManager {
   }
 
   private onUpdate(l: Live, channelId: Uint8Array, name: string, m: Record<string, unknown>): void {
-    if (l.phase === 'shutdown' && name === 'update_add_htlc') return this.failChannel(l, channelId, 'update_add_htlc after shutdown');
+    const sd = l.rec.shutdown;
+    if (name === 'update_add_htlc' && sd) {
+      // BOLT 2 shutdown receiver: an add after the peer's shutdown breaks "MUST NOT send an update_add_htlc after a shutdown";
+      // one that crossed ours is accepted here and failed back once committed (resolvePendingIncoming).
+      const verdict = addDuringShutdown({ weSentShutdown: sd.failAddsFrom !== undefined, theySentShutdown: sd.remoteScript !== undefined });
+      if (verdict === 'violation') return this.failChannel(l, channelId, 'update_add_htlc after the peer sent shutdown');
+    }
     if (l.phase !== 'normal' && l.phase !== 'shutdown') return this.failChannel(l, channelId, `${name} in phase ${l.phase}`);
     if (!l.reestablished) return this.failChannel(l, channelId, `${name} before channel_reestablish`);
     let step;
@@ -759,7 +806,8 @@ export class ChannelManager {
     const todo = c.localCommit.spec.htlcs.filter((h) => h.direction === 'in' && inRemote.has(h.id) && !settling.has(h.id));
     if (!todo.length) return;
     for (const h of todo) {
-      const r = this.hooks.resolveIncoming(channelId, h);
+      // BOLT 2 shutdown: SHOULD fail to route any HTLC added after it has sent shutdown (it must not be settled).
+      const r = addedAfterOurShutdown(l.rec.shutdown?.failAddsFrom, h.id) ? this.hooks.refuseIncoming(channelId, h) : this.hooks.resolveIncoming(channelId, h);
       const cur = l.rec.commitments;
       const step =
         r.kind === 'fulfill'
@@ -797,7 +845,8 @@ export class ChannelManager {
       return { closingTxid: await this.forceClose(l, channelId, 'closed by us (force)') };
     }
     if (l.phase !== 'normal' && l.phase !== 'shutdown') throw new ChannelError(`a channel in phase ${l.phase} cannot be closed cooperatively; use force`);
-    if (!this.isActive(l) && l.phase === 'normal') throw new ChannelError('the peer is not connected: a mutual close needs it (use force to close alone)');
+    const requested = l.rec.shutdown !== undefined;
+    if (!requested && !this.isActive(l)) throw new ChannelError('the peer is not connected: a mutual close needs it (use force to close alone)');
     const done = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.closeWaiters.delete(id);
@@ -805,9 +854,10 @@ export class ChannelManager {
       }, CLOSE_TIMEOUT_MS);
       this.closeWaiters.set(id, { resolve, reject, timer });
     });
-    if (l.phase === 'normal') {
+    if (!requested) {
+      // The phase stays normal (the peer's adds are welcome) until our shutdown is actually sent (progressShutdown).
       const shutdown: ShutdownState = { localScript: this.wallet.newChangeScript(), sent: false, feerate: o.feerate ?? this.feerate };
-      this.setPhase(l, channelId, 'shutdown', { ...l.rec, shutdown, closeReason: 'mutual close requested by us' });
+      this.setPhase(l, channelId, l.phase, { ...l.rec, shutdown, closeReason: 'mutual close requested by us' });
       this.log.info('closing channel cooperatively', { channelId: id });
       this.progressShutdown(l, channelId);
     }
@@ -818,7 +868,8 @@ export class ChannelManager {
   private async forceClose(l: Live, channelId: Uint8Array, reason: string): Promise<string> {
     const oc = ourCommitment(l.rec.commitments, l.secrets, (h) => this.hooks.preimageOf(h));
     const close: CloseRecord = { kind: 'local', txid: oc.txid, raw: serializeTx(oc.tx), spends: {}, settled: [] };
-    this.setPhase(l, channelId, 'closing', { ...l.rec, close, closeReason: l.rec.closeReason ?? reason });
+    // The failure is why it closes now, even if a mutual close had begun.
+    this.setPhase(l, channelId, 'closing', { ...l.rec, close, closeReason: reason });
     this.log.warn('force closing: broadcasting our commitment', { channelId: hex(channelId), txid: oc.txid, reason });
     this.closeWaiters.get(hex(channelId))?.reject(new ChannelError(`channel failed during the mutual close: ${reason}`));
     try {
@@ -834,7 +885,14 @@ export class ChannelManager {
     try {
       checkShutdownScript(m.scriptpubkey);
     } catch (e) {
+      // BOLT 2 shutdown receiver: a scriptpubkey not in one of the allowed forms SHOULD get a warning.
       return this.sendWarning(l.peer, channelId, (e as Error).message);
+    }
+    try {
+      // BOLT 2 shutdown receiver: a scriptpubkey other than the non-empty upfront_shutdown_script MUST fail the connection.
+      checkAgainstUpfront(l.rec.remoteUpfrontScript, m.scriptpubkey);
+    } catch (e) {
+      return this.failChannel(l, channelId, (e as Error).message);
     }
     const shutdown: ShutdownState = l.rec.shutdown ?? { localScript: this.wallet.newChangeScript(), sent: false, feerate: this.feerate };
     if (shutdown.remoteScript && !equalBytes(shutdown.remoteScript, m.scriptpubkey) && shutdown.negotiation) {
@@ -848,11 +906,11 @@ export class ChannelManager {
   /** Sends our shutdown when allowed, then opens the fee negotiation when the channel is empty (funder speaks first). */
   private progressShutdown(l: Live, channelId: Uint8Array): void {
     const sd = l.rec.shutdown;
-    if (l.phase !== 'shutdown' || !sd || !l.reestablished || !this.peers.isConnected(l.peer)) return;
+    if ((l.phase !== 'normal' && l.phase !== 'shutdown') || !sd || !l.reestablished || !this.peers.isConnected(l.peer)) return;
     const c = l.rec.commitments;
     if (!sd.sent && canSendShutdown(c)) {
-      l.rec = { ...l.rec, shutdown: { ...sd, sent: true } };
-      this.save(l, channelId);
+      // From here the peer's new adds are refused (failAddsFrom): the shutdown phase begins with the message, not before.
+      this.setPhase(l, channelId, 'shutdown', { ...l.rec, shutdown: { ...sd, sent: true, failAddsFrom: sd.failAddsFrom ?? c.remoteNextHtlcId } });
       this.peers.send(l.peer, 'shutdown', { channelId, scriptpubkey: sd.localScript });
     }
     const now = l.rec.shutdown!;
@@ -868,6 +926,7 @@ export class ChannelManager {
       proposedFee: sat(fee < cap ? fee : cap),
       range: { minFeeSatoshis: sat(floor < cap ? floor : cap), maxFeeSatoshis: sat(cap) },
     };
+    this.armNegotiationTimer(l, channelId);
     if (!c.weAreOpener) {
       l.rec = { ...l.rec, shutdown: { ...now, negotiation } };
       this.save(l, channelId);
@@ -877,6 +936,22 @@ export class ChannelManager {
     l.rec = { ...l.rec, shutdown: { ...now, negotiation: step.negotiation } };
     this.save(l, channelId);
     if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
+  }
+
+  /**
+   * BOLT 2 closing_signed: a sender that does not receive a closing_signed
+   * response after a reasonable time MUST fail the channel. Armed when the
+   * negotiation opens and after each closing_signed of ours; a reconnection
+   * restarts the negotiation and the timer with it.
+   */
+  private armNegotiationTimer(l: Live, channelId: Uint8Array): void {
+    clearTimeout(l.negotiationTimer);
+    const ms = this.limits.closingNegotiationTimeoutMs;
+    l.negotiationTimer = setTimeout(() => {
+      l.negotiationTimer = undefined;
+      if (this.stopped || l.phase !== 'shutdown' || !l.rec.shutdown?.negotiation) return;
+      this.failChannel(l, channelId, `closing negotiation timed out: no closing_signed from the peer within ${ms / 1000} s`);
+    }, ms);
   }
 
   private onClosingSigned(l: Live, channelId: Uint8Array, m: ClosingSignedMessage): void {
@@ -892,10 +967,12 @@ export class ChannelManager {
       throw e;
     }
     const id = hex(channelId);
+    clearTimeout(l.negotiationTimer);
     if (!step.done) {
       l.rec = { ...l.rec, shutdown: { ...sd, negotiation: step.negotiation } };
       this.save(l, channelId);
       if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
+      this.armNegotiationTimer(l, channelId);
       return;
     }
     const raw = serializeTx(step.done.tx);
@@ -1079,6 +1156,8 @@ export class ChannelManager {
     if (this.peers.isConnected(peer)) this.peers.send(peer, 'warning', { channelId, data: new TextEncoder().encode(text) });
   }
 }
+
+const nonEmpty = (b: Uint8Array | undefined): Uint8Array | undefined => (b && b.length > 0 ? b : undefined);
 
 /** A random scid alias in the range lnd and LDK use for aliases (block height >= 16,000,000 never collides with real ones). */
 function newAlias(): bigint {

@@ -7,6 +7,7 @@
  * back holds both signatures on the same transaction and may broadcast it.
  * https://github.com/lightning/bolts/blob/master/02-peer-protocol.md#legacy-closing-negotiation-closing_signed
  */
+import { equalBytes } from '../../bytes.ts';
 import { closingTransaction, type ClosingTx } from '../../bolt3/closing.ts';
 import { signInput, verifyInput, witnessSig, derFromCompact } from '../../bolt3/sign.ts';
 import { SIGHASH_ALL, type Tx } from '../../bolt3/tx.ts';
@@ -67,6 +68,46 @@ export function checkShutdownScript(s: Uint8Array): void {
   const v0 = s[0] === 0x00 && ((s.length === 22 && s[1] === 20) || (s.length === 34 && s[1] === 32));
   const vN = s.length >= 4 && s.length <= 42 && s[0]! >= 0x51 && s[0]! <= 0x60 && s[1] === s.length - 2;
   if (!v0 && !vN) throw new ChannelProtocolError('shutdown scriptpubkey is not a segwit output script');
+}
+
+/**
+ * What an update_add_htlc received while closing means (BOLT 2 shutdown):
+ * after the peer's own shutdown it broke the rule "MUST NOT send an
+ * update_add_htlc after a shutdown" (fail the channel); after ours but
+ * before theirs it may have sent it before reading ours, a race: the HTLC
+ * is failed back once committed (we route nothing added after our shutdown),
+ * and the channel stays.
+ */
+export function addDuringShutdown(s: { weSentShutdown: boolean; theySentShutdown: boolean }): 'accept' | 'fail_back' | 'violation' {
+  if (s.theySentShutdown) return 'violation';
+  return s.weSentShutdown ? 'fail_back' : 'accept';
+}
+
+/**
+ * An incoming HTLC to fail back because the peer added it after our
+ * shutdown: ids at or above the peer's next HTLC id when we first sent it.
+ */
+export const addedAfterOurShutdown = (failAddsFrom: bigint | undefined, htlcId: bigint): boolean => failAddsFrom !== undefined && htlcId >= failAddsFrom;
+
+/**
+ * BOLT 2 shutdown receiver with option_upfront_shutdown_script: a non-empty
+ * upfront_shutdown_script from open_channel / accept_channel binds the
+ * peer's shutdown scriptpubkey; empty (or absent) means no restriction.
+ */
+export function checkAgainstUpfront(upfront: Uint8Array | undefined, script: Uint8Array): void {
+  if (upfront && upfront.length > 0 && !equalBytes(upfront, script)) {
+    throw new ChannelProtocolError('shutdown scriptpubkey is not the upfront_shutdown_script the peer committed to');
+  }
+}
+
+/** An upfront_shutdown_script in open_channel / accept_channel: empty, or a valid shutdown script (BOLT 2 open_channel sender). */
+export function checkUpfrontScript(upfront: Uint8Array | undefined, what: string): void {
+  if (!upfront || upfront.length === 0) return;
+  try {
+    checkShutdownScript(upfront);
+  } catch {
+    throw new ChannelProtocolError(`${what}: upfront_shutdown_script is not a segwit output script`);
+  }
 }
 
 function build(c: Commitments, n: ClosingNegotiation, fee: Sat, dustLimit: Sat, withoutRemote = false): ClosingTx {

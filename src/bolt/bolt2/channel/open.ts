@@ -23,6 +23,7 @@ import {
   signRemote,
   verifyLocal,
 } from './commitments.ts';
+import { checkUpfrontScript } from './closing.ts';
 import { type ChannelSecrets, perCommitmentPoint } from './keys.ts';
 import { type CommitSpec } from './spec.ts';
 
@@ -212,6 +213,8 @@ export function checkOpenChannel(policy: ChannelPolicy, m: OpenChannelMessage, c
   if (!m.channelType) throw new ChannelProtocolError('open_channel: channel_type is required (we speak static_remotekey and anchors_zero_fee_htlc_tx)');
   const ours = ourConfig(policy, m.fundingSatoshis);
   checkPeerLimits(policy, m, m.fundingSatoshis, ours, 'open_channel');
+  // BOLT 2 open_channel sender: upfront_shutdown_script is empty or a valid shutdown scriptpubkey; we hold the peer to it at shutdown.
+  checkUpfrontScript(m.upfrontShutdownScript, 'open_channel');
   return ours;
 }
 
@@ -234,6 +237,7 @@ export function checkAcceptChannel(policy: ChannelPolicy, open: OpenChannelMessa
     throw new ChannelProtocolError('accept_channel: channel_type must echo the one we proposed');
   }
   checkPeerLimits(policy, m, open.fundingSatoshis, ourConfig(policy, open.fundingSatoshis), 'accept_channel');
+  checkUpfrontScript(m.upfrontShutdownScript, 'accept_channel');
 }
 
 export interface FundingOutpoint {
