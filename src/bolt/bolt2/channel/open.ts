@@ -8,7 +8,7 @@ import { hex } from '../../bytes.ts';
 import { FeatureVector } from '../../bolt9/features.ts';
 import { obscuringFactor } from '../../bolt3/commitment-number.ts';
 import { type Basepoints } from '../../bolt3/keys.ts';
-import { type Variant } from '../../bolt3/fees.ts';
+import { ANCHOR_OUTPUT_SAT, commitmentFee, type Variant } from '../../bolt3/fees.ts';
 import { SecretStore } from '../../bolt3/shachain.ts';
 import { FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, sat } from '../../units.ts';
 import { channelIdFrom } from '../channel-id.ts';
@@ -155,6 +155,8 @@ function checkPeerLimits(policy: ChannelPolicy, m: PeerOpenFields, fundingSat: S
   if (m.maxAcceptedHtlcs > 483) refuse(`max_accepted_htlcs ${m.maxAcceptedHtlcs} exceeds 483`);
   if (m.maxAcceptedHtlcs < 1) refuse('max_accepted_htlcs is zero');
   if (m.dustLimitSatoshis < 354n) refuse(`dust_limit_satoshis ${m.dustLimitSatoshis} is below 354`);
+  // BOLT 2 open_channel receiver: dust_limit_satoshis greater than channel_reserve_satoshis MUST fail the channel (accept_channel: same as open_channel).
+  if (m.dustLimitSatoshis > m.channelReserveSatoshis) refuse(`dust_limit_satoshis ${m.dustLimitSatoshis} is above its own channel_reserve_satoshis ${m.channelReserveSatoshis}`);
   if (m.dustLimitSatoshis > 20_000n) refuse(`dust_limit_satoshis ${m.dustLimitSatoshis} is unreasonably large`);
   if (m.channelReserveSatoshis > fundingSat / 5n) refuse(`channel_reserve_satoshis ${m.channelReserveSatoshis} is over 20% of the channel`);
   if (m.channelReserveSatoshis < ours.dustLimitSat) refuse(`channel_reserve_satoshis ${m.channelReserveSatoshis} is below our dust limit ${ours.dustLimitSat}`);
@@ -213,6 +215,18 @@ export function checkOpenChannel(policy: ChannelPolicy, m: OpenChannelMessage, c
   if (!m.channelType) throw new ChannelProtocolError('open_channel: channel_type is required (we speak static_remotekey and anchors_zero_fee_htlc_tx)');
   const ours = ourConfig(policy, m.fundingSatoshis);
   checkPeerLimits(policy, m, m.fundingSatoshis, ours, 'open_channel');
+  const variant = variantOf(m.channelType);
+  const feeMsat = (commitmentFee(m.feeratePerKw, 0, variant) + (variant === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n)) * 1000n;
+  const funderMsat = m.fundingSatoshis * 1000n - m.pushMsat;
+  // BOLT 2 open_channel receiver: the funder's amount for the initial commitment transaction not sufficient for full fee payment MUST fail the channel.
+  if (funderMsat < feeMsat) {
+    throw new ChannelProtocolError(`open_channel: the funder's ${funderMsat} msat cannot pay the first commitment's fee of ${feeMsat} msat`);
+  }
+  // BOLT 2 open_channel receiver: both to_local and to_remote of the initial commitment at or below channel_reserve_satoshis MUST fail the channel.
+  const reserveMsat = m.channelReserveSatoshis * 1000n;
+  if (funderMsat - feeMsat <= reserveMsat && m.pushMsat <= reserveMsat) {
+    throw new ChannelProtocolError(`open_channel: both outputs of the first commitment are at or below channel_reserve_satoshis ${m.channelReserveSatoshis}`);
+  }
   // BOLT 2 open_channel sender: upfront_shutdown_script is empty or a valid shutdown scriptpubkey; we hold the peer to it at shutdown.
   checkUpfrontScript(m.upfrontShutdownScript, 'open_channel');
   return ours;
