@@ -31,6 +31,7 @@ import { Subscription } from './subscription.ts';
 import { Store } from './store.ts';
 import { failBack } from './channels/fail-back.ts';
 import { ChannelManager, type HtlcOutcome } from './channels/manager.ts';
+import { refuseChannelsWithoutChain } from './channels/no-chain.ts';
 import { Invoices } from './payments/invoices.ts';
 import { NO_CHANNELS } from './payments/payment-channels.ts';
 import { Payments } from './payments/payments.ts';
@@ -148,6 +149,8 @@ export class LightningNode {
         const c = channels.list().find((x) => x.fundingTxid === txid && x.phase !== 'closed');
         return c && `channel ${c.channelId} (${c.phase}), whose funding it is`;
       };
+    } else {
+      refuseChannelsWithoutChain(this.peers);
     }
     this.payments = payments = new Payments({
       store: this.store,

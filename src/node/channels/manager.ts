@@ -50,6 +50,7 @@ import {
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
 import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
+import { fundingCreatedRefusal, type InboundCounts, openChannelRefusal, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
@@ -101,6 +102,10 @@ export interface ChannelRecord {
   shortChannelId?: string;
   /** The peer proved we lost state (channel_reestablish): our commitment may be revoked and is never broadcast. */
   dataLoss?: boolean;
+  /** Fundee: the tip when the channel was stored (funding_created), to forget it if its funding never confirms. */
+  storedAtHeight?: number;
+  /** The height at which the funding transaction was first seen confirmed. */
+  fundingConfirmedAt?: number;
   /** Fundee: the funding transaction was found and pays funding_satoshis to the 2-of-2 (BOLT 2 channel_ready). */
   fundingVerified?: boolean;
   /** Set once the channel failed or closing began: why. */
@@ -410,17 +415,46 @@ export class ChannelManager {
 
   private onOpenChannel(peer: Uint8Array, m: OpenChannelMessage): void {
     const tempId = hex(m.temporaryChannelId);
+    const refuse = (reason: string): void => {
+      this.log.warn('refused open_channel', { peer: hex(peer), reason });
+      this.sendError(peer, m.temporaryChannelId, reason);
+    };
     try {
       checkOpenChannel(this.policy, m, this.chainHash);
     } catch (e) {
-      this.log.warn('refused open_channel', { peer: hex(peer), reason: (e as Error).message });
-      return this.sendError(peer, m.temporaryChannelId, (e as Error).message);
+      return refuse((e as Error).message);
     }
+    const earlier = this.pending.get(tempId);
+    if (earlier && (earlier.funder || hex(earlier.peer) !== hex(peer))) return refuse('open_channel: temporary_channel_id already in use');
+    // BOLT 2 open_channel receiver: a new open_channel with the same temporary_channel_id replaces the previous one (and its key index).
+    if (earlier) this.abortPending(tempId, new ChannelError('replaced by a new open_channel'));
+    const capped = openChannelRefusal(this.inboundCounts(peer), this.limits);
+    if (capped) return refuse(capped);
     const keyIndex = this.allocKeyIndex();
     const secrets = this.secretsOf(keyIndex);
     const accept = acceptChannelMessage(this.policy, m, secrets, basepointsOf(secrets));
-    this.pending.set(tempId, { peer, keyIndex, secrets, open: m, funder: false, accept });
+    const p: PendingOpen = { peer, keyIndex, secrets, open: m, funder: false, accept };
+    // An open the funder never completes is forgotten, its key index freed.
+    p.timer = setTimeout(() => this.abortPending(tempId, new ChannelError('no funding_created in time')), this.limits.pendingOpenTimeoutMs);
+    this.pending.set(tempId, p);
     this.peers.send(peer, 'accept_channel', accept);
+  }
+
+  /** Inbound channels that hold nothing yet: opens waiting for funding_created, and channels whose funding has not confirmed. */
+  private inboundCounts(peer: Uint8Array): InboundCounts {
+    const key = hex(peer);
+    const n: InboundCounts = { pendingFromPeer: 0, pendingTotal: 0, unfundedFromPeer: 0, unfundedTotal: 0 };
+    for (const p of this.pending.values()) {
+      if (p.funder) continue;
+      n.pendingTotal++;
+      if (hex(p.peer) === key) n.pendingFromPeer++;
+    }
+    for (const l of this.channels.values()) {
+      if (!isUnfundedInbound(l)) continue;
+      n.unfundedTotal++;
+      if (hex(l.peer) === key) n.unfundedFromPeer++;
+    }
+    return n;
   }
 
   private onAcceptChannel(peer: Uint8Array, m: AcceptChannelMessage): void {
@@ -466,6 +500,12 @@ export class ChannelManager {
     const p = this.pending.get(tempId);
     if (!p || p.funder || hex(p.peer) !== hex(peer) || !p.accept) return this.sendWarning(peer, m.temporaryChannelId, 'funding_created for no open we accepted');
     this.pending.delete(tempId);
+    clearTimeout(p.timer);
+    const capped = fundingCreatedRefusal(this.inboundCounts(peer), this.limits);
+    if (capped) {
+      this.reservedKeys.delete(p.keyIndex);
+      return this.sendError(peer, m.temporaryChannelId, capped);
+    }
     // BOLT 2 funding_created receiver: the outpoint must not be one of a channel we already have (any peer, any phase).
     const newId = channelIdFrom(m.fundingTxid, m.fundingOutputIndex);
     if (this.channels.has(hex(newId)) || this.store.has(newId)) {
@@ -480,6 +520,7 @@ export class ChannelManager {
       const signed = signFirstRemote(verified, p.secrets);
       const rec: ChannelRecord = {
         commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
+        storedAtHeight: this.tipHeight || undefined,
       };
       const channelId = signed.state.channelId;
       this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
@@ -531,11 +572,33 @@ export class ChannelManager {
     const six = estimates?.get(6);
     if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
     this.enforceHtlcDeadlines(height);
+    this.forgetExpiredUnfunded(height);
     this.updateFees();
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
     await Promise.all(
       [...this.channels.entries()].filter(([, l]) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed').map(([id]) => this.watchClose(id, height)),
     );
+  }
+
+  /**
+   * BOLT 2 channel_ready: a fundee SHOULD forget a channel whose funding it
+   * has not seen confirm within unfundedForgetBlocks (2016) of storing it,
+   * so a funder naming a transaction that never comes costs us nothing for
+   * ever (it is not polled again). Channels stored before this height was
+   * kept count from the first tip after a restart.
+   */
+  private forgetExpiredUnfunded(height: number): void {
+    for (const [id, l] of this.channels) {
+      if (!isUnfundedInbound(l)) continue;
+      if (l.rec.storedAtHeight === undefined) {
+        l.rec = { ...l.rec, storedAtHeight: height };
+        this.save(l, fromHex(id));
+        continue;
+      }
+      if (!unfundedExpired(l.rec.storedAtHeight, height, this.limits.unfundedForgetBlocks)) continue;
+      this.log.warn('forgetting an inbound channel whose funding never confirmed', { channelId: id, storedAtHeight: l.rec.storedAtHeight, height });
+      this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `funding not confirmed within ${this.limits.unfundedForgetBlocks} blocks` });
+    }
   }
 
   /** Fails (and so force closes) every channel holding an HTLC past its deadline (htlc-deadlines.ts), connected or not. */
@@ -573,6 +636,10 @@ export class ChannelManager {
       const problem = fundingOutputProblem(c, outputs);
       if (problem) return this.forgetUnfunded(l, fromHex(id), problem);
       l.rec = { ...l.rec, fundingVerified: true };
+      this.save(l, fromHex(id));
+    }
+    if (status.block && l.rec.fundingConfirmedAt === undefined) {
+      l.rec = { ...l.rec, fundingConfirmedAt: status.block.height };
       this.save(l, fromHex(id));
     }
     if (!status.block || status.confirmations < l.rec.minimumDepth) return;
@@ -1156,6 +1223,9 @@ export class ChannelManager {
     if (this.peers.isConnected(peer)) this.peers.send(peer, 'warning', { channelId, data: new TextEncoder().encode(text) });
   }
 }
+
+/** A channel the peer opened to us whose funding we have not seen confirm: it holds nothing of ours yet. */
+const isUnfundedInbound = (l: Live): boolean => l.phase === 'awaiting_lock_in' && !l.rec.commitments.weAreOpener && l.rec.fundingConfirmedAt === undefined;
 
 const nonEmpty = (b: Uint8Array | undefined): Uint8Array | undefined => (b && b.length > 0 ? b : undefined);
 
