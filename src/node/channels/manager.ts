@@ -1153,7 +1153,8 @@ export class ChannelManager {
    * per connection, so a peer flooding it gets no more than that.
    */
   private onFailedChannelMessage(l: Live, channelId: Uint8Array, name: string): void {
-    if (name === 'channel_reestablish' && !l.errorResent) {
+    // A mutual close is not an error state: the peer holds the same closing transaction and gets nothing to act on.
+    if (name === 'channel_reestablish' && !l.errorResent && l.rec.close?.kind !== 'mutual') {
       l.errorResent = true;
       return this.sendError(l.peer, channelId, l.rec.closeReason ?? 'the channel is closed');
     }
