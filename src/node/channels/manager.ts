@@ -595,6 +595,7 @@ export class ChannelManager {
         this.save(l, fromHex(id));
         continue;
       }
+      // BOLT 2 channel_ready fundee: SHOULD forget the channel if it does not see the funding transaction after 2016 blocks.
       if (!unfundedExpired(l.rec.storedAtHeight, height, this.limits.unfundedForgetBlocks)) continue;
       this.log.warn('forgetting an inbound channel whose funding never confirmed', { channelId: id, storedAtHeight: l.rec.storedAtHeight, height });
       this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `funding not confirmed within ${this.limits.unfundedForgetBlocks} blocks` });
@@ -634,6 +635,7 @@ export class ChannelManager {
         return { script: o.script ?? new Uint8Array(0), amount: o.amount ?? -1n };
       });
       const problem = fundingOutputProblem(c, outputs);
+      // BOLT 2 channel_ready sender: MUST NOT send channel_ready unless the outpoint pays exactly funding_satoshis to the funding script.
       if (problem) return this.forgetUnfunded(l, fromHex(id), problem);
       l.rec = { ...l.rec, fundingVerified: true };
       this.save(l, fromHex(id));
@@ -643,7 +645,7 @@ export class ChannelManager {
       this.save(l, fromHex(id));
     }
     if (!status.block || status.confirmations < l.rec.minimumDepth) return;
-    // BOLT 2 channel_ready: never on a funding output already spent (a commitment broadcast before lock-in); watchClose resolves that close.
+    // BOLT 2 channel_ready sender: never on a funding output already spent (a commitment broadcast before lock-in); watchClose resolves that close.
     const spent = await this.chain.outspend(c.fundingTxid, c.fundingVout).catch(() => undefined);
     if (!spent || spent.spent) return;
     if (l.rec.readySent || l.phase !== 'awaiting_lock_in') return;
@@ -873,7 +875,7 @@ export class ChannelManager {
     const todo = c.localCommit.spec.htlcs.filter((h) => h.direction === 'in' && inRemote.has(h.id) && !settling.has(h.id));
     if (!todo.length) return;
     for (const h of todo) {
-      // BOLT 2 shutdown: SHOULD fail to route any HTLC added after it has sent shutdown (it must not be settled).
+      // BOLT 2 shutdown sender: SHOULD fail to route any HTLC added after it has sent shutdown (it must not be settled).
       const r = addedAfterOurShutdown(l.rec.shutdown?.failAddsFrom, h.id) ? this.hooks.refuseIncoming(channelId, h) : this.hooks.resolveIncoming(channelId, h);
       const cur = l.rec.commitments;
       const step =
@@ -1014,6 +1016,7 @@ export class ChannelManager {
   private armNegotiationTimer(l: Live, channelId: Uint8Array): void {
     clearTimeout(l.negotiationTimer);
     const ms = this.limits.closingNegotiationTimeoutMs;
+    // BOLT 2 closing_signed sender: no closing_signed response after a reasonable amount of time MUST fail the channel.
     l.negotiationTimer = setTimeout(() => {
       l.negotiationTimer = undefined;
       if (this.stopped || l.phase !== 'shutdown' || !l.rec.shutdown?.negotiation) return;
@@ -1154,6 +1157,7 @@ export class ChannelManager {
    */
   private onFailedChannelMessage(l: Live, channelId: Uint8Array, name: string): void {
     // A mutual close is not an error state: the peer holds the same closing transaction and gets nothing to act on.
+    // BOLT 2 channel_reestablish receiver: a channel in an error state SHOULD retransmit the error and ignore any other packets for it.
     if (name === 'channel_reestablish' && !l.errorResent && l.rec.close?.kind !== 'mutual') {
       l.errorResent = true;
       return this.sendError(l.peer, channelId, l.rec.closeReason ?? 'the channel is closed');
