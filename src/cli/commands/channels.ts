@@ -1,0 +1,62 @@
+/** lnnode-cli commands for channels. */
+import { MAX_FEERATE_LIMIT_SAT_VB } from '../../chain/feerate.ts';
+import { LightningNodeService } from '../../rpc/gen/lnnode/v1/lnnode_pb.ts';
+import { type CommandGroup } from './command.ts';
+
+const m = LightningNodeService.method;
+// The node refuses rates above its own --max-feerate; no node accepts more than this.
+export const FEE_RATE_LIMIT = BigInt(MAX_FEERATE_LIMIT_SAT_VB);
+
+export const CHANNEL_COMMANDS: CommandGroup = {
+  title: 'Channels',
+  commands: [
+    {
+      name: 'openchannel',
+      summary: 'open a private channel to a connected peer, funded from the wallet',
+      args: [
+        { name: 'node_id', help: "the peer's node id, 66 hex digits (connect to it first)" },
+        { name: 'amt_sat', help: 'channel capacity in satoshis, taken from the on-chain wallet' },
+      ],
+      flags: [
+        { name: '--push-amt', value: 'SAT', help: 'satoshis given to the peer at open (default 0)' },
+        { name: '--push-msat', value: 'MSAT', help: 'the same in millisatoshis, instead of --push-amt' },
+        { name: '--fee-rate', value: 'SAT_PER_VB', help: "funding transaction fee rate (default: the chain's estimate)" },
+      ],
+      notes: ['The channel is usable once the funding transaction has 3 confirmations (listchannels: usable true).'],
+      example: 'lnnode-cli openchannel 02… 500000',
+      run: async ({ client, values }) => ({
+        schema: m.openChannel.output,
+        msg: await client.openChannel({
+          peerPubkey: values.pubkey('node_id'),
+          localFundingAmountSat: values.sat('amt_sat'),
+          pushMsat: values.amountMsat('--push-amt', '--push-msat', 0n),
+          fundingFeeRateSatPerVbyte: values.uint('--fee-rate', 'sat/vB', FEE_RATE_LIMIT, 0n),
+        }),
+      }),
+    },
+    {
+      name: 'closechannel',
+      summary: 'close a channel with its peer, or alone with --force',
+      args: [{ name: 'channel_id', help: 'the channel id, 64 hex digits (listchannels)' }],
+      flags: [
+        { name: '--force', help: 'broadcast our commitment instead of negotiating (our funds wait to_self_delay blocks)' },
+        { name: '--fee-rate', value: 'SAT_PER_VB', help: "mutual close fee rate (default: the chain's 6-block estimate)" },
+      ],
+      run: async ({ client, values }) => ({
+        schema: m.closeChannel.output,
+        msg: await client.closeChannel({
+          channelId: values.hex('channel_id', 32),
+          force: values.has('--force'),
+          feeRateSatPerVbyte: values.uint('--fee-rate', 'sat/vB', FEE_RATE_LIMIT, 0n),
+        }),
+      }),
+    },
+    {
+      name: 'listchannels',
+      summary: 'channels with their state, balances and funding',
+      args: [],
+      flags: [{ name: '--all', help: 'also closed and resolved channels (default: open and closing ones)' }],
+      run: async ({ client, values }) => ({ schema: m.listChannels.output, msg: await client.listChannels({ includeClosed: values.has('--all') }) }),
+    },
+  ],
+};
