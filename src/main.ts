@@ -7,6 +7,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { ConfigError, parseArgs, USAGE } from './node/config.ts';
 import { createLogger } from './node/log.ts';
 import { LightningNode } from './node/node.ts';
+import { listenProblem, mainnetWarning, startupRefusal } from './node/startup-errors.ts';
 import { startApis } from './rpc/api.ts';
 
 const argv = process.argv.slice(2);
@@ -27,6 +28,12 @@ try {
   console.error(`lnnode: ${e.message}`);
   process.exit(2);
 }
+const refusal = startupRefusal(config);
+if (refusal) {
+  console.error(refusal);
+  process.exit(2);
+}
+if (config.network === 'mainnet') console.error(mainnetWarning());
 
 // The data directory holds the seed and channel secrets: nothing we create there is for other users.
 process.umask(0o077);
@@ -35,13 +42,26 @@ let node: LightningNode;
 try {
   node = LightningNode.start(config, log);
 } catch (e) {
+  const why = listenProblem(e, config, 'p2p');
+  if (why) console.error(`lnnode: ${why}`);
   log.error('cannot start', { error: e as Error });
   process.exit(1);
 }
+// From here on a signal stops the node cleanly, also while the APIs start.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log.info('signal received, stopping', { signal: sig });
+    node.stop();
+    process.exit(0);
+  });
+}
+let apis;
 try {
-  await startApis(node, config, log.child('rpc'));
+  apis = await startApis(node, config, log.child('rpc'));
 } catch (e) {
   // A node nobody can control is of no use, and a port clash is a setup error to fix.
+  const why = listenProblem(e, config, 'api');
+  if (why) console.error(`lnnode: ${why}`);
   log.error('cannot start the API', { error: e as Error });
   node.stop();
   process.exit(1);
@@ -51,10 +71,5 @@ node.onFatal = (e) => {
   node.stop();
   process.exit(1);
 };
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    log.info('signal received, stopping', { signal: sig });
-    node.stop();
-    process.exit(0);
-  });
-}
+// Started: listeners bound, signals handled.
+log.info('ready', { p2pPort: node.p2pPort ?? 'off', rpcPort: apis.lnnode?.port ?? 'off', lndRpcPort: apis.lnd?.port ?? 'off' });

@@ -46,6 +46,8 @@ export interface DaemonConfig {
   maxFeerateSatPerVb?: number;
   /** Caps and timeouts of the channel layer (channels/limits.ts); the defaults unless a test lowers one. */
   channelLimits?: Partial<ChannelLimits>;
+  /** --allow-unsafe-mainnet: run on mainnet although startup-errors.ts lists what is not yet safe there. */
+  allowUnsafeMainnet?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -74,7 +76,15 @@ export const USAGE = `usage: lnnode [options]
   --max-feerate <sat/vB>            the highest fee rate the node pays: chain estimates are clamped to it and
                                     API fee rates above it refused (default ${DEFAULT_MAX_FEERATE_SAT_VB}, at most ${MAX_FEERATE_LIMIT_SAT_VB})
   --log-level <debug|info|warn|error>  (default info)
-  --version, --help`;
+  --allow-unsafe-mainnet            run on mainnet although it is not yet safe for real funds (the node
+                                    refuses mainnet without it and prints what is missing)
+  --version, --help
+
+environment:
+  LNNODE_BITCOIND_RPC_USER          --bitcoind-rpc-user when the option is not given (keeps it out of ps)
+  LNNODE_BITCOIND_RPC_PASSWORD      --bitcoind-rpc-password when the option is not given
+files in the data dir: rpc.token (the lnnode.v1 API's bearer token, created at first start), rpc.addr,
+  tls.cert/tls.key, seed, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
@@ -98,6 +108,7 @@ export function parsePeerTarget(s: string, what: string): PeerTarget {
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): DaemonConfig {
   const values = new Map<string, string[]>();
   const flags = new Set(['--help', '-h', '--version']);
+  let allowUnsafeMainnet = false;
   const known = new Set([
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
     '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
@@ -107,10 +118,14 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (flags.has(arg)) continue;
+    if (arg === '--allow-unsafe-mainnet') {
+      allowUnsafeMainnet = true;
+      continue;
+    }
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!known.has(name)) throw new ConfigError(`unknown option ${name}\n${USAGE}`);
+    if (!known.has(name)) throw new ConfigError(`unknown option ${name} (lnnode --help lists the options)`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`${name} needs a value`);
     values.set(name, [...(values.get(name) ?? []), value]);
@@ -190,5 +205,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(tipPollMs === undefined ? {} : { tipPollMs }),
     ...(maxCltvExpiry === undefined ? {} : { maxCltvExpiry }),
     ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
+    ...(allowUnsafeMainnet ? { allowUnsafeMainnet } : {}),
   };
 }
