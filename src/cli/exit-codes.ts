@@ -22,3 +22,6 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+/** The command line is fine but names no usable node (no token, no certificate): exit 2, no help hint. */
+export class SetupError extends UsageError {}

@@ -9,12 +9,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { parseHostPort } from '../node/config.ts';
-import { lnnodeClient } from '../rpc/client.ts';
+import { lnnodeClient, type LnnodeClient } from '../rpc/client.ts';
 import { RPC_ADDR_FILE, tokenPath } from '../rpc/credentials.ts';
 import { isLoopback } from '../rpc/server.ts';
-import { type Answer } from './commands/command.ts';
+import { type Answer, type Command } from './commands/command.ts';
 import { COMMANDS, GROUPS } from './commands/index.ts';
-import { EXIT, UsageError } from './exit-codes.ts';
+import { EXIT, SetupError, UsageError } from './exit-codes.ts';
 import { commandHelp, globalHelp } from './help.ts';
 import { readable, toJson } from './output.ts';
 import { parseCommandLine } from './parse.ts';
@@ -51,6 +51,24 @@ function usageHint(e: UsageError): string {
   return e.command ? `run 'lnnode-cli help ${e.command}' for its arguments and options` : "run 'lnnode-cli help' for the commands";
 }
 
+/** Thrown by the stand-in client once a command has converted all its arguments. */
+const ARGUMENTS_OK = Symbol('arguments ok');
+
+/**
+ * Runs the command against a client that stops it at its first call: every
+ * argument is converted (and refused with a UsageError) before the command
+ * line needs a token or a node, so a bad amount is reported as such even
+ * where no node runs.
+ */
+async function checkArguments(command: Command, values: Values, rest: readonly string[]): Promise<void> {
+  const stop = new Proxy({}, { get: () => () => { throw ARGUMENTS_OK; } }) as LnnodeClient;
+  try {
+    await command.run({ client: stop, values, rest, print: () => {} });
+  } catch (e) {
+    if (e !== ARGUMENTS_OK) throw e;
+  }
+}
+
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   let where = '';
   let tokenFile = '';
@@ -65,6 +83,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       return EXIT.usage;
     }
     const command = line.command;
+    const values = new Values(command.name, line.args, line.flags);
+    await checkArguments(command, values, line.rest);
     const opt = (n: string): string | undefined => {
       const v = line.global.get(n);
       return typeof v === 'string' ? v : undefined;
@@ -85,14 +105,14 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     try {
       token = readFileSync(tokenFile, 'utf8').trim();
     } catch {
-      throw new UsageError(`cannot read ${tokenFile}: give --data-dir of the node (the token is created when the node starts)`);
+      throw new SetupError(`cannot read ${tokenFile}: give --data-dir of the node (the token is created when the node starts)`);
     }
     const certFile = opt('--tls-cert') ?? (isLoopback(host) ? undefined : join(dataDir, 'tls.cert'));
     let caCert: string | undefined;
     try {
       caCert = certFile ? readFileSync(certFile, 'utf8') : undefined;
     } catch {
-      throw new UsageError(`cannot read the API certificate ${certFile}: give --tls-cert`);
+      throw new SetupError(`cannot read the API certificate ${certFile}: give --tls-cert`);
     }
     const client = lnnodeClient({ host, port, token, caCert });
     const print = (a: Answer): void => {
@@ -101,13 +121,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         io.out(json ? JSON.stringify(toJson(a.schema, msg), null, 2) : readable(a.schema, msg, io.now()));
       } else io.out(json ? JSON.stringify(a.json, null, 2) : a.text);
     };
-    const values = new Values(command.name, line.args, line.flags);
     const answer = await command.run({ client, values, rest: line.rest, print });
     if (answer) print(answer);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`lnnode-cli: ${e.message}\n${usageHint(e)}`);
+      io.err(e instanceof SetupError ? `lnnode-cli: ${e.message}` : `lnnode-cli: ${e.message}\n${usageHint(e)}`);
       return EXIT.usage;
     }
     const c = ConnectError.from(e);

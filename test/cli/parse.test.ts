@@ -128,6 +128,15 @@ describe('lnnode-cli help and exit codes', () => {
     expect(u).toEqual({ code: 2, out: '', err: "lnnode-cli: unknown command \"frobnicate\"\nrun 'lnnode-cli help' for the commands\n" });
   });
 
+  test('a bad value is reported before the token or the node is needed', async () => {
+    const r = await run('--data-dir', '/nonexistent', 'addinvoice', '1.5', 'ab'.repeat(32));
+    expect(r).toEqual({ code: 2, out: '', err: "lnnode-cli: amt_sat: expected a whole number of satoshis, got \"1.5\"\nrun 'lnnode-cli help addinvoice' for its arguments and options\n" });
+    const s = await run('--data-dir', '/nonexistent', 'subscribecustom', '32768', 'x');
+    expect(s.err).toStartWith('lnnode-cli: type: expected a BOLT 1 custom message type');
+    const ok = await run('--data-dir', '/nonexistent', 'addinvoice', '150000', 'ab'.repeat(32));
+    expect(ok).toEqual({ code: 2, out: '', err: "lnnode-cli: cannot read /nonexistent/rpc.token: give --data-dir of the node (the token is created when the node starts)\n" });
+  });
+
   test('no command prints the command list on stderr and exits 2; help exits 0', async () => {
     const none = await run();
     expect(none.code).toBe(2);
