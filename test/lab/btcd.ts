@@ -12,14 +12,13 @@
  * every start, the blocks it had are submitted to it again before the proxy
  * lets clients back in. Its mempool is lost, as after any btcd restart.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p2wpkh } from '@scure/btc-signer';
 import { JsonRpcClient } from '../../src/chain/json-rpc.ts';
 import { labBinary } from './binaries.ts';
-import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { freePort, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 import { REGTEST } from './regtest.ts';
 
@@ -46,7 +45,7 @@ export interface Btcd {
 }
 
 export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): Promise<Btcd> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lab-btcd-'));
+  const dir = opts.dir ?? labTempDir('lab-btcd-');
   const [rpcPort, p2pPort] = [await freePort(), await freePort()];
   const proxy = startTcpProxy({ host: '127.0.0.1', port: rpcPort });
   const rpcUser = 'lab';

@@ -4,11 +4,9 @@
  * API. P2P and control listen on 127.0.0.1 with ports picked at run time;
  * stopped by PID; restart() keeps the data dir and so the node id.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labBinary } from './binaries.ts';
-import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { freePort, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 
 /** A payment as the ldk-peer control API lists it (GET /payments). */
 export interface LdkPayment {
@@ -38,7 +36,7 @@ export interface Ldk {
 
 export async function startLdk(esploraUrl: string, opts: { dir?: string } = {}): Promise<Ldk> {
   const bin = labBinary('ldk-peer');
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lab-ldk-'));
+  const dir = opts.dir ?? labTempDir('lab-ldk-');
   const [p2pPort, controlPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${controlPort}`;
   const api = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {

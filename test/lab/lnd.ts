@@ -3,12 +3,11 @@
  * same RPCs as gRPC, JSON over HTTPS with the admin macaroon). All listeners
  * on 127.0.0.1 with ports picked at run time; stopped by PID.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labBinary } from './binaries.ts';
 import { type Btcd } from './btcd.ts';
-import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { freePort, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 
 export interface LndInfo {
   identity_pubkey: string;
@@ -46,7 +45,7 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 
 export async function startLnd(btcd: Btcd, opts: { dir?: string; alias?: string } = {}): Promise<Lnd> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lab-lnd-'));
+  const dir = opts.dir ?? labTempDir('lab-lnd-');
   const [p2pPort, rpcPort, restPort] = [await freePort(), await freePort(), await freePort()];
   const proc = startProcess({
     name: 'lnd',

@@ -3,12 +3,11 @@
  * P2P and API ports picked at run time, its JSON log read back to learn the node id
  * and when it listens. Stopped by PID; restart() keeps the data dir.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lnnodeClient, type LnnodeClient } from '../../src/rpc/client.ts';
 import { tokenPath } from '../../src/rpc/credentials.ts';
-import { freePort, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { freePort, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 
 const MAIN = resolve(import.meta.dir, '../../src/main.ts');
 
@@ -30,7 +29,7 @@ export interface LnnodeProcess {
 }
 
 export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number; rpcPort?: number } = {}): Promise<LnnodeProcess> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'lab-lnnode-'));
+  const dataDir = opts.dataDir ?? labTempDir('lab-lnnode-');
   const p2pPort = opts.p2pPort ?? (await freePort());
   const rpcPort = opts.rpcPort ?? (await freePort());
   let generation = 0;

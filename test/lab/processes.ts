@@ -5,8 +5,9 @@
  * the test that started it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 
 export interface LabProcess {
@@ -21,6 +22,7 @@ export interface LabProcess {
 }
 
 const running = new Map<number, ChildProcess>();
+const tempDirs: string[] = [];
 
 function killAll(): void {
   for (const [pid] of running) {
@@ -32,7 +34,31 @@ function killAll(): void {
   }
   running.clear();
 }
-process.on('exit', killAll);
+
+/** The temp dirs of this run's processes go with the run (LNNODE_LAB_KEEP=1 keeps them to read their logs). */
+function removeTempDirs(): void {
+  if (process.env.LNNODE_LAB_KEEP) return;
+  for (const d of tempDirs.splice(0)) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // a process still dying may have written into it; the OS's tmp cleaning takes the rest
+    }
+  }
+}
+/** Kills what is still running and removes the temp dirs: at process exit, and after a `bun test` run (which emits no 'exit'). */
+export function cleanUpLab(): void {
+  killAll();
+  removeTempDirs();
+}
+process.on('exit', cleanUpLab);
+
+/** A fresh directory under the system's tmp dir, removed when this process exits. */
+export function labTempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     killAll();
