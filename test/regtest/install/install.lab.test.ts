@@ -3,7 +3,8 @@
  * bun): the packed tarball installed globally gives `lnnode` and
  * `lnnode-cli`, which start a node and answer getinfo through the Bun that
  * came with the package; and `npm ci --omit=dev && npm start` works from
- * the package's files with no dev toolchain.
+ * the package's files with no dev toolchain; and `npm run build` makes
+ * single-file executables that do the same with nothing installed.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,8 +26,8 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function sh(cmd: string[], cwd: string): string {
-  const r = Bun.spawnSync(cmd, { cwd, env, stdout: 'pipe', stderr: 'pipe' });
+function sh(cmd: string[], cwd: string, extraEnv: Record<string, string> = {}): string {
+  const r = Bun.spawnSync(cmd, { cwd, env: { ...env, ...extraEnv }, stdout: 'pipe', stderr: 'pipe' });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')} exited ${r.exitCode}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout.toString();
 }
@@ -72,6 +73,43 @@ describe.skipIf(!NODE || !NPM)('install', () => {
     expect(await p.exited).toBe(0);
     void reader.read().then(function drain(r): unknown {
       return r.done ? undefined : reader.read().then(drain);
+    });
+  }, 120_000);
+
+  test('npm run build: single-file lnnode and lnnode-cli start a node and answer getinfo', async () => {
+    // The build script as package.json has it, writing to a temp dir instead of dist/.
+    const bin = join(tmp, 'bin');
+    const script = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build;
+    sh(['sh', '-c', script.replaceAll('dist/', `${bin}/`)], REPO, { PATH: `${join(REPO, 'node_modules', '.bin')}:${PATH}` });
+    // Only the two files, away from the sources and node_modules.
+    const runEnv = { PATH: '/usr/bin:/bin', HOME: tmp };
+    const dataDir = join(tmp, 'node-compiled');
+    const p = Bun.spawn([join(bin, 'lnnode'), '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${await freePort()}`, '--rpc-listen', `127.0.0.1:${await freePort()}`], {
+      cwd: tmp,
+      env: runEnv,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    });
+    spawned.push(p);
+    let log = '';
+    const reader = p.stderr.getReader();
+    await waitFor(
+      'the compiled lnnode to be ready',
+      async () => {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`lnnode exited: ${log}`);
+        log += new TextDecoder().decode(value);
+        return log.includes('"msg":"ready"');
+      },
+      30_000,
+    );
+    const r = Bun.spawnSync([join(bin, 'lnnode-cli'), '--data-dir', dataDir, '--json', 'getinfo'], { cwd: tmp, env: runEnv, stdout: 'pipe', stderr: 'pipe' });
+    expect([r.exitCode, r.stderr.toString()]).toEqual([0, '']);
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({ node_pubkey: /"nodeId":"([0-9a-f]{66})"/.exec(log)?.[1], network: 'regtest' });
+    p.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    void reader.read().then(function drain(x): unknown {
+      return x.done ? undefined : reader.read().then(drain);
     });
   }, 120_000);
 
