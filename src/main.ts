@@ -4,7 +4,9 @@
  * line per event on stderr, and stops cleanly on SIGINT/SIGTERM.
  */
 import pkg from '../package.json' with { type: 'json' };
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, parseArgs, USAGE } from './node/config.ts';
+import { configFileLocation, networkMismatch, parseConfigFile, withConfigFile } from './node/config-file.ts';
 import { createLogger } from './node/log.ts';
 import { LightningNode } from './node/node.ts';
 import { listenProblem, mainnetWarning, startupRefusal } from './node/startup-errors.ts';
@@ -22,7 +24,14 @@ if (argv.includes('--version')) {
 
 let config;
 try {
-  config = parseArgs(argv, process.env);
+  // Options from lnnode.conf come first, so the command line overrides them.
+  const where = configFileLocation(argv, process.env);
+  let entries: ReturnType<typeof parseConfigFile> = [];
+  if (existsSync(where.path)) entries = parseConfigFile(readFileSync(where.path, 'utf8'), where.path);
+  else if (where.explicit) throw new ConfigError(`--config: cannot read ${where.path}`);
+  const mismatch = networkMismatch(entries, where, argv);
+  if (mismatch) throw new ConfigError(mismatch);
+  config = parseArgs(withConfigFile(argv, entries), process.env);
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;
   console.error(`lnnode: ${e.message}`);

@@ -78,6 +78,9 @@ export const USAGE = `usage: lnnode [options]
   --log-level <debug|info|warn|error>  (default info)
   --allow-unsafe-mainnet            run on mainnet although it is not yet safe for real funds (the node
                                     refuses mainnet without it and prints what is missing)
+  --config <file>                   options from this file (default <data-dir>/lnnode.conf when it exists):
+                                    one "name = value" a line, names as above without "--", # comments;
+                                    an option given on the command line replaces the file's
   --version, --help
 
 environment:
@@ -87,6 +90,15 @@ files in the data dir: rpc.token (the lnnode.v1 API's bearer token, created at f
   tls.cert/tls.key, seed, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+
+/** Options that take a value (the config file uses the same names without the dashes). */
+export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
+  '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
+  '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate',
+]);
+/** Options that take no value. */
+export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet']);
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -109,12 +121,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const values = new Map<string, string[]>();
   const flags = new Set(['--help', '-h', '--version']);
   let allowUnsafeMainnet = false;
-  const known = new Set([
-    '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
-    '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
-    '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry',
-    '--chain-poll-ms', '--lnd-rpc-listen', '--max-feerate',
-  ]);
+  const known = VALUE_OPTIONS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (flags.has(arg)) continue;
