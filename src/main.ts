@@ -46,7 +46,7 @@ if (config.network === 'mainnet') console.error(mainnetWarning());
 
 // The data directory holds the seed and channel secrets: nothing we create there is for other users.
 process.umask(0o077);
-const log = createLogger({ level: config.logLevel });
+const log = createLogger({ level: config.logLevel, format: config.logFormat, color: config.logFormat === 'text' && process.stderr.isTTY });
 let node: LightningNode;
 try {
   node = LightningNode.start(config, log);

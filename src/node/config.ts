@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
 import { insecureUrlProblem } from '../chain/secure-url.ts';
 import { type ChannelLimits } from './channels/limits.ts';
-import { type Level } from './log.ts';
+import { LOG_FORMATS, type Level, type LogFormat } from './log.ts';
 import { type Network } from './identity.ts';
 import { isNetwork, NETWORKS } from './networks.ts';
 
@@ -32,6 +32,8 @@ export interface DaemonConfig {
   /** Peers to keep connected to (added to the persistent address book). */
   connect: PeerTarget[];
   logLevel: Level;
+  /** 'json' (one object a line, the default) or 'text' (readable lines for a person). */
+  logFormat?: LogFormat;
   /** Where to serve the lnnode.v1 API; undefined disables it. */
   rpcListen?: { host: string; port: number };
   /** A certificate for the API instead of the self-signed one in the data dir. */
@@ -76,6 +78,8 @@ export const USAGE = `usage: lnnode [options]
   --max-feerate <sat/vB>            the highest fee rate the node pays: chain estimates are clamped to it and
                                     API fee rates above it refused (default ${DEFAULT_MAX_FEERATE_SAT_VB}, at most ${MAX_FEERATE_LIMIT_SAT_VB})
   --log-level <debug|info|warn|error>  (default info)
+  --log-format <json|text>          json: one object a line (default); text: readable lines, the level in
+                                    colour on a terminal
   --allow-unsafe-mainnet            run on mainnet although it is not yet safe for real funds (the node
                                     refuses mainnet without it and prints what is missing)
   --config <file>                   options from this file (default <data-dir>/lnnode.conf when it exists):
@@ -95,7 +99,7 @@ const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
   '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
-  '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate',
+  '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate', '--log-format',
 ]);
 /** Options that take no value. */
 export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet']);
@@ -196,6 +200,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     throw new ConfigError(`--max-feerate: expected whole sat/vB between 1 and ${MAX_FEERATE_LIMIT_SAT_VB}, got "${maxFee}"`);
   }
 
+  const logFormat = one('--log-format');
+  if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new ConfigError(`--log-format: expected one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`);
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -213,5 +219,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(maxCltvExpiry === undefined ? {} : { maxCltvExpiry }),
     ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
     ...(allowUnsafeMainnet ? { allowUnsafeMainnet } : {}),
+    ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
   };
 }
