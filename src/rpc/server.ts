@@ -7,11 +7,21 @@
  */
 import http2 from 'node:http2';
 import { isIP } from 'node:net';
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createContextValues, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Logger } from '../node/log.ts';
+import { RESET_STREAM } from './feed.ts';
+import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 
 type Fallback = Parameters<typeof connectNodeAdapter>[0]['fallback'] & {};
+type NodeRequest = Parameters<Fallback>[0];
+
+/** Ends a request's stream at once: RST_STREAM ENHANCE_YOUR_CALM on HTTP/2 (ResourceExhausted to gRPC clients), the socket on HTTP/1.1. */
+function resetRequest(req: NodeRequest): void {
+  if ('stream' in req) {
+    if (!req.stream.closed) req.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  } else req.socket.destroy();
+}
 
 export interface RpcServerOptions {
   host: string;
@@ -23,6 +33,8 @@ export interface RpcServerOptions {
   log: Logger;
   /** Answers requests for paths no route serves (Connect's default is HTTP 404). */
   fallback?: Fallback;
+  /** What one client may make the server hold (src/rpc/limits.ts); the defaults when absent. */
+  limits?: ApiLimits;
 }
 
 export interface RpcServer {
@@ -67,7 +79,12 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
     }
     return next(req);
   };
-  const handler = connectNodeAdapter({ routes: o.routes, interceptors: [auth], ...(o.fallback ? { fallback: o.fallback } : {}) });
+  const handler = connectNodeAdapter({
+    routes: o.routes,
+    interceptors: [auth],
+    contextValues: (req) => createContextValues().set(RESET_STREAM, () => resetRequest(req)),
+    ...(o.fallback ? { fallback: o.fallback } : {}),
+  });
   const server = o.tls ? http2.createSecureServer({ cert: o.tls.cert, key: o.tls.key, allowHTTP1: true }, handler) : http2.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s: http2.ServerHttp2Session) => {
