@@ -14,7 +14,7 @@ export interface RawCallEnd {
   message?: string;
   /** Whole gRPC messages received. */
   messages: number;
-  /** The stream's RST_STREAM code (0 when it ended normally). */
+  /** The stream's RST_STREAM code (0 when it ended normally or is still half open). */
   rstCode: number;
 }
 
@@ -93,7 +93,13 @@ export function rawGrpcCall(o: {
         buffered = all.slice(at);
       });
       stream.resume();
-      if (!closed) await ended;
+      // A gRPC client is done at the status (trailers, or a trailers-only answer); the stream's close follows unless
+      // the server leaves it half open, which this client, still able to send, would not notice otherwise.
+      const status = new Promise<void>((resolve) => {
+        stream.once('trailers', () => resolve());
+        void response.then((h) => h['grpc-status'] !== undefined && resolve());
+      });
+      if (!closed) await Promise.race([ended, status.then(() => Promise.race([ended, Bun.sleep(200)]))]);
       const s = trailerStatus.status !== undefined ? trailerStatus : headerStatus;
       return { ...s, messages, rstCode: stream.rstCode ?? 0 };
     },
