@@ -27,7 +27,7 @@ import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.
 import { type Logger } from './log.ts';
 import { chainHash, GENESIS } from './networks.ts';
 import { PeerManager, type PeerEvent } from './peer/manager.ts';
-import { Subscription } from './subscription.ts';
+import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription } from './subscription.ts';
 import { Store } from './store.ts';
 import { failBack } from './channels/fail-back.ts';
 import { ChannelManager, type HtlcOutcome } from './channels/manager.ts';
@@ -199,8 +199,11 @@ export class LightningNode {
   }
 
   /** Peers coming online and going offline, through a bounded feed (see Subscription). */
-  subscribePeerEvents(): Subscription<PeerEvent> {
-    const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x));
+  subscribePeerEvents(budget?: QueueBudget): Subscription<PeerEvent> {
+    const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x), {
+      sizeOf: (e) => EVENT_OVERHEAD_BYTES + (e.kind === 'online' ? e.address.length : e.reason.length),
+      budget,
+    });
     this.peerEventSubscribers.add(s);
     return s;
   }

@@ -12,6 +12,7 @@ import { lnnodeRoutes } from './lnnode-service.ts';
 import { isLoopback, startRpcServer, type RpcServer } from './server.ts';
 import { loadOrCreateTls } from './tls-cert.ts';
 import { startLndApi } from './lnd/api.ts';
+import { apiLimits, type ApiLimitsOverride } from './limits.ts';
 
 export interface Apis {
   lnnode?: RpcServer;
@@ -20,11 +21,11 @@ export interface Apis {
 }
 
 /** Both APIs as configured; if the second cannot start, the first is stopped again. */
-export async function startApis(node: LightningNode, config: DaemonConfig, log: Logger): Promise<Apis> {
-  const lnnode = await startApi(node, config, log);
+export async function startApis(node: LightningNode, config: DaemonConfig, log: Logger, limits?: ApiLimitsOverride): Promise<Apis> {
+  const lnnode = await startApi(node, config, log, limits);
   let lnd: RpcServer | undefined;
   try {
-    lnd = await startLndApi(node, config, log.child('lnd'));
+    lnd = await startLndApi(node, config, log.child('lnd'), limits);
   } catch (e) {
     await lnnode?.stop();
     throw e;
@@ -32,15 +33,18 @@ export async function startApis(node: LightningNode, config: DaemonConfig, log: 
   return { lnnode, lnd, stop: async () => void (await Promise.all([lnnode?.stop(), lnd?.stop()])) };
 }
 
-export async function startApi(node: LightningNode, config: DaemonConfig, log: Logger): Promise<RpcServer | undefined> {
+/** `limits`: the numbers of src/rpc/limits.ts to change (tests lower them). */
+export async function startApi(node: LightningNode, config: DaemonConfig, log: Logger, limits?: ApiLimitsOverride): Promise<RpcServer | undefined> {
   if (!config.rpcListen) return undefined;
+  const l = apiLimits(limits);
   const { host, port } = config.rpcListen;
   const token = loadOrCreateToken(config.dataDir);
   const tls = config.rpcTls || !isLoopback(host) ? loadOrCreateTls(config.dataDir, [host], config.rpcTls) : undefined;
   const server = await startRpcServer({
     host,
     port,
-    routes: lnnodeRoutes(node),
+    routes: lnnodeRoutes(node, l),
+    limits: l,
     authorize: (h) => (bearerMatches(h.get('authorization'), token) ? undefined : 'missing or wrong credential: send "authorization: Bearer <contents of rpc.token>"'),
     tls,
     log,

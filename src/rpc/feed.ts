@@ -1,21 +1,57 @@
 /**
  * A node subscription served as an RPC stream: the stream ends when the
- * client goes away (freeing the subscription), and a subscriber that fell
- * too far behind ends with ResourceExhausted.
+ * client goes away (freeing the subscription); a subscriber that fell too
+ * far behind (src/rpc/limits.ts: bytes per stream, bytes for all streams of
+ * the node, events) ends with ResourceExhausted and its queue is freed at
+ * once; an event the client does not take within writeStallMs ends the
+ * stream too, so a client that stops reading pins nothing.
  */
-import { type HandlerContext } from '@connectrpc/connect';
-import { type Subscription } from '../node/subscription.ts';
+import { Code, ConnectError, createContextKey, type HandlerContext } from '@connectrpc/connect';
+import { type QueueBudget, SubscriberPool, type Subscription } from '../node/subscription.ts';
 import { toConnectError } from './errors.ts';
+import { DEFAULT_API_LIMITS, type StreamLimits } from './limits.ts';
 
-/** Ends a stream when its client goes away, and maps an overflowed subscriber to ResourceExhausted. */
-export async function* feed<T, R>(sub: Subscription<T>, ctx: HandlerContext, map: (t: T) => R): AsyncGenerator<R> {
+/**
+ * Set by the server for each request: resets the request's HTTP/2 stream
+ * (RST_STREAM ENHANCE_YOUR_CALM, which gRPC clients read as
+ * ResourceExhausted) when a write to it cannot complete.
+ */
+export const RESET_STREAM = createContextKey<() => void>(() => {}, { description: 'reset the HTTP/2 stream of this call' });
+
+/** How one node's API streams are bounded: a queue budget each, one pool for all. */
+export interface Streams {
+  budget: QueueBudget;
+  writeStallMs: number;
+}
+
+// One pool per node, shared by both APIs' streams.
+const pools = new WeakMap<object, SubscriberPool>();
+
+export function streamsOf(node: object, limits: StreamLimits = DEFAULT_API_LIMITS.streams): Streams {
+  let pool = pools.get(node);
+  if (!pool) pools.set(node, (pool = new SubscriberPool(limits.totalSubscriberBytes)));
+  return { budget: { maxBytes: limits.subscriberBytes, maxEvents: limits.subscriberEvents, pool }, writeStallMs: limits.writeStallMs };
+}
+
+/** Ends a stream when its client goes away or stops taking events, and maps an overflowed subscriber to ResourceExhausted. */
+export async function* feed<T, R>(sub: Subscription<T>, ctx: HandlerContext, map: (t: T) => R, streams: Streams): AsyncGenerator<R> {
   const stop = (): void => sub.close();
   ctx.signal.addEventListener('abort', stop, { once: true });
+  let stall: ReturnType<typeof setTimeout> | undefined;
   try {
-    for await (const t of sub) yield map(t);
+    for await (const t of sub) {
+      // The generator stays at this yield until the event is written out: that is where a client that does not read shows.
+      stall = setTimeout(() => {
+        sub.fail(new ConnectError(`the client took no event for ${streams.writeStallMs / 1000} s; stream closed`, Code.ResourceExhausted));
+        ctx.values.get(RESET_STREAM)();
+      }, streams.writeStallMs);
+      yield map(t);
+      clearTimeout(stall);
+    }
   } catch (e) {
     throw toConnectError(e);
   } finally {
+    clearTimeout(stall);
     ctx.signal.removeEventListener('abort', stop);
     sub.close();
   }

@@ -30,7 +30,8 @@ import {
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { dialAddressArg, feerateArg, invoiceArg } from './args.ts';
 import { invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
-import { feed } from './feed.ts';
+import { feed, streamsOf } from './feed.ts';
+import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 import { until } from './until.ts';
 import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from './node-parts.ts';
 
@@ -135,9 +136,10 @@ export async function waitInvoice(node: LightningNode, hash: Uint8Array, timeout
   );
 }
 
-export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => void {
+export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_API_LIMITS): (router: ConnectRouter) => void {
   const wallet = (): Wallet => walletOf(node);
   const channels = (): ChannelManager => channelsOf(node);
+  const streams = streamsOf(node, limits.streams);
 
   return (router) =>
     router.service(LightningNodeService, {
@@ -184,10 +186,14 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
       },
 
       subscribePeerEvents(_req, ctx) {
-        return feed(node.subscribePeerEvents(), ctx, (e) =>
-          e.kind === 'online'
-            ? { peerPubkey: e.peer, type: PeerEvent_Type.ONLINE, detail: e.address }
-            : { peerPubkey: e.peer, type: PeerEvent_Type.OFFLINE, detail: e.reason },
+        return feed(
+          node.subscribePeerEvents(streams.budget),
+          ctx,
+          (e) =>
+            e.kind === 'online'
+              ? { peerPubkey: e.peer, type: PeerEvent_Type.ONLINE, detail: e.address }
+              : { peerPubkey: e.peer, type: PeerEvent_Type.OFFLINE, detail: e.reason },
+          streams,
         );
       },
 
@@ -209,8 +215,8 @@ export function lnnodeRoutes(node: LightningNode): (router: ConnectRouter) => vo
         for (const t of req.msgTypes) {
           if (t < CUSTOM_TYPE_MIN || t > CUSTOM_TYPE_MAX) throw invalidArgument(`msg_types: ${t} is outside the custom range ${CUSTOM_TYPE_MIN}..${CUSTOM_TYPE_MAX}`);
         }
-        const sub = node.peers.subscribeCustom(req.msgTypes.length ? req.msgTypes : undefined);
-        return feed(sub, ctx, (m) => ({ peerPubkey: m.peer, msgType: m.type, data: m.payload }));
+        const sub = node.peers.subscribeCustom(req.msgTypes.length ? req.msgTypes : undefined, streams.budget);
+        return feed(sub, ctx, (m) => ({ peerPubkey: m.peer, msgType: m.type, data: m.payload }), streams);
       },
 
       async openChannel(req) {

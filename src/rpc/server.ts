@@ -2,16 +2,36 @@
  * One HTTP/2 listener serving Connect-RPC routes: gRPC, gRPC-Web and Connect
  * on the same port. Plain HTTP/2 (h2c) only on a loopback address; on any
  * other address TLS is mandatory, so credentials never cross a network in
- * the clear. Every call passes `authorize` first; a refused call gets
- * Unauthenticated and reaches no handler.
+ * the clear.
+ *
+ * Anyone who can reach the port may be a stranger (DESIGN.md rule 6), so:
+ * every call passes `authorize` on its headers before a byte of its body is
+ * read (a refused call is answered Unauthenticated at once and its stream
+ * closed); a request message is refused from its length prefix past
+ * maxRequestBytes; compressed requests are refused (nothing we serve needs
+ * them, and a small gzip body can inflate to gigabytes); and connections,
+ * streams, headers and the time each may take are capped (limits.ts,
+ * connections.ts).
  */
 import http2 from 'node:http2';
-import { isIP } from 'node:net';
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { isIP, type Socket } from 'node:net';
+import { Code, createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Logger } from '../node/log.ts';
+import { Connections } from './connections.ts';
+import { RESET_STREAM } from './feed.ts';
+import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 
 type Fallback = Parameters<typeof connectNodeAdapter>[0]['fallback'] & {};
+type NodeRequest = Parameters<Fallback>[0];
+type NodeResponse = Parameters<Fallback>[1];
+
+/** Ends a request's stream at once: RST_STREAM ENHANCE_YOUR_CALM on HTTP/2 (ResourceExhausted to gRPC clients), the socket on HTTP/1.1. */
+function resetRequest(req: NodeRequest): void {
+  if ('stream' in req) {
+    if (!req.stream.closed) req.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  } else req.socket.destroy();
+}
 
 export interface RpcServerOptions {
   host: string;
@@ -23,6 +43,8 @@ export interface RpcServerOptions {
   log: Logger;
   /** Answers requests for paths no route serves (Connect's default is HTTP 404). */
   fallback?: Fallback;
+  /** What one client may make the server hold (src/rpc/limits.ts); the defaults when absent. */
+  limits?: ApiLimits;
 }
 
 export interface RpcServer {
@@ -55,23 +77,80 @@ export function grpcUnimplemented(what: string): Fallback {
   };
 }
 
+/** The request's headers as the web Headers `authorize` reads (HTTP/2 pseudo-headers left out). */
+function webHeaders(req: NodeRequest): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith(':') || v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
+  }
+  return h;
+}
+
+/**
+ * Answers a call without reading its body, in the protocol the client speaks:
+ * gRPC and gRPC-Web as a trailers-only response, Connect as an HTTP error
+ * with its JSON body. The client is then told to stop sending (HTTP/2
+ * RST_STREAM NO_ERROR after the answer, as gRPC servers do; HTTP/1.1 closes).
+ */
+function answerWithoutBody(req: NodeRequest, res: NodeResponse, code: Code, message: string): void {
+  const type = String(req.headers['content-type'] ?? '');
+  if (type.startsWith('application/grpc')) {
+    res.writeHead(200, { 'content-type': type, 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) });
+    res.end();
+  } else {
+    const name = Code[code].replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase());
+    res.writeHead(code === Code.Unauthenticated ? 401 : 400, { 'content-type': 'application/json', ...('stream' in req ? {} : { connection: 'close' }) });
+    res.end(JSON.stringify({ code: name, message }));
+  }
+  if ('stream' in req && !req.stream.closed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
 export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
   if (!o.tls && !isLoopback(o.host)) {
     return Promise.reject(new Error(`refusing to serve RPC without TLS on ${o.host}: plain HTTP/2 is only for loopback addresses`));
   }
-  const auth: Interceptor = (next) => async (req) => {
-    const refused = o.authorize(req.header);
+  const limits = o.limits ?? DEFAULT_API_LIMITS;
+  const connections = new Connections(limits, o.log);
+  const connect = connectNodeAdapter({
+    routes: o.routes,
+    // The length prefix of every message is checked against it before the message is read.
+    readMaxBytes: limits.maxRequestBytes,
+    acceptCompression: [],
+    contextValues: (req) => createContextValues().set(RESET_STREAM, () => resetRequest(req)),
+    ...(o.fallback ? { fallback: o.fallback } : {}),
+  });
+  const handler = (req: NodeRequest, res: NodeResponse): void => {
+    const refused = o.authorize(webHeaders(req));
+    const socket = 'stream' in req ? req.stream.session?.socket : req.socket;
+    const call = socket ? connections.callStarted(socket, !refused) : undefined;
+    res.once('close', () => call?.ended());
     if (refused) {
-      o.log.warn('rpc call refused', { method: req.method.name, reason: refused });
-      throw new ConnectError(refused, Code.Unauthenticated);
+      if (!call || connections.firstRefusal(call.conn)) o.log.warn('rpc call refused', { path: req.url, reason: refused });
+      answerWithoutBody(req, res, Code.Unauthenticated, refused);
+      return;
     }
-    return next(req);
+    // A client that sends headers and then trickles (or never finishes) its body is cut off.
+    const body = setTimeout(() => resetRequest(req), limits.requestBodyTimeoutMs);
+    req.once('end', () => clearTimeout(body));
+    res.once('close', () => clearTimeout(body));
+    // Answered before the client finished sending (a refused message, a stream that ended): tell it to stop, as
+    // gRPC servers do, so what it still sends is not read and the stream does not stay half open.
+    res.once('finish', () => {
+      clearTimeout(body);
+      if ('stream' in req && !req.stream.closed && !req.readableEnded) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+    connect(req, res);
   };
-  const handler = connectNodeAdapter({ routes: o.routes, interceptors: [auth], ...(o.fallback ? { fallback: o.fallback } : {}) });
-  const server = o.tls ? http2.createSecureServer({ cert: o.tls.cert, key: o.tls.key, allowHTTP1: true }, handler) : http2.createServer(handler);
+  const settings = { maxConcurrentStreams: limits.maxStreamsPerConnection, maxHeaderListSize: limits.maxHeaderListBytes };
+  const server = o.tls
+    ? http2.createSecureServer({ cert: o.tls.cert, key: o.tls.key, allowHTTP1: true, settings, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
+    : http2.createServer({ settings }, handler);
+  server.on('connection', (socket: Socket) => connections.accepted(socket));
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s: http2.ServerHttp2Session) => {
     sessions.add(s);
+    connections.session(s);
     s.on('close', () => sessions.delete(s));
   });
   return new Promise((resolve, reject) => {
@@ -86,6 +165,7 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
         stop: () =>
           new Promise<void>((done) => {
             // Open streams (subscriptions) would keep close() waiting forever.
+            connections.stop();
             for (const s of sessions) s.destroy();
             server.close(() => done());
           }),

@@ -4,8 +4,9 @@
  * id (a newer connection replaces an older one), delivers custom messages to
  * subscribers, and redials persistent peers with exponential backoff.
  *
- * Custom-message delivery policy: each subscriber has a queue of at most
- * SUBSCRIBER_QUEUE_LIMIT messages (src/node/subscription.ts). A subscriber that falls that far behind is
+ * Custom-message delivery policy: each subscriber has a queue bounded in
+ * messages and, given a budget (API streams: src/rpc/limits.ts), in bytes
+ * (src/node/subscription.ts). A subscriber that falls that far behind is
  * closed with an overflow error (it can resubscribe); it never makes the node
  * buffer without bound, and it never slows other subscribers or the peer.
  */
@@ -14,7 +15,7 @@ import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type Logger } from '../log.ts';
-import { Subscription } from '../subscription.ts';
+import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription } from '../subscription.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
 
@@ -229,9 +230,13 @@ export class PeerManager {
   }
 
   /** Custom messages of the given types (all when none), through a bounded feed (see Subscription). */
-  subscribeCustom(types?: Iterable<number>): Subscription<CustomMessage> {
+  subscribeCustom(types?: Iterable<number>, budget?: QueueBudget): Subscription<CustomMessage> {
     const only = types ? new Set(types) : undefined;
-    const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), only && ((m) => only.has(m.type)));
+    const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), {
+      accepts: only && ((m) => only.has(m.type)),
+      sizeOf: (m) => m.payload.length + EVENT_OVERHEAD_BYTES,
+      budget,
+    });
     this.subscribers.add(s);
     return s;
   }

@@ -15,6 +15,7 @@ import { invoicesRoutes } from './invoices-service.ts';
 import { lightningRoutes } from './lightning-service.ts';
 import { decodeMacaroon, MacaroonError, macaroonRefusal } from './macaroon.ts';
 import { routerRoutes } from './router-service.ts';
+import { apiLimits, type ApiLimitsOverride } from '../limits.ts';
 
 /** Why a call's `macaroon` header is refused, or undefined to let it through. */
 export function macaroonHeaderRefusal(header: string | null, rootKey: Uint8Array, now = new Date()): string | undefined {
@@ -28,12 +29,13 @@ export function macaroonHeaderRefusal(header: string | null, rootKey: Uint8Array
   }
 }
 
-export async function startLndApi(node: LightningNode, config: DaemonConfig, log: Logger): Promise<RpcServer | undefined> {
+export async function startLndApi(node: LightningNode, config: DaemonConfig, log: Logger, limits?: ApiLimitsOverride): Promise<RpcServer | undefined> {
   if (!config.lndRpcListen) return undefined;
+  const l = apiLimits(limits);
   const { host, port } = config.lndRpcListen;
   const tls = loadOrCreateTls(config.dataDir, [host], config.rpcTls);
   const { rootKey, macaroonPath } = loadOrCreateAdminMacaroon(config.dataDir, config.network);
-  const services = [lightningRoutes(node), routerRoutes(node), invoicesRoutes(node)];
+  const services = [lightningRoutes(node, l), routerRoutes(node), invoicesRoutes(node)];
   const server = await startRpcServer({
     host,
     port,
@@ -41,6 +43,7 @@ export async function startLndApi(node: LightningNode, config: DaemonConfig, log
     authorize: (h) => macaroonHeaderRefusal(h.get('macaroon'), rootKey),
     tls,
     log,
+    limits: l,
     fallback: grpcUnimplemented('lnnode serves a subset of lnd\'s API (see proto-lnd/)'),
   });
   log.info('lnd-compatible API ready', { tlsCert: tls.certPath, macaroon: macaroonPath });

@@ -16,12 +16,13 @@ import { type ChannelManager, type ChannelSummary } from '../../node/channels/ma
 import { type LightningNode } from '../../node/node.ts';
 import { addressNetwork } from '../../node/networks.ts';
 import { type InvoiceRecord } from '../../node/payments/invoices.ts';
-import { Subscription } from '../../node/subscription.ts';
+import { EVENT_OVERHEAD_BYTES, Subscription } from '../../node/subscription.ts';
 import { type Wallet } from '../../node/wallet/wallet.ts';
 import pkg from '../../../package.json' with { type: 'json' };
 import { dialAddressArg, feerateArg, invoiceArg } from '../args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from '../errors.ts';
-import { feed } from '../feed.ts';
+import { feed, type Streams, streamsOf } from '../feed.ts';
+import { type ApiLimits, DEFAULT_API_LIMITS } from '../limits.ts';
 import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
@@ -85,9 +86,12 @@ interface InvoiceEvent {
  * backlog is read, and anything the backlog already delivered is skipped, so
  * nothing falls between the two.
  */
-async function* invoiceEvents(node: LightningNode, addIndex: number, settleIndex: number, ctx: HandlerContext): AsyncGenerator<InvoiceRecord> {
+async function* invoiceEvents(node: LightningNode, addIndex: number, settleIndex: number, ctx: HandlerContext, streams: Streams): AsyncGenerator<InvoiceRecord> {
   const offs: (() => void)[] = [];
-  const sub = new Subscription<InvoiceEvent>(() => offs.forEach((f) => f()));
+  const sub = new Subscription<InvoiceEvent>(() => offs.forEach((f) => f()), {
+    sizeOf: (e) => EVENT_OVERHEAD_BYTES + 2 * e.invoice.bolt11.length,
+    budget: streams.budget,
+  });
   offs.push(node.invoices.onAdded((invoice) => sub.offer({ kind: 'added', invoice })));
   offs.push(node.invoices.onSettled((invoice) => sub.offer({ kind: 'settled', invoice })));
   let lastAdd = addIndex;
@@ -104,7 +108,7 @@ async function* invoiceEvents(node: LightningNode, addIndex: number, settleIndex
       yield i;
     }
   }
-  for await (const e of feed(sub, ctx, (x) => x)) {
+  for await (const e of feed(sub, ctx, (x) => x, streams)) {
     if (e.kind === 'added' && e.invoice.addIndex > lastAdd) {
       lastAdd = e.invoice.addIndex;
       yield e.invoice;
@@ -115,9 +119,10 @@ async function* invoiceEvents(node: LightningNode, addIndex: number, settleIndex
   }
 }
 
-export function lightningRoutes(node: LightningNode): (router: ConnectRouter) => void {
+export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_API_LIMITS): (router: ConnectRouter) => void {
   const wallet = (): Wallet => walletOf(node);
   const channels = (): ChannelManager => channelsOf(node);
+  const streams = streamsOf(node, limits.streams);
   const lndNetwork = node.config.network;
 
   return (router) =>
@@ -174,10 +179,12 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
       },
 
       subscribePeerEvents(_req, ctx) {
-        return feed(node.subscribePeerEvents(), ctx, (e) => ({
-          pubKey: hex(e.peer),
-          type: e.kind === 'online' ? PeerEvent_EventType.PEER_ONLINE : PeerEvent_EventType.PEER_OFFLINE,
-        }));
+        return feed(
+          node.subscribePeerEvents(streams.budget),
+          ctx,
+          (e) => ({ pubKey: hex(e.peer), type: e.kind === 'online' ? PeerEvent_EventType.PEER_ONLINE : PeerEvent_EventType.PEER_OFFLINE }),
+          streams,
+        );
       },
 
       sendCustomMessage(req) {
@@ -193,7 +200,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
       },
 
       subscribeCustomMessages(_req, ctx) {
-        return feed(node.peers.subscribeCustom(undefined), ctx, (m) => ({ peer: m.peer, type: m.type, data: m.payload }));
+        return feed(node.peers.subscribeCustom(undefined, streams.budget), ctx, (m) => ({ peer: m.peer, type: m.type, data: m.payload }), streams);
       },
 
       listChannels(req) {
@@ -320,7 +327,7 @@ export function lightningRoutes(node: LightningNode): (router: ConnectRouter) =>
 
       subscribeInvoices(req, ctx) {
         return (async function* () {
-          for await (const i of invoiceEvents(node, Number(req.addIndex), Number(req.settleIndex), ctx)) yield invoiceMessage(i, nowSeconds());
+          for await (const i of invoiceEvents(node, Number(req.addIndex), Number(req.settleIndex), ctx, streams)) yield invoiceMessage(i, nowSeconds());
         })();
       },
 
