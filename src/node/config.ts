@@ -7,6 +7,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
 import { insecureUrlProblem } from '../chain/secure-url.ts';
+import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT } from '../bolt/bolt2/channel/safety-policy.ts';
+import { msat } from '../bolt/units.ts';
 import { type ChannelLimits } from './channels/limits.ts';
 import { type Level } from './log.ts';
 import { type Network } from './identity.ts';
@@ -73,10 +75,14 @@ export const USAGE = `usage: lnnode [options]
   --max-cltv-expiry <blocks>        most blocks a payment we send may lock its HTLC for (default 2016)
   --max-feerate <sat/vB>            the highest fee rate the node pays: chain estimates are clamped to it and
                                     API fee rates above it refused (default ${DEFAULT_MAX_FEERATE_SAT_VB}, at most ${MAX_FEERATE_LIMIT_SAT_VB})
+  --max-dust-exposure <sat>         most sat of dust (trimmed) HTLCs a channel's commitments may carry at once;
+                                    dust HTLCs past it are refused or failed back (default ${DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT / 1000n})
   --log-level <debug|info|warn|error>  (default info)
   --version, --help`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+/** 1 BTC: far above any default (lnd's is 500,000 sat). */
+const MAX_DUST_EXPOSURE_SAT = 100_000_000;
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -102,7 +108,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
     '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
     '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry',
-    '--chain-poll-ms', '--lnd-rpc-listen', '--max-feerate',
+    '--chain-poll-ms', '--lnd-rpc-listen', '--max-feerate', '--max-dust-exposure',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -174,6 +180,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     throw new ConfigError(`--max-feerate: expected whole sat/vB between 1 and ${MAX_FEERATE_LIMIT_SAT_VB}, got "${maxFee}"`);
   }
 
+  const dust = one('--max-dust-exposure');
+  const dustSat = dust === undefined ? undefined : Number(dust);
+  if (dustSat !== undefined && !(Number.isSafeInteger(dustSat) && dustSat >= 0 && dustSat <= MAX_DUST_EXPOSURE_SAT)) {
+    throw new ConfigError(`--max-dust-exposure: expected whole sat between 0 and ${MAX_DUST_EXPOSURE_SAT}, got "${dust}"`);
+  }
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -190,5 +202,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(tipPollMs === undefined ? {} : { tipPollMs }),
     ...(maxCltvExpiry === undefined ? {} : { maxCltvExpiry }),
     ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
+    ...(dustSat === undefined ? {} : { channelLimits: { maxDustHtlcExposureMsat: msat(BigInt(dustSat) * 1000n) } }),
   };
 }
