@@ -7,6 +7,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
 import { insecureUrlProblem } from '../chain/secure-url.ts';
+import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT } from '../bolt/bolt2/channel/safety-policy.ts';
+import { msat } from '../bolt/units.ts';
 import { type ChannelLimits } from './channels/limits.ts';
 import { LOG_FORMATS, type Level, type LogFormat } from './log.ts';
 import { type Network } from './identity.ts';
@@ -77,6 +79,8 @@ export const USAGE = `usage: lnnode [options]
   --max-cltv-expiry <blocks>        most blocks a payment we send may lock its HTLC for (default 2016)
   --max-feerate <sat/vB>            the highest fee rate the node pays: chain estimates are clamped to it and
                                     API fee rates above it refused (default ${DEFAULT_MAX_FEERATE_SAT_VB}, at most ${MAX_FEERATE_LIMIT_SAT_VB})
+  --max-dust-exposure <sat>         most sat of dust (trimmed) HTLCs a channel's commitments may carry at once;
+                                    dust HTLCs past it are refused or failed back (default ${DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT / 1000n})
   --log-level <debug|info|warn|error>  (default info)
   --log-format <json|text>          json: one object a line (default); text: readable lines, the level in
                                     colour on a terminal
@@ -94,12 +98,14 @@ files in the data dir: rpc.token (the lnnode.v1 API's bearer token, created at f
   tls.cert/tls.key, seed, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+/** 1 BTC: far above any default (lnd's is 500,000 sat). */
+const MAX_DUST_EXPOSURE_SAT = 100_000_000;
 
 /** Options that take a value (the config file uses the same names without the dashes). */
 export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
   '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
-  '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate', '--log-format',
+  '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate', '--log-format', '--max-dust-exposure',
 ]);
 /** Options that take no value. */
 export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet']);
@@ -202,6 +208,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
 
   const logFormat = one('--log-format');
   if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new ConfigError(`--log-format: expected one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`);
+  const dust = one('--max-dust-exposure');
+  const dustSat = dust === undefined ? undefined : Number(dust);
+  if (dustSat !== undefined && !(Number.isSafeInteger(dustSat) && dustSat >= 0 && dustSat <= MAX_DUST_EXPOSURE_SAT)) {
+    throw new ConfigError(`--max-dust-exposure: expected whole sat between 0 and ${MAX_DUST_EXPOSURE_SAT}, got "${dust}"`);
+  }
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -220,5 +232,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
     ...(allowUnsafeMainnet ? { allowUnsafeMainnet } : {}),
     ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
+    ...(dustSat === undefined ? {} : { channelLimits: { maxDustHtlcExposureMsat: msat(BigInt(dustSat) * 1000n) } }),
   };
 }

@@ -134,7 +134,9 @@ export class LightningNode {
         {
           resolveIncoming: (channelId, htlc) => this.invoices.resolve(channelId, htlc, this.knownHeight),
           outgoingResolved: (o) => (payments ? payments.resolved(o) : early.push(o)),
-          refuseIncoming: (_channelId, htlc) => failBack(this.identity.nodeSecret, htlc, { name: 'permanent_channel_failure' }),
+          // lnnode sends no channel_update (no gossip): temporary_channel_failure carries an empty one, as lnd does without an update.
+          refuseIncoming: (_channelId, htlc, failure) =>
+            failBack(this.identity.nodeSecret, htlc, failure === 'temporary_channel_failure' ? { name: failure, channelUpdate: new Uint8Array(0) } : { name: failure }),
           preimageOf: (h) => {
             const inv = this.invoices.get(h);
             return inv?.state === 'settled' ? inv.preimage : undefined;

@@ -21,6 +21,7 @@ import {
   signFirstRemote,
   STATIC_REMOTEKEY_TYPE,
 } from '../../src/bolt/bolt2/channel/open.ts';
+import { type SafetyPolicy } from '../../src/bolt/bolt2/channel/safety-policy.ts';
 import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
 
 export const REGTEST = fromHex('06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f');
@@ -36,6 +37,8 @@ export interface Side {
   secrets: ChannelSecrets;
   inbox: Outgoing[];
   events: ChannelEvent[];
+  /** What this side enforces on what it receives (the default policy when unset). */
+  policy?: SafetyPolicy;
 }
 
 export class Pair {
@@ -93,7 +96,7 @@ export class Pair {
   deliverOne(to: Side): Outgoing {
     const m = to.inbox.shift();
     if (!m) throw new Error(`nothing queued for ${to.name}`);
-    const r = receive(to.state, to.secrets, m.name, m.msg as Record<string, unknown>);
+    const r = receive(to.state, to.secrets, m.name, m.msg as Record<string, unknown>, to.policy);
     to.state = r.state;
     to.events.push(...r.events);
     this.send(to, r.send);
@@ -102,7 +105,7 @@ export class Pair {
 
   /** Delivers a hand-made message to `to`, as if the peer sent it. */
   deliverOneRaw(to: Side, name: string, msg: Record<string, unknown>): void {
-    const r = receive(to.state, to.secrets, name, msg);
+    const r = receive(to.state, to.secrets, name, msg, to.policy);
     to.state = r.state;
     to.events.push(...r.events);
     this.send(to, r.send);

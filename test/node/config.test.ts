@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import { msat } from '../../src/bolt/units.ts';
 import { ConfigError, parseArgs } from '../../src/node/config.ts';
 
 describe('daemon command line', () => {
@@ -40,6 +41,8 @@ describe('daemon command line', () => {
     expect(parseArgs(['--p2p-listen', 'off', '--esplora-url', 'http://127.0.0.1:3002/api']).p2pListen).toBeUndefined();
     expect(parseArgs(['--rpc-listen', 'off']).rpcListen).toBeUndefined();
     expect(parseArgs(['--max-feerate', '250']).maxFeerateSatPerVb).toBe(250);
+    expect(parseArgs(['--max-dust-exposure', '20000']).channelLimits).toEqual({ maxDustHtlcExposureMsat: msat(20_000_000n) });
+    expect(parseArgs([]).channelLimits).toBeUndefined();
     expect(parseArgs(['--esplora-url', 'https://blockstream.info/api']).chain).toEqual({ kind: 'esplora', url: 'https://blockstream.info/api' });
   });
 
@@ -64,6 +67,8 @@ describe('daemon command line', () => {
       [['--bitcoind-rpc-url', 'http://192.168.1.5:8332', '--bitcoind-rpc-user', 'u', '--bitcoind-rpc-password', 'p'], '--bitcoind-rpc-url: plain http to 192.168.1.5 is refused: use https'],
       [['--max-feerate', '0'], '--max-feerate: expected whole sat/vB between 1 and 10000'],
       [['--max-feerate', '20000'], '--max-feerate: expected whole sat/vB between 1 and 10000'],
+      [['--max-dust-exposure', '-1'], '--max-dust-exposure: expected whole sat between 0 and 100000000'],
+      [['--max-dust-exposure', '1.5'], '--max-dust-exposure: expected whole sat between 0 and 100000000'],
     ] as const) {
       expect(() => parseArgs([...args])).toThrow(ConfigError);
       expect(() => parseArgs([...args])).toThrow(msg);

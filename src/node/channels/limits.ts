@@ -7,6 +7,9 @@
  * (A node-wide src/node/limits.ts is being written by another branch; these
  * move there when it lands.)
  */
+import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT, DEFAULT_MAX_UNSIGNED_PEER_UPDATES } from '../../bolt/bolt2/channel/safety-policy.ts';
+import { type Msat } from '../../bolt/units.ts';
+
 export interface ChannelLimits {
   /** Inbound opens we answered with accept_channel that have no funding_created yet, per peer... */
   pendingInboundOpensPerPeer: number;
@@ -22,6 +25,14 @@ export interface ChannelLimits {
   unfundedForgetBlocks: number;
   /** BOLT 2 closing_signed: no answer to our closing_signed within this time fails the channel. */
   closingNegotiationTimeoutMs: number;
+  /**
+   * BOLT 2 max_dust_htlc_exposure_msat: most msat of HTLCs trimmed (dust) on
+   * either commitment of a channel at once (safety-policy.ts says how it is
+   * counted and enforced).
+   */
+  maxDustHtlcExposureMsat: Msat;
+  /** Most updates a peer may have us hold without our signature; past it the channel fails. */
+  maxUnsignedPeerUpdates: number;
 }
 
 /**
@@ -32,6 +43,9 @@ export interface ChannelLimits {
  *   funding_created, lnd's funding reservation timeout.
  * - 2016 blocks: BOLT 2's figure.
  * - 60 s for a closing_signed answer: the time our own close() call waits.
+ * - 50,000 sat of dust exposure: CLN's default (lnd 500,000 sat; LDK about
+ *   5,000 sat per sat/vB of feerate). 968 unsigned peer updates: more than
+ *   an honest peer can have (483 adds, 483 settles, a fee in each list).
  */
 export const DEFAULT_CHANNEL_LIMITS: ChannelLimits = {
   pendingInboundOpensPerPeer: 4,
@@ -41,4 +55,6 @@ export const DEFAULT_CHANNEL_LIMITS: ChannelLimits = {
   unfundedInboundTotal: 100,
   unfundedForgetBlocks: 2016,
   closingNegotiationTimeoutMs: 60_000,
+  maxDustHtlcExposureMsat: DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT,
+  maxUnsignedPeerUpdates: DEFAULT_MAX_UNSIGNED_PEER_UPDATES,
 };

@@ -51,10 +51,12 @@ import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
 import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
 import { fundingCreatedRefusal, type InboundCounts, openChannelRefusal, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
+import { FEE_TARGETS } from '../../chain/feerate.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type ChannelEvent, receive, signPending } from '../../bolt/bolt2/channel/machine.ts';
+import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
 import {
   type AcceptChannelMessage,
   acceptChannelMessage,
@@ -129,6 +131,8 @@ export interface ShutdownState {
   negotiation?: ClosingNegotiation;
 }
 
+export type IncomingRefusal = 'permanent_channel_failure' | 'temporary_channel_failure';
+
 /** How an incoming HTLC ends, decided by the payments layer. */
 export type Resolution =
   | { kind: 'fulfill'; preimage: Uint8Array; persist?: () => void }
@@ -145,8 +149,12 @@ export interface ChannelHooks {
   resolveIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
   /** One of our HTLCs ended. */
   outgoingResolved(o: HtlcOutcome): void;
-  /** How to fail an incoming HTLC the channel itself refuses (added after our shutdown): a failure for its payer. */
-  refuseIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
+  /**
+   * How to fail an incoming HTLC the channel itself refuses, for its payer:
+   * permanent_channel_failure for one added after our shutdown,
+   * temporary_channel_failure for one past the dust exposure limit.
+   */
+  refuseIncoming(channelId: Uint8Array, htlc: HtlcEntry, failure: IncomingRefusal): Resolution;
   /** The preimage of an incoming payment we settled, to claim its HTLC on chain. */
   preimageOf(paymentHash: Uint8Array): Uint8Array | undefined;
 }
@@ -247,6 +255,8 @@ export class ChannelManager {
   private readonly resolving = new Set<string>();
   private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private feerate: FeeratePerKw = DEFAULT_FEERATE;
+  /** The chain's fastest and slowest estimates as last seen: the update_fee bounds (safety-policy.ts). */
+  private estimates?: FeeEstimateView;
   readonly limits: ChannelLimits;
   private stopped = false;
 
@@ -571,6 +581,9 @@ export class ChannelManager {
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
     if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
+    const fast = estimates?.get(FEE_TARGETS[0]);
+    const economy = estimates?.get(FEE_TARGETS[FEE_TARGETS.length - 1]!);
+    if (fast && economy) this.estimates = { fast, economy };
     this.enforceHtlcDeadlines(height);
     this.forgetExpiredUnfunded(height);
     this.updateFees();
@@ -609,6 +622,11 @@ export class ChannelManager {
       const breach = htlcDeadlineBreach(l.rec.commitments, height, (h) => this.hooks.preimageOf(h) !== undefined);
       if (breach) this.failChannel(l, fromHex(id), breach.reason);
     }
+  }
+
+  /** What the pure step enforces on HTLCs and fee updates (dust exposure, update_fee bounds, unsigned updates). */
+  private safety(): SafetyPolicy {
+    return { maxDustHtlcExposureMsat: this.limits.maxDustHtlcExposureMsat, maxUnsignedPeerUpdates: this.limits.maxUnsignedPeerUpdates, estimates: this.estimates };
   }
 
   /** The chain's 6-block fee estimate (sat/kw) as last seen, for funding, sweeps and mutual closes. */
@@ -780,7 +798,7 @@ export class ChannelManager {
     if (!l || !this.isActive(l)) throw new ChannelError('channel is not active');
     let r;
     try {
-      r = sendAdd(l.rec.commitments, { amountMsat: a.amountMsat, paymentHash: a.paymentHash, cltvExpiry: a.cltvExpiry, onion: a.onion });
+      r = sendAdd(l.rec.commitments, { amountMsat: a.amountMsat, paymentHash: a.paymentHash, cltvExpiry: a.cltvExpiry, onion: a.onion }, this.safety());
     } catch (e) {
       if (e instanceof ChannelRefusal) throw new ChannelError(e.message);
       throw e;
@@ -803,7 +821,7 @@ export class ChannelManager {
       if (feerate === undefined) continue;
       let r;
       try {
-        r = sendFee(l.rec.commitments, feerate);
+        r = sendFee(l.rec.commitments, feerate, this.safety());
       } catch (e) {
         if (!(e instanceof ChannelRefusal)) throw e;
         // Our balance cannot pay the new fee: the commitment keeps its rate; a later estimate may fit.
@@ -840,7 +858,7 @@ export class ChannelManager {
     if (!l.reestablished) return this.failChannel(l, channelId, `${name} before channel_reestablish`);
     let step;
     try {
-      step = receive(l.rec.commitments, l.secrets, name, m);
+      step = receive(l.rec.commitments, l.secrets, name, m, this.safety());
     } catch (e) {
       if (e instanceof ChannelProtocolError || e instanceof ChannelRefusal) return this.failChannel(l, channelId, e.message);
       throw e;
@@ -875,8 +893,13 @@ export class ChannelManager {
     const todo = c.localCommit.spec.htlcs.filter((h) => h.direction === 'in' && inRemote.has(h.id) && !settling.has(h.id));
     if (!todo.length) return;
     for (const h of todo) {
-      // BOLT 2 shutdown sender: SHOULD fail to route any HTLC added after it has sent shutdown (it must not be settled).
-      const r = addedAfterOurShutdown(l.rec.shutdown?.failAddsFrom, h.id) ? this.hooks.refuseIncoming(channelId, h) : this.hooks.resolveIncoming(channelId, h);
+      const r = h.failBack
+        ? // BOLT 2 max_dust_htlc_exposure_msat, receiving: past the limit SHOULD fail this HTLC once it's committed, SHOULD NOT reveal a preimage.
+          this.hooks.refuseIncoming(channelId, h, 'temporary_channel_failure')
+        : addedAfterOurShutdown(l.rec.shutdown?.failAddsFrom, h.id)
+          ? // BOLT 2 shutdown sender: SHOULD fail to route any HTLC added after it has sent shutdown (it must not be settled).
+            this.hooks.refuseIncoming(channelId, h, 'permanent_channel_failure')
+          : this.hooks.resolveIncoming(channelId, h);
       const cur = l.rec.commitments;
       const step =
         r.kind === 'fulfill'

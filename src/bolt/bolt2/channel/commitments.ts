@@ -25,6 +25,7 @@ import { signInput, verifyInput } from '../../bolt3/sign.ts';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, txid } from '../../bolt3/tx.ts';
 import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msatToSatFloor } from '../../units.ts';
 import { type ChannelSecrets, perCommitmentPoint, perCommitmentSecret, shachainIndex } from './keys.ts';
+import { addDustProblem, DEFAULT_SAFETY_POLICY, feeDustProblem, latestFeeOnly, type SafetyPolicy, updateFeeBoundsProblem, withoutFee } from './safety-policy.ts';
 import { type CommitSpec, findHtlc, type HtlcEntry, reduce, type Update } from './spec.ts';
 
 /** What one side announced in open_channel / accept_channel. */
@@ -254,7 +255,7 @@ export interface AddRequest {
   onion: Uint8Array;
 }
 
-export function sendAdd(c: Commitments, a: AddRequest): { state: Commitments; htlc: HtlcEntry; send: Outgoing[] } {
+export function sendAdd(c: Commitments, a: AddRequest, policy: SafetyPolicy = DEFAULT_SAFETY_POLICY): { state: Commitments; htlc: HtlcEntry; send: Outgoing[] } {
   if (a.amountMsat <= 0n) throw new ChannelRefusal('HTLC amount must be positive');
   if (a.amountMsat < c.remote.htlcMinimumMsat) {
     throw new ChannelRefusal(`HTLC of ${a.amountMsat} msat is below the peer's minimum of ${c.remote.htlcMinimumMsat} msat`);
@@ -281,6 +282,9 @@ export function sendAdd(c: Commitments, a: AddRequest): { state: Commitments; ht
     const theirs = spec.toRemoteMsat - commitFeeMsat(c, 'remote', spec);
     if (theirs < c.local.channelReserveSat * 1000n) throw new ChannelRefusal('the peer could not pay the commitment fee with this HTLC added');
   }
+  // BOLT 2 max_dust_htlc_exposure_msat, offering: a dust HTLC past the exposure limit of either commitment SHOULD NOT be sent.
+  const dust = addDustProblem(c, htlc, policy.maxDustHtlcExposureMsat);
+  if (dust) throw new ChannelRefusal(dust);
   return {
     state: { ...c, localChanges: { ...c.localChanges, proposed }, localNextHtlcId: c.localNextHtlcId + 1n },
     htlc,
@@ -293,14 +297,20 @@ export function sendAdd(c: Commitments, a: AddRequest): { state: Commitments; ht
   };
 }
 
-export function receiveAdd(c: Commitments, m: { id: bigint; amountMsat: Msat; paymentHash: Uint8Array; cltvExpiry: CltvExpiry; onionRoutingPacket: Uint8Array }): Commitments {
+export function receiveAdd(
+  c: Commitments,
+  m: { id: bigint; amountMsat: Msat; paymentHash: Uint8Array; cltvExpiry: CltvExpiry; onionRoutingPacket: Uint8Array },
+  policy: SafetyPolicy = DEFAULT_SAFETY_POLICY,
+): Commitments {
   if (m.id !== c.remoteNextHtlcId) throw new ChannelProtocolError(`update_add_htlc id ${m.id}, expected ${c.remoteNextHtlcId}`);
   if (m.amountMsat <= 0n) throw new ChannelProtocolError('update_add_htlc amount is zero');
   if (m.amountMsat < c.local.htlcMinimumMsat) {
     throw new ChannelProtocolError(`HTLC of ${m.amountMsat} msat is below our minimum of ${c.local.htlcMinimumMsat} msat`);
   }
   if (m.cltvExpiry >= 500_000_000) throw new ChannelProtocolError('cltv_expiry is not a block height');
-  const htlc: HtlcEntry = { direction: 'in', id: m.id, amountMsat: m.amountMsat, paymentHash: m.paymentHash, cltvExpiry: m.cltvExpiry, onion: m.onionRoutingPacket };
+  let htlc: HtlcEntry = { direction: 'in', id: m.id, amountMsat: m.amountMsat, paymentHash: m.paymentHash, cltvExpiry: m.cltvExpiry, onion: m.onionRoutingPacket };
+  // BOLT 2 max_dust_htlc_exposure_msat, receiving: a dust HTLC past the exposure limit SHOULD be failed once committed, its preimage never revealed.
+  if (addDustProblem(c, htlc, policy.maxDustHtlcExposureMsat)) htlc = { ...htlc, failBack: 'dust_exposure' };
   const proposed = [...c.remoteChanges.proposed, { kind: 'add' as const, htlc }];
   let spec: CommitSpec;
   try {
@@ -377,10 +387,14 @@ export function receiveSettle(c: Commitments, u: Extract<Update, { id: bigint }>
 
 // ----------------------------------------------------------------------- fee
 
-export function sendFee(c: Commitments, feeratePerKw: FeeratePerKw): { state: Commitments; send: Outgoing[] } {
+export function sendFee(c: Commitments, feeratePerKw: FeeratePerKw, policy: SafetyPolicy = DEFAULT_SAFETY_POLICY): { state: Commitments; send: Outgoing[] } {
   if (!c.weAreOpener) throw new ChannelRefusal('only the channel opener sends update_fee');
   if (feeratePerKw < FEERATE_FLOOR) throw new ChannelRefusal(`fee rate below ${FEERATE_FLOOR} sat/kw (1 sat/vB)`);
-  const proposed = [...c.localChanges.proposed, { kind: 'fee' as const, feeratePerKw }];
+  // BOLT 2 update_fee sender: a rise that takes either commitment's dust exposure past the limit MAY NOT be sent.
+  const dust = feeDustProblem(c, feeratePerKw, policy.maxDustHtlcExposureMsat);
+  if (dust) throw new ChannelRefusal(dust);
+  // An update_fee replaces the one before it: only the latest is kept.
+  const proposed = [...withoutFee(c.localChanges.proposed), { kind: 'fee' as const, feeratePerKw }];
   const spec = reduce(latestRemote(c).spec, proposed, c.remoteChanges.acked);
   if (spec.toLocalMsat - commitFeeMsat(c, 'remote', spec) < c.remote.channelReserveSat * 1000n) {
     throw new ChannelRefusal(`cannot afford the commitment fee at ${feeratePerKw} sat/kw`);
@@ -391,10 +405,18 @@ export function sendFee(c: Commitments, feeratePerKw: FeeratePerKw): { state: Co
   };
 }
 
-export function receiveFee(c: Commitments, feeratePerKw: FeeratePerKw): Commitments {
+export function receiveFee(c: Commitments, feeratePerKw: FeeratePerKw, policy: SafetyPolicy = DEFAULT_SAFETY_POLICY): Commitments {
+  // BOLT 2 update_fee receiver: a sender not responsible for the fee MUST get an error and the channel failed.
   if (c.weAreOpener) throw new ChannelProtocolError('update_fee from the side that did not open the channel');
   if (feeratePerKw < FEERATE_FLOOR) throw new ChannelProtocolError(`update_fee of ${feeratePerKw} sat/kw is below the minimum relay fee`);
-  const proposed = [...c.remoteChanges.proposed, { kind: 'fee' as const, feeratePerKw }];
+  // BOLT 2 update_fee receiver: too low for timely processing, or unreasonably large: error and fail the channel.
+  const bounds = updateFeeBoundsProblem(c.variant, feeratePerKw, policy.estimates);
+  if (bounds) throw new ChannelProtocolError(bounds);
+  // BOLT 2 update_fee receiver (non-anchors): a rise that takes a commitment's dust exposure past our limit MAY fail the channel.
+  const dust = feeDustProblem(c, feeratePerKw, policy.maxDustHtlcExposureMsat);
+  if (dust) throw new ChannelProtocolError(dust);
+  // BOLT 2: an update_fee is never closed but simply replaced; one unsigned update_fee stands for all before it.
+  const proposed = [...withoutFee(c.remoteChanges.proposed), { kind: 'fee' as const, feeratePerKw }];
   const spec = reduce(c.localCommit.spec, c.localChanges.acked, proposed);
   if (spec.toRemoteMsat - commitFeeMsat(c, 'local', spec) < 0n) {
     throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw`);
@@ -448,7 +470,8 @@ export function receiveCommit(c: Commitments, s: ChannelSecrets, m: { signature:
       ...c,
       localCommit: { index, spec, txid: built.txid, remoteSig: m.signature, htlcSigs: m.htlcSignatures },
       localChanges: { ...c.localChanges, acked: [] },
-      remoteChanges: { ...c.remoteChanges, proposed: [], acked: [...c.remoteChanges.acked, ...c.remoteChanges.proposed] },
+      // Only the latest update_fee matters: a peer signing a fee rise per round while withholding revocations keeps one, not all.
+      remoteChanges: { ...c.remoteChanges, proposed: [], acked: latestFeeOnly([...c.remoteChanges.acked, ...c.remoteChanges.proposed]) },
       lastSent: 'revoke',
     },
     send: [revocationFor(c, s, c.localCommit.index)],

@@ -23,6 +23,7 @@ import {
   sendCommit,
 } from './commitments.ts';
 import { type ChannelSecrets } from './keys.ts';
+import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from './safety-policy.ts';
 import { type HtlcEntry, type Update } from './spec.ts';
 
 export type ChannelEvent =
@@ -49,18 +50,42 @@ export function signPending(c: Commitments, s: ChannelSecrets): Step {
   return { state: r.state, send: r.send, events: [] };
 }
 
+/**
+ * Updates from the peer we hold without having signed them: each costs
+ * memory and a larger state on every write, so past the policy's cap the
+ * channel fails (issue 13 "update_fee spam").
+ */
+export const unsignedPeerUpdates = (c: Commitments): number => c.remoteChanges.proposed.length + c.remoteChanges.acked.length;
+
+function capped(step: Step, policy: SafetyPolicy): Step {
+  const n = unsignedPeerUpdates(step.state);
+  if (n > policy.maxUnsignedPeerUpdates) {
+    throw new ChannelProtocolError(`${n} updates from the peer wait for our signature, more than the limit of ${policy.maxUnsignedPeerUpdates}`);
+  }
+  return step;
+}
+
 /** Handles one normal-operation message from the peer. Throws ChannelProtocolError when the channel must fail. */
-export function receive(c: Commitments, s: ChannelSecrets, name: string, m: Msg): Step {
+export function receive(c: Commitments, s: ChannelSecrets, name: string, m: Msg, policy: SafetyPolicy = DEFAULT_SAFETY_POLICY): Step {
+  const step = receiveStep(c, s, name, m, policy);
+  return name.startsWith('update_') ? capped(step, policy) : step;
+}
+
+function receiveStep(c: Commitments, s: ChannelSecrets, name: string, m: Msg, policy: SafetyPolicy): Step {
   switch (name) {
     case 'update_add_htlc':
       return {
-        state: receiveAdd(c, {
-          id: m.id as bigint,
-          amountMsat: m.amountMsat as Msat,
-          paymentHash: m.paymentHash as Uint8Array,
-          cltvExpiry: m.cltvExpiry as CltvExpiry,
-          onionRoutingPacket: m.onionRoutingPacket as Uint8Array,
-        }),
+        state: receiveAdd(
+          c,
+          {
+            id: m.id as bigint,
+            amountMsat: m.amountMsat as Msat,
+            paymentHash: m.paymentHash as Uint8Array,
+            cltvExpiry: m.cltvExpiry as CltvExpiry,
+            onionRoutingPacket: m.onionRoutingPacket as Uint8Array,
+          },
+          policy,
+        ),
         send: [],
         events: [],
       };
@@ -83,7 +108,7 @@ export function receive(c: Commitments, s: ChannelSecrets, name: string, m: Msg)
         events: [],
       };
     case 'update_fee':
-      return { state: receiveFee(c, m.feeratePerKw as FeeratePerKw), send: [], events: [] };
+      return { state: receiveFee(c, m.feeratePerKw as FeeratePerKw, policy), send: [], events: [] };
     case 'commitment_signed': {
       const r = receiveCommit(c, s, { signature: m.signature as Uint8Array, htlcSignatures: m.htlcSignatures as Uint8Array[] });
       const follow = signPending(r.state, s);

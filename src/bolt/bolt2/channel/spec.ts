@@ -18,6 +18,12 @@ export interface HtlcEntry {
   cltvExpiry: CltvExpiry;
   /** The 1366-byte onion, kept so an add can be retransmitted. */
   onion: Uint8Array;
+  /**
+   * An incoming HTLC we took into the commitments but will not settle: it
+   * is failed back (temporary_channel_failure) once irrevocably committed.
+   * 'dust_exposure': it was dust past max_dust_htlc_exposure (safety-policy.ts).
+   */
+  failBack?: 'dust_exposure';
 }
 
 export interface CommitSpec {
