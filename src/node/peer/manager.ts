@@ -13,13 +13,11 @@ import type { Socket, TCPSocketListener } from 'bun';
 import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
+import { type Limits, withLimits } from '../limits.ts';
 import { type Logger } from '../log.ts';
 import { Subscription } from '../subscription.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
-
-const BACKOFF_MIN_MS = 1_000;
-const BACKOFF_MAX_MS = 60_000;
 
 export interface CustomMessage {
   peer: Uint8Array;
@@ -44,6 +42,10 @@ export interface ManagerOptions {
   features?: FeatureVector;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /** Lowered limits for a test (limits.ts); the defaults otherwise. */
+  limits?: Partial<Limits>;
+  /** A monotonic clock in ms for rate limits; performance.now by default (tests move it by hand). */
+  now?: () => number;
 }
 
 interface Live {
@@ -71,8 +73,11 @@ export class PeerManager {
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
   private listener: TCPSocketListener<NoiseSocketData> | undefined;
   private stopped = false;
+  private readonly limits: Limits;
 
-  constructor(private readonly opts: ManagerOptions) {}
+  constructor(private readonly opts: ManagerOptions) {
+    this.limits = withLimits(opts.limits);
+  }
 
   get listenPort(): number | undefined {
     return this.listener?.port;
@@ -167,6 +172,8 @@ export class PeerManager {
             features: this.opts.features,
             pingIntervalMs: this.opts.pingIntervalMs,
             pingTimeoutMs: this.opts.pingTimeoutMs,
+            limits: this.limits,
+            now: this.opts.now,
           },
           log,
         );
@@ -188,16 +195,17 @@ export class PeerManager {
         this.scheduleReconnect(key);
       },
     };
+    const noiseOpts = { maxQueuedBytes: this.limits.peerOutboundMaxBytes, actTimeoutMs: this.limits.actTimeoutMs };
     const noise = remote
-      ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random)
-      : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random);
+      ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random, noiseOpts)
+      : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random, noiseOpts);
     return noise;
   }
 
   private scheduleReconnect(key: string): void {
     const p = this.persistent.get(key);
     if (!p || this.stopped || p.timer || this.live.has(key)) return;
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** p.attempt);
+    const delay = Math.min(this.limits.persistentRedialMaxMs, this.limits.persistentRedialMinMs * 2 ** p.attempt);
     p.attempt++;
     p.timer = setTimeout(() => {
       p.timer = undefined;
@@ -236,10 +244,16 @@ export class PeerManager {
     return s;
   }
 
-  /** Sends a custom message; throws if the peer is not connected or the message is out of bounds. */
+  /**
+   * Sends a custom message; throws if the peer is not connected, the message
+   * is out of bounds, or PeerBusyError while more than customSendBusyBytes
+   * wait to be sent to it (the caller retries later instead of us queueing).
+   */
   sendCustom(peer: Uint8Array, type: number, payload: Uint8Array): void {
     const l = this.live.get(hex(peer));
     if (!l?.session.initialized) throw new PeerNotConnectedError(peer);
+    const queued = l.session.queuedBytes;
+    if (queued > this.limits.customSendBusyBytes) throw new PeerBusyError(peer, queued, this.limits.customSendBusyBytes);
     l.session.sendCustom(type, payload);
   }
 
@@ -250,7 +264,7 @@ export class PeerManager {
         nodeId: fromHex(k),
         address: l.address,
         inbound: l.inbound,
-        features: l.session.remoteInit!.features.or(l.session.remoteInit!.globalFeatures),
+        features: l.session.remoteFeatures!,
       }));
   }
 
@@ -275,6 +289,18 @@ export class PeerManager {
     for (const l of this.live.values()) l.session.disconnect('node stopping');
     for (const s of this.subscribers) s.close();
     this.listener?.stop(true);
+  }
+}
+
+/** The peer is not taking what we send it fast enough: try again once it has read (RESOURCE_EXHAUSTED). */
+export class PeerBusyError extends Error {
+  override readonly name = 'PeerBusyError';
+  constructor(
+    readonly peer: Uint8Array,
+    readonly queuedBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(`peer ${hex(peer)} is busy: ${queuedBytes} bytes still wait to be sent to it (limit ${limitBytes}); try again later`);
   }
 }
 
