@@ -145,3 +145,16 @@ describe('huge feature vectors', () => {
     expect(first[0]!.features.list().length).toBe(260_000);
   }, 30_000);
 });
+
+describe('init remote_addr (BOLT 1)', () => {
+  test('a peer whose init carries an address type we do not know is accepted; the address is ignored', async () => {
+    const a = node();
+    // init: no global features, features 0x0100 (var_onion_optin compulsory), networks, then remote_addr of type 7.
+    const regtestTlv = '0120' + hex(REGTEST_CHAIN);
+    const init = Uint8Array.from(Buffer.from('0000' + '0002' + '0100' + regtestTlv + '03' + '05' + '07aabbccdd', 'hex'));
+    const p = await rawPeer(a, init);
+    await until('the peer online', () => a.m.isConnected(p.nodeId));
+    expect(a.m.sessionOf(p.nodeId)!.remoteInit!.remoteAddr).toBeUndefined();
+    expect(a.m.peers().map((x) => hex(x.nodeId))).toEqual([hex(p.nodeId)]);
+  });
+});
