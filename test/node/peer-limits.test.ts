@@ -12,7 +12,7 @@ import { FeatureVector } from '../../src/bolt/bolt9/features.ts';
 import { type Limits } from '../../src/node/limits.ts';
 import { silentLogger } from '../../src/node/log.ts';
 import { PeerBusyError, PeerManager, type PeerEvent } from '../../src/node/peer/manager.ts';
-import { RawPeer, REGTEST_CHAIN } from '../support/raw-peer.ts';
+import { halfOpen, RawPeer, REGTEST_CHAIN } from '../support/raw-peer.ts';
 
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 const managers: PeerManager[] = [];
@@ -156,5 +156,38 @@ describe('init remote_addr (BOLT 1)', () => {
     await until('the peer online', () => a.m.isConnected(p.nodeId));
     expect(a.m.sessionOf(p.nodeId)!.remoteInit!.remoteAddr).toBeUndefined();
     expect(a.m.peers().map((x) => hex(x.nodeId))).toEqual([hex(p.nodeId)]);
+  });
+});
+
+describe('unfinished handshakes', () => {
+  test('1,000 half-open connections: at most 64 held, a real peer still connects, the rest time out', async () => {
+    const a = node({ limits: { handshakeTimeoutMs: 2_000 } });
+    const conns: Awaited<ReturnType<typeof halfOpen>>[] = [];
+    try {
+      let maxHeld = 0;
+      for (let i = 0; i < 1000; i++) {
+        // Half of them send a partial act one, so they are neither silent nor done.
+        conns.push(await halfOpen('127.0.0.1', a.port, i % 2 ? new Uint8Array(20).fill(0) : undefined));
+        maxHeld = Math.max(maxHeld, a.m.unfinishedHandshakes);
+      }
+      await until('the server to see them all', () => conns.filter((c) => c.isClosed()).length >= 1000 - 64);
+      expect(maxHeld).toBeLessThanOrEqual(64);
+      expect(a.m.unfinishedHandshakes).toBeLessThanOrEqual(64);
+      const real = await rawPeer(a);
+      await until('the real peer online', () => a.m.isConnected(real.nodeId));
+      // The ones still held are dropped when the whole-handshake deadline passes; the real peer stays.
+      await until('every half-open connection closed', () => conns.every((c) => c.isClosed()), 10_000);
+      expect(a.m.unfinishedHandshakes).toBe(0);
+      expect(a.m.isConnected(real.nodeId)).toBe(true);
+    } finally {
+      for (const c of conns) c.socket.end();
+    }
+  }, 40_000);
+
+  test('a handshake paced one act at a time under the act timeout still ends at the whole-handshake deadline', async () => {
+    const a = node({ limits: { handshakeTimeoutMs: 300, actTimeoutMs: 10_000 } });
+    const c = await halfOpen('127.0.0.1', a.port);
+    await until('the connection closed', () => c.isClosed(), 5_000);
+    expect(a.m.unfinishedHandshakes).toBe(0);
   });
 });

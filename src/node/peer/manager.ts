@@ -72,6 +72,8 @@ export class PeerManager {
   private readonly persistent = new Map<string, { host: string; port: number; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
   private listener: TCPSocketListener<NoiseSocketData> | undefined;
+  /** Inbound connections still in their handshake, oldest first (a Set keeps insertion order). */
+  private readonly handshaking = new Set<NoiseSocket>();
   private stopped = false;
   private readonly limits: Limits;
 
@@ -91,7 +93,16 @@ export class PeerManager {
         open: (socket) => {
           const address = `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
           socket.data = {};
-          socket.data.noise = this.attach(socket as Socket<unknown>, address, undefined);
+          // Make room by dropping the oldest unfinished handshake: a real peer finishes in one round trip,
+          // so a stranger holding many half-open connections cannot keep it out (limits.ts).
+          if (this.handshaking.size >= this.limits.handshakesMaxUnfinished) {
+            const oldest = this.handshaking.values().next().value!;
+            this.handshaking.delete(oldest);
+            oldest.close(`dropped: ${this.handshaking.size + 1} handshakes unfinished (limit ${this.limits.handshakesMaxUnfinished})`);
+          }
+          const noise = this.attach(socket as Socket<unknown>, address, undefined);
+          socket.data.noise = noise;
+          if (!noise.isReady && !noise.isClosed) this.handshaking.add(noise);
         },
         ...socketEvents,
       },
@@ -146,6 +157,7 @@ export class PeerManager {
     let session: PeerSession | undefined;
     const events = {
       onReady: (nodeId: Uint8Array) => {
+        this.handshaking.delete(noise);
         const key = hex(nodeId);
         const old = this.live.get(key);
         session = new PeerSession(
@@ -183,6 +195,7 @@ export class PeerManager {
       },
       onMessage: (m: Uint8Array) => session?.receive(m),
       onClose: (reason: string) => {
+        this.handshaking.delete(noise);
         session?.stop();
         const key = noise.remote ? hex(noise.remote) : undefined;
         if (!key) return;
@@ -195,7 +208,11 @@ export class PeerManager {
         this.scheduleReconnect(key);
       },
     };
-    const noiseOpts = { maxQueuedBytes: this.limits.peerOutboundMaxBytes, actTimeoutMs: this.limits.actTimeoutMs };
+    const noiseOpts = {
+      maxQueuedBytes: this.limits.peerOutboundMaxBytes,
+      actTimeoutMs: this.limits.actTimeoutMs,
+      handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
+    };
     const noise = remote
       ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random, noiseOpts)
       : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random, noiseOpts);
@@ -268,6 +285,11 @@ export class PeerManager {
       }));
   }
 
+  /** Inbound connections whose BOLT 8 handshake has not finished (at most handshakesMaxUnfinished). */
+  get unfinishedHandshakes(): number {
+    return this.handshaking.size;
+  }
+
   isConnected(peer: Uint8Array): boolean {
     return this.live.get(hex(peer))?.session.initialized ?? false;
   }
@@ -287,6 +309,7 @@ export class PeerManager {
     this.stopped = true;
     for (const p of this.persistent.values()) clearTimeout(p.timer);
     for (const l of this.live.values()) l.session.disconnect('node stopping');
+    for (const n of [...this.handshaking]) n.close('node stopping');
     for (const s of this.subscribers) s.close();
     this.listener?.stop(true);
   }

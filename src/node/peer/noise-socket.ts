@@ -32,9 +32,15 @@ export interface NoiseSocketOptions {
   maxQueuedBytes: number;
   /** Per handshake act. */
   actTimeoutMs: number;
+  /** The whole handshake, however its acts are paced. */
+  handshakeTimeoutMs: number;
 }
 
-const DEFAULTS: NoiseSocketOptions = { maxQueuedBytes: LIMITS.peerOutboundMaxBytes, actTimeoutMs: LIMITS.actTimeoutMs };
+const DEFAULTS: NoiseSocketOptions = {
+  maxQueuedBytes: LIMITS.peerOutboundMaxBytes,
+  actTimeoutMs: LIMITS.actTimeoutMs,
+  handshakeTimeoutMs: LIMITS.handshakeTimeoutMs,
+};
 
 export interface NoiseSocketEvents {
   /** The handshake finished; `remote` is the peer's authenticated node id. */
@@ -59,6 +65,7 @@ export class NoiseSocket {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private actTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   remote: Uint8Array | undefined;
 
   private constructor(
@@ -78,6 +85,7 @@ export class NoiseSocket {
       this.phase = { kind: 'responder-act1' };
     }
     this.armActTimer();
+    this.handshakeTimer = setTimeout(() => this.close('handshake timed out'), this.opts.handshakeTimeoutMs);
   }
 
   static initiator(
@@ -175,8 +183,13 @@ export class NoiseSocket {
 
   private ready(next: Phase): void {
     clearTimeout(this.actTimer);
+    clearTimeout(this.handshakeTimer);
     this.phase = next;
     this.events.onReady(this.remote!);
+  }
+
+  get isClosed(): boolean {
+    return this.phase.kind === 'closed';
   }
 
   get isReady(): boolean {
@@ -231,6 +244,7 @@ export class NoiseSocket {
     if (this.phase.kind === 'closed') return;
     this.phase = { kind: 'closed' };
     clearTimeout(this.actTimer);
+    clearTimeout(this.handshakeTimer);
     this.pending = [];
     this.pendingBytes = 0;
     this.socket.end();
