@@ -9,7 +9,7 @@ import { ChainSourceError } from '../chain/types.ts';
 import { ChannelError } from '../node/channels/manager.ts';
 import { InvoiceError } from '../node/payments/invoices.ts';
 import { PaymentError, type PaymentErrorCode } from '../node/payments/payments.ts';
-import { PeerNotConnectedError } from '../node/peer/manager.ts';
+import { PeerBusyError, PeerNotConnectedError } from '../node/peer/manager.ts';
 import { SubscriberOverflowError } from '../node/subscription.ts';
 import { WalletError } from '../node/wallet/wallet.ts';
 
@@ -52,6 +52,8 @@ export function toConnectError(e: unknown): ConnectError {
   if (e instanceof ConnectError) return e;
   if (e instanceof PeerNotConnectedError) return notFound(e.message);
   if (e instanceof SubscriberOverflowError) return new ConnectError(e.message, Code.ResourceExhausted);
+  // The peer is not reading what we already queued for it: the client should back off and retry.
+  if (e instanceof PeerBusyError) return new ConnectError(e.message, Code.ResourceExhausted);
   if (e instanceof InvoiceError) return invalidArgument(e.message);
   if (e instanceof ChannelError || e instanceof WalletError) return failedPrecondition(e.message);
   // The chain source is down or answered something refused: try again later.

@@ -71,6 +71,18 @@ describe('init', () => {
     );
   });
 
+  test('a remote_addr we cannot parse (unknown type 6, Tor v2 type 3, a short IPv4) is ignored and kept for re-encoding', () => {
+    const regtestTlv = '0120' + '06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f';
+    for (const addr of ['06' + 'ab'.repeat(12) + '2607', '03' + 'cd'.repeat(10) + '2607', '017f0000']) {
+      const payload = fromHex('0000' + '0002' + '0100' + regtestTlv + '03' + (addr.length / 2).toString(16).padStart(2, '0') + addr);
+      const m = initCodec.decode(payload);
+      expect(m.remoteAddr).toBeUndefined();
+      expect(hex(m.remoteAddrUnparsed!)).toBe(addr);
+      expect(m.networks!.length).toBe(1);
+      expect(hex(initCodec.encode(m))).toBe(hex(payload));
+    }
+  });
+
   test('a networks record that is not a multiple of 32 bytes is refused', () => {
     expect(() => initCodec.decode(fromHex('00000000' + '0101ff'))).toThrow('init.tlvs.networks');
   });

@@ -54,6 +54,34 @@ describe('feature vectors', () => {
     expect(negotiated(FeatureVector.of(26), FeatureVector.empty(), 'option_shutdown_anysegwit')).toBe(true);
   });
 
+  test('a 65,000-byte vector of optional bits is held as its bytes: decode, OR, test and list agree with the bits', () => {
+    const wire = new Uint8Array(65_000).fill(0xaa); // every odd bit: 260,000 optional features
+    const v = FeatureVector.decode(wire);
+    expect(v.byteLength).toBe(65_000);
+    expect(hex(v.encode())).toBe(hex(wire));
+    expect([v.has(1), v.has(0), v.has(8 * 65_000 - 1), v.has(8 * 65_000 + 1)]).toEqual([true, false, true, false]);
+    expect(v.list('even')).toEqual([]);
+    expect(v.list().length).toBe(260_000);
+    expect(unknownCompulsory(v, LNNODE_KNOWN_FEATURES)).toEqual([]);
+    const combined = v.or(FeatureVector.of(0, 14));
+    expect(combined.list('even')).toEqual([0, 14]);
+    expect(combined.byteLength).toBe(65_000);
+    expect(FeatureVector.of(0, 14).or(v).equals(combined)).toBe(true);
+    expect(combined.equals(v)).toBe(false);
+    // OR with nothing is the same vector, not a copy.
+    expect(v.or(FeatureVector.empty())).toBe(v);
+  });
+
+  test('leading zero bytes on the wire do not change the vector', () => {
+    const a = FeatureVector.decode(fromHex('0000000102'));
+    expect(a.equals(FeatureVector.of(1, 8))).toBe(true);
+    expect(a.byteLength).toBe(2);
+    expect(hex(a.encode())).toBe('0102');
+    expect(FeatureVector.of(3, 0, 3).list()).toEqual([0, 3]);
+    expect(FeatureVector.of(9).list('odd')).toEqual([9]);
+    expect(FeatureVector.of(9).has(-1)).toBe(false);
+  });
+
   test('decoding arbitrary bytes never fails with a foreign error', () => {
     fuzzDecoder((b) => FeatureVector.decode(b), { maxLen: 64 });
   });

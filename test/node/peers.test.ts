@@ -8,7 +8,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { MAX_CUSTOM_PAYLOAD } from '../../src/bolt/bolt1/wire.ts';
 import { silentLogger } from '../../src/node/log.ts';
-import { type CustomMessage, PeerManager, PeerNotConnectedError } from '../../src/node/peer/manager.ts';
+import { type CustomMessage, PeerBusyError, PeerManager, PeerNotConnectedError } from '../../src/node/peer/manager.ts';
 
 const REGTEST = fromHex('06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f');
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
@@ -38,6 +38,21 @@ async function collect(it: AsyncIterableIterator<CustomMessage>, n: number, ms =
   return out;
 }
 
+/** Sends as an application should: when the peer is busy (PeerBusyError), waits for it to read, then goes on. */
+async function sendAll(m: PeerManager, peer: Uint8Array, msgs: [number, Uint8Array][]): Promise<void> {
+  for (const [type, payload] of msgs) {
+    for (;;) {
+      try {
+        m.sendCustom(peer, type, payload);
+        break;
+      } catch (e) {
+        if (!(e instanceof PeerBusyError)) throw e;
+        await Bun.sleep(2);
+      }
+    }
+  }
+}
+
 describe('lnnode <-> lnnode', () => {
   test('connect, init both ways, 300 custom messages each way of sizes 0..max arrive intact and in order', async () => {
     const a = node();
@@ -50,9 +65,11 @@ describe('lnnode <-> lnnode', () => {
     expect(b.m.peers().map((p) => [hex(p.nodeId), p.inbound])).toEqual([[hex(a.id), true]]);
     const sizes = Array.from({ length: 300 }, (_, i) => (i === 299 ? MAX_CUSTOM_PAYLOAD : Math.floor((i * MAX_CUSTOM_PAYLOAD) / 300)));
     const payload = (i: number, size: number): Uint8Array => new Uint8Array(size).map((_, j) => (i + j) & 0xff);
-    sizes.forEach((s, i) => a.m.sendCustom(b.id, 40001, payload(i, s)));
-    sizes.forEach((s, i) => b.m.sendCustom(a.id, 40000 + (i % 2), payload(i, s)));
-    a.m.sendCustom(b.id, 40002, new Uint8Array(3)); // filtered out at B
+    // 10 MB each way: more than a peer may have waiting (customSendBusyBytes), so the senders pace themselves.
+    await Promise.all([
+      sendAll(a.m, b.id, [...sizes.map((s, i): [number, Uint8Array] => [40001, payload(i, s)]), [40002, new Uint8Array(3)]]), // 40002 is filtered out at B
+      sendAll(b.m, a.id, sizes.map((s, i): [number, Uint8Array] => [40000 + (i % 2), payload(i, s)])),
+    ]);
     const gotB = await collect(atB, 300);
     const gotA = await collect(atA, 300);
     gotB.forEach((m, i) => {

@@ -34,7 +34,23 @@ const chainHashes: TlvCodec<Uint8Array[]> = {
   },
 };
 
-const remoteAddr: TlvCodec<NetAddress> = { decode: decodeAddress, encode: encodeAddress };
+/**
+ * remote_addr is only a hint (BOLT 1: the receiver MAY use it for its
+ * node_announcement), so one we cannot parse, such as an address type newer
+ * than us, is kept as bytes and ignored rather than failing the connection.
+ */
+type RemoteAddr = { parsed: NetAddress } | { raw: Uint8Array };
+const remoteAddr: TlvCodec<RemoteAddr> = {
+  decode(v, f) {
+    try {
+      return { parsed: decodeAddress(v, f) };
+    } catch (e) {
+      if (e instanceof DecodeError) return { raw: v.slice() };
+      throw e;
+    }
+  },
+  encode: (a, f) => ('parsed' in a ? encodeAddress(a.parsed, f) : a.raw),
+};
 
 const initTlvs = {
   networks: field(1, chainHashes),
@@ -47,6 +63,8 @@ export interface Init extends HasUnknownTlvs {
   features: FeatureVector;
   networks?: Uint8Array[];
   remoteAddr?: NetAddress;
+  /** A remote_addr we could not parse (an unknown address type), kept so re-encoding is exact; ignored otherwise. */
+  remoteAddrUnparsed?: Uint8Array;
 }
 
 /** The feature set a receiver acts on: globalfeatures OR features (BOLT 1). */
@@ -59,7 +77,8 @@ export const initCodec = defineMessage<Init>({
     const w = new Writer();
     w.u16Bytes(m.globalFeatures.encode(), 'init.globalfeatures');
     w.u16Bytes(m.features.encode(), 'init.features');
-    w.bytes(encodeTlvStream(initTlvs, { networks: m.networks, remoteAddr: m.remoteAddr }, m.unknownTlvs, 'init.tlvs'));
+    const addr: RemoteAddr | undefined = m.remoteAddr ? { parsed: m.remoteAddr } : m.remoteAddrUnparsed ? { raw: m.remoteAddrUnparsed } : undefined;
+    w.bytes(encodeTlvStream(initTlvs, { networks: m.networks, remoteAddr: addr }, m.unknownTlvs, 'init.tlvs'));
     return w.finish();
   },
   decode(payload) {
@@ -69,7 +88,9 @@ export const initCodec = defineMessage<Init>({
     const tlvs = decodeTlvStream(initTlvs, r.rest(), 'init.tlvs');
     const m: Init = { globalFeatures, features };
     if (tlvs.values.networks) m.networks = tlvs.values.networks;
-    if (tlvs.values.remoteAddr) m.remoteAddr = tlvs.values.remoteAddr;
+    const addr = tlvs.values.remoteAddr;
+    if (addr && 'parsed' in addr) m.remoteAddr = addr.parsed;
+    else if (addr) m.remoteAddrUnparsed = addr.raw;
     if (tlvs.unknown.length) m.unknownTlvs = tlvs.unknown;
     return m;
   },

@@ -59,78 +59,104 @@ export function featureName(bit: number): string {
   return name ? `${name}${bit % 2 === 0 ? ' (compulsory)' : ' (optional)'}` : `unknown bit ${bit}`;
 }
 
-/** A set of feature bits. Immutable; `with` returns a new vector. */
+/**
+ * A set of feature bits, held as the bit field itself (bytes, bit 0 in the
+ * first byte's least significant bit, no trailing zero bytes), so decoding,
+ * OR-ing and testing a bit cost what the bytes cost: a peer's init with 65 KB
+ * of optional bits is one 65 KB array, not half a million set entries.
+ * Immutable; `with` and `or` return new vectors.
+ */
 export class FeatureVector {
-  private constructor(private readonly bits: ReadonlySet<number>) {}
+  /** Little-endian by byte: bytes[i] holds bits 8i..8i+7; the last byte is non-zero. */
+  private constructor(private readonly bytes: Uint8Array) {}
+
+  private static trimmed(bytes: Uint8Array): FeatureVector {
+    let n = bytes.length;
+    while (n > 0 && bytes[n - 1] === 0) n--;
+    return new FeatureVector(n === bytes.length ? bytes : bytes.slice(0, n));
+  }
 
   static empty(): FeatureVector {
-    return new FeatureVector(new Set());
+    return new FeatureVector(new Uint8Array(0));
   }
 
   static of(...bits: number[]): FeatureVector {
+    let top = -1;
     for (const b of bits) {
       if (!Number.isInteger(b) || b < 0 || b > 8 * 0xffff) throw new EncodeError('features', `bad feature bit ${b}`);
+      if (b > top) top = b;
     }
-    return new FeatureVector(new Set(bits));
+    const out = new Uint8Array((top >> 3) + 1);
+    for (const b of bits) out[b >> 3]! |= 1 << (b & 7);
+    return new FeatureVector(out);
   }
 
   /** Decodes a big-endian bit field: the last byte's least significant bit is bit 0. */
   static decode(bytes: Uint8Array, field = 'features'): FeatureVector {
     if (bytes.length > 0xffff) throw new DecodeError(field, 'feature vector too long');
-    const bits = new Set<number>();
-    for (let i = 0; i < bytes.length; i++) {
-      const byte = bytes[bytes.length - 1 - i]!;
-      for (let b = 0; b < 8; b++) if (byte & (1 << b)) bits.add(i * 8 + b);
-    }
-    return new FeatureVector(bits);
+    return FeatureVector.trimmed(bytes.slice().reverse());
   }
 
   /** The minimal big-endian encoding (no leading zero bytes). */
   encode(): Uint8Array {
-    const top = Math.max(-1, ...this.bits);
-    const out = new Uint8Array(Math.floor(top / 8) + 1);
-    for (const bit of this.bits) out[out.length - 1 - Math.floor(bit / 8)]! |= 1 << bit % 8;
-    return out;
+    return this.bytes.slice().reverse();
+  }
+
+  /** Bytes of the minimal encoding. */
+  get byteLength(): number {
+    return this.bytes.length;
   }
 
   has(bit: number): boolean {
-    return this.bits.has(bit);
+    return bit >= 0 && ((this.bytes[bit >> 3] ?? 0) & (1 << (bit & 7))) !== 0;
   }
 
   /** Set as compulsory or optional (either bit of the pair). */
   supports(feature: FeatureName | number): boolean {
     const even = typeof feature === 'number' ? feature - (feature % 2) : Feature[feature];
-    return this.bits.has(even) || this.bits.has(even + 1);
+    return this.has(even) || this.has(even + 1);
   }
 
   requires(feature: FeatureName): boolean {
-    return this.bits.has(Feature[feature]);
+    return this.has(Feature[feature]);
   }
 
   with(...bits: number[]): FeatureVector {
-    return FeatureVector.of(...this.bits, ...bits);
+    return this.or(FeatureVector.of(...bits));
   }
 
   /** Bitwise OR, as `init` combines globalfeatures and features. */
   or(other: FeatureVector): FeatureVector {
-    return FeatureVector.of(...this.bits, ...other.bits);
+    const [long, short] = this.bytes.length >= other.bytes.length ? [this.bytes, other.bytes] : [other.bytes, this.bytes];
+    if (short.length === 0) return long === this.bytes ? this : other;
+    const out = long.slice();
+    for (let i = 0; i < short.length; i++) out[i]! |= short[i]!;
+    return new FeatureVector(out);
   }
 
-  list(): number[] {
-    return [...this.bits].sort((a, b) => a - b);
+  /** The bits set, ascending; `only` keeps the even (compulsory) or odd (optional) ones. */
+  list(only?: 'even' | 'odd'): number[] {
+    const mask = only === 'even' ? 0x55 : only === 'odd' ? 0xaa : 0xff;
+    const out: number[] = [];
+    for (let i = 0; i < this.bytes.length; i++) {
+      const byte = this.bytes[i]! & mask;
+      if (byte === 0) continue;
+      for (let b = 0; b < 8; b++) if (byte & (1 << b)) out.push(i * 8 + b);
+    }
+    return out;
   }
 
   equals(other: FeatureVector): boolean {
-    const a = this.list();
-    const b = other.list();
-    return a.length === b.length && a.every((x, i) => x === b[i]);
+    if (this.bytes.length !== other.bytes.length) return false;
+    for (let i = 0; i < this.bytes.length; i++) if (this.bytes[i] !== other.bytes[i]) return false;
+    return true;
   }
 }
 
 /** Even bits set that are not in `known` (pass the even bits we implement): the peer requires what we lack. */
 export function unknownCompulsory(features: FeatureVector, known: Iterable<number>): number[] {
   const knownEven = new Set([...known].map((b) => b - (b % 2)));
-  return features.list().filter((b) => b % 2 === 0 && !knownEven.has(b));
+  return features.list('even').filter((b) => !knownEven.has(b));
 }
 
 /** Features set whose dependencies are not set; each as [feature, missing dependency]. */

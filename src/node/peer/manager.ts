@@ -14,13 +14,11 @@ import type { Socket, TCPSocketListener } from 'bun';
 import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
+import { type Limits, withLimits } from '../limits.ts';
 import { type Logger } from '../log.ts';
 import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription } from '../subscription.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
-
-const BACKOFF_MIN_MS = 1_000;
-const BACKOFF_MAX_MS = 60_000;
 
 export interface CustomMessage {
   peer: Uint8Array;
@@ -45,6 +43,10 @@ export interface ManagerOptions {
   features?: FeatureVector;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /** Lowered limits for a test (limits.ts); the defaults otherwise. */
+  limits?: Partial<Limits>;
+  /** A monotonic clock in ms for rate limits; performance.now by default (tests move it by hand). */
+  now?: () => number;
 }
 
 interface Live {
@@ -71,9 +73,14 @@ export class PeerManager {
   private readonly persistent = new Map<string, { host: string; port: number; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
   private listener: TCPSocketListener<NoiseSocketData> | undefined;
+  /** Inbound connections still in their handshake, oldest first (a Set keeps insertion order). */
+  private readonly handshaking = new Set<NoiseSocket>();
   private stopped = false;
+  private readonly limits: Limits;
 
-  constructor(private readonly opts: ManagerOptions) {}
+  constructor(private readonly opts: ManagerOptions) {
+    this.limits = withLimits(opts.limits);
+  }
 
   get listenPort(): number | undefined {
     return this.listener?.port;
@@ -87,7 +94,16 @@ export class PeerManager {
         open: (socket) => {
           const address = `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
           socket.data = {};
-          socket.data.noise = this.attach(socket as Socket<unknown>, address, undefined);
+          // Make room by dropping the oldest unfinished handshake: a real peer finishes in one round trip,
+          // so a stranger holding many half-open connections cannot keep it out (limits.ts).
+          if (this.handshaking.size >= this.limits.handshakesMaxUnfinished) {
+            const oldest = this.handshaking.values().next().value!;
+            this.handshaking.delete(oldest);
+            oldest.close(`dropped: ${this.handshaking.size + 1} handshakes unfinished (limit ${this.limits.handshakesMaxUnfinished})`);
+          }
+          const noise = this.attach(socket as Socket<unknown>, address, undefined);
+          socket.data.noise = noise;
+          if (!noise.isReady && !noise.isClosed) this.handshaking.add(noise);
         },
         ...socketEvents,
       },
@@ -142,6 +158,7 @@ export class PeerManager {
     let session: PeerSession | undefined;
     const events = {
       onReady: (nodeId: Uint8Array) => {
+        this.handshaking.delete(noise);
         const key = hex(nodeId);
         const old = this.live.get(key);
         session = new PeerSession(
@@ -168,6 +185,8 @@ export class PeerManager {
             features: this.opts.features,
             pingIntervalMs: this.opts.pingIntervalMs,
             pingTimeoutMs: this.opts.pingTimeoutMs,
+            limits: this.limits,
+            now: this.opts.now,
           },
           log,
         );
@@ -177,6 +196,7 @@ export class PeerManager {
       },
       onMessage: (m: Uint8Array) => session?.receive(m),
       onClose: (reason: string) => {
+        this.handshaking.delete(noise);
         session?.stop();
         const key = noise.remote ? hex(noise.remote) : undefined;
         if (!key) return;
@@ -189,16 +209,21 @@ export class PeerManager {
         this.scheduleReconnect(key);
       },
     };
+    const noiseOpts = {
+      maxQueuedBytes: this.limits.peerOutboundMaxBytes,
+      actTimeoutMs: this.limits.actTimeoutMs,
+      handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
+    };
     const noise = remote
-      ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random)
-      : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random);
+      ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random, noiseOpts)
+      : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random, noiseOpts);
     return noise;
   }
 
   private scheduleReconnect(key: string): void {
     const p = this.persistent.get(key);
     if (!p || this.stopped || p.timer || this.live.has(key)) return;
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** p.attempt);
+    const delay = Math.min(this.limits.persistentRedialMaxMs, this.limits.persistentRedialMinMs * 2 ** p.attempt);
     p.attempt++;
     p.timer = setTimeout(() => {
       p.timer = undefined;
@@ -241,10 +266,16 @@ export class PeerManager {
     return s;
   }
 
-  /** Sends a custom message; throws if the peer is not connected or the message is out of bounds. */
+  /**
+   * Sends a custom message; throws if the peer is not connected, the message
+   * is out of bounds, or PeerBusyError while more than customSendBusyBytes
+   * wait to be sent to it (the caller retries later instead of us queueing).
+   */
   sendCustom(peer: Uint8Array, type: number, payload: Uint8Array): void {
     const l = this.live.get(hex(peer));
     if (!l?.session.initialized) throw new PeerNotConnectedError(peer);
+    const queued = l.session.queuedBytes;
+    if (queued > this.limits.customSendBusyBytes) throw new PeerBusyError(peer, queued, this.limits.customSendBusyBytes);
     l.session.sendCustom(type, payload);
   }
 
@@ -255,8 +286,13 @@ export class PeerManager {
         nodeId: fromHex(k),
         address: l.address,
         inbound: l.inbound,
-        features: l.session.remoteInit!.features.or(l.session.remoteInit!.globalFeatures),
+        features: l.session.remoteFeatures!,
       }));
+  }
+
+  /** Inbound connections whose BOLT 8 handshake has not finished (at most handshakesMaxUnfinished). */
+  get unfinishedHandshakes(): number {
+    return this.handshaking.size;
   }
 
   isConnected(peer: Uint8Array): boolean {
@@ -278,8 +314,21 @@ export class PeerManager {
     this.stopped = true;
     for (const p of this.persistent.values()) clearTimeout(p.timer);
     for (const l of this.live.values()) l.session.disconnect('node stopping');
+    for (const n of [...this.handshaking]) n.close('node stopping');
     for (const s of this.subscribers) s.close();
     this.listener?.stop(true);
+  }
+}
+
+/** The peer is not taking what we send it fast enough: try again once it has read (RESOURCE_EXHAUSTED). */
+export class PeerBusyError extends Error {
+  override readonly name = 'PeerBusyError';
+  constructor(
+    readonly peer: Uint8Array,
+    readonly queuedBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(`peer ${hex(peer)} is busy: ${queuedBytes} bytes still wait to be sent to it (limit ${limitBytes}); try again later`);
   }
 }
 

@@ -5,7 +5,9 @@
  * allows next (an act, an 18-byte header, a body of at most 65535+16), so a
  * peer cannot make us hold more than one message. Writes that the socket
  * cannot take yet wait in a queue that is flushed on drain; its size is
- * exposed so callers can stop producing.
+ * exposed so callers can stop producing, and a peer that lets it grow past
+ * `maxQueuedBytes` (it is not reading) is disconnected rather than buffered
+ * for (limits.ts peerOutboundMaxBytes).
  */
 import type { Socket } from 'bun';
 import {
@@ -23,7 +25,22 @@ import { HEADER_LENGTH, type NoiseTransport } from '../../bolt/bolt8/transport.t
 import { concat } from '../../bolt/bytes.ts';
 import { DecodeError } from '../../bolt/errors.ts';
 
-export const ACT_TIMEOUT_MS = 5_000;
+import { LIMITS } from '../limits.ts';
+
+export interface NoiseSocketOptions {
+  /** Unsent bytes past which the peer is dropped. */
+  maxQueuedBytes: number;
+  /** Per handshake act. */
+  actTimeoutMs: number;
+  /** The whole handshake, however its acts are paced. */
+  handshakeTimeoutMs: number;
+}
+
+const DEFAULTS: NoiseSocketOptions = {
+  maxQueuedBytes: LIMITS.peerOutboundMaxBytes,
+  actTimeoutMs: LIMITS.actTimeoutMs,
+  handshakeTimeoutMs: LIMITS.handshakeTimeoutMs,
+};
 
 export interface NoiseSocketEvents {
   /** The handshake finished; `remote` is the peer's authenticated node id. */
@@ -48,6 +65,7 @@ export class NoiseSocket {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private actTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   remote: Uint8Array | undefined;
 
   private constructor(
@@ -56,6 +74,7 @@ export class NoiseSocket {
     private readonly localSecret: Uint8Array,
     private readonly random: (n: number) => Uint8Array,
     role: { initiator: Uint8Array } | { responder: true },
+    private readonly opts: NoiseSocketOptions,
   ) {
     if ('initiator' in role) {
       const one = initiatorActOne(localSecret, role.initiator, random(32));
@@ -66,19 +85,33 @@ export class NoiseSocket {
       this.phase = { kind: 'responder-act1' };
     }
     this.armActTimer();
+    this.handshakeTimer = setTimeout(() => this.close('handshake timed out'), this.opts.handshakeTimeoutMs);
   }
 
-  static initiator(socket: Socket<unknown>, events: NoiseSocketEvents, localSecret: Uint8Array, remote: Uint8Array, random: (n: number) => Uint8Array): NoiseSocket {
-    return new NoiseSocket(socket, events, localSecret, random, { initiator: remote });
+  static initiator(
+    socket: Socket<unknown>,
+    events: NoiseSocketEvents,
+    localSecret: Uint8Array,
+    remote: Uint8Array,
+    random: (n: number) => Uint8Array,
+    opts: Partial<NoiseSocketOptions> = {},
+  ): NoiseSocket {
+    return new NoiseSocket(socket, events, localSecret, random, { initiator: remote }, { ...DEFAULTS, ...opts });
   }
 
-  static responder(socket: Socket<unknown>, events: NoiseSocketEvents, localSecret: Uint8Array, random: (n: number) => Uint8Array): NoiseSocket {
-    return new NoiseSocket(socket, events, localSecret, random, { responder: true });
+  static responder(
+    socket: Socket<unknown>,
+    events: NoiseSocketEvents,
+    localSecret: Uint8Array,
+    random: (n: number) => Uint8Array,
+    opts: Partial<NoiseSocketOptions> = {},
+  ): NoiseSocket {
+    return new NoiseSocket(socket, events, localSecret, random, { responder: true }, { ...DEFAULTS, ...opts });
   }
 
   private armActTimer(): void {
     clearTimeout(this.actTimer);
-    this.actTimer = setTimeout(() => this.close('handshake act timed out'), ACT_TIMEOUT_MS);
+    this.actTimer = setTimeout(() => this.close('handshake act timed out'), this.opts.actTimeoutMs);
   }
 
   /** How many bytes the current phase needs before it can make progress. */
@@ -150,8 +183,13 @@ export class NoiseSocket {
 
   private ready(next: Phase): void {
     clearTimeout(this.actTimer);
+    clearTimeout(this.handshakeTimer);
     this.phase = next;
     this.events.onReady(this.remote!);
+  }
+
+  get isClosed(): boolean {
+    return this.phase.kind === 'closed';
   }
 
   get isReady(): boolean {
@@ -166,22 +204,25 @@ export class NoiseSocket {
   /** Encrypts and sends one Lightning message (type + payload). */
   send(message: Uint8Array): void {
     const p = this.phase;
+    // A message to a connection that just closed is lost as it would be on the wire; channel_reestablish recovers.
+    if (p.kind === 'closed') return;
     if (p.kind !== 'header' && p.kind !== 'body') throw new Error('connection not ready');
     this.write(p.transport.encrypt(message));
   }
 
   private write(bytes: Uint8Array): void {
-    if (this.pending.length) {
-      this.pending.push(bytes);
-      this.pendingBytes += bytes.length;
-      return;
-    }
+    if (this.phase.kind === 'closed') return;
+    if (this.pending.length) return this.enqueue(bytes);
     const n = this.socket.write(bytes);
-    if (n < bytes.length) {
-      const rest = bytes.subarray(Math.max(0, n));
-      this.pending.push(rest);
-      this.pendingBytes += rest.length;
+    if (n < bytes.length) this.enqueue(bytes.subarray(Math.max(0, n)));
+  }
+
+  private enqueue(rest: Uint8Array): void {
+    if (this.pendingBytes + rest.length > this.opts.maxQueuedBytes) {
+      return this.close(`peer is not reading: ${this.pendingBytes + rest.length} bytes would wait to be sent (limit ${this.opts.maxQueuedBytes})`);
     }
+    this.pending.push(rest);
+    this.pendingBytes += rest.length;
   }
 
   /** The socket can take more: flush what waited. */
@@ -203,6 +244,7 @@ export class NoiseSocket {
     if (this.phase.kind === 'closed') return;
     this.phase = { kind: 'closed' };
     clearTimeout(this.actTimer);
+    clearTimeout(this.handshakeTimer);
     this.pending = [];
     this.pendingBytes = 0;
     this.socket.end();

@@ -2,9 +2,11 @@
  * A BOLT 1 session with one peer, once BOLT 8 is up: both sides send
  * `init` first; we refuse a peer that requires a feature we lack, misses a
  * feature dependency, or names only chains other than ours. Then pings keep
- * the connection honest (a peer that does not answer within PING_TIMEOUT_MS
- * is dropped), pings are answered, errors and warnings are reported, unknown
- * even messages end the connection, custom messages go to the node.
+ * the connection honest (a peer that does not answer within pingTimeoutMs
+ * is dropped), pings are answered from a token bucket (limits.ts: a peer
+ * pinging faster loses the extra answers, not the connection), errors and
+ * warnings are reported, unknown even messages end the connection, custom
+ * messages go to the node.
  * https://github.com/lightning/bolts/blob/master/01-messaging.md
  */
 import { equalBytes, hex } from '../../bolt/bytes.ts';
@@ -33,12 +35,10 @@ import {
 } from '../../bolt/bolt9/features.ts';
 import { type MessageCodec } from '../../bolt/message.ts';
 import { BOLT2_MESSAGES } from '../../bolt/bolt2/index.ts';
+import { LIMITS, type Limits } from '../limits.ts';
 import { type Logger } from '../log.ts';
 import { type NoiseSocket } from './noise-socket.ts';
-
-export const INIT_TIMEOUT_MS = 15_000;
-export const PING_INTERVAL_MS = 30_000;
-export const PING_TIMEOUT_MS = 30_000;
+import { TokenBucket } from './token-bucket.ts';
 
 const BOLT1_MESSAGES = [initCodec, errorCodec, warningCodec, pingCodec, pongCodec] as MessageCodec<unknown>[];
 /**
@@ -66,15 +66,23 @@ export interface SessionOptions {
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
   initTimeoutMs?: number;
+  /** The peer numbers (limits.ts); a test may lower some. */
+  limits?: Limits;
+  /** Milliseconds on a monotonic clock, for the token buckets. */
+  now?: () => number;
 }
 
 export class PeerSession {
   private theirInit: Init | undefined;
+  private theirFeatures: FeatureVector | undefined;
+  private readonly limits: Limits;
+  private readonly now: () => number;
+  private readonly pongs: TokenBucket;
   private initTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongDeadline: ReturnType<typeof setTimeout> | undefined;
   /** Keepalive counters, for logs and for tests that check the link is exercised. */
-  readonly keepalive = { pingsSent: 0, pongsReceived: 0 };
+  readonly keepalive = { pingsSent: 0, pongsReceived: 0, pingsIgnored: 0 };
 
   constructor(
     readonly nodeId: Uint8Array,
@@ -82,7 +90,11 @@ export class PeerSession {
     private readonly events: SessionEvents,
     private readonly opts: SessionOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.limits = opts.limits ?? LIMITS;
+    this.now = opts.now ?? (() => performance.now());
+    this.pongs = new TokenBucket(this.limits.pingBurst, 1 / this.limits.pingRefillMs);
+  }
 
   /** Called when the Noise handshake completes: send our init first. */
   start(): void {
@@ -93,7 +105,7 @@ export class PeerSession {
         networks: [this.opts.chainHash],
       }),
     );
-    this.initTimer = setTimeout(() => this.fail('no init within the time limit'), this.opts.initTimeoutMs ?? INIT_TIMEOUT_MS);
+    this.initTimer = setTimeout(() => this.fail('no init within the time limit'), this.opts.initTimeoutMs ?? this.limits.initTimeoutMs);
   }
 
   get initialized(): boolean {
@@ -102,6 +114,11 @@ export class PeerSession {
 
   get remoteInit(): Init | undefined {
     return this.theirInit;
+  }
+
+  /** The peer's globalfeatures OR features, combined once when its init arrived. */
+  get remoteFeatures(): FeatureVector | undefined {
+    return this.theirFeatures;
   }
 
   private fail(reason: string): void {
@@ -126,7 +143,13 @@ export class PeerSession {
     switch (d.name) {
       case 'ping': {
         const pong = pongFor(d.msg as Ping);
-        if (pong) this.conn.send(encodeMessage(pongCodec, pong));
+        if (!pong) return;
+        // BOLT 1 ping rationale: "limited precautions are recommended against ping flooding".
+        if (!this.pongs.take(this.now())) {
+          this.keepalive.pingsIgnored++;
+          return;
+        }
+        this.conn.send(encodeMessage(pongCodec, pong));
         return;
       }
       case 'pong':
@@ -157,7 +180,8 @@ export class PeerSession {
       return this.fail('peer is on another chain');
     }
     this.theirInit = init;
-    this.pingTimer = setInterval(() => this.ping(), this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
+    this.theirFeatures = features;
+    this.pingTimer = setInterval(() => this.ping(), this.opts.pingIntervalMs ?? this.limits.pingIntervalMs);
     this.events.onInit(this.nodeId, init);
   }
 
@@ -165,7 +189,7 @@ export class PeerSession {
     if (this.pongDeadline) return; // still waiting for the last one
     this.conn.send(encodeMessage(pingCodec, { numPongBytes: 1, ignored: new Uint8Array(0) }));
     this.keepalive.pingsSent++;
-    this.pongDeadline = setTimeout(() => this.fail('no pong within the time limit'), this.opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
+    this.pongDeadline = setTimeout(() => this.fail('no pong within the time limit'), this.opts.pingTimeoutMs ?? this.limits.pingTimeoutMs);
   }
 
   sendCustom(type: number, payload: Uint8Array): void {
