@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
 import { insecureUrlProblem } from '../chain/secure-url.ts';
+import { type ChannelPolicy } from '../bolt/bolt2/channel/open.ts';
 import { type ChannelLimits } from './channels/limits.ts';
 import { type Level } from './log.ts';
 import { type Network } from './identity.ts';
@@ -46,6 +47,16 @@ export interface DaemonConfig {
   maxFeerateSatPerVb?: number;
   /** Caps and timeouts of the channel layer (channels/limits.ts); the defaults unless a test lowers one. */
   channelLimits?: Partial<ChannelLimits>;
+  /**
+   * What we ask of channel peers (to_self_delay, minimum depth...): DEFAULT_POLICY unless a test
+   * sets a field, e.g. a short to_self_delay where a test is not about the delay.
+   */
+  channelPolicy?: Partial<ChannelPolicy>;
+  /** BOLT 1 keepalive: how often a peer is pinged and how long its pong may take (ms); 30 s each by default. Tests lower them. */
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** Events a stream subscriber may fall behind before it is closed (subscription.ts); SUBSCRIBER_QUEUE_LIMIT by default. */
+  subscriberQueueLimit?: number;
 }
 
 export class ConfigError extends Error {

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_POLICY } from '../bolt/bolt2/channel/open.ts';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { BitcoindRpcChainSource } from '../chain/bitcoind-rpc.ts';
 import { EsploraChainSource } from '../chain/esplora.ts';
@@ -108,6 +109,9 @@ export class LightningNode {
       chainHash: chainHash(config.network),
       log: log.child('peer'),
       random,
+      pingIntervalMs: config.pingIntervalMs,
+      pingTimeoutMs: config.pingTimeoutMs,
+      subscriberQueueLimit: config.subscriberQueueLimit,
     });
     this.peers.onPeerEvent((e) => {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
@@ -141,7 +145,7 @@ export class LightningNode {
           },
         },
         log.child('channel'),
-        undefined,
+        { ...DEFAULT_POLICY, ...config.channelPolicy },
         config.channelLimits,
       );
       const channels = this.channels;
@@ -200,7 +204,7 @@ export class LightningNode {
 
   /** Peers coming online and going offline, through a bounded feed (see Subscription). */
   subscribePeerEvents(): Subscription<PeerEvent> {
-    const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x));
+    const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x), undefined, this.config.subscriberQueueLimit);
     this.peerEventSubscribers.add(s);
     return s;
   }

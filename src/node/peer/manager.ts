@@ -44,6 +44,8 @@ export interface ManagerOptions {
   features?: FeatureVector;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /** How far a custom-message subscriber may fall behind (SUBSCRIBER_QUEUE_LIMIT by default). */
+  subscriberQueueLimit?: number;
 }
 
 interface Live {
@@ -231,7 +233,7 @@ export class PeerManager {
   /** Custom messages of the given types (all when none), through a bounded feed (see Subscription). */
   subscribeCustom(types?: Iterable<number>): Subscription<CustomMessage> {
     const only = types ? new Set(types) : undefined;
-    const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), only && ((m) => only.has(m.type)));
+    const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), only && ((m) => only.has(m.type)), this.opts.subscriberQueueLimit);
     this.subscribers.add(s);
     return s;
   }
