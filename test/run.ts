@@ -1,14 +1,57 @@
 /**
- * The test command: type check, every test, then a per-BOLT tally of the
- * specification vectors read from the JUnit report, so a skipped or missing
- * vector shows. Exits non-zero if anything failed.
+ * The test command. `npm test`: type check, the unit set (all of test/
+ * but test/regtest/: no lab peer, no Go, no Rust) in one `bun test`, then
+ * the lab set (test/regtest/), each file in its own process, two at a time,
+ * after building only the lab peers those files declare (`// lab-peers:`,
+ * see runner/plan.ts). Ends with the per-BOLT tally of the specification
+ * vectors from the merged JUnit reports and exits non-zero if anything failed.
+ *
+ *   bun test/run.ts [--unit | --lab] [--jobs N] [files or folders...] [bun test flags, e.g. -t <pattern>]
+ *
+ * `--unit` (npm run test:unit) runs only unit files and never builds a peer;
+ * `--lab` only lab files. Named files or folders narrow either set. A lab
+ * file whose peer could not be built is reported failed, with the build's
+ * error, without being run; a failing lab file's whole output is printed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type TestCase, tally, testCases, vectorsPerBolt } from './runner/junit.ts';
+import { allTests, type LabPeer, peersOf, REPO, select } from './runner/plan.ts';
+import { type FileRun, runInParallel } from './runner/parallel-files.ts';
 
 const bun = process.execPath;
-const run = (cmd: string, args: string[]): number =>
-  spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
+const run = (cmd: string, args: string[]): number => spawnSync(cmd, args, { stdio: 'inherit', cwd: REPO }).status ?? 1;
+process.chdir(REPO);
+
+// ---- command line
+let only: 'unit' | 'lab' | undefined;
+let jobs = Number(process.env.LNNODE_TEST_JOBS ?? 2);
+const names: string[] = [];
+const bunFlags: string[] = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]!;
+  if (a === '--unit' || a === '--lab') only = a === '--unit' ? 'unit' : 'lab';
+  else if (a === '--jobs') jobs = Number(argv[++i]);
+  else if (a.startsWith('--jobs=')) jobs = Number(a.slice('--jobs='.length));
+  else if (a === '-t' || a === '--test-name-pattern' || a === '--timeout') bunFlags.push(a, argv[++i] ?? '');
+  else if (a.startsWith('-')) bunFlags.push(a);
+  else names.push(a);
+}
+if (!Number.isInteger(jobs) || jobs < 1) {
+  console.error(`--jobs: expected a whole number of at least 1, got "${jobs}"`);
+  process.exit(2);
+}
+let selection;
+try {
+  selection = names.length ? select(names) : allTests();
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
+const unitFiles = only === 'lab' ? [] : selection.unit;
+const labFiles = only === 'unit' ? [] : selection.lab;
 
 console.log('== type check (tsc --noEmit)');
 const tsc = run('node_modules/.bin/tsc', ['--noEmit', '-p', 'tsconfig.json']);
@@ -17,61 +60,102 @@ if (tsc !== 0) {
   process.exit(tsc);
 }
 
-// The regtest lab's peers are built once into a cache outside the repo
-// (test/lab/build/); a fresh machine builds them here, later runs reuse them.
-for (const peer of ['btcd', 'lnd', 'ldk-peer', 'go-client']) {
-  console.log(`== lab peer ${peer} (cached build)`);
-  const built = run('bash', [`test/lab/build/${peer}.sh`]);
-  if (built !== 0) {
-    console.error(`building the lab peer ${peer} failed: the tests that need it cannot run`);
-    process.exit(built);
+const results = '.test-results';
+rmSync(join(results, 'unit.xml'), { force: true });
+mkdirSync(results, { recursive: true });
+const cases: TestCase[] = [];
+/** Files that failed outside any test case (a crash, a timeout, a peer not built, a hook that threw). */
+const fileFailures: { file: string; why: string }[] = [];
+const failFile = (file: string, why: string): void => {
+  fileFailures.push({ file, why });
+  cases.push({ name: `${file}: ${why}`, file, outcome: 'failed', seconds: 0 });
+};
+
+// ---- the unit set: one process, no lab
+if (unitFiles.length) {
+  const report = join(results, 'unit.xml');
+  console.log(`== unit tests (${unitFiles.length} files)`);
+  const t0 = performance.now();
+  const code = run(bun, ['test', ...unitFiles.map((f) => `./${f}`), ...bunFlags, '--reporter=junit', `--reporter-outfile=${report}`]);
+  const unitCases = existsSync(report) ? testCases(readFileSync(report, 'utf8')) : [];
+  cases.push(...unitCases);
+  console.log(`== unit tests took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (code !== 0 && !unitCases.some((c) => c.outcome === 'failed')) failFile('unit set', `bun test exited ${code} (see its output above)`);
+}
+
+// ---- the lab set: build what the files need, then run them in parallel
+const timings: FileRun[] = [];
+if (labFiles.length) {
+  const needs = new Map<string, LabPeer[]>();
+  for (const f of labFiles) {
+    const { peers, declared } = peersOf(f);
+    if (!declared) console.log(`note: ${f} has no "// lab-peers:" line; from its imports it needs: ${peers.join(' ') || 'none'}`);
+    needs.set(f, peers);
   }
+  const wanted = [...new Set([...needs.values()].flat())];
+  const unbuilt = new Map<LabPeer, string>();
+  for (const peer of ['btcd', 'lnd', 'ldk-peer', 'go-client'] as const) {
+    if (!wanted.includes(peer)) continue;
+    console.log(`== lab peer ${peer} (cached build)`);
+    const built = spawnSync('bash', [`test/lab/build/${peer}.sh`], { cwd: REPO, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+    process.stderr.write(built.stderr ?? '');
+    if (built.status !== 0) {
+      const tail = (built.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+      unbuilt.set(peer, `building the lab peer ${peer} failed (bash test/lab/build/${peer}.sh exited ${built.status}):\n${tail}`);
+      console.error(`building the lab peer ${peer} failed: the lab files that need it are reported failed`);
+    }
+  }
+  const runnable: string[] = [];
+  for (const f of labFiles) {
+    const missing = needs.get(f)!.filter((p) => unbuilt.has(p));
+    if (missing.length) {
+      const why = `not run: it needs the lab peer ${missing.join(', ')}, which could not be built`;
+      failFile(f, why);
+      console.log(`FAIL  ${f}: ${why}\n${missing.map((p) => unbuilt.get(p)).join('\n')}`);
+    } else runnable.push(f);
+  }
+  const labDir = join(results, 'lab');
+  console.log(`== lab tests (${runnable.length} files, ${jobs} at a time)`);
+  const t0 = performance.now();
+  await runInParallel(runnable, {
+    jobs,
+    outDir: labDir,
+    timeoutMs: Number(process.env.LNNODE_LAB_FILE_TIMEOUT_MS ?? 20 * 60_000),
+    onDone(r) {
+      timings.push(r);
+      const fileCases = existsSync(r.reportPath) ? testCases(readFileSync(r.reportPath, 'utf8')) : [];
+      cases.push(...fileCases);
+      const t = tally(fileCases);
+      const ok = r.exitCode === 0 && t.failed === 0;
+      console.log(`${ok ? 'PASS' : 'FAIL'}  ${r.seconds.toFixed(1).padStart(6)} s  ${r.file}  (${t.passed} passed, ${t.failed} failed${t.skipped ? `, ${t.skipped} skipped` : ''})`);
+      if (ok) return;
+      if (r.timedOut) failFile(r.file, `killed after ${(r.seconds / 60).toFixed(1)} min (LNNODE_LAB_FILE_TIMEOUT_MS)`);
+      else if (t.failed === 0) failFile(r.file, `bun test exited ${r.exitCode} outside any test (a hook or a crash)`);
+      console.log(`---- output of ${r.file} (${r.logPath})`);
+      console.log(readFileSync(r.logPath, 'utf8').trimEnd());
+      console.log(`---- end of ${r.file}`);
+    },
+  });
+  console.log(`\n== lab files by time (${((performance.now() - t0) / 1000).toFixed(1)} s wall, ${jobs} at a time)`);
+  for (const r of [...timings].sort((a, b) => b.seconds - a.seconds)) console.log(`  ${r.seconds.toFixed(1).padStart(6)} s  ${r.file}`);
 }
 
-mkdirSync('.test-results', { recursive: true });
-const report = '.test-results/junit.xml';
-console.log('== bun test');
-const tests = run(bun, ['test', ...process.argv.slice(2), '--reporter=junit', `--reporter-outfile=${report}`]);
-
-// Vector tests are named "vector: ..." and live in test/boltNN/ files.
-interface Tally {
-  passed: number;
-  failed: number;
-  skipped: number;
-}
-const perBolt = new Map<string, Tally>();
-let total: Tally = { passed: 0, failed: 0, skipped: 0 };
-let xml = '';
-try {
-  xml = readFileSync(report, 'utf8');
-} catch {
-  console.error(`no JUnit report at ${report}`);
-}
-const caseRe = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
-for (const m of xml.matchAll(caseRe)) {
-  const attrs = m[1] ?? '';
-  const body = m[3] ?? '';
-  const name = /\bname="([^"]*)"/.exec(attrs)?.[1] ?? '';
-  const file = /\bfile="([^"]*)"/.exec(attrs)?.[1] ?? /\bclassname="([^"]*)"/.exec(attrs)?.[1] ?? '';
-  const outcome: keyof Tally = /<(failure|error)\b/.test(body)
-    ? 'failed'
-    : /<skipped\b/.test(body)
-      ? 'skipped'
-      : 'passed';
-  total[outcome]++;
-  if (!name.startsWith('vector:')) continue;
-  const bolt = /bolt(\d\d)/i.exec(file)?.[1] ?? /BOLT ?#?(\d+)/i.exec(name)?.[1]?.padStart(2, '0') ?? '??';
-  const t = perBolt.get(bolt) ?? { passed: 0, failed: 0, skipped: 0 };
-  t[outcome]++;
-  perBolt.set(bolt, t);
-}
-
-console.log('\n== specification vectors per BOLT');
-for (const [bolt, t] of [...perBolt].sort()) {
+// ---- tallies over every report
+const perBolt = vectorsPerBolt(cases);
+if (perBolt.size) console.log('\n== specification vectors per BOLT');
+for (const [bolt, t] of perBolt) {
   const extra = t.skipped ? `, ${t.skipped} SKIPPED` : '';
-  console.log(`  BOLT #${bolt}: ${t.passed} passed, ${t.failed} failed${extra}`);
+  console.log(`  ${/^\d\d$/.test(bolt) ? `BOLT #${bolt}` : `${bolt} (not a BOLT)`}: ${t.passed} passed, ${t.failed} failed${extra}`);
 }
 const vectorSkips = [...perBolt.values()].reduce((n, t) => n + t.skipped, 0);
 if (vectorSkips > 0) console.error(`${vectorSkips} vector tests were skipped: every vector must run`);
+
+// Further tallies over `cases` (every test case of the run, unit and lab) go here.
+
+if (fileFailures.length) {
+  console.log('\n== files that failed outside a test case');
+  for (const f of fileFailures) console.log(`  ${f.file}: ${f.why}`);
+}
+const total = tally(cases);
 console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
-process.exit(tests !== 0 || total.failed > 0 || vectorSkips > 0 ? 1 : 0);
+process.exit(total.failed > 0 || vectorSkips > 0 || fileFailures.length > 0 ? 1 : 0);

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/f
 import { insecureUrlProblem } from '../chain/secure-url.ts';
 import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT } from '../bolt/bolt2/channel/safety-policy.ts';
 import { msat } from '../bolt/units.ts';
+import { type ChannelPolicy } from '../bolt/bolt2/channel/open.ts';
 import { type ChannelLimits } from './channels/limits.ts';
 import { LOG_FORMATS, type Level, type LogFormat } from './log.ts';
 import { type Network } from './identity.ts';
@@ -52,6 +53,16 @@ export interface DaemonConfig {
   channelLimits?: Partial<ChannelLimits>;
   /** --allow-unsafe-mainnet: run on mainnet although startup-errors.ts lists what is not yet safe there. */
   allowUnsafeMainnet?: boolean;
+  /**
+   * What we ask of channel peers (to_self_delay, minimum depth...): DEFAULT_POLICY unless a test
+   * sets a field, e.g. a short to_self_delay where a test is not about the delay.
+   */
+  channelPolicy?: Partial<ChannelPolicy>;
+  /** BOLT 1 keepalive: how often a peer is pinged and how long its pong may take (ms); 30 s each by default. Tests lower them. */
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** Events a stream subscriber may fall behind before it is closed (subscription.ts); SUBSCRIBER_QUEUE_LIMIT by default. */
+  subscriberQueueLimit?: number;
 }
 
 export class ConfigError extends Error {

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_POLICY } from '../bolt/bolt2/channel/open.ts';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { BitcoindRpcChainSource } from '../chain/bitcoind-rpc.ts';
 import { EsploraChainSource } from '../chain/esplora.ts';
@@ -27,7 +28,7 @@ import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.
 import { type Logger } from './log.ts';
 import { chainHash, GENESIS } from './networks.ts';
 import { PeerManager, type PeerEvent } from './peer/manager.ts';
-import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription } from './subscription.ts';
+import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription, withEventLimit } from './subscription.ts';
 import { Store } from './store.ts';
 import { failBack } from './channels/fail-back.ts';
 import { ChannelManager, type HtlcOutcome } from './channels/manager.ts';
@@ -108,6 +109,9 @@ export class LightningNode {
       chainHash: chainHash(config.network),
       log: log.child('peer'),
       random,
+      pingIntervalMs: config.pingIntervalMs,
+      pingTimeoutMs: config.pingTimeoutMs,
+      subscriberQueueLimit: config.subscriberQueueLimit,
     });
     this.peers.onPeerEvent((e) => {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
@@ -143,7 +147,7 @@ export class LightningNode {
           },
         },
         log.child('channel'),
-        undefined,
+        { ...DEFAULT_POLICY, ...config.channelPolicy },
         config.channelLimits,
       );
       const channels = this.channels;
@@ -204,7 +208,7 @@ export class LightningNode {
   subscribePeerEvents(budget?: QueueBudget): Subscription<PeerEvent> {
     const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x), {
       sizeOf: (e) => EVENT_OVERHEAD_BYTES + (e.kind === 'online' ? e.address.length : e.reason.length),
-      budget,
+      budget: withEventLimit(budget, this.config.subscriberQueueLimit),
     });
     this.peerEventSubscribers.add(s);
     return s;

@@ -63,6 +63,12 @@ export interface QueueBudget {
   pool?: SubscriberPool;
 }
 
+/** A budget whose event count is at most `maxEvents` (a test's lowered limit); the budget itself when no limit is given. */
+export function withEventLimit(budget: QueueBudget | undefined, maxEvents: number | undefined): QueueBudget | undefined {
+  if (maxEvents === undefined) return budget;
+  return { ...(budget ?? { maxBytes: Number.POSITIVE_INFINITY }), maxEvents: Math.min(maxEvents, budget?.maxEvents ?? maxEvents) };
+}
+
 export interface SubscriptionOptions<T> {
   /** Which events this subscriber wants (all by default). */
   accepts?: (t: T) => boolean;

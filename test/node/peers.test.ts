@@ -7,16 +7,26 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { MAX_CUSTOM_PAYLOAD } from '../../src/bolt/bolt1/wire.ts';
+import { type Limits } from '../../src/node/limits.ts';
 import { silentLogger } from '../../src/node/log.ts';
 import { type CustomMessage, PeerBusyError, PeerManager, PeerNotConnectedError } from '../../src/node/peer/manager.ts';
+import { waitFor } from '../lab/processes.ts';
 
 const REGTEST = fromHex('06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f');
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 const managers: PeerManager[] = [];
 
-function node(opts: { pingIntervalMs?: number; chainHash?: Uint8Array } = {}) {
+function node(opts: { pingIntervalMs?: number; pingTimeoutMs?: number; chainHash?: Uint8Array; limits?: Partial<Limits> } = {}) {
   const secret = secp256k1.utils.randomSecretKey();
-  const m = new PeerManager({ nodeSecret: secret, chainHash: opts.chainHash ?? REGTEST, log: silentLogger, random, pingIntervalMs: opts.pingIntervalMs });
+  const m = new PeerManager({
+    nodeSecret: secret,
+    chainHash: opts.chainHash ?? REGTEST,
+    log: silentLogger,
+    random,
+    pingIntervalMs: opts.pingIntervalMs,
+    pingTimeoutMs: opts.pingTimeoutMs,
+    limits: opts.limits,
+  });
   managers.push(m);
   const port = m.listen('127.0.0.1', 0);
   return { m, id: secp256k1.getPublicKey(secret, true), port, secret };
@@ -149,16 +159,19 @@ describe('lnnode <-> lnnode', () => {
     await back;
     expect(a.m.isConnected(b.id)).toBe(true);
   }, 20_000);
-  test('an idle connection stays up 30 s on pings, both sides answering', async () => {
-    const a = node({ pingIntervalMs: 5_000 });
-    const b = node({ pingIntervalMs: 5_000 });
+  test('an idle connection stays up on pings through 40 ping timeouts, both sides answering every ping', async () => {
+    // Short keepalive timers stand in for the 30 s defaults: each side pings every 50 ms and drops a peer whose pong
+    // takes 250 ms, so 40 answered pings a side is the same life as 20 minutes at the defaults (the pong bucket refills to match).
+    const a = node({ pingIntervalMs: 50, pingTimeoutMs: 250, limits: { pingRefillMs: 10 } });
+    const b = node({ pingIntervalMs: 50, pingTimeoutMs: 250, limits: { pingRefillMs: 10 } });
+    const dropped: string[] = [];
+    for (const x of [a, b]) x.m.onPeerEvent((e) => e.kind === 'offline' && dropped.push(e.reason));
     await a.m.connect(b.id, '127.0.0.1', b.port);
-    await Bun.sleep(30_500);
+    const keepalives = [a.m.sessionOf(b.id)!.keepalive, b.m.sessionOf(a.id)!.keepalive];
+    await waitFor('40 pongs on each side', () => keepalives.every((k) => k.pongsReceived >= 40), 15_000);
+    expect(dropped).toEqual([]);
     expect([a.m.isConnected(b.id), b.m.isConnected(a.id)]).toEqual([true, true]);
-    for (const [m, peer] of [[a.m, b.id], [b.m, a.id]] as const) {
-      const k = m.sessionOf(peer)!.keepalive;
-      expect(k.pingsSent).toBeGreaterThanOrEqual(5);
-      expect(k.pongsReceived).toBe(k.pingsSent);
-    }
-  }, 40_000);
+    // Every ping was answered but at most the one still in flight (a side never has two outstanding).
+    for (const k of keepalives) expect(k.pingsSent - k.pongsReceived).toBeOneOf([0, 1]);
+  }, 20_000);
 });

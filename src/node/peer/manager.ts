@@ -16,7 +16,7 @@ import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type Limits, withLimits } from '../limits.ts';
 import { type Logger } from '../log.ts';
-import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription } from '../subscription.ts';
+import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription, withEventLimit } from '../subscription.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
 
@@ -47,6 +47,8 @@ export interface ManagerOptions {
   limits?: Partial<Limits>;
   /** A monotonic clock in ms for rate limits; performance.now by default (tests move it by hand). */
   now?: () => number;
+  /** How far a custom-message subscriber may fall behind (SUBSCRIBER_QUEUE_LIMIT by default). */
+  subscriberQueueLimit?: number;
 }
 
 interface Live {
@@ -260,7 +262,7 @@ export class PeerManager {
     const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), {
       accepts: only && ((m) => only.has(m.type)),
       sizeOf: (m) => m.payload.length + EVENT_OVERHEAD_BYTES,
-      budget,
+      budget: withEventLimit(budget, this.opts.subscriberQueueLimit),
     });
     this.subscribers.add(s);
     return s;

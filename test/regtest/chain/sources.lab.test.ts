@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Both ChainSources against a real btcd (the regtest lab): they must report
  * the same tip, confirmations and spends as the node itself through a

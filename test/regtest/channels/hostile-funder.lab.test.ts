@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * A hostile funder against an lnnode fundee, on the lab (BOLT 2 funding_created
  * and channel_ready receiver rules, the CVE-2019-12998 class): the funder is

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * HTLC deadlines on the lab (BOLT 2 "cltv_expiry_delta Selection", BOLT 5):
  * a peer that stalls must not get to keep an HTLC by waiting.

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Open floods on the lab (issue 13 "Peer and client resource holes"): scripted
  * peers open channels they never fund, or fund with transactions that exist

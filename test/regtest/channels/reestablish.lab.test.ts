@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * channel_reestablish against a lying peer and after a real data loss, on
  * the lab (BOLT 2 "Message Retransmission", option_data_loss_protect):

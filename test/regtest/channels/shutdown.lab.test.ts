@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * BOLT 2 "Closing Initiation: shutdown" and closing_signed receiver rules on
  * the lab, lnnode against lnnode with messages held, dropped or rewritten on

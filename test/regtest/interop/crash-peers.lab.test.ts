@@ -1,3 +1,4 @@
+// lab-peers: btcd lnd ldk-peer
 /**
  * Done-when 3 of the channels issue with lnd and LDK as the peer: an lnnode
  * daemon (a real process, driven through lnnode.v1) with a channel to the

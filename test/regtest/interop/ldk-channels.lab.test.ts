@@ -1,3 +1,4 @@
+// lab-peers: btcd ldk-peer
 /**
  * Channels and payments between lnnode and LDK (ldk-node 0.7.1, the lab's
  * ldk-peer) on regtest: lnnode opens to LDK (static_remotekey) and LDK

@@ -1,3 +1,4 @@
+// lab-peers: btcd ldk-peer
 /**
  * lnnode <-> LDK (ldk-node 0.7.1) on the regtest lab: dial both ways, init,
  * 30 s idle on pings, reconnection after either side restarts. LDK syncs its

@@ -1,3 +1,4 @@
+// lab-peers: btcd lnd
 /**
  * Channels and payments between lnnode and lnd v0.21 on the regtest lab:
  * lnnode opens to lnd and lnd opens to lnnode (static_remotekey, private),

@@ -1,3 +1,4 @@
+// lab-peers: btcd lnd
 /**
  * lnnode <-> lnd v0.21 on the regtest lab: lnnode dials lnd and lnd dials
  * lnnode, init succeeds both ways, and custom messages flow both ways

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * lnnode <-> lnnode channels on the lab: a real funding transaction on btcd
  * (through the Esplora adapter), channel_ready after the fundee's minimum

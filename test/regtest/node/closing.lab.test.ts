@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Every way an lnnode <-> lnnode channel ends, on the lab, with every
  * satoshi accounted for: mutual close started by the funder and by the

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Done-when 3 of the channels issue: an lnnode daemon (a real process,
  * driven through its lnnode.v1 API) is SIGKILLed while payments are in

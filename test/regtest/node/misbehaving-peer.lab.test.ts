@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Done-when 6 of the channels issue, end to end on the lab: a peer that
  * sends an invalid commitment signature, an HTLC it cannot afford, or a

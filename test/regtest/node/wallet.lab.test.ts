@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * The on-chain wallet against the lab's btcd through the Esplora adapter:
  * receive, confirm, send with an explicit fee rate, retry a send with the

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Issue 16 item 1: one invoice is never paid twice, however many callers
  * race for it. An lnnode daemon (A, a real process) pays an in-process

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Issue 16 item 1, the payee's side: an invoice is settled by one HTLC, and
  * every other HTLC for it is failed, however it arrives. A (the payee) has a

@@ -1,3 +1,4 @@
+// lab-peers: btcd lnd
 /**
  * The lnd-compatible API against lnd's own client: lncli, built from the Go
  * module proxy at the pinned lnd version, drives an lnnode daemon (A) with

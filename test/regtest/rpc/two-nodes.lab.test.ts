@@ -1,3 +1,4 @@
+// lab-peers: btcd go-client
 /**
  * Two lnnode daemons driven only through lnnode.v1, once with the generated
  * TypeScript client and once with a Go gRPC client (test/go-client, compiled

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * The wallet side of double spends and reorgs (issue 16 item 11), on the
  * lab's btcd with its mempool emptied (a btcd restart, as when a backend

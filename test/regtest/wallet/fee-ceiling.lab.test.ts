@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * No fee above the ceiling (issue 16 item 3): the lab's Esplora quotes
  * 5,000 sat/vB, absurd next to the 20 sat/vB ceiling both nodes run with

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Channel funding spends only coins a stranger cannot replace (issue 16
  * item 6): with 100,000 sat confirmed and 1,000,000 sat unconfirmed just

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Chain data checked where it can be (issue 16 item 5): two lnnodes open a
  * channel while the lab's Esplora lies to both that its funding (still in

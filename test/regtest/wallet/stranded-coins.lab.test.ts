@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Coins stranded by a broadcast that did not go through (issue 16 item 2),
  * against the lab's btcd going away and coming back, and refusing:
