@@ -1,3 +1,4 @@
+// lab-peers:
 /**
  * Installing lnnode as a user would, with only Node.js and npm on PATH (no
  * bun): the packed tarball installed globally gives `lnnode` and

@@ -1,3 +1,4 @@
+// lab-peers: btcd lnd ldk-peer
 /**
  * `lab down` after `lab up` died without cleaning up (SIGKILL): it stops
  * the processes the state file records, but only those whose PID still has

@@ -1,3 +1,4 @@
+// lab-peers: btcd lnd ldk-peer
 /**
  * The README's sandbox example, run as written there so the docs cannot
  * rot: its first line (`npm run lab up`) in the background as one terminal,
