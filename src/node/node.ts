@@ -24,6 +24,7 @@ import { type BlockRef, type ChainSource } from '../chain/types.ts';
 import { SqliteHeaderStore } from './chain-headers.ts';
 import { AddressBook } from './address-book.ts';
 import { type ChainConfig, type DaemonConfig } from './config.ts';
+import { type DataDirLock, openDataDir } from './data-dir.ts';
 import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.ts';
 import { type Logger } from './log.ts';
 import { chainHash, GENESIS } from './networks.ts';
@@ -100,6 +101,7 @@ export class LightningNode {
   private constructor(
     readonly config: DaemonConfig,
     private readonly log: Logger,
+    private readonly dataDirLock: DataDirLock,
   ) {
     this.identity = deriveIdentity(loadOrCreateSeed(config.dataDir, random), config.network);
     this.store = Store.open(join(config.dataDir, 'lnnode.sqlite'));
@@ -170,7 +172,15 @@ export class LightningNode {
   }
 
   static start(config: DaemonConfig, log: Logger): LightningNode {
-    const node = new LightningNode(config, log);
+    // Before anything is read from it: a second daemon on the same data dir stops here.
+    const lock = openDataDir(config.dataDir, log);
+    let node: LightningNode;
+    try {
+      node = new LightningNode(config, log, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     node.log.info('starting', { network: config.network, nodeId: node.identity.nodeId, dataDir: config.dataDir, chain: config.chain.kind });
     if (config.p2pListen) {
       const port = node.peers.listen(config.p2pListen.host, config.p2pListen.port);
@@ -299,6 +309,7 @@ export class LightningNode {
     this.channels?.stop();
     this.peers.stop();
     this.store.close();
+    this.dataDirLock.release();
     this.log.info('stopped', { nodeId: hex(this.nodeId) });
   }
 }
