@@ -8,7 +8,7 @@ import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { Address } from '@scure/btc-signer';
 import { fromHex, hex } from '../bolt/bytes.ts';
 import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../bolt/bolt1/wire.ts';
-import { msat, sat } from '../bolt/units.ts';
+import { msat } from '../bolt/units.ts';
 import { type ChannelManager, type ChannelSummary } from '../node/channels/manager.ts';
 import { type LightningNode } from '../node/node.ts';
 import { addressNetwork } from '../node/networks.ts';
@@ -28,7 +28,7 @@ import {
   WaitInvoiceSettledResponse_State,
   type WalletTransactionSchema,
 } from './gen/lnnode/v1/lnnode_pb.ts';
-import { dialAddressArg, feerateArg, invoiceArg } from './args.ts';
+import { dialAddressArg, feerateArg, invoiceArg, maxBytesArg, msatArg, satArg, waitSecondsArg } from './args.ts';
 import { invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
 import { feed, streamsOf } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
@@ -36,6 +36,8 @@ import { until } from './until.ts';
 import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
+/** An idempotency key is a client's id for one send (a UUID is 16 bytes). */
+const MAX_IDEMPOTENCY_KEY_BYTES = 64;
 const DEFAULT_PAY_TIMEOUT_S = 60;
 
 export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {
@@ -222,13 +224,13 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
       async openChannel(req) {
         const peer = requirePubkey('peer_pubkey', req.peerPubkey);
         if (req.announceChannel) throw invalidArgument('announce_channel: public channels are not supported; lnnode opens unannounced channels');
-        if (req.localFundingAmountSat === 0n) throw invalidArgument('local_funding_amount_sat is required');
-        if (req.pushMsat >= req.localFundingAmountSat * 1000n) throw invalidArgument('push_msat must be less than the funding amount');
+        const fundingSat = satArg('local_funding_amount_sat', req.localFundingAmountSat);
+        if (req.pushMsat >= fundingSat * 1000n) throw invalidArgument('push_msat must be less than the funding amount');
         const fundingFeerate = feerateArg('funding_fee_rate_sat_per_vbyte', req.fundingFeeRateSatPerVbyte, maxFeerateSatPerVb(node));
         const ch = channels();
         if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not connected; connect it first`);
         try {
-          const o = await ch.open(peer, { fundingSat: sat(req.localFundingAmountSat), pushMsat: msat(req.pushMsat), fundingFeerate });
+          const o = await ch.open(peer, { fundingSat, pushMsat: msat(req.pushMsat), fundingFeerate });
           return { channelId: o.channelId, fundingTxidHex: o.fundingTxid, fundingOutputIndex: o.fundingVout };
         } catch (e) {
           throw toConnectError(e);
@@ -237,9 +239,9 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
 
       async closeChannel(req) {
         const id = requireBytes('channel_id', req.channelId, 32);
+        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node));
         if (!node.channels?.get(id)) throw notFound(`no channel ${hex(id)}`);
         const ch = channels();
-        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node));
         try {
           const { closingTxid } = await ch.close(id, { force: req.force, feerate });
           return { closingTxidHex: closingTxid };
@@ -263,7 +265,6 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
       },
 
       async sendToAddress(req) {
-        const w = wallet();
         try {
           Address(addressNetwork(node.config.network)).decode(req.address);
         } catch {
@@ -271,11 +272,15 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
         }
         if (req.sendAll && req.amountSat !== 0n) throw invalidArgument('give amount_sat or send_all, not both');
         if (!req.sendAll && req.amountSat === 0n) throw invalidArgument('amount_sat is required (or send_all)');
-        const feerate = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node)) ?? channels().feerateEstimate;
+        const amountSat = req.sendAll ? 'all' : satArg('amount_sat', req.amountSat);
+        const given = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node));
+        maxBytesArg('idempotency_key', req.idempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES);
+        const w = wallet();
+        const feerate = given ?? channels().feerateEstimate;
         try {
           const tx = await w.send({
             address: req.address,
-            amountSat: req.sendAll ? 'all' : sat(req.amountSat),
+            amountSat,
             feerate,
             rbf: req.rbf,
             idempotencyKey: req.idempotencyKey.length ? hex(req.idempotencyKey) : undefined,
@@ -293,8 +298,8 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
       },
 
       async releaseTransaction(req) {
-        const w = wallet();
         if (!isTxid(req.txidHex)) throw invalidArgument(`txid_hex must be 64 lowercase hex characters, got "${req.txidHex}"`);
+        const w = wallet();
         try {
           return { transaction: walletTxMessage(await w.release(req.txidHex), w) };
         } catch (e) {
@@ -306,10 +311,11 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
       createInvoice(req) {
         const descriptionHash = requireBytes('description_hash', req.descriptionHash, 32);
         if (req.expirySeconds > 365n * 24n * 3600n) throw invalidArgument('expiry_seconds is more than a year');
+        const amountMsat = msatArg('amount_msat', req.amountMsat, { zero: 'allowed' });
         try {
           const inv = node.invoices.create({
             descriptionHash,
-            amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined,
+            amountMsat: amountMsat || undefined,
             expirySeconds: req.expirySeconds ? Number(req.expirySeconds) : undefined,
             minFinalCltv: req.minFinalCltvExpiry || undefined,
           });
@@ -321,7 +327,8 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
 
       async waitInvoiceSettled(req, ctx) {
         const hash = requireBytes('payment_hash', req.paymentHash, 32);
-        const i = await waitInvoice(node, hash, req.timeoutSeconds ? req.timeoutSeconds * 1000 : undefined, ctx.signal);
+        const timeoutS = waitSecondsArg('timeout_seconds', req.timeoutSeconds);
+        const i = await waitInvoice(node, hash, timeoutS ? timeoutS * 1000 : undefined, ctx.signal);
         const state =
           i.final === InvoiceState.SETTLED
             ? WaitInvoiceSettledResponse_State.SETTLED
@@ -369,12 +376,13 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
 
       async payInvoice(req) {
         if (!req.paymentRequest.trim()) throw invalidArgument('payment_request is required');
-        const timeoutMs = (req.timeoutSeconds || DEFAULT_PAY_TIMEOUT_S) * 1000;
+        const timeoutMs = (waitSecondsArg('timeout_seconds', req.timeoutSeconds) || DEFAULT_PAY_TIMEOUT_S) * 1000;
+        const given = msatArg('amount_msat', req.amountMsat, { zero: 'allowed' });
         // The invoice is read once, into the plan; paying it claims its hash before anything is sent,
         // so a second call (concurrent or later) for a paid or in-flight hash is refused, as lnd does.
         let started;
         try {
-          const plan = node.payments.plan(req.paymentRequest, { amountMsat: req.amountMsat ? msat(req.amountMsat) : undefined });
+          const plan = node.payments.plan(req.paymentRequest, { amountMsat: given || undefined });
           channels();
           started = node.payments.start(plan, { timeoutMs });
         } catch (e) {

@@ -11,15 +11,15 @@ import { fromHex, hex } from '../../bolt/bytes.ts';
 import { CUSTOM_TYPE_MIN, MAX_CUSTOM_PAYLOAD } from '../../bolt/bolt1/wire.ts';
 import { DEFAULT_EXPIRY_SECONDS } from '../../bolt/bolt11/invoice.ts';
 import { LNNODE_INIT_FEATURES } from '../../bolt/bolt9/features.ts';
-import { type FeeratePerKw, msat, sat } from '../../bolt/units.ts';
+import { type FeeratePerKw, msat } from '../../bolt/units.ts';
 import { type ChannelManager, type ChannelSummary } from '../../node/channels/manager.ts';
 import { type LightningNode } from '../../node/node.ts';
 import { addressNetwork } from '../../node/networks.ts';
-import { type InvoiceRecord } from '../../node/payments/invoices.ts';
+import { type InvoiceRecord, MAX_MIN_FINAL_CLTV } from '../../node/payments/invoices.ts';
 import { EVENT_OVERHEAD_BYTES, Subscription } from '../../node/subscription.ts';
 import { type Wallet } from '../../node/wallet/wallet.ts';
 import pkg from '../../../package.json' with { type: 'json' };
-import { dialAddressArg, feerateArg, invoiceArg } from '../args.ts';
+import { descriptionArg, dialAddressArg, feerateArg, invoiceArg, msatArg, satArg } from '../args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from '../errors.ts';
 import { feed, type Streams, streamsOf } from '../feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from '../limits.ts';
@@ -31,6 +31,7 @@ import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from '../node-pa
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
 const LND_INVOICE_EXPIRY_S = 86_400;
 const DEFAULT_P2P_PORT = 9735;
+const MAX_LABEL_CHARS = 500;
 
 /** A pubkey given as a hex string, as lnd's string fields carry them. */
 function pubkeyHex(field: string, s: string): Uint8Array {
@@ -213,12 +214,12 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
       },
 
       async openChannelSync(req, ctx) {
-        const opened = await openChannel(node, channels(), req);
+        const opened = await openChannel(node, channels, req);
         return { fundingTxid: { case: 'fundingTxidBytes', value: txidBytes(opened.fundingTxid) }, outputIndex: opened.fundingVout };
       },
 
       async *openChannel(req, ctx) {
-        const opened = await openChannel(node, channels(), req);
+        const opened = await openChannel(node, channels, req);
         const txid = txidBytes(opened.fundingTxid);
         yield { pendingChanId: opened.channelId, update: { case: 'chanPending', value: { txid, outputIndex: opened.fundingVout } } };
         await channelReaches(channels(), opened.channelId, (c) => c.phase !== 'awaiting_lock_in' && c.phase !== 'awaiting_funding_signed', ctx.signal);
@@ -229,10 +230,10 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
       },
 
       async *closeChannel(req, ctx) {
-        const c = channelAt(node, req.channelPoint);
-        const ch = channels();
         if (req.deliveryAddress) throw invalidArgument('delivery_address: lnnode closes to its own wallet');
         const rate = req.targetConf && !req.satPerVbyte && !req.satPerByte ? undefined : feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
+        const c = channelAt(node, req.channelPoint);
+        const ch = channels();
         if (!req.force && !req.noWait && c.pendingHtlcs > 0) {
           throw failedPrecondition(
             `cannot coop close channel with active htlcs (number of active htlcs: ${c.pendingHtlcs}), bypass this check and initiate the coop close by setting no_wait=true`,
@@ -272,7 +273,6 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
       },
 
       async sendCoins(req) {
-        const w = wallet();
         try {
           Address(addressNetwork(node.config.network)).decode(req.addr);
         } catch {
@@ -280,9 +280,14 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
         }
         if (req.sendAll && req.amount !== 0n) throw invalidArgument('amount must not be set when send_all is');
         if (!req.sendAll && req.amount <= 0n) throw invalidArgument('amount must be positive (or set send_all)');
-        const rate = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node)) ?? channels().feerateEstimate;
+        const amountSat = req.sendAll ? 'all' : satArg('amount', req.amount);
+        // lnd's wallet label limit.
+        if (req.label.length > MAX_LABEL_CHARS) throw invalidArgument(`label is ${req.label.length} characters; at most ${MAX_LABEL_CHARS}`);
+        const given = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
+        const w = wallet();
+        const rate = given ?? channels().feerateEstimate;
         try {
-          const tx = await w.send({ address: req.addr, amountSat: req.sendAll ? 'all' : sat(req.amount), feerate: rate, rbf: true });
+          const tx = await w.send({ address: req.addr, amountSat, feerate: rate, rbf: true });
           return { txid: tx.txid };
         } catch (e) {
           throw toConnectError(e);
@@ -291,12 +296,13 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
 
       addInvoice(req) {
         if (req.value && req.valueMsat) throw invalidArgument('value and value_msat are mutually exclusive');
-        if (req.value < 0n || req.valueMsat < 0n) throw invalidArgument('amount must not be negative');
+        const amountMsat = req.valueMsat ? msatArg('value_msat', req.valueMsat) : satArg('value', req.value, { zero: 'allowed' }) * 1000n;
         if (req.descriptionHash.length) requireBytes('description_hash', req.descriptionHash, 32);
+        else descriptionArg('memo', req.memo);
         if (req.rPreimage.length) requireBytes('r_preimage', req.rPreimage, 32);
         if (req.expiry < 0n || req.expiry > 365n * 24n * 3600n) throw invalidArgument('expiry must be between 0 and one year');
+        if (req.cltvExpiry > BigInt(MAX_MIN_FINAL_CLTV)) throw invalidArgument(`cltv_expiry of ${req.cltvExpiry} blocks is more than ${MAX_MIN_FINAL_CLTV} (payers refuse longer locks)`);
         if (req.isAmp || req.isKeysend) throw invalidArgument('AMP and keysend invoices are not supported');
-        const amountMsat = req.valueMsat || req.value * 1000n;
         try {
           const inv = node.invoices.create({
             amountMsat: amountMsat ? msat(amountMsat) : undefined,
@@ -351,7 +357,7 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
 }
 
 /** Checks an OpenChannelRequest against what lnnode can do, then opens. */
-async function openChannel(node: LightningNode, ch: ChannelManager, req: OpenChannelRequest) {
+async function openChannel(node: LightningNode, channels: () => ChannelManager, req: OpenChannelRequest) {
   const peer = req.nodePubkey.length ? requirePubkey('node_pubkey', req.nodePubkey) : pubkeyHex('node_pubkey_string', req.nodePubkeyString);
   if (!req.private) throw invalidArgument('lnnode opens private (unannounced) channels only: set private (lncli openchannel --private)');
   if (req.zeroConf) throw invalidArgument('zero_conf channels are not supported');
@@ -361,12 +367,13 @@ async function openChannel(node: LightningNode, ch: ChannelManager, req: OpenCha
   if (req.commitmentType !== CommitmentType.UNKNOWN_COMMITMENT_TYPE && !channelType) {
     throw invalidArgument(`commitment_type ${CommitmentType[req.commitmentType]} is not supported: lnnode opens static_remotekey and anchors channels`);
   }
-  if (req.localFundingAmount <= 0n) throw invalidArgument('local_funding_amount must be positive');
-  if (req.pushSat < 0n || req.pushSat >= req.localFundingAmount) throw invalidArgument('push_sat must be less than local_funding_amount');
+  const fundingSat = satArg('local_funding_amount', req.localFundingAmount);
+  if (req.pushSat < 0n || req.pushSat >= fundingSat) throw invalidArgument('push_sat must be at least 0 and less than local_funding_amount');
   const fundingFeerate = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
+  const ch = channels();
   if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not online`);
   try {
-    return await ch.open(peer, { fundingSat: sat(req.localFundingAmount), pushMsat: msat(req.pushSat * 1000n), fundingFeerate, channelType });
+    return await ch.open(peer, { fundingSat, pushMsat: msat(req.pushSat * 1000n), fundingFeerate, channelType });
   } catch (e) {
     throw toConnectError(e);
   }

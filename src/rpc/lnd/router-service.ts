@@ -18,6 +18,7 @@ import { PaymentError, type PaymentRecord, type Payments, type StartedPayment } 
 import { nowSeconds } from '../node-parts.ts';
 import { until } from '../until.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectError } from '../errors.ts';
+import { msatArg, satArg, waitSecondsArg } from '../args.ts';
 import { PaymentFailureReason, type PaymentSchema } from '../gen/lnrpc/lightning_pb.ts';
 import { Router, type SendPaymentRequest, type TrackPaymentRequest } from '../gen/routerrpc/router_pb.ts';
 import { paymentMessage, uint64ToScid } from './convert.ts';
@@ -73,13 +74,16 @@ export function routerRoutes(node: LightningNode): (router: ConnectRouter) => vo
     }
     if (req.amp) throw invalidArgument('AMP payments are not supported');
     if (req.timeoutSeconds <= 0) throw invalidArgument('timeout_seconds must be specified');
+    waitSecondsArg('timeout_seconds', req.timeoutSeconds);
     if (req.amt && req.amtMsat) throw invalidArgument('amt and amt_msat are mutually exclusive');
     if (req.feeLimitSat && req.feeLimitMsat) throw invalidArgument('fee_limit_sat and fee_limit_msat are mutually exclusive');
-    if (req.feeLimitSat < 0n || req.feeLimitMsat < 0n || req.amt < 0n || req.amtMsat < 0n) throw invalidArgument('amounts and fee limits must not be negative');
+    // A direct payment pays no fee, so a fee limit only has to be a plausible amount.
+    satArg('fee_limit_sat', req.feeLimitSat, { zero: 'allowed' });
+    msatArg('fee_limit_msat', req.feeLimitMsat, { zero: 'allowed' });
+    const given = req.amtMsat ? msatArg('amt_msat', req.amtMsat) : satArg('amt', req.amt, { zero: 'allowed' }) * 1000n;
     if (req.paymentAddr.length) requireBytes('payment_addr', req.paymentAddr, 32);
     // lnd's routerrpc.ValidateCLTVLimit: a cltv_limit above the node's --max-cltv-expiry is refused.
     if (req.cltvLimit > node.payments.maxCltv) throw new ConnectError(`total time lock of ${req.cltvLimit} exceeds max allowed ${node.payments.maxCltv}`, Code.Unknown);
-    const given = req.amtMsat || req.amt * 1000n;
     let plan: PaymentPlan;
     try {
       plan = node.payments.plan(req.paymentRequest.trim().replace(/^lightning:/i, ''), { amountMsat: given ? msat(given) : undefined, cltvLimit: req.cltvLimit || undefined });
