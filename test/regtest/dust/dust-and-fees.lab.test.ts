@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Fee and dust attacks against a running lnnode (issue 13 hole 6 and
  * "update_fee spam"), on the lab: A enforces a 1,500 sat dust exposure limit
