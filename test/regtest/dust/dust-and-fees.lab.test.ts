@@ -87,7 +87,11 @@ function wire(n: LightningNode) {
 
 /** A channel B opens to A (B holds everything): A is the side that receives update_fee. */
 async function fromB(): Promise<string> {
-  await b.wallet!.sync();
+  // After the 10,000-message flood the shared Esplora adapter may still be catching up: retry a timed-out sync.
+  await waitFor('B synced its wallet', async () => {
+    await b.wallet!.sync();
+    return true;
+  }, 60_000);
   return (await lab.openChannel(b, a, sat(200_000), 'static_remotekey')).id;
 }
 
