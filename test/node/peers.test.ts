@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { MAX_CUSTOM_PAYLOAD } from '../../src/bolt/bolt1/wire.ts';
+import { type Limits } from '../../src/node/limits.ts';
 import { silentLogger } from '../../src/node/log.ts';
 import { type CustomMessage, PeerBusyError, PeerManager, PeerNotConnectedError } from '../../src/node/peer/manager.ts';
 
@@ -14,9 +15,9 @@ const REGTEST = fromHex('06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 const managers: PeerManager[] = [];
 
-function node(opts: { pingIntervalMs?: number; chainHash?: Uint8Array } = {}) {
+function node(opts: { pingIntervalMs?: number; chainHash?: Uint8Array; limits?: Partial<Limits> } = {}) {
   const secret = secp256k1.utils.randomSecretKey();
-  const m = new PeerManager({ nodeSecret: secret, chainHash: opts.chainHash ?? REGTEST, log: silentLogger, random, pingIntervalMs: opts.pingIntervalMs });
+  const m = new PeerManager({ nodeSecret: secret, chainHash: opts.chainHash ?? REGTEST, log: silentLogger, random, pingIntervalMs: opts.pingIntervalMs, limits: opts.limits });
   managers.push(m);
   const port = m.listen('127.0.0.1', 0);
   return { m, id: secp256k1.getPublicKey(secret, true), port, secret };
@@ -55,8 +56,10 @@ async function sendAll(m: PeerManager, peer: Uint8Array, msgs: [number, Uint8Arr
 
 describe('lnnode <-> lnnode', () => {
   test('connect, init both ways, 300 custom messages each way of sizes 0..max arrive intact and in order', async () => {
-    const a = node();
-    const b = node();
+    // 10 MB each way: above the default custom budget of 1 MiB/s per peer, which would make this take 10 s.
+    const fast = { customInboundBytesPerSecond: 64 * 1024 * 1024 };
+    const a = node({ limits: fast });
+    const b = node({ limits: fast });
     const atB = b.m.subscribeCustom([40001]);
     const atA = a.m.subscribeCustom();
     await a.m.connect(b.id, '127.0.0.1', b.port);
