@@ -191,3 +191,61 @@ describe('unfinished handshakes', () => {
     expect(a.m.unfinishedHandshakes).toBe(0);
   });
 });
+
+describe('fairness: custom messages wait their turn (issue 16.9)', () => {
+  const payload = (i: number): Uint8Array => new Uint8Array(65_533).fill(i);
+
+  test('a peer flooding 40 × 65 KB is served within its 1 MiB budget, paused not dropped; another peer is served at once', async () => {
+    let clock = 5_000_000;
+    const a = node({ now: () => clock });
+    const flood = await rawPeer(a);
+    const other = await rawPeer(a);
+    const sub = a.m.subscribeCustom();
+    const got: { from: string; first: number }[] = [];
+    void (async () => {
+      for await (const m of sub) got.push({ from: hex(m.peer), first: m.payload[0] ?? -1 });
+    })();
+    const from = (p: RawPeer): number[] => got.filter((g) => g.from === hex(p.nodeId)).map((g) => g.first);
+    for (let i = 0; i < 40; i++) flood.custom(40_000, payload(i));
+    // The clock stands still: one second of budget is 16 full messages, and the 17th overdraws it.
+    await until('17 delivered', () => from(flood).length >= 17);
+    other.custom(40_001, Uint8Array.of(0xee));
+    other.ping(10);
+    await until("the other peer's message", () => from(other).length === 1);
+    await until("the other peer's pong", () => other.received.some((m) => m.type === 19));
+    expect(from(flood).length).toBe(17);
+    expect(a.m.customDropped).toBe(0);
+    // As seconds pass (a second of budget at a time) every message is delivered, in order, none dropped.
+    for (let s = 0; s < 200 && from(flood).length < 40; s++) {
+      clock += 1_000;
+      await Bun.sleep(20);
+    }
+    expect(from(flood)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(a.m.customDropped).toBe(0);
+    expect(a.m.isConnected(flood.nodeId)).toBe(true);
+  }, 30_000);
+
+  test('past its queue bound (reading not paused) a peer has its messages dropped and counted; the rest arrive in order', async () => {
+    let clock = 5_000_000;
+    const a = node({ now: () => clock, limits: { customInboundPauseBytes: 1e9, customInboundQueueBytesPerPeer: 300_000 } });
+    const flood = await rawPeer(a);
+    const sub = a.m.subscribeCustom();
+    const got: number[] = [];
+    void (async () => {
+      for await (const m of sub) got.push(m.payload[0]!);
+    })();
+    for (let i = 0; i < 40; i++) flood.custom(40_000, payload(i));
+    flood.custom(40_000, Uint8Array.of(99)); // a marker after the flood
+    await until('the flood processed', () => got.length + a.m.customDropped >= 41 - 4);
+    for (let s = 0; s < 200 && got.length + a.m.customDropped < 41; s++) {
+      clock += 1_000;
+      await Bun.sleep(20);
+    }
+    expect(got.length + a.m.customDropped).toBe(41);
+    // 17 within the budget, at most 4 waiting (300,000 bytes), the rest dropped.
+    expect(a.m.customDropped).toBeGreaterThanOrEqual(41 - 17 - 4);
+    expect(got.length).toBeLessThanOrEqual(17 + 4);
+    expect([...got].sort((x, y) => x - y)).toEqual(got);
+    expect(a.m.isConnected(flood.nodeId)).toBe(true);
+  }, 30_000);
+});

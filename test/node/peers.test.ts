@@ -65,8 +65,10 @@ async function sendAll(m: PeerManager, peer: Uint8Array, msgs: [number, Uint8Arr
 
 describe('lnnode <-> lnnode', () => {
   test('connect, init both ways, 300 custom messages each way of sizes 0..max arrive intact and in order', async () => {
-    const a = node();
-    const b = node();
+    // 10 MB each way: above the default custom budget of 1 MiB/s per peer, which would make this take 10 s.
+    const fast = { customInboundBytesPerSecond: 64 * 1024 * 1024 };
+    const a = node({ limits: fast });
+    const b = node({ limits: fast });
     const atB = b.m.subscribeCustom([40001]);
     const atA = a.m.subscribeCustom();
     await a.m.connect(b.id, '127.0.0.1', b.port);

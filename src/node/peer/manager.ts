@@ -4,11 +4,16 @@
  * id (a newer connection replaces an older one), delivers custom messages to
  * subscribers, and redials persistent peers with exponential backoff.
  *
- * Custom-message delivery policy: each subscriber has a queue bounded in
- * messages and, given a budget (API streams: src/rpc/limits.ts), in bytes
- * (src/node/subscription.ts). A subscriber that falls that far behind is
- * closed with an overflow error (it can resubscribe); it never makes the node
- * buffer without bound, and it never slows other subscribers or the peer.
+ * Custom-message delivery policy: channel and control messages are acted on
+ * as they arrive; custom messages wait in a CustomInbox and are handed to
+ * subscribers round robin across peers, each peer within its byte budget
+ * (limits.ts customInbound*). A peer with too much waiting has its socket
+ * paused (TCP slows it down); past the inbox bounds its messages are dropped
+ * and logged. Each subscriber has a queue bounded in messages and, given a
+ * budget (API streams: src/rpc/limits.ts), in bytes (src/node/subscription.ts).
+ * A subscriber that falls that far behind is closed with an overflow error
+ * (it can resubscribe); it never makes the node buffer without bound, and it
+ * never slows other subscribers or the peer.
  */
 import type { Socket, TCPSocketListener } from 'bun';
 import { fromHex, hex } from '../../bolt/bytes.ts';
@@ -17,6 +22,7 @@ import { type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type Limits, withLimits } from '../limits.ts';
 import { type Logger } from '../log.ts';
 import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription, withEventLimit } from '../subscription.ts';
+import { CustomInbox } from './custom-inbox.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
 
@@ -53,6 +59,7 @@ export interface ManagerOptions {
 
 interface Live {
   session: PeerSession;
+  noise: NoiseSocket;
   address: string;
   inbound: boolean;
 }
@@ -79,9 +86,25 @@ export class PeerManager {
   private readonly handshaking = new Set<NoiseSocket>();
   private stopped = false;
   private readonly limits: Limits;
+  private readonly now: () => number;
+  private readonly inbox: CustomInbox<CustomMessage>;
+  /** Peers whose reading is paused because too much of theirs waits in the inbox. */
+  private readonly pausedForInbox = new Map<string, NoiseSocket>();
+  /** Custom messages dropped per peer since its inbox last drained (logged once per episode). */
+  private readonly dropping = new Map<string, number>();
+  private pumpTimer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  /** Custom messages dropped at the inbox bounds since start (for logs and tests). */
+  customDropped = 0;
 
   constructor(private readonly opts: ManagerOptions) {
     this.limits = withLimits(opts.limits);
+    this.now = opts.now ?? (() => performance.now());
+    this.inbox = new CustomInbox({
+      bytesPerSecond: this.limits.customInboundBytesPerSecond,
+      pauseBytes: this.limits.customInboundPauseBytes,
+      perPeerBytes: this.limits.customInboundQueueBytesPerPeer,
+      totalBytes: this.limits.customInboundQueueBytesTotal,
+    });
   }
 
   get listenPort(): number | undefined {
@@ -174,9 +197,7 @@ export class PeerManager {
               this.emit({ kind: 'online', peer, address });
               this.resolveInit(key);
             },
-            onCustom: (peer, type, payload) => {
-              for (const s of this.subscribers) s.offer({ peer, type, payload });
-            },
+            onCustom: (peer, type, payload) => this.received(key, noise, { peer, type, payload }),
             onError: (peer, kind, text) => log.warn(`peer sent ${kind}`, { peer: hex(peer), text: text.slice(0, 200) }),
             onMessage: (peer, name, msg) => {
               for (const l of this.messageListeners) l(peer, name, msg);
@@ -192,7 +213,7 @@ export class PeerManager {
           },
           log,
         );
-        this.live.set(key, { session, address, inbound: !remote });
+        this.live.set(key, { session, noise, address, inbound: !remote });
         if (old) old.session.disconnect('replaced by a newer connection');
         session.start();
       },
@@ -204,6 +225,8 @@ export class PeerManager {
         if (!key) return;
         if (this.live.get(key)?.session === session && session) {
           this.live.delete(key);
+          this.inbox.forget(key);
+          if (this.pausedForInbox.get(key) === noise) this.pausedForInbox.delete(key);
           log.info('peer offline', { peer: key, reason });
           this.emit({ kind: 'offline', peer: noise.remote!, reason });
         }
@@ -220,6 +243,62 @@ export class PeerManager {
       ? NoiseSocket.initiator(socket, events, this.opts.nodeSecret, remote, this.opts.random, noiseOpts)
       : NoiseSocket.responder(socket, events, this.opts.nodeSecret, this.opts.random, noiseOpts);
     return noise;
+  }
+
+  /** A custom message arrived: it waits its turn in the inbox (issue 16.9). */
+  private received(key: string, noise: NoiseSocket, m: CustomMessage): void {
+    const size = m.payload.length + 2;
+    const r = this.inbox.push(key, m, size);
+    if (r !== 'queued') {
+      this.customDropped++;
+      const n = (this.dropping.get(key) ?? 0) + 1;
+      this.dropping.set(key, n);
+      if (n === 1) {
+        this.opts.log.warn('dropping custom messages from peer', { peer: key, reason: r, waitingBytes: this.inbox.bytesOf(key), totalBytes: this.inbox.totalBytes });
+      }
+    }
+    if (this.inbox.shouldPause(key) && !noise.isReadingPaused) {
+      noise.pauseReading();
+      this.pausedForInbox.set(key, noise);
+    }
+    this.pump();
+  }
+
+  /**
+   * Hands waiting custom messages to subscribers, a batch per turn of the
+   * event loop so sockets (and the channel messages on them) are served in
+   * between; waits for a budget to refill when every waiting peer is spent.
+   */
+  private pump(): void {
+    if (this.pumpTimer !== undefined || this.stopped) return;
+    const wait = this.inbox.waitMs(this.now());
+    if (wait === undefined) return;
+    const run = (): void => {
+      this.pumpTimer = undefined;
+      const now = this.now();
+      for (let i = 0; i < 64; i++) {
+        const next = this.inbox.take(now);
+        if (!next) break;
+        for (const s of this.subscribers) s.offer(next.item);
+        this.afterTake(next.peer);
+      }
+      this.pump();
+    };
+    this.pumpTimer = wait === 0 ? setImmediate(run) : setTimeout(run, wait);
+  }
+
+  private afterTake(key: string): void {
+    const waiting = this.inbox.bytesOf(key);
+    const paused = this.pausedForInbox.get(key);
+    if (paused && waiting <= this.limits.customInboundPauseBytes / 2) {
+      this.pausedForInbox.delete(key);
+      paused.resumeReading();
+    }
+    const dropped = this.dropping.get(key);
+    if (dropped !== undefined && waiting === 0) {
+      this.dropping.delete(key);
+      this.opts.log.warn('custom messages from peer were dropped', { peer: key, dropped });
+    }
   }
 
   private scheduleReconnect(key: string): void {
@@ -314,6 +393,11 @@ export class PeerManager {
 
   stop(): void {
     this.stopped = true;
+    if (this.pumpTimer !== undefined) {
+      clearTimeout(this.pumpTimer as ReturnType<typeof setTimeout>);
+      clearImmediate(this.pumpTimer as ReturnType<typeof setImmediate>);
+      this.pumpTimer = undefined;
+    }
     for (const p of this.persistent.values()) clearTimeout(p.timer);
     for (const l of this.live.values()) l.session.disconnect('node stopping');
     for (const n of [...this.handshaking]) n.close('node stopping');

@@ -66,6 +66,7 @@ export class NoiseSocket {
   private pendingBytes = 0;
   private actTimer: ReturnType<typeof setTimeout> | undefined;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private readingPaused = false;
   remote: Uint8Array | undefined;
 
   private constructor(
@@ -134,9 +135,9 @@ export class NoiseSocket {
 
   /** Feed bytes from the socket. */
   data(chunk: Uint8Array): void {
-    this.buf = this.buf.length ? concat(this.buf, chunk) : chunk;
+    if (chunk.length) this.buf = this.buf.length ? concat(this.buf, chunk) : chunk;
     try {
-      while (this.phase.kind !== 'closed' && this.buf.length >= this.need()) {
+      while (!this.readingPaused && this.phase.kind !== 'closed' && this.buf.length >= this.need()) {
         const n = this.need();
         const piece = this.buf.subarray(0, n);
         this.buf = this.buf.subarray(n);
@@ -223,6 +224,28 @@ export class NoiseSocket {
     }
     this.pending.push(rest);
     this.pendingBytes += rest.length;
+  }
+
+  /**
+   * Stops reading: the socket stops taking bytes (TCP pushes back on the
+   * sender) and bytes already received wait, undecrypted, until resumed.
+   */
+  pauseReading(): void {
+    if (this.readingPaused || this.phase.kind === 'closed') return;
+    this.readingPaused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    if (this.phase.kind === 'closed') return;
+    this.socket.resume();
+    this.data(new Uint8Array(0));
+  }
+
+  get isReadingPaused(): boolean {
+    return this.readingPaused;
   }
 
   /** The socket can take more: flush what waited. */

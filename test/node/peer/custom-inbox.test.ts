@@ -1,0 +1,63 @@
+/** The inbound custom-message queue (issue 16.9): round robin per peer, byte budgets, bounds; driven with hand-set times. */
+import { describe, expect, test } from 'bun:test';
+import { CustomInbox } from '../../../src/node/peer/custom-inbox.ts';
+
+const limits = { bytesPerSecond: 1000, pauseBytes: 500, perPeerBytes: 1000, totalBytes: 1500 };
+
+function drain(inbox: CustomInbox<string>, now: number): string[] {
+  const out: string[] = [];
+  for (let m = inbox.take(now); m; m = inbox.take(now)) out.push(m.item);
+  return out;
+}
+
+describe('CustomInbox', () => {
+  test('served round robin: a peer with many waiting does not hold back one with few', () => {
+    const inbox = new CustomInbox<string>({ ...limits, bytesPerSecond: 1e9 });
+    for (let i = 0; i < 5; i++) inbox.push('a', `a${i}`, 10);
+    inbox.push('b', 'b0', 10);
+    inbox.push('b', 'b1', 10);
+    inbox.push('c', 'c0', 10);
+    expect(drain(inbox, 0)).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'a2', 'a3', 'a4']);
+    expect(inbox.totalBytes).toBe(0);
+  });
+
+  test("each peer within its budget: a flooding peer waits for its refill while another peer's message goes at once", () => {
+    const inbox = new CustomInbox<string>({ ...limits, perPeerBytes: 2000, totalBytes: 4000 });
+    for (let i = 0; i < 4; i++) inbox.push('flood', `f${i}`, 400);
+    // 1000 bytes of budget: 400, 400, then 400 more into debt (tokens were left), then it must wait.
+    expect(drain(inbox, 0)).toEqual(['f0', 'f1', 'f2']);
+    inbox.push('quiet', 'q0', 50);
+    expect(drain(inbox, 0)).toEqual(['q0']);
+    expect(inbox.waitMs(0)).toBe(201); // the 200-byte debt at 1 byte/ms
+    expect(drain(inbox, 200)).toEqual([]);
+    expect(drain(inbox, 201)).toEqual(['f3']);
+    expect(inbox.waitMs(201)).toBeUndefined();
+  });
+
+  test('bounded in bytes per peer and in total; past a bound a message is dropped, and pausing is advised first', () => {
+    const inbox = new CustomInbox<string>(limits);
+    expect(inbox.push('a', 'a0', 400)).toBe('queued');
+    expect(inbox.shouldPause('a')).toBe(false);
+    expect(inbox.push('a', 'a1', 400)).toBe('queued');
+    expect(inbox.shouldPause('a')).toBe(true);
+    expect(inbox.push('a', 'a2', 400)).toBe('dropped: peer over its queue bound');
+    expect(inbox.push('b', 'b0', 600)).toBe('queued');
+    expect(inbox.push('c', 'c0', 200)).toBe('dropped: total queue bound reached');
+    expect([inbox.bytesOf('a'), inbox.bytesOf('b'), inbox.totalBytes]).toEqual([800, 600, 1400]);
+    expect(drain(inbox, 0)).toEqual(['a0', 'b0', 'a1']);
+    expect(inbox.shouldPause('a')).toBe(false);
+  });
+
+  test('a peer that left still has its waiting messages delivered, then nothing of it is kept', () => {
+    const inbox = new CustomInbox<string>({ ...limits, bytesPerSecond: 1e9 });
+    inbox.push('a', 'a0', 10);
+    inbox.push('a', 'a1', 10);
+    inbox.push('b', 'b0', 10);
+    inbox.forget('a');
+    expect(inbox.peersHeld).toBe(2);
+    expect(drain(inbox, 0)).toEqual(['a0', 'b0', 'a1']);
+    expect(inbox.peersHeld).toBe(1);
+    inbox.forget('b');
+    expect(inbox.peersHeld).toBe(0);
+  });
+});
