@@ -7,10 +7,11 @@
  */
 import { Database } from 'bun:sqlite';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
 import { type Commitments } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { decodeRecord } from '../../src/node/channels/record.ts';
+import { type ChannelLimits } from '../../src/node/channels/limits.ts';
 import { type ChannelPhase } from '../../src/node/channels/store.ts';
 import { type LnnodeClient } from '../../src/rpc/client.ts';
 import { type ChannelLab } from './channel-lab.ts';
@@ -52,8 +53,12 @@ export class Victim {
     readonly api: LnnodeClient,
   ) {}
 
-  static async start(lab: ChannelLab, args: string[] = []): Promise<Victim> {
-    const proc = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', '--log-level', 'info', ...args] });
+  /** `limits`: channel limits (channels/limits.ts) lowered for the test, through test/lab/victim-main.ts. */
+  static async start(lab: ChannelLab, o: { args?: string[]; limits?: Partial<ChannelLimits> } = {}): Promise<Victim> {
+    const proc = await startLnnode({
+      args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', '--log-level', 'info', ...(o.args ?? [])],
+      ...(o.limits ? { main: resolve(import.meta.dir, 'victim-main.ts'), env: { LNNODE_TEST_CHANNEL_LIMITS: JSON.stringify(o.limits) } } : {}),
+    });
     const v = new Victim(proc, proc.client());
     await waitFor('the node synced to the chain', async () => (await v.api.getNodeInfo({})).syncedToChain);
     return v;
