@@ -544,7 +544,7 @@ row('closing_signed/no-overlap-warning', () => {
   const first = firstClosingSigned(p.a.state, p.a.secrets, neg(scriptA, scriptB, 300n, 200n, 400n));
   const nb = neg(scriptB, scriptA, 900n, 800n, 5000n);
   const step = receiveClosingSigned(p.b.state, p.b.secrets, nb, first.send!);
-  expect((step as { warning?: string }).warning).toBe('no overlap between our fee range 800..5000 sat and theirs 200..400 sat');
+  expect(step.warning).toBe('no overlap between our fee range 800..5000 sat and theirs 200..400 sat');
   expect(step.send).toBeUndefined();
   expect(step.done).toBeUndefined();
   // The negotiation is still open: a funder's later closing_signed inside the overlap closes it.

@@ -1059,6 +1059,8 @@ export class ChannelManager {
       if (e instanceof ChannelProtocolError) return this.failChannel(l, channelId, e.message);
       throw e;
     }
+    // Ranges that do not overlap: warn and keep waiting; the negotiation timer, still running, fails the channel if nothing better comes.
+    if (step.warning) return this.sendWarning(l.peer, channelId, step.warning);
     const id = hex(channelId);
     clearTimeout(l.negotiationTimer);
     if (!step.done) {
