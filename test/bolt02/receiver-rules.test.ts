@@ -402,7 +402,12 @@ row('update_fee/from-non-opener', () => {
 row('update_fee/unaffordable', () => {
   const p = Pair.open(FUNDING, msat(985_000_000n));
   expect(receiveFee(p.b.state, 10_000 as FeeratePerKw).remoteChanges.proposed).toHaveLength(1);
-  expect(refusal(() => receiveFee(p.b.state, 30_000 as FeeratePerKw))).toBe('the peer cannot afford its own update_fee of 30000 sat/kw');
+  expect(refusal(() => receiveFee(p.b.state, 25_000 as FeeratePerKw))).toBe('the peer cannot afford its own update_fee of 25000 sat/kw');
+});
+row('update_fee/unreasonably-large', () => {
+  const p = Pair.open(FUNDING);
+  expect(receiveFee(p.b.state, 25_000 as FeeratePerKw).remoteChanges.proposed).toHaveLength(1);
+  expect(refusal(() => receiveFee(p.b.state, 25_001 as FeeratePerKw))).toMatch(/update_fee of 25001 sat\/kw is unreasonably large/);
 });
 
 // channel_reestablish: B answers A's numbers; A's honest fields from its own state.

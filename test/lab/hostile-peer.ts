@@ -10,10 +10,10 @@
  * in hostile-peer-channel.ts; the node under attack and how to inspect it in
  * hostile-peer-victim.ts.
  *
- * "Nothing was sent back" is proved without a clock: `barrier()` sends a ping
- * and waits for its pong. lnnode handles a connection's messages in order and
- * answers channel messages synchronously, so whatever a message before the
- * ping made it send has arrived by the time the pong does.
+ * "Nothing was sent back" is proved without a clock: `barrier()` sends a
+ * message the node answers at once and waits for the answer. lnnode handles a
+ * connection's messages in order and answers channel messages synchronously,
+ * so whatever a message before it made the node send has arrived by then.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { type Socket } from 'bun';
@@ -78,7 +78,8 @@ export class HostilePeer {
   readonly closes = new Map<number, string>();
   private conn: Connection | undefined;
   private connections = 0;
-  private nextPong = 1;
+  /** Log positions of barrier answers. */
+  private readonly barriers = new Set<number>();
 
   constructor(
     readonly target: Target,
@@ -204,16 +205,19 @@ export class HostilePeer {
   }
 
   /**
-   * Sends a ping and waits for its pong: everything the node sent in answer
-   * to what we sent before it is in the log by then. Returns the log length.
+   * Proves the node has handled everything sent before: a message for a
+   * channel it never heard of, answered at once with a warning naming that
+   * channel (pings would do, but lnnode answers only a few per second).
+   * The warning is left out of `since`. Returns its log position.
    */
   async barrier(): Promise<number> {
-    const n = this.nextPong;
-    this.nextPong = (this.nextPong % 4000) + 1;
+    const id = randomChannelId();
+    const key = hex(id);
     const from = this.log.length;
-    this.send('ping', { numPongBytes: n, ignored: new Uint8Array(0) });
+    this.send('update_fee', { channelId: id, feeratePerKw: 253 });
     const conn = this.conn!;
-    const r = await this.next(`pong ${n}`, (x) => x.name === 'pong' && (x.msg.ignored as Uint8Array).length === n, from, () => conn.closed);
+    const r = await this.next('the barrier warning', (x) => x.name === 'warning' && hex(x.msg.channelId as Uint8Array) === key, from, () => conn.closed);
+    this.barriers.add(r.seq);
     return r.seq;
   }
 
@@ -224,7 +228,7 @@ export class HostilePeer {
 
   /** Messages after `from` (pongs left out) that match `pred`. */
   since(from: number, pred: (r: Received) => boolean = () => true): Received[] {
-    return this.log.slice(from).filter((r) => r.name !== 'pong' && pred(r));
+    return this.log.slice(from).filter((r) => r.name !== 'pong' && !this.barriers.has(r.seq) && pred(r));
   }
 
   /** Messages after `from` about one channel (or temporary channel) id. */

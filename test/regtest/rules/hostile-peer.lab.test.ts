@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * The hostile peer played honestly against a real lnnode daemon: as opener
  * and as acceptor, payments both ways, a reconnection. Proves the harness

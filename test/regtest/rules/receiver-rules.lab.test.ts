@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * The receiver-rule table against a real lnnode daemon: each lab row of
  * test/regtest/rules/receiver-rules.ts played by a scripted hostile peer

@@ -1212,9 +1212,10 @@ export const RULES: readonly ReceiverRule[] = [
     bolt: 2,
     section: "Updating Fees: `update_fee`",
     quote: ["A receiving node:", "if the `update_fee` is too low for timely processing, OR is unreasonably large:", "MUST send a `warning` and close the connection, or send an `error` and fail the channel."],
-    input: "update_fee far above the node's estimate (e.g. 100x) or above its maximum",
+    input: "update_fee of 25,001 sat/kw on a static_remotekey channel (lnnode's ceiling is 25,000 without an estimate)",
     expect: "one `error` naming the channel_id and nothing else; the channel fails: stored phase closing, the node's latest (unrevoked) commitment in btcd's mempool; channel balances as before the input",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/from-non-opener",
