@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { type TestCase, tally, testCases, vectorsPerBolt } from './runner/junit.ts';
 import { allTests, type LabPeer, peersOf, REPO, select } from './runner/plan.ts';
 import { type FileRun, runInParallel } from './runner/parallel-files.ts';
+import { receiverRulesSummary } from './support/receiver-rules-tally.ts';
 
 const bun = process.execPath;
 const run = (cmd: string, args: string[]): number => spawnSync(cmd, args, { stdio: 'inherit', cwd: REPO }).status ?? 1;
@@ -63,6 +64,7 @@ if (tsc !== 0) {
 const results = '.test-results';
 rmSync(join(results, 'unit.xml'), { force: true });
 mkdirSync(results, { recursive: true });
+const startedAt = Date.now();
 const cases: TestCase[] = [];
 /** Files that failed outside any test case (a crash, a timeout, a peer not built, a hook that threw). */
 const fileFailures: { file: string; why: string }[] = [];
@@ -151,6 +153,8 @@ const vectorSkips = [...perBolt.values()].reduce((n, t) => n + t.skipped, 0);
 if (vectorSkips > 0) console.error(`${vectorSkips} vector tests were skipped: every vector must run`);
 
 // Further tallies over `cases` (every test case of the run, unit and lab) go here.
+const rules = receiverRulesSummary(startedAt);
+for (const l of rules.lines) (rules.ok ? console.log : console.error)(l);
 
 if (fileFailures.length) {
   console.log('\n== files that failed outside a test case');
@@ -158,4 +162,4 @@ if (fileFailures.length) {
 }
 const total = tally(cases);
 console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
-process.exit(total.failed > 0 || vectorSkips > 0 || fileFailures.length > 0 ? 1 : 0);
+process.exit(total.failed > 0 || vectorSkips > 0 || fileFailures.length > 0 || !rules.ok ? 1 : 0);

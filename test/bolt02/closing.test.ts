@@ -84,10 +84,14 @@ describe('mutual close negotiation', () => {
     expect(txid(atA.done!.tx)).toBe(txid(atB.done!.tx));
   });
 
-  test('no overlap between the ranges fails the channel', () => {
+  test('no overlap between the ranges: a warning, nothing signed, the negotiation still open (the driver fails the channel if nothing better comes in time)', () => {
     const p = Pair.open(FUNDING);
     const first = firstClosingSigned(p.a.state, p.a.secrets, negotiation(scriptA, scriptB, 300n, 200n, 400n));
-    expect(() => receiveClosingSigned(p.b.state, p.b.secrets, negotiation(scriptB, scriptA, 900n, 800n, 5000n), first.send!)).toThrow('no overlap');
+    const nb = negotiation(scriptB, scriptA, 900n, 800n, 5000n);
+    const step = receiveClosingSigned(p.b.state, p.b.secrets, nb, first.send!);
+    expect(step.warning).toContain('no overlap');
+    expect(step.send).toBeUndefined();
+    expect(step.negotiation).toEqual(nb);
   });
 
   test('a bad signature fails the channel', () => {

@@ -973,6 +973,13 @@ export class ChannelManager {
   }
 
   private onShutdown(l: Live, channelId: Uint8Array, m: { scriptpubkey: Uint8Array }): void {
+    if (l.phase === 'awaiting_funding_signed') {
+      // BOLT 2 shutdown receiver: before funding_signed (as funder) SHOULD send an error and fail the channel: its funding is never broadcast.
+      const reason = 'shutdown before funding_signed: the open is abandoned';
+      this.sendError(l.peer, channelId, reason);
+      this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
+      return this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
+    }
     if (l.phase !== 'normal' && l.phase !== 'shutdown') return this.sendWarning(l.peer, channelId, `shutdown in phase ${l.phase}`);
     try {
       checkShutdownScript(m.scriptpubkey);
@@ -1059,6 +1066,8 @@ export class ChannelManager {
       if (e instanceof ChannelProtocolError) return this.failChannel(l, channelId, e.message);
       throw e;
     }
+    // Ranges that do not overlap: warn and keep waiting; the negotiation timer, still running, fails the channel if nothing better comes.
+    if (step.warning) return this.sendWarning(l.peer, channelId, step.warning);
     const id = hex(channelId);
     clearTimeout(l.negotiationTimer);
     if (!step.done) {
@@ -1147,6 +1156,12 @@ export class ChannelManager {
     const l = this.channels.get(hex(channelId));
     if (!l || hex(l.peer) !== hex(peer)) {
       if (name === 'channel_reestablish') return this.sendError(peer, channelId, 'unknown channel');
+      const open = this.pending.get(hex(channelId));
+      // BOLT 2 shutdown receiver: before funding_created (as fundee) SHOULD send an error and fail the channel: the open is forgotten.
+      if (name === 'shutdown' && open && !open.funder && hex(open.peer) === hex(peer)) {
+        this.sendError(peer, channelId, 'shutdown before funding_created: the open is abandoned');
+        return this.abortPending(hex(channelId), new ChannelError('the peer sent shutdown during the open'));
+      }
       return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
     }
     if (l.phase === 'closing' || l.phase === 'closed') return this.onFailedChannelMessage(l, channelId, name);

@@ -24,6 +24,8 @@ export interface ClosingNegotiation {
   proposedFee: Sat;
   range: FeeRange;
   lastSentFee?: Sat;
+  /** The fee of the peer's last closing_signed on this connection. */
+  lastReceivedFee?: Sat;
 }
 
 export interface ClosingSignedMessage {
@@ -43,6 +45,8 @@ export interface ClosingStep {
   negotiation: ClosingNegotiation;
   send?: ClosingSignedMessage;
   done?: SignedClose;
+  /** Send the peer this warning and wait for another closing_signed (no signature is given). */
+  warning?: string;
 }
 
 /**
@@ -174,9 +178,10 @@ const inRange = (fee: Sat, r: FeeRange): boolean => fee >= r.minFeeSatoshis && f
 const clamp = (fee: Sat, r: FeeRange): Sat => (fee < r.minFeeSatoshis ? r.minFeeSatoshis : fee > r.maxFeeSatoshis ? r.maxFeeSatoshis : fee);
 
 /** Handles the peer's closing_signed; throws ChannelProtocolError when the channel must be failed. */
-export function receiveClosingSigned(c: Commitments, s: ChannelSecrets, n: ClosingNegotiation, m: ClosingSignedMessage): ClosingStep {
-  const signed = matchSigned(c, n, m);
+export function receiveClosingSigned(c: Commitments, s: ChannelSecrets, n0: ClosingNegotiation, m: ClosingSignedMessage): ClosingStep {
+  const signed = matchSigned(c, n0, m);
   const fee = m.feeSatoshis;
+  const n: ClosingNegotiation = { ...n0, lastReceivedFee: fee };
   const agree = (): ClosingStep => ({
     negotiation: { ...n, lastSentFee: fee },
     send: n.lastSentFee === fee ? undefined : { channelId: c.channelId, feeSatoshis: fee, signature: sign(c, s, signed.tx), feeRange: n.range },
@@ -189,9 +194,11 @@ export function receiveClosingSigned(c: Commitments, s: ChannelSecrets, n: Closi
       maxFeeSatoshis: sat(m.feeRange.maxFeeSatoshis < n.range.maxFeeSatoshis ? m.feeRange.maxFeeSatoshis : n.range.maxFeeSatoshis),
     };
     if (overlap.minFeeSatoshis > overlap.maxFeeSatoshis) {
-      throw new ChannelProtocolError(
-        `no overlap between our fee range ${n.range.minFeeSatoshis}..${n.range.maxFeeSatoshis} sat and theirs ${m.feeRange.minFeeSatoshis}..${m.feeRange.maxFeeSatoshis} sat`,
-      );
+      // BOLT 2 closing_signed receiver: no overlap between the fee ranges SHOULD send a warning; the channel fails only if nothing satisfying comes in time (the driver's timer).
+      return {
+        negotiation: n0,
+        warning: `no overlap between our fee range ${n.range.minFeeSatoshis}..${n.range.maxFeeSatoshis} sat and theirs ${m.feeRange.minFeeSatoshis}..${m.feeRange.maxFeeSatoshis} sat`,
+      };
     }
     if (c.weAreOpener) {
       if (!inRange(fee, overlap)) throw new ChannelProtocolError(`closing fee ${fee} sat is outside the overlap of our fee ranges`);
@@ -201,6 +208,11 @@ export function receiveClosingSigned(c: Commitments, s: ChannelSecrets, n: Closi
     if (inRange(fee, overlap)) return agree();
     const counter = clamp(fee, overlap);
     return { negotiation: { ...n, lastSentFee: counter }, send: message(c, s, n, counter) };
+  }
+  // BOLT 2 closing_signed receiver: without fee_range, a fee not strictly between our last-sent and their previous one SHOULD fail the channel.
+  const [ours, theirs] = [n0.lastSentFee, n0.lastReceivedFee];
+  if (ours !== undefined && theirs !== undefined && !((fee > ours && fee < theirs) || (fee < ours && fee > theirs))) {
+    throw new ChannelProtocolError(`closing fee ${fee} sat is not strictly between our last ${ours} sat and their last ${theirs} sat`);
   }
   // A peer without fee_range: take its fee if we accept it, otherwise move towards ours.
   if (inRange(fee, n.range)) return agree();

@@ -1,0 +1,97 @@
+/**
+ * The tally of the receiver-rule table (test/regtest/rules/receiver-rules.ts)
+ * across its two checkers: the lab table (a daemon and a hostile peer) and
+ * the pure-level table (src/bolt directly). Each writes what it implements
+ * and how each row did into .test-results/; this merges them into
+ * .test-results/receiver-rules.json and the one line test/run.ts prints.
+ *
+ * A tested row must be implemented by every checker it names; when that
+ * checker ran, a row it does not implement is untested, and one that failed
+ * fails the run. A checker that did not run in this run (a unit-only run)
+ * leaves its rows "not run", which is said but does not fail.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { RULES, statusKind } from '../regtest/rules/receiver-rules.ts';
+
+export const RESULTS_DIR = resolve(import.meta.dir, '../../.test-results');
+
+export type Checker = 'lab' | 'unit';
+
+export interface CheckerReport {
+  /** Row ids this checker has a scenario for. */
+  implemented: string[];
+  /** How each row it ran did. */
+  results: Record<string, 'passed' | 'failed'>;
+}
+
+const partFile = (c: Checker): string => join(RESULTS_DIR, `receiver-rules-${c}.json`);
+
+export interface Tally {
+  tested: number;
+  na: number;
+  pending: number;
+  untested: number;
+  failed: number;
+  /** Tested rows whose checker did not run this time. */
+  notRun: number;
+  names: { pending: string[]; untested: string[]; failed: string[]; notRun: string[] };
+}
+
+/** Writes one checker's report, then the merged tally. */
+export function writeCheckerReport(c: Checker, r: CheckerReport): Tally {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(partFile(c), JSON.stringify(r, null, 1));
+  const t = tallyReceiverRules();
+  writeFileSync(join(RESULTS_DIR, 'receiver-rules.json'), JSON.stringify(t, null, 1));
+  return t;
+}
+
+/** Merges the checker reports written at or after `since` (ms since 1970; all when 0). */
+export function tallyReceiverRules(since = 0): Tally {
+  const parts: Partial<Record<Checker, CheckerReport>> = {};
+  for (const c of ['lab', 'unit'] as const) {
+    const f = partFile(c);
+    if (existsSync(f) && statSync(f).mtimeMs >= since) parts[c] = JSON.parse(readFileSync(f, 'utf8')) as CheckerReport;
+  }
+  const t: Tally = { tested: 0, na: 0, pending: 0, untested: 0, failed: 0, notRun: 0, names: { pending: [], untested: [], failed: [], notRun: [] } };
+  for (const row of RULES) {
+    const kind = statusKind(row.status);
+    if (kind === 'na') {
+      t.na++;
+      continue;
+    }
+    if (kind === 'pending') {
+      t.pending++;
+      t.names.pending.push(`${row.id} (${row.status.slice('pending: '.length)})`);
+      continue;
+    }
+    const checkers: Checker[] = [...(row.lab ? ['lab' as const] : []), ...(row.unit ? ['unit' as const] : [])];
+    let verdict: 'tested' | 'untested' | 'failed' | 'notRun' = checkers.length ? 'tested' : 'untested';
+    for (const c of checkers) {
+      const p = parts[c];
+      if (!p) {
+        if (verdict === 'tested') verdict = 'notRun';
+        continue;
+      }
+      if (!p.implemented.includes(row.id)) verdict = 'untested';
+      else if (p.results[row.id] !== 'passed' && verdict !== 'untested') verdict = 'failed';
+    }
+    t[verdict]++;
+    if (verdict !== 'tested') t.names[verdict].push(row.id);
+    // A row whose checks did not all run still counts as tested by its status in the summary line.
+    if (verdict === 'notRun') t.tested++;
+  }
+  return t;
+}
+
+/** The summary line and whether the run may pass. */
+export function receiverRulesSummary(since: number): { lines: string[]; ok: boolean } {
+  const t = tallyReceiverRules(since);
+  const lines = [`BOLT 2/5 receiver rules: ${t.tested} tested, ${t.na} not applicable, ${t.pending} pending, ${t.untested} untested${t.failed ? `, ${t.failed} FAILED` : ''}`];
+  if (t.notRun) lines.push(`  (${t.notRun} tested rows not checked in this run: their checker did not run)`);
+  if (t.pending) lines.push(`  pending: ${t.names.pending.join(', ')}`);
+  if (t.untested) lines.push(`  untested: ${t.names.untested.join(', ')}`);
+  if (t.failed) lines.push(`  failed: ${t.names.failed.join(', ')}`);
+  return { lines, ok: t.untested === 0 && t.failed === 0 };
+}
