@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * The argument table (test/rpc/argument-table.ts) against a node that has
  * everything the unit test's node lacks: a btcd chain source, a funded

@@ -1,3 +1,4 @@
+// lab-peers:
 /**
  * Two lnnode daemons (bun src/main.ts) on one data dir (issue 13: the two
  * ran side by side and took turns with the peer until it force closed): the
