@@ -96,8 +96,10 @@ function webHeaders(req: NodeRequest): Headers {
 function answerWithoutBody(req: NodeRequest, res: NodeResponse, code: Code, message: string): void {
   const type = String(req.headers['content-type'] ?? '');
   if (type.startsWith('application/grpc')) {
-    res.writeHead(200, { 'content-type': type, 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) });
-    res.end();
+    const headers = { 'content-type': type, 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) };
+    // Trailers-only is one HEADERS frame with END_STREAM: grpc-go reads a status in headers only then.
+    if ('stream' in res) res.stream.respond({ ':status': 200, ...headers }, { endStream: true });
+    else res.writeHead(200, headers).end();
   } else {
     const name = Code[code].replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase());
     res.writeHead(code === Code.Unauthenticated ? 401 : 400, { 'content-type': 'application/json', ...('stream' in req ? {} : { connection: 'close' }) });
