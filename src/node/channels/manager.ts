@@ -406,11 +406,23 @@ export class ChannelManager {
     }
     return new Promise((resolve, reject) => {
       const p: PendingOpen = { peer, keyIndex, secrets, open, funder: true, fundingFeerate: o.fundingFeerate, resolve, reject };
-      p.timer = setTimeout(() => this.abortPending(hex(temporaryChannelId), new ChannelError('the peer did not complete the open in time')), OPEN_TIMEOUT_MS);
+      p.timer = setTimeout(() => this.openTimedOut(p, new ChannelError('the peer did not complete the open in time')), OPEN_TIMEOUT_MS);
       this.pending.set(hex(temporaryChannelId), p);
       this.peers.send(peer, 'open_channel', open);
       this.log.info('opening channel', { peer: hex(peer), fundingSat: o.fundingSat });
     });
+  }
+
+  /** Our open's timer: abandons it wherever it is (before accept_channel, or stored waiting for funding_signed). */
+  private openTimedOut(p: PendingOpen, e: Error): void {
+    for (const [key, q] of this.pending) {
+      if (q !== p) continue;
+      const l = this.channels.get(key);
+      if (l?.phase === 'awaiting_funding_signed') {
+        this.abortPending(key, e, l.rec.commitments.fundingTxid);
+        this.setPhase(l, fromHex(key), 'closed', { ...l.rec, closeReason: e.message });
+      } else this.abortPending(key, e);
+    }
   }
 
   private abortPending(tempId: string, e: Error, txid?: string): void {
@@ -725,6 +737,12 @@ export class ChannelManager {
     }
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer)) continue;
+      if (l.phase === 'awaiting_funding_signed') {
+        // BOLT 2 message retransmission, funding node: a funding transaction not broadcast SHOULD NOT be remembered for reconnection.
+        this.abortPending(id, new ChannelError('peer disconnected before funding_signed'), l.rec.commitments.fundingTxid);
+        this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: 'peer disconnected before funding_signed' });
+        continue;
+      }
       l.reestablished = false;
       clearTimeout(l.negotiationTimer);
       this.forgetUnsigned(l, fromHex(id));

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { labRows, type LabGroup } from './receiver-rules.ts';
 import { Table } from './lab-table.ts';
 import { openGroup } from './groups/open.ts';
+import { acceptGroup } from './groups/accept.ts';
 
 const t = new Table();
 
@@ -19,8 +20,9 @@ beforeAll(() => t.start(), 120_000);
 afterAll(() => t.stop(), 60_000);
 
 openGroup(t);
+acceptGroup(t);
 
-const GROUPS: LabGroup[] = ['open'];
+const GROUPS: LabGroup[] = ['open', 'accept'];
 
 describe('the lab table', () => {
   test('every lab row of the groups run here has a scenario', () => {
