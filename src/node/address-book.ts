@@ -1,5 +1,7 @@
 /**
- * Persistent peers: who to reconnect to after a disconnect or a restart.
+ * Where peers can be dialled: persistent ones (reconnected to after a
+ * disconnect or a restart), and every peer we dialled ourselves, so a peer
+ * we later have a channel with can be redialled after a restart.
  */
 import { type Store } from './store.ts';
 
@@ -28,6 +30,21 @@ export class AddressBook {
          ON CONFLICT(node_id) DO UPDATE SET address = excluded.address, persistent = excluded.persistent`,
       )
       .run(p.nodeId, p.address, p.persistent ? 1 : 0, Math.floor(Date.now() / 1000));
+  }
+
+  /** Stores where a peer we dialled listens, leaving whether it is persistent as it was (new rows are not). */
+  remember(nodeId: Uint8Array, address: string): void {
+    this.store.db
+      .query(
+        `INSERT INTO peers (node_id, address, persistent, added_at) VALUES (?, ?, 0, ?)
+         ON CONFLICT(node_id) DO UPDATE SET address = excluded.address`,
+      )
+      .run(nodeId, address, Math.floor(Date.now() / 1000));
+  }
+
+  /** host:port of a peer, if we know where it listens. */
+  addressOf(nodeId: Uint8Array): string | undefined {
+    return this.store.db.query<{ address: string }, [Uint8Array]>('SELECT address FROM peers WHERE node_id = ?').get(nodeId)?.address;
   }
 
   markConnected(nodeId: Uint8Array, at: number): void {

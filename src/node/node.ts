@@ -40,6 +40,8 @@ import { Payments } from './payments/payments.ts';
 import { Wallet } from './wallet/wallet.ts';
 
 const TIP_POLL_MS = 2_000;
+/** Channel phases that need the peer online: being confirmed, in use, or negotiating a mutual close. */
+const REDIAL_PHASES: ReadonlySet<string> = new Set(['awaiting_lock_in', 'normal', 'shutdown']);
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 export function chainSourceFor(c: ChainConfig): ChainSource | undefined {
@@ -117,6 +119,7 @@ export class LightningNode {
     });
     this.peers.onPeerEvent((e) => {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));
+      if (e.kind === 'offline' && !this.stopped) this.keepChannelPeer(e.peer);
       for (const s of this.peerEventSubscribers) s.offer(e);
     });
     const source = chainSourceFor(config.chain);
@@ -188,6 +191,7 @@ export class LightningNode {
     }
     for (const t of config.connect) node.addressBook.upsert({ nodeId: fromHex(t.nodeId), address: `${t.host}:${t.port}`, persistent: true });
     for (const p of node.addressBook.persistent()) node.dial(p.nodeId, p.address);
+    node.redialChannelPeers();
     if (node.chain) void node.followChain(node.chain);
     else node.log.warn('no chain source configured: peer-only mode (no wallet or channels)');
     return node;
@@ -224,10 +228,42 @@ export class LightningNode {
     return s;
   }
 
-  /** Connects to a peer; `persistent` peers are stored and redialled after disconnects and restarts. */
+  /**
+   * Connects to a peer; `persistent` peers are stored and redialled after
+   * disconnects and restarts. Any other peer's address is remembered once
+   * the connection works, so that if we come to have a channel with it, it
+   * is redialled too (redialChannelPeers).
+   */
   async connect(nodeId: Uint8Array, host: string, port: number, persistent = true): Promise<void> {
     if (persistent) this.addressBook.upsert({ nodeId, address: `${host}:${port}`, persistent });
     await this.peers.connect(nodeId, host, port, { persistent });
+    if (!persistent) this.addressBook.remember(nodeId, `${host}:${port}`);
+  }
+
+  /**
+   * Every peer we have a channel with that is not closed is redialled (on
+   * start and after each disconnect, 1 s .. 5 min backoff) from the address
+   * book, as lnd, CLN and LDK do: otherwise a restart leaves the channel
+   * unusable until someone calls connect. Persistent peers keep their own
+   * redial; a peer that only ever dialled us has no address to dial.
+   */
+  private redialChannelPeers(): void {
+    const peers = new Set((this.channels?.list() ?? []).filter((c) => REDIAL_PHASES.has(c.phase)).map((c) => c.peer));
+    for (const p of peers) this.keepChannelPeer(fromHex(p));
+  }
+
+  private keepChannelPeer(peer: Uint8Array): void {
+    if (!this.channels || this.peers.redialReason(peer) || !this.hasChannelWith(peer)) return;
+    const address = this.addressBook.addressOf(peer);
+    if (!address) return;
+    const i = address.lastIndexOf(':');
+    this.log.info('redialling channel peer', { peer: hex(peer), address });
+    this.peers.keepConnected(peer, address.slice(0, i).replace(/^\[|\]$/g, ''), Number(address.slice(i + 1)), () => this.hasChannelWith(peer));
+  }
+
+  private hasChannelWith(peer: Uint8Array): boolean {
+    const key = hex(peer);
+    return !this.stopped && (this.channels?.list() ?? []).some((c) => c.peer === key && REDIAL_PHASES.has(c.phase));
   }
 
   disconnect(nodeId: Uint8Array): void {

@@ -249,3 +249,35 @@ describe('fairness: custom messages wait their turn (issue 16.9)', () => {
     expect(a.m.isConnected(flood.nodeId)).toBe(true);
   }, 30_000);
 });
+
+describe('channel peers are kept connected', () => {
+  test('keepConnected redials a peer after it restarts, with backoff, while wanted; then stops once it is not', async () => {
+    const a = node({ limits: { channelPeerRedialMinMs: 20, channelPeerRedialMaxMs: 200 } });
+    const b = node();
+    let wanted = true;
+    a.m.keepConnected(b.id, '127.0.0.1', b.port, () => wanted);
+    await until('connected', () => a.m.isConnected(b.id));
+    expect(a.m.redialReason(b.id)).toBe('channel');
+    b.m.stop();
+    await until('gone', () => !a.m.isConnected(b.id));
+    await Bun.sleep(300); // a few failed redials while nothing listens
+    const b2 = new PeerManager({ nodeSecret: b.secret, chainHash: REGTEST_CHAIN, log: silentLogger, random });
+    managers.push(b2);
+    b2.listen('127.0.0.1', b.port);
+    await until('redialled', () => a.m.isConnected(b.id));
+    wanted = false;
+    b2.disconnect(a.id);
+    await until('gone again', () => !a.m.isConnected(b.id));
+    await until('no longer kept', () => a.m.redialReason(b.id) === undefined);
+    await Bun.sleep(300);
+    expect(a.m.isConnected(b.id)).toBe(false);
+  });
+
+  test('a persistent peer stays persistent when a channel asks to keep it', async () => {
+    const a = node();
+    const b = node();
+    await a.m.connect(b.id, '127.0.0.1', b.port, { persistent: true });
+    a.m.keepConnected(b.id, '127.0.0.1', b.port, () => true);
+    expect(a.m.redialReason(b.id)).toBe('persistent');
+  });
+});

@@ -90,7 +90,7 @@ describe('lnnode <-> lnnode', () => {
     });
     gotA.forEach((m, i) => expect([m.type, m.payload.length]).toEqual([40000 + (i % 2), sizes[i]!]));
     expect(hex(gotA[299]!.payload)).toBe(hex(payload(299, MAX_CUSTOM_PAYLOAD)));
-  });
+  }, 30_000);
 
   test('bad custom sends get clear errors', async () => {
     const a = node();

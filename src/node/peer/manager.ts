@@ -2,7 +2,9 @@
  * The node's peers: accepts and dials TCP connections (Bun.listen /
  * Bun.connect), runs BOLT 8 then BOLT 1 on each, keeps one session per node
  * id (a newer connection replaces an older one), delivers custom messages to
- * subscribers, and redials persistent peers with exponential backoff.
+ * subscribers, and redials with exponential backoff the peers it is asked
+ * to keep: persistent ones (1 s .. 60 s) and those we have a channel with
+ * (1 s .. 5 min, until the channel is gone; limits.ts).
  *
  * Custom-message delivery policy: channel and control messages are acted on
  * as they arrive; custom messages wait in a CustomInbox and are handed to
@@ -66,6 +68,15 @@ interface Live {
 
 type NoiseSocketData = { noise?: NoiseSocket };
 
+interface Redial {
+  host: string;
+  port: number;
+  attempt: number;
+  timer?: ReturnType<typeof setTimeout>;
+  why: 'persistent' | 'channel';
+  wanted?: () => boolean;
+}
+
 /** How a socket's bytes and lifecycle reach its NoiseSocket, inbound or outbound alike. */
 const socketEvents = {
   data: (socket: Socket<NoiseSocketData>, chunk: Uint8Array) => socket.data.noise?.data(new Uint8Array(chunk)),
@@ -79,7 +90,8 @@ export class PeerManager {
   private readonly subscribers = new Set<Subscription<CustomMessage>>();
   private readonly eventListeners = new Set<(e: PeerEvent) => void>();
   private readonly messageListeners = new Set<(peer: Uint8Array, name: string, msg: unknown) => void>();
-  private readonly persistent = new Map<string, { host: string; port: number; attempt: number; timer?: ReturnType<typeof setTimeout> }>();
+  /** Peers to redial when the connection is lost: persistent ones, and channel peers while `wanted` says so. */
+  private readonly persistent = new Map<string, Redial>();
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
   private listener: TCPSocketListener<NoiseSocketData> | undefined;
   /** Inbound connections still in their handshake, oldest first (a Set keeps insertion order). */
@@ -140,7 +152,10 @@ export class PeerManager {
   async connect(nodeId: Uint8Array, host: string, port: number, opts: { persistent?: boolean } = {}): Promise<void> {
     const key = hex(nodeId);
     const address = `${host}:${port}`;
-    if (opts.persistent) this.persistent.set(key, { host, port, attempt: 0 });
+    if (opts.persistent) {
+      clearTimeout(this.persistent.get(key)?.timer);
+      this.persistent.set(key, { host, port, attempt: 0, why: 'persistent' });
+    }
     if (this.live.get(key)?.session.initialized) return;
     const ready = this.waitInit(key);
     await Bun.connect<NoiseSocketData>({
@@ -158,7 +173,28 @@ export class PeerManager {
     return ready;
   }
 
-  /** A persistent peer that cannot be reached now is retried with backoff. */
+  /**
+   * Keeps a peer we have a channel with connected: dials it now unless it is
+   * connected, and again with backoff after each disconnect, while `wanted()`
+   * holds (it has a channel that is not closed). A persistent peer is left as
+   * it is.
+   */
+  keepConnected(nodeId: Uint8Array, host: string, port: number, wanted: () => boolean): void {
+    const key = hex(nodeId);
+    const cur = this.persistent.get(key);
+    if (cur?.why === 'persistent' || this.stopped) return;
+    if (cur) Object.assign(cur, { host, port, wanted });
+    else this.persistent.set(key, { host, port, attempt: 0, why: 'channel', wanted });
+    if (this.live.has(key) || this.persistent.get(key)!.timer) return;
+    this.connect(nodeId, host, port).catch(() => {}); // a failed dial schedules the next one (dialFailed)
+  }
+
+  /** Whether the peer is redialled after disconnects, and why. */
+  redialReason(nodeId: Uint8Array): 'persistent' | 'channel' | undefined {
+    return this.persistent.get(hex(nodeId))?.why;
+  }
+
+  /** A peer we keep that cannot be reached now is retried with backoff. */
   private dialFailed(key: string, err: Error): void {
     this.resolveInit(key, err);
     this.scheduleReconnect(key);
@@ -304,11 +340,17 @@ export class PeerManager {
   private scheduleReconnect(key: string): void {
     const p = this.persistent.get(key);
     if (!p || this.stopped || p.timer || this.live.has(key)) return;
-    const delay = Math.min(this.limits.persistentRedialMaxMs, this.limits.persistentRedialMinMs * 2 ** p.attempt);
+    if (p.wanted && !p.wanted()) return void this.persistent.delete(key);
+    const [min, max] =
+      p.why === 'persistent'
+        ? [this.limits.persistentRedialMinMs, this.limits.persistentRedialMaxMs]
+        : [this.limits.channelPeerRedialMinMs, this.limits.channelPeerRedialMaxMs];
+    const delay = Math.min(max, min * 2 ** p.attempt);
     p.attempt++;
     p.timer = setTimeout(() => {
       p.timer = undefined;
-      if (this.live.has(key) || this.stopped) return;
+      if (this.live.has(key) || this.stopped || this.persistent.get(key) !== p) return;
+      if (p.wanted && !p.wanted()) return void this.persistent.delete(key);
       this.connect(fromHex(key), p.host, p.port).catch(() => this.scheduleReconnect(key));
     }, delay);
   }
