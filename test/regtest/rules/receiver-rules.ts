@@ -330,7 +330,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["The receiving node MUST NOT:", "consider funds received, using `push_msat`, to be received until the funding transaction has reached sufficient depth."],
     input: "open_channel pushing 100,000 sat to the node; funding_created/funding_signed done, funding unconfirmed",
     expect: "until minimum_depth the channel is not usable: ListChannels usable=false, paying an invoice from the pushed funds fails without any HTLC sent; usable once the funding is 3 deep",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   // ---- BOLT 2: The `accept_channel` Message
@@ -534,7 +534,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "once there are no outstanding updates on the peer, UNLESS it has already sent a `shutdown`:", "MUST reply to a `shutdown` message with a `shutdown`"],
     input: "shutdown from the hostile peer on a quiet normal channel",
     expect: "the node replies with its own shutdown (a segwit script of its wallet) and the fee negotiation follows to a mutual close",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group close)",
     lab: "close",
   },
   {
@@ -576,7 +576,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["The receiving node:", "if `fee_satoshis` is equal to its previously sent `fee_satoshis`:", "SHOULD sign and broadcast the final closing transaction."],
     input: "the node opened the channel and proposed fee F; the hostile peer answers F",
     expect: "the node broadcasts the closing transaction paying F (in btcd's mempool), phase closing, close kind mutual",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group close)",
     lab: "close",
   },
   {
@@ -637,7 +637,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["The receiving node:", "if the message contains a `fee_range`:", "if there is no overlap between that and its own `fee_range`:", "MUST fail the channel if it doesn't receive a satisfying `fee_range` after a reasonable amount of time"],
     input: "as above, then nothing satisfying; the node's negotiation timeout lowered to 3 s in the lab (60 s by default)",
     expect: "one `error` naming the channel_id and nothing else; the channel fails: stored phase closing, the node's latest (unrevoked) commitment in btcd's mempool; channel balances as before the input",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group close)",
     lab: "close",
   },
   {
@@ -754,7 +754,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["An offering node:", "if an HTLC which it offered is in either node's current commitment transaction, AND is past this timeout deadline:", "SHOULD send an `error` to the receiving peer (if connected)."],
     input: "the node pays the hostile peer, which never settles the HTLC; blocks mined to cltv_expiry + 3",
     expect: "one `error` naming the channel_id",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -764,7 +764,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["An offering node:", "if an HTLC which it offered is in either node's current commitment transaction, AND is past this timeout deadline:", "MUST fail the channel."],
     input: "as above",
     expect: "the channel fails: its latest commitment (holding the HTLC) broadcast, phase closing",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -784,7 +784,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "MUST fail (and not forward) an HTLC whose fulfillment deadline is already past."],
     input: "update_add_htlc paying the node's invoice with cltv_expiry only 5 blocks ahead (the invoice asks 18)",
     expect: "the node fails the HTLC (update_fail_htlc) instead of fulfilling it; the invoice stays open; the channel stays normal; balances as before",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -794,7 +794,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "if an HTLC it has fulfilled is in either node's current commitment transaction, AND is past this fulfillment deadline:", "SHOULD send an `error` to the offering peer (if connected)."],
     input: "the hostile peer pays the node, which fulfils; the peer never signs the removal; blocks mined to cltv_expiry - 10",
     expect: "one `error` naming the channel_id",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -804,7 +804,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "if an HTLC it has fulfilled is in either node's current commitment transaction, AND is past this fulfillment deadline:", "MUST fail the channel."],
     input: "as above",
     expect: "the channel fails: its latest commitment broadcast, phase closing",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   // ---- BOLT 2: Adding an HTLC: `update_add_htlc`
@@ -880,7 +880,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST allow multiple HTLCs with the same `payment_hash`."],
     input: "two update_add_htlc with the same payment_hash, one commitment_signed",
     expect: "no error; the node settles one and fails the other back (the invoice was already settled); the channel stays normal",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -890,7 +890,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender did not previously acknowledge the commitment of that HTLC:", "MUST ignore a repeated `id` value after a reconnection."],
     input: "update_add_htlc id N without commitment_signed, reconnect, update_add_htlc id N again and commitment_signed",
     expect: "no error; the re-sent add is settled",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -920,7 +920,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST decrypt `onion_routing_packet` as described in [Onion Decryption](04-onion-routing.md#onion-decryption) to extract a `payload`.", "MUST use `payment_hash` as `associated_data`."],
     input: "an onion built with another associated data than the payment_hash",
     expect: "the node fails the HTLC with update_fail_malformed_htlc (BADONION invalid_onion_hmac, sha256 of the onion); no error; the channel stays normal",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -930,7 +930,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "If decryption fails, the result is not a valid `payload` TLV, or it contains unknown even types:", "MUST respond with an error as detailed in [Failure Messages](04-onion-routing.md#failure-messages)"],
     input: "an onion with version byte 1",
     expect: "update_fail_malformed_htlc with invalid_onion_version (0xc004) and the onion's sha256; the channel stays normal",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -940,7 +940,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "Otherwise:", "MUST follow the requirements for the reader of `payload` in [Payload Format](04-onion-routing.md#payload-format)"],
     input: "a valid onion whose amt_to_forward is above the HTLC's amount_msat",
     expect: "the node fails the HTLC with update_fail_htlc (an encrypted BOLT 4 failure) and does not settle the invoice; the channel stays normal",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -1004,7 +1004,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the `sha256_of_onion` in `update_fail_malformed_htlc` doesn't match the onion it sent and is not all zero:", "MAY retry or choose an alternate error response."],
     input: "update_fail_malformed_htlc (BADONION) whose sha256_of_onion is not the onion's",
     expect: "MAY not taken: no retry; the payment fails with the code given; no error, the channel stays normal",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -1173,7 +1173,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST NOT broadcast old (revoked) commitment transactions,"],
     input: "every row above that fails a channel after payments",
     expect: "what the node broadcasts is its latest commitment (txid = its stored localCommit), never a revoked one",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -1183,7 +1183,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "SHOULD NOT sign commitment transactions, unless it's about to broadcast them (due to a failed connection),"],
     input: "a channel in normal operation",
     expect: "the node stores the peer's signature on its commitment but no commitment signed by itself (no close record) until it fails the channel",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   // ---- BOLT 2: Updating Fees: `update_fee`
@@ -1274,7 +1274,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A funding node:", "upon disconnection:", "if it has broadcast the funding transaction:", "MUST remember the channel for reconnection."],
     input: "a channel the node opened and broadcast, then a reconnection",
     expect: "the node sends channel_reestablish for it and the channel carries on",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1294,7 +1294,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A non-funding node:", "upon disconnection:", "if it has sent the `funding_signed` message:", "MUST remember the channel for reconnection."],
     input: "a channel the hostile peer funded, the funding not yet confirmed, then a reconnection",
     expect: "the node sends channel_reestablish for it",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1314,7 +1314,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST handle continuation of a previous channel on a new encrypted transport."],
     input: "reconnect with an honest channel_reestablish, then a payment",
     expect: "the payment settles on the new connection",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1324,7 +1324,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon disconnection:", "MUST reverse any uncommitted updates sent by the other side (i.e. all messages beginning with `update_` for which no `commitment_signed` has been received)."],
     input: "update_add_htlc without commitment_signed, then reconnect",
     expect: "the node's stored state holds no trace of the add (the peer's proposed changes empty, its next HTLC id unchanged)",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1334,7 +1334,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "if a channel is in an error state:", "SHOULD retransmit the error packet and ignore any other packets for that channel."],
     input: "a channel the node failed earlier; reconnect, channel_reestablish, then update_add_htlc",
     expect: "the node answers the channel_reestablish with one `error` on the channel_id and ignores the add (nothing more sent for that channel)",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1344,7 +1344,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "otherwise:", "MUST transmit `channel_reestablish` for each channel."],
     input: "a reconnection of a peer with several open channels",
     expect: "one channel_reestablish per channel in awaiting lock-in, normal or shutdown",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1354,7 +1354,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "otherwise:", "MUST wait to receive the other node's `channel_reestablish` message before sending any other messages for that channel."],
     input: "reconnect with a revoke_and_ack owed by the node, and send nothing but a ping",
     expect: "only channel_reestablish until ours arrives (no revoke_and_ack, no update)",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1375,7 +1375,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if `next_commitment_number` is 1 in both the `channel_reestablish` it sent and received, and none of those `channel_reestablish` messages contain `my_current_funding_locked` or `next_funding` for a splice transaction:", "MUST retransmit `channel_ready`."],
     input: "reconnect before any commitment_signed (both next_commitment_number 1)",
     expect: "the node sends channel_ready again after the channel_reestablish",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1385,7 +1385,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "MUST NOT retransmit `channel_ready`, but MAY send `channel_ready` with a different `short_channel_id` `alias` field."],
     input: "reconnect after payments",
     expect: "no channel_ready",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1395,7 +1395,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "MUST ignore any redundant `channel_ready` it receives."],
     input: "channel_ready again after reconnecting a used channel",
     expect: "nothing sent; the channel stays normal and keeps the peer's next point",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1471,7 +1471,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST ignore `my_current_per_commitment_point`, but MAY require it to be a valid point."],
     input: "an honest channel_reestablish but with another valid my_current_per_commitment_point",
     expect: "no error; the channel carries on and pays",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group reestablish)",
     lab: "reestablish",
   },
   {
@@ -1492,7 +1492,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if `next_revocation_number` is greater than expected above, AND `your_last_per_commitment_secret` is correct for that `next_revocation_number` minus 1:", "SHOULD send an `error` to request the peer to fail the channel."],
     input: "as above",
     expect: "one `error` naming the channel_id",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group dataloss)",
     lab: "dataloss",
   },
   {
@@ -1576,7 +1576,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST NOT assume that previously-transmitted messages were lost,", "if it has sent a previous `commitment_signed` message:", "MUST handle the case where the corresponding commitment transaction is broadcast at any time by the other side,"],
     input: "the node signed a new commitment for the hostile peer, which broadcasts it without revoking its previous one",
     expect: "the node recognises the peer's commitment (close kind remote) and resolves the channel: phase closing, to_remote is the node's",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -1586,7 +1586,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "if it has sent a previous `shutdown`:", "MUST retransmit `shutdown`."],
     input: "the node sent shutdown, then a reconnection",
     expect: "after channel_reestablish the node sends its shutdown again",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group close)",
     lab: "close",
   },
   // ---- BOLT 5: General Nomenclature
@@ -1597,7 +1597,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "once it has broadcast a funding transaction OR sent a commitment signature for a commitment transaction that contains an HTLC output:", "until all outputs are *irrevocably resolved*:", "MUST monitor the blockchain for transactions that spend any output that is NOT *irrevocably resolved*."],
     input: "the hostile peer spends the funding output (its commitment, a revoked commitment)",
     expect: "the node sees each spend on the next blocks and acts on it (rows onchain/funding-spent-fail, revoked/*)",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -1634,7 +1634,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon the funding transaction being spent, if the channel is NOT already closed:", "SHOULD fail the channel."],
     input: "the hostile peer broadcasts its latest commitment while the channel is normal",
     expect: "the node stops using the channel: phase closing, close kind remote; a later update_add_htlc on it is ignored",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -1672,7 +1672,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "if the *current commitment transaction* does NOT contain `to_local` or other HTLC outputs:", "until the remote node closes:", "MUST NOT forget the channel."],
     input: "any row that fails a channel",
     expect: "the channel stays stored (phase closing) until its close is resolved on chain",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -1682,7 +1682,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "if it has received a valid `closing_signed` message that includes a sufficient fee:", "SHOULD use this fee to perform a *mutual close*."],
     input: "during a closing negotiation the node holds the peer's valid closing_signed at a fee it accepts, then fails the channel (the peer's next closing_signed changes its fee)",
     expect: "the node broadcasts the mutual closing transaction at the fee the peer signed, not its commitment",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group close)",
     lab: "close",
   },
   {
@@ -1692,7 +1692,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "if the node knows or assumes its channel state is outdated:", "MUST NOT broadcast its *last commitment transaction*."],
     input: "row reestablish/data-loss-no-broadcast",
     expect: "no commitment broadcast",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group dataloss)",
     lab: "dataloss",
   },
   {
@@ -1702,7 +1702,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "otherwise:", "MUST broadcast the *last commitment transaction*, for which it has a signature, to perform a *unilateral close*."],
     input: "every row that fails a channel",
     expect: "the node's latest commitment, with both signatures, in btcd's mempool",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -1731,7 +1731,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon discovering its *local commitment transaction*:", "SHOULD spend the `to_local` output to a convenient address."],
     input: "the node failed a channel where it has a to_local output; to_self_delay blocks mined after its commitment confirms",
     expect: "the node sweeps to_local to its wallet",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -1741,7 +1741,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon discovering its *local commitment transaction*:", "MUST wait until the `OP_CHECKSEQUENCEVERIFY` delay has passed (as specified by the remote node's `to_self_delay` field) before spending the output."],
     input: "as above, checked one block before the delay ends",
     expect: "no spend of to_local before to_self_delay blocks",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -1916,7 +1916,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "upon discovering a *valid* commitment transaction broadcast by a *remote node*:", "if possible:", "MUST handle each output as specified below."],
     input: "the hostile peer broadcasts its latest commitment",
     expect: "the node identifies it (close kind remote), takes to_remote as its own (static_remotekey: its wallet key) and resolves the channel",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -2038,7 +2038,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST NOT broadcast a commitment transaction for which *it* has exposed the `per_commitment_secret`."],
     input: "every failed channel after payments (row revoke_and_ack/never-broadcast-revoked)",
     expect: "the node broadcasts only its latest, unrevoked commitment",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
   },
   {
@@ -2057,7 +2057,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _remote node's main output_ by spending it using the revocation private key."],
     input: "the hostile peer broadcasts a commitment it revoked",
     expect: "the node's justice transaction spends the peer's to_local with the revocation key, to the node's wallet, before to_self_delay",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -2067,7 +2067,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _remote node's offered HTLCs_ in one of three ways: * spend the *commitment tx* using the payment revocation private key. * spend the *commitment tx* using the payment preimage (if known). * spend the *HTLC-timeout tx*, if the remote node has published it."],
     input: "the revoked commitment holds an HTLC the peer offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -2077,7 +2077,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _local node's offered HTLCs_ in one of three ways: * spend the *commitment tx* using the payment revocation private key. * spend the *commitment tx* once the HTLC timeout has passed. * spend the *HTLC-success tx*, if the remote node has published it."],
     input: "the revoked commitment holds an HTLC the node offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group onchain)",
     lab: "onchain",
   },
   {
@@ -2260,7 +2260,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["The sender:", "MUST NOT send `channel_ready` unless outpoint of given by `funding_txid` and `funding_output_index` in the `funding_created` message pays exactly `funding_satoshis` to the scriptpubkey specified in [BOLT #3](03-transactions.md#funding-transaction-output)."],
     input: "the hostile funder's funding output pays 1,000 sat less than funding_satoshis, mined to depth",
     expect: "the node never sends channel_ready: one `error` naming the channel_id, the channel stored closed",
-    status: "tested",
+    status: "pending: lab scenario not yet written (group normal)",
     lab: "normal",
     sentence: true,
   },
