@@ -14,6 +14,7 @@ import { type DaemonConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/log.ts';
 import { LightningNode } from '../../src/node/node.ts';
 import { type OpenOptions } from '../../src/node/channels/manager.ts';
+import { mainChainBlock, reorg, submitBlockOn } from './blocks.ts';
 import { startBtcd, type Btcd } from './btcd.ts';
 import { startEsploraServer, type EsploraServer } from './esplora-server.ts';
 import { Faucet } from './faucet.ts';
@@ -106,6 +107,12 @@ export class ChannelLab {
     await waitFor(`${hex(n.nodeId).slice(0, 8)} at height ${height}`, () => (n.tip?.height ?? 0) >= height);
   }
 
+  /** Waits until the node's channels have processed btcd's tip (closes stepped, outcomes reported). */
+  async processed(n: LightningNode): Promise<void> {
+    await this.synced(n);
+    await n.channels!.processed(await this.btcd.height());
+  }
+
   async active(n: LightningNode, id: string): Promise<void> {
     await waitFor(`channel ${id.slice(0, 8)} active on ${hex(n.nodeId).slice(0, 8)}`, () => n.channels!.get(Buffer.from(id, 'hex'))?.active);
   }
@@ -140,6 +147,31 @@ export class ChannelLab {
       await Bun.sleep(pauseMs);
     }
     if (!(await done())) throw new Error(`${what}: not reached after mining ${maxBlocks} blocks`);
+  }
+
+  /**
+   * A reorg: the top `depth` blocks are replaced by `depth + 1` blocks
+   * holding only a coinbase, then btcd restarts so that its mempool is
+   * emptied (as after an eviction or a backend restart): the transactions
+   * of the blocks undone are nowhere until someone sends them again.
+   * Waits until every running node has followed the new tip.
+   */
+  async reorg(depth: number): Promise<void> {
+    await reorg(this.btcd.rpc, depth, this.btcd.miner.script);
+    await this.btcd.restart();
+    for (const n of this.nodes) if (!n.isStopped) await this.synced(n);
+  }
+
+  /** Mines `n` blocks holding only a coinbase on the tip: the mempool stays as it is and out of them. */
+  async mineEmpty(n: number): Promise<void> {
+    let parent = await mainChainBlock(this.btcd.rpc, await this.btcd.height());
+    for (let i = 0; i < n; i++) parent = await submitBlockOn(this.btcd.rpc, parent, this.btcd.miner.script);
+  }
+
+  /** Confirmations of a transaction on btcd's best chain (0 in the mempool; undefined when btcd does not know it). */
+  async confirmations(txid: string): Promise<number | undefined> {
+    const tx = await this.btcd.rpc.call<{ confirmations?: number }>('getrawtransaction', txid, 1).catch(() => undefined);
+    return tx && (tx.confirmations ?? 0);
   }
 
   /** Fee of a transaction, from its inputs' previous outputs (sat). */

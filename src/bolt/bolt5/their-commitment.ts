@@ -6,12 +6,13 @@
  * revoked one, the revocation key takes every output: the justice sweep.
  * https://github.com/lightning/bolts/blob/master/05-onchain.md
  */
+import { equalBytes } from '../bytes.ts';
 import { buildRemote, type Commitments } from '../bolt2/channel/commitments.ts';
 import { type ChannelSecrets, shachainIndex } from '../bolt2/channel/keys.ts';
 import { type CommitSpec } from '../bolt2/channel/spec.ts';
 import { derivePrivkey, deriveRevocationPrivkey, pointFromSecret } from '../bolt3/keys.ts';
 import { hash160, p2wpkh, p2wsh } from '../bolt3/script.ts';
-import { toRemoteAnchorsScript } from '../bolt3/scripts.ts';
+import { toLocalScript, toRemoteAnchorsScript } from '../bolt3/scripts.ts';
 import { SecretStore } from '../bolt3/shachain.ts';
 import { type Claim } from './claim.ts';
 import { p2pkhScriptCode, witnessSize } from './sweep.ts';
@@ -80,13 +81,24 @@ export function theirCommitmentClaims(
   return { txid, claims };
 }
 
-/** Every output of their revoked commitment `index`, whose secret they gave us. */
-export function revokedCommitmentClaims(c: Commitments, s: ChannelSecrets, index: bigint, spec: CommitSpec): CommitmentClaims {
+/** The keys of their revoked commitment `index`, whose secret they gave us. */
+function revokedCommitment(c: Commitments, s: ChannelSecrets, index: bigint, spec: CommitSpec) {
   const secret = SecretStore.deserialize(c.remoteSecrets).derive(shachainIndex(index));
   if (!secret) throw new Error(`no revocation secret for commitment ${index}`);
-  const point = pointFromSecret(secret);
-  const { commitment, params, txid } = buildRemote(c, spec, index, point);
-  const revocationKey = deriveRevocationPrivkey(s.revocation, secret);
+  const built = buildRemote(c, spec, index, pointFromSecret(secret));
+  const { keys, toSelfDelay } = built.params;
+  return {
+    built,
+    revocationKey: deriveRevocationPrivkey(s.revocation, secret),
+    /** Their to_local and the output of each of their HTLC transactions: revocable until to_self_delay (BOLT 3). */
+    delayedScript: toLocalScript(keys.revocation, toSelfDelay, keys.localDelayed),
+  };
+}
+
+/** Every output of their revoked commitment `index`, whose secret they gave us. */
+export function revokedCommitmentClaims(c: Commitments, s: ChannelSecrets, index: bigint, spec: CommitSpec): CommitmentClaims {
+  const { built, revocationKey } = revokedCommitment(c, s, index, spec);
+  const { commitment, params, txid } = built;
   const revocationPubkey = params.keys.revocation;
   return {
     txid,
@@ -96,12 +108,42 @@ export function revokedCommitmentClaims(c: Commitments, s: ChannelSecrets, index
       const script = o.witnessScript;
       // to_local: <sig> 1 takes the revocation branch; an HTLC output checks the key itself.
       const marker = o.kind === 'to_local' ? Uint8Array.of(1) : revocationPubkey;
+      const paymentHash = o.htlc === undefined ? undefined : params.htlcs[o.htlc]!.paymentHash;
       return [{
         kind: 'revoked', txid, vout, amount: o.value, scriptCode: script, privkey: revocationKey,
         witness: (sig) => [sig, marker, script], csv: 0, cltv: 0, witnessBytes: witnessSize([73, marker.length, script.length]),
+        ...(paymentHash ? { paymentHash } : {}),
       }];
     }),
   };
+}
+
+/** A transaction as far as claims need it. */
+export interface SpendingTx {
+  txid: string;
+  outputs: readonly { script: Uint8Array; amount: bigint }[];
+}
+
+/**
+ * BOLT 5 "Revoked Transaction Close Handling": the remote node's
+ * HTLC-timeout and HTLC-success transactions spending its revoked
+ * commitment MUST be resolved with the revocation key. Their outputs pay
+ * the same revocable script as that commitment's to_local, so each output
+ * of `spender` with that script is ours until its to_self_delay ends. With
+ * anchors one transaction may carry several HTLCs (SIGHASH_SINGLE |
+ * ANYONECANPAY), so every matching output is taken.
+ */
+export function revokedSecondStageClaims(c: Commitments, s: ChannelSecrets, index: bigint, spec: CommitSpec, spender: SpendingTx): Claim[] {
+  const { revocationKey, delayedScript } = revokedCommitment(c, s, index, spec);
+  const script = p2wsh(delayedScript);
+  return spender.outputs.flatMap((o, vout): Claim[] =>
+    equalBytes(o.script, script)
+      ? [{
+          kind: 'revoked', txid: spender.txid, vout, amount: o.amount as Claim['amount'], scriptCode: delayedScript, privkey: revocationKey,
+          witness: (sig) => [sig, Uint8Array.of(1), delayedScript], csv: 0, cltv: 0, witnessBytes: witnessSize([73, 1, delayedScript.length]),
+        }]
+      : [],
+  );
 }
 
 /** The script our to_remote output has on any commitment of theirs (it does not depend on the commitment). */

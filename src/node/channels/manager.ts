@@ -106,7 +106,7 @@ export interface ChannelRecord {
   dataLoss?: boolean;
   /** Fundee: the tip when the channel was stored (funding_created), to forget it if its funding never confirms. */
   storedAtHeight?: number;
-  /** The height at which the funding transaction was first seen confirmed. */
+  /** The height of the block the funding transaction was last seen confirmed in. */
   fundingConfirmedAt?: number;
   /** Fundee: the funding transaction was found and pays funding_satoshis to the 2-of-2 (BOLT 2 channel_ready). */
   fundingVerified?: boolean;
@@ -257,6 +257,9 @@ export class ChannelManager {
   private feerate: FeeratePerKw = DEFAULT_FEERATE;
   /** The chain's fastest and slowest estimates as last seen: the update_fee bounds (safety-policy.ts). */
   private estimates?: FeeEstimateView;
+  private tipQueue: Promise<void> = Promise.resolve();
+  private processedHeight = 0;
+  private processedWaiters: { height: number; resolve: () => void }[] = [];
   readonly limits: ChannelLimits;
   private stopped = false;
 
@@ -355,7 +358,8 @@ export class ChannelManager {
       closeReason: l.rec.closeReason,
       closeKind: l.rec.close?.kind,
       closingTxid: l.rec.close?.txid,
-      sweepTxids: Object.values(l.rec.close?.spends ?? {}).map((x) => x.txid),
+      // One justice transaction can spend several outputs.
+      sweepTxids: [...new Set(Object.values(l.rec.close?.spends ?? {}).map((x) => x.txid))],
     };
   }
 
@@ -587,9 +591,32 @@ export class ChannelManager {
 
   // ------------------------------------------------------------------ lock-in
 
-  /** Called on every new tip: funding confirmations and channel_ready. */
-  async onTip(height: number): Promise<void> {
+  /**
+   * Called on every new tip: funding confirmations and channel_ready, HTLC
+   * deadlines, fees, and every close. Tips are processed one after another.
+   */
+  onTip(height: number, forkHeight?: number): Promise<void> {
+    // Known at once (payments count HTLC expiries from it), processed in turn.
     this.tipHeight = height;
+    const run = (): Promise<void> => this.processTip(height, forkHeight).finally(() => this.tipProcessed(height));
+    this.tipQueue = this.tipQueue.then(run, run);
+    return this.tipQueue;
+  }
+
+  /** Resolves once the tip at `height`, or a later one, has been processed (what a test waits for before it looks). */
+  processed(height: number): Promise<void> {
+    if (this.processedHeight >= height) return Promise.resolve();
+    return new Promise((resolve) => this.processedWaiters.push({ height, resolve }));
+  }
+
+  private tipProcessed(height: number): void {
+    this.processedHeight = Math.max(this.processedHeight, height);
+    const ready = this.processedWaiters.filter((w) => w.height <= this.processedHeight);
+    this.processedWaiters = this.processedWaiters.filter((w) => w.height > this.processedHeight);
+    for (const w of ready) w.resolve();
+  }
+
+  private async processTip(height: number, _forkHeight: number | undefined): Promise<void> {
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
     if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
@@ -601,7 +628,7 @@ export class ChannelManager {
     this.updateFees();
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
     await Promise.all(
-      [...this.channels.entries()].filter(([, l]) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed').map(([id]) => this.watchClose(id, height)),
+      [...this.channels.entries()].filter(([, l]) => watched(l)).map(([id]) => this.watchClose(id, height)),
     );
   }
 
@@ -1137,6 +1164,9 @@ export class ChannelManager {
       if (after.doneAt !== undefined && l.phase !== 'closed') {
         this.setPhase(l, channelId, 'closed', { ...l.rec, close: after });
         this.log.info('channel closed and resolved on chain', { channelId: id, kind: after.kind });
+      } else if (after.doneAt === undefined && l.phase === 'closed') {
+        this.setPhase(l, channelId, 'closing', { ...l.rec, close: after });
+        this.log.warn('a reorg undid part of a closed channel\'s close: resolving it again', { channelId: id, kind: after.kind });
       }
     } catch (e) {
       this.log.warn('on-chain resolution failed; retried on the next block', { channelId: id, error: (e as Error).message });
@@ -1284,6 +1314,9 @@ export class ChannelManager {
     if (this.peers.isConnected(peer)) this.peers.send(peer, 'warning', { channelId, data: new TextEncoder().encode(text) });
   }
 }
+
+/** Followed on each tip: from funding on, and once closed until its close is MAX_REORG_DEPTH deep. */
+const watched = (l: Live): boolean => l.phase !== 'awaiting_funding_signed' && (l.phase !== 'closed' || (l.rec.close !== undefined && l.rec.close.finalAt === undefined));
 
 /** A channel the peer opened to us whose funding we have not seen confirm: it holds nothing of ours yet. */
 const isUnfundedInbound = (l: Live): boolean => l.phase === 'awaiting_lock_in' && !l.rec.commitments.weAreOpener && l.rec.fundingConfirmedAt === undefined;

@@ -4,12 +4,18 @@
  * spent the funding output and what it is (our mutual close, our
  * commitment, their current commitment, a revoked one of theirs, or
  * something we do not recognise), then take every output that is ours as
- * soon as its timelocks allow, into the wallet. A channel is forgotten only
- * when the closing transaction and every sweep are CLOSE_DEPTH deep.
+ * soon as its timelocks allow, into the wallet. A channel is closed when
+ * the closing transaction and every sweep are CLOSE_DEPTH deep, and watched
+ * until they are MAX_REORG_DEPTH deep: a reorg that undoes part of it
+ * reopens it, and what left the chain is broadcast again (ours, or the
+ * peer's commitment, which we keep).
  *
- * Everything is recomputed from the stored commitments on each tip, so a
- * restart resumes where it stopped; each sweep is stored before it is
- * broadcast, and stored transactions are broadcast again while unconfirmed.
+ * Everything is recomputed from the stored commitments and the chain on
+ * each tip, so a restart resumes where it stopped and a reorg is followed
+ * without special cases; each sweep is stored before it is broadcast, and
+ * stored transactions are broadcast again while unconfirmed. The
+ * revocation-key claims of a revoked commitment go out together in one
+ * justice transaction, rebuilt without an input the cheater took first.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Transaction } from '@scure/btc-signer';
@@ -21,16 +27,24 @@ import { serializeTx, txid, type Tx } from '../../bolt/bolt3/tx.ts';
 import { type Claim } from '../../bolt/bolt5/claim.ts';
 import { ourCommitment, type SecondStage } from '../../bolt/bolt5/our-commitment.ts';
 import { buildSweep } from '../../bolt/bolt5/sweep.ts';
-import { revokedCommitmentClaims, theirCommitmentClaims, toRemoteClaim, toRemoteOutputScript } from '../../bolt/bolt5/their-commitment.ts';
+import { type ConfirmedCommitment, outgoingWithoutOutput } from '../../bolt/bolt5/htlcs-without-output.ts';
+import {
+  revokedCommitmentClaims,
+  revokedSecondStageClaims,
+  type SpendingTx,
+  theirCommitmentClaims,
+  toRemoteClaim,
+  toRemoteOutputScript,
+} from '../../bolt/bolt5/their-commitment.ts';
 import { type FeeratePerKw, type Sat } from '../../bolt/units.ts';
 import { BroadcastError, type ChainSource, type TxStatus } from '../../chain/types.ts';
 import { type Logger } from '../log.ts';
 import { InsufficientFundsError } from '../wallet/coin-selection.ts';
 import { type Wallet } from '../wallet/wallet.ts';
+import { CLOSE_DEPTH, MAX_REORG_DEPTH } from './depths.ts';
 import { type ChannelStore } from './store.ts';
 
-/** Confirmations after which a closing transaction or sweep is final for us (LDK's ANTI_REORG_DELAY). */
-export const CLOSE_DEPTH = 6;
+export { CLOSE_DEPTH, MAX_REORG_DEPTH } from './depths.ts';
 
 export type CloseKind = 'mutual' | 'local' | 'remote' | 'revoked' | 'unknown';
 
@@ -45,7 +59,7 @@ export interface CloseRecord {
   kind: CloseKind;
   /** The transaction spending the funding output. */
   txid: string;
-  /** Transactions we made (mutual close, our commitment): broadcast again until confirmed. */
+  /** The closing transaction (ours, or the peer's as the chain showed it): broadcast again while it is not on chain. */
   raw?: Uint8Array;
   /** For `remote` / `revoked`: which of their commitments. */
   commitmentIndex?: bigint;
@@ -56,8 +70,12 @@ export interface CloseRecord {
   spends: Record<string, SweepRecord>;
   /** Outpoints that are settled for us: spent by the peer, or not worth sweeping. */
   settled: string[];
-  /** Height at which everything was CLOSE_DEPTH deep. */
+  /** Height at which everything was CLOSE_DEPTH deep (cleared if a reorg undoes part of it). */
   doneAt?: number;
+  /** Height at which everything was MAX_REORG_DEPTH deep: no longer watched. */
+  finalAt?: number;
+  /** Our offered HTLCs without an output on the close were failed (once it was CLOSE_DEPTH deep). */
+  withoutOutputFailed?: boolean;
 }
 
 export interface ResolvableChannel {
@@ -75,9 +93,18 @@ export interface ResolverHooks {
 
 const key = (txid: string, vout: number): string => `${txid}:${vout}`;
 
+/** `htlc`: our offered HTLC this output resolves. */
+type ClaimSpend = { kind: 'claim'; claim: Claim; parent: string; htlc?: HtlcEntry };
+
+/** How far one output's resolution is: the confirmations of what resolves it (Infinity once settled for good). */
+interface Advanced {
+  record: CloseRecord;
+  depth: number;
+}
+
 /** Something to spend from the close: a claim we sign, or a pre-signed HTLC transaction of ours. */
 type Spend =
-  | { kind: 'claim'; claim: Claim; parent: string; htlc?: HtlcEntry }
+  | ClaimSpend
   | {
       kind: 'stage'; txid: string; tx: Tx; value: Sat; parent: string; vout: number; cltv: number; htlc?: HtlcEntry; then: Claim;
       /** Anchors: the transaction pays no fee; the wallet adds it when it is due. */
@@ -93,15 +120,17 @@ export class ChannelResolver {
     private readonly log: Logger,
   ) {}
 
-  /** What spent the funding output, or undefined while it is unspent. */
+  /** What spent the funding output; the stored close while it is unspent (a close reorged out), undefined before any. */
   async identify(ch: ResolvableChannel): Promise<CloseRecord | undefined> {
     const c = ch.commitments;
     const out = await this.chain.outspend(c.fundingTxid, c.fundingVout);
-    if (!out.spent || !out.txid) return undefined;
+    if (!out.spent || !out.txid) return ch.close;
     const spender = out.txid;
-    const base = { txid: spender, spends: {}, settled: [] };
     if (ch.close && ch.close.txid === spender) return ch.close;
-    if (spender === c.localCommit.txid) return { ...base, kind: 'local', raw: ch.close?.raw };
+    // Kept so that it can be sent again if a reorg takes it off the chain.
+    const raw = (await this.chain.transaction(spender)) ?? undefined;
+    const base = { txid: spender, spends: {}, settled: [], ...(raw ? { raw } : {}) };
+    if (spender === c.localCommit.txid) return { ...base, kind: 'local' };
     if (spender === c.remoteCommit.txid) return { ...base, kind: 'remote', commitmentIndex: c.remoteCommit.index };
     if (c.nextRemoteCommit && spender === c.nextRemoteCommit.txid) return { ...base, kind: 'remote', commitmentIndex: c.nextRemoteCommit.index };
     const revoked = this.store.revokedByTxid(spender);
@@ -117,33 +146,71 @@ export class ChannelResolver {
 
   /**
    * Moves a closed channel forward at `height`. Returns the updated record
-   * (the caller stores it) or undefined when nothing changed. `persist` is
-   * called with the record before anything is broadcast.
+   * (the caller stores it). `persist` is called with the record before
+   * anything is broadcast.
    */
   async step(ch: ResolvableChannel & { close: CloseRecord }, height: number, feerate: FeeratePerKw, persist: (r: CloseRecord) => void): Promise<CloseRecord> {
     let r = ch.close;
     const status = await this.chain.txStatus(r.txid);
-    if (!status) {
-      if (r.raw) await this.broadcast(r.raw, r.txid);
-      return r;
+    if (!status?.confirmed) {
+      // Never relayed, or reorged out with the mempool emptied: it goes out again, ours or the peer's.
+      if (!status && r.raw) await this.broadcast(r.raw, r.txid);
+      return this.reopen(r, persist);
     }
-    if (!status.confirmed) return r;
     if (!r.sweepScript && r.kind !== 'mutual') {
       r = { ...r, sweepScript: this.wallet.newChangeScript() };
       persist(r);
     }
     const spends = await this.spendsOf(ch, r);
-    let allDeep = status.confirmations >= CLOSE_DEPTH;
+    let depth = status.confirmations;
+    const justice: ClaimSpend[] = [];
     for (const s of spends) {
-      const res = await this.advance(ch, r, s, height, feerate, persist);
+      const res = await this.advance(ch, r, s, height, feerate, persist, justice);
       r = res.record;
-      if (!res.deep) allDeep = false;
+      depth = Math.min(depth, res.depth);
     }
-    if (allDeep && r.doneAt === undefined) {
+    if (justice.length) {
+      const res = await this.sweepJustice(ch, r, justice, feerate, persist);
+      r = res.record;
+      depth = Math.min(depth, res.depth);
+    }
+    if (status.confirmations >= CLOSE_DEPTH && !r.withoutOutputFailed) r = this.failWithoutOutput(ch, r, persist);
+    if (depth < CLOSE_DEPTH) return this.reopen(r, persist);
+    if (r.doneAt === undefined) {
       r = { ...r, doneAt: height };
       persist(r);
     }
+    if (depth >= MAX_REORG_DEPTH && r.finalAt === undefined) {
+      r = { ...r, finalAt: height };
+      persist(r);
+    }
     return r;
+  }
+
+  /** A reorg undid part of a close that was done: it is followed again. */
+  private reopen(r: CloseRecord, persist: (r: CloseRecord) => void): CloseRecord {
+    if (r.doneAt === undefined && r.finalAt === undefined) return r;
+    const { doneAt: _done, finalAt: _final, ...rest } = r;
+    this.log.warn('a reorg undid part of a channel close; following it again', { txid: r.txid, doneAt: r.doneAt });
+    persist(rest);
+    return rest;
+  }
+
+  /**
+   * BOLT 5: once the commitment is deep, our offered HTLCs it has no output
+   * for are failed (trimmed, or never on it); what it has outputs for is
+   * resolved output by output.
+   */
+  private failWithoutOutput(ch: ResolvableChannel, r: CloseRecord, persist: (r: CloseRecord) => void): CloseRecord {
+    const confirmed: ConfirmedCommitment | undefined =
+      r.kind === 'local' ? { kind: 'local' } : r.kind === 'remote' ? { kind: 'remote', index: r.commitmentIndex! } : r.kind === 'revoked' ? { kind: 'revoked' } : undefined;
+    for (const h of confirmed ? outgoingWithoutOutput(ch.commitments, ch.secrets, confirmed) : []) {
+      this.log.info('an HTLC with no output on the commitment on chain failed', { channelId: hex(ch.channelId), htlcId: h.id, close: r.kind });
+      this.hooks.htlcResolved(ch.channelId, h);
+    }
+    const next = { ...r, withoutOutputFailed: true };
+    persist(next);
+    return next;
   }
 
   private async spendsOf(ch: ResolvableChannel, r: CloseRecord): Promise<Spend[]> {
@@ -175,10 +242,37 @@ export class ChannelResolver {
         }));
       }
       case 'revoked':
-        return revokedCommitmentClaims(c, ch.secrets, r.commitmentIndex!, r.revokedSpec!).claims.map((claim) => ({ kind: 'claim', claim, parent: r.txid }));
+        return this.revokedSpends(ch, r, byHash);
       case 'unknown':
         return (await this.unknownClaims(ch, r)).map((claim): Spend => ({ kind: 'claim', claim, parent: r.txid }));
     }
+  }
+
+  /**
+   * Every output of a revoked commitment, and the outputs of the cheater's
+   * HTLC-timeout / HTLC-success transactions that took one of its HTLC
+   * outputs first (found again on each tip, so a reorg that undoes one is
+   * followed).
+   */
+  private async revokedSpends(ch: ResolvableChannel, r: CloseRecord, byHash: (spec: CommitSpec, hash: Uint8Array, dir: 'in' | 'out') => HtlcEntry | undefined): Promise<Spend[]> {
+    const c = ch.commitments;
+    const index = r.commitmentIndex!;
+    const spec = r.revokedSpec!;
+    const ours = new Set(Object.values(r.spends).map((x) => x.txid));
+    const spends: Spend[] = [];
+    for (const claim of revokedCommitmentClaims(c, ch.secrets, index, spec).claims) {
+      const htlc = claim.paymentHash ? byHash(spec, claim.paymentHash, 'out') : undefined;
+      spends.push({ kind: 'claim', claim, parent: r.txid, ...(htlc ? { htlc } : {}) });
+      if (!claim.paymentHash) continue;
+      const out = await this.chain.outspend(claim.txid, claim.vout);
+      if (!out.spent || !out.txid || ours.has(out.txid)) continue;
+      const raw = await this.chain.transaction(out.txid);
+      if (!raw) continue;
+      for (const second of revokedSecondStageClaims(c, ch.secrets, index, spec, spendingTx(out.txid, raw))) {
+        spends.push({ kind: 'claim', claim: second, parent: out.txid });
+      }
+    }
+    return spends;
   }
 
   /** For a commitment we cannot place (we lost data): our to_remote output does not depend on the commitment, so it is still ours. */
@@ -195,6 +289,11 @@ export class ChannelResolver {
     return claims;
   }
 
+  /**
+   * One output's resolution, one step further. Revocation-key claims that
+   * are ready are not swept here but collected in `justice`, to go out in
+   * one transaction.
+   */
   private async advance(
     ch: ResolvableChannel,
     r: CloseRecord,
@@ -202,34 +301,35 @@ export class ChannelResolver {
     height: number,
     feerate: FeeratePerKw,
     persist: (r: CloseRecord) => void,
-  ): Promise<{ record: CloseRecord; deep: boolean }> {
+    justice: ClaimSpend[],
+  ): Promise<Advanced> {
     const outpoint = s.kind === 'claim' ? key(s.claim.txid, s.claim.vout) : key(s.parent, s.vout);
-    if (r.settled.includes(outpoint)) return { record: r, deep: true };
+    if (r.settled.includes(outpoint)) return { record: r, depth: Infinity };
     const ours = r.spends[outpoint];
     if (ours) {
       const st = await this.chain.txStatus(ours.txid);
-      if (!st) {
-        // Not known: either never relayed, or the peer spent the output first.
-        const out = await this.outspendOf(outpoint);
-        if (out.spent && out.txid !== ours.txid) return this.spentByPeer(ch, r, s, outpoint, out.txid!, persist);
+      if (st) return this.followOurs(ch, r, s, ours, st, height, feerate, persist, justice);
+      // Not known: never relayed, reorged out, or the peer spent the output first.
+      const out = await this.outspendOf(outpoint);
+      if (out.spent && out.txid !== ours.txid) return this.spentByPeer(ch, r, s, outpoint, out.txid!, persist);
+      if (!(await this.batchBroken(r, outpoint, ours.txid))) {
         await this.broadcast(ours.raw, ours.txid);
-        return { record: r, deep: false };
+        return { record: r, depth: 0 };
       }
-      if (s.kind === 'stage') {
-        // The second stage confirmed: its output is a delayed claim of its own.
-        if (st.confirmed && s.htlc) this.hooks.htlcResolved(ch.channelId, s.htlc);
-        // With anchors the stage we broadcast carries wallet inputs: its txid is the stored one, not the bare transaction's.
-        const next = await this.advance(ch, r, { kind: 'claim', claim: { ...s.then, txid: ours.txid }, parent: ours.txid }, height, feerate, persist);
-        return { record: next.record, deep: next.deep && st.confirmations >= CLOSE_DEPTH };
-      }
-      if (st.confirmed && st.confirmations >= CLOSE_DEPTH && s.htlc) this.hooks.htlcResolved(ch.channelId, s.htlc);
-      return { record: r, deep: st.confirmations >= CLOSE_DEPTH };
+      // Another input of our transaction was taken: it can never confirm, so this output is claimed again without it.
+      const { [outpoint]: _dead, ...spends } = r.spends;
+      r = { ...r, spends };
+      persist(r);
     }
     const parent = await this.chain.txStatus(s.parent);
-    if (!parent?.confirmed) return { record: r, deep: false };
+    if (!parent?.confirmed) return { record: r, depth: 0 };
     const out = await this.outspendOf(outpoint);
     if (out.spent && out.txid) return this.spentByPeer(ch, r, s, outpoint, out.txid, persist);
-    if (!mature(s, parent, height)) return { record: r, deep: false };
+    if (!mature(s, parent, height)) return { record: r, depth: 0 };
+    if (s.kind === 'claim' && s.claim.kind === 'revoked') {
+      justice.push(s);
+      return { record: r, depth: 0 };
+    }
     let record: SweepRecord;
     if (s.kind === 'stage' && s.bringFee) {
       const bf = s.bringFee;
@@ -239,41 +339,103 @@ export class ChannelResolver {
       } catch (e) {
         if (!(e instanceof InsufficientFundsError)) throw e;
         this.log.error('the wallet cannot pay the fee of an HTLC transaction; retried on the next block', { channelId: hex(ch.channelId), outpoint, error: e.message });
-        return { record: r, deep: false };
+        return { record: r, depth: 0 };
       }
       record = { txid: signed.txid, raw: signed.raw, value: s.value, fee: signed.feeSat };
     } else if (s.kind === 'stage') {
       record = { txid: s.txid, raw: serializeTx(s.tx), value: s.value, fee: 0n as Sat };
     } else {
       const sweep = buildSweep([s.claim], r.sweepScript!, feerate);
-      if (!sweep) {
-        this.log.info('output not worth sweeping at this fee rate; left on chain', { outpoint, amount: s.claim.amount });
-        const next = { ...r, settled: [...r.settled, outpoint] };
-        persist(next);
-        return { record: next, deep: true };
-      }
+      if (!sweep) return this.notWorthIt(r, [outpoint], s.claim.amount, persist);
       record = { txid: txid(sweep.tx), raw: serializeTx(sweep.tx), value: sweep.value, fee: sweep.fee };
     }
     const next = { ...r, spends: { ...r.spends, [outpoint]: record } };
     persist(next);
     this.log.info('sweeping a channel output', { channelId: hex(ch.channelId), outpoint, kind: s.kind === 'claim' ? s.claim.kind : 'htlc_second_stage', txid: record.txid });
     await this.broadcast(record.raw, record.txid);
-    return { record: next, deep: false };
+    return { record: next, depth: 0 };
   }
 
-  /** The peer took the output (an HTLC with its preimage or after its timeout, or a revoked one before us). */
-  private async spentByPeer(ch: ResolvableChannel, r: CloseRecord, s: Spend, outpoint: string, spender: string, persist: (r: CloseRecord) => void): Promise<{ record: CloseRecord; deep: boolean }> {
-    const st = await this.chain.txStatus(spender);
-    if (!st || st.confirmations < CLOSE_DEPTH) return { record: r, deep: false };
-    if (s.htlc) {
-      const raw = await this.chain.transaction(spender);
-      const preimage = raw ? findPreimage(raw, s.htlc.paymentHash) : undefined;
-      this.hooks.htlcResolved(ch.channelId, s.htlc, preimage);
+  /** Our transaction for an output is known to the chain (in the mempool or a block). */
+  private async followOurs(
+    ch: ResolvableChannel,
+    r: CloseRecord,
+    s: Spend,
+    ours: SweepRecord,
+    st: TxStatus,
+    height: number,
+    feerate: FeeratePerKw,
+    persist: (r: CloseRecord) => void,
+    justice: ClaimSpend[],
+  ): Promise<Advanced> {
+    // An HTLC of ours timed out on chain counts as failed only once that is deep: a reorg could still let the peer's preimage claim win.
+    if (s.htlc && st.confirmations >= CLOSE_DEPTH) this.hooks.htlcResolved(ch.channelId, s.htlc);
+    if (s.kind === 'claim') return { record: r, depth: st.confirmations };
+    if (!st.confirmed) return { record: r, depth: 0 };
+    // The second stage confirmed: its output is a delayed claim of its own.
+    // With anchors the stage we broadcast carries wallet inputs: its txid is the stored one, not the bare transaction's.
+    const next = await this.advance(ch, r, { kind: 'claim', claim: { ...s.then, txid: ours.txid }, parent: ours.txid }, height, feerate, persist, justice);
+    return { record: next.record, depth: Math.min(next.depth, st.confirmations) };
+  }
+
+  /** Whether another output that our transaction `txid` spends was taken by someone else. */
+  private async batchBroken(r: CloseRecord, outpoint: string, txid: string): Promise<boolean> {
+    for (const [other, rec] of Object.entries(r.spends)) {
+      if (other === outpoint || rec.txid !== txid) continue;
+      const out = await this.outspendOf(other);
+      if (out.spent && out.txid !== txid) return true;
     }
-    this.log.warn('a channel output was spent by the peer', { channelId: hex(ch.channelId), outpoint, spender });
-    const next = { ...r, settled: [...r.settled, outpoint] };
+    return false;
+  }
+
+  /**
+   * BOLT 5: the revocation-key claims ready now, in one justice transaction
+   * ("MAY use a single transaction to resolve all the outputs"); one the
+   * cheater invalidates by spending an input first is rebuilt without it.
+   */
+  private async sweepJustice(ch: ResolvableChannel, r: CloseRecord, claims: ClaimSpend[], feerate: FeeratePerKw, persist: (r: CloseRecord) => void): Promise<Advanced> {
+    const outpoints = claims.map((s) => key(s.claim.txid, s.claim.vout));
+    const sweep = buildSweep(claims.map((s) => s.claim), r.sweepScript!, feerate);
+    if (!sweep) return this.notWorthIt(r, outpoints, claims.reduce((t, s) => t + s.claim.amount, 0n), persist);
+    const record: SweepRecord = { txid: txid(sweep.tx), raw: serializeTx(sweep.tx), value: sweep.value, fee: sweep.fee };
+    const next = { ...r, spends: { ...r.spends, ...Object.fromEntries(outpoints.map((o) => [o, record])) } };
     persist(next);
-    return { record: next, deep: true };
+    this.log.warn('claiming a revoked commitment: justice transaction', { channelId: hex(ch.channelId), outpoints, txid: record.txid, valueSat: sweep.value });
+    await this.broadcast(record.raw, record.txid);
+    return { record: next, depth: 0 };
+  }
+
+  private notWorthIt(r: CloseRecord, outpoints: string[], amount: bigint, persist: (r: CloseRecord) => void): Advanced {
+    this.log.info('output not worth sweeping at this fee rate; left on chain', { outpoints, amount });
+    const next = { ...r, settled: [...r.settled, ...outpoints] };
+    persist(next);
+    return { record: next, depth: Infinity };
+  }
+
+  /**
+   * The peer took the output (an HTLC with its preimage or after its
+   * timeout, a revoked one with its second stage, or one before us). A
+   * preimage in its witness proves our payment at once; anything else is
+   * final only once the spend is deep.
+   */
+  private async spendByPeerOutcome(ch: ResolvableChannel, s: Spend, spender: string, st: TxStatus | null): Promise<void> {
+    if (!s.htlc || !st) return;
+    const raw = await this.chain.transaction(spender);
+    const preimage = raw ? findPreimage(raw, s.htlc.paymentHash) : undefined;
+    if (preimage) this.hooks.htlcResolved(ch.channelId, s.htlc, preimage);
+    else if (st.confirmations >= CLOSE_DEPTH) this.hooks.htlcResolved(ch.channelId, s.htlc);
+  }
+
+  private async spentByPeer(ch: ResolvableChannel, r: CloseRecord, s: Spend, outpoint: string, spender: string, persist: (r: CloseRecord) => void): Promise<Advanced> {
+    const st = await this.chain.txStatus(spender);
+    await this.spendByPeerOutcome(ch, s, spender, st);
+    if (!st || st.confirmations < CLOSE_DEPTH) return { record: r, depth: st?.confirmations ?? 0 };
+    this.log.warn('a channel output was spent by the peer', { channelId: hex(ch.channelId), outpoint, spender });
+    // Ours for it can never confirm now (a wallet fee input of it is released by the wallet, which sees the conflict).
+    const { [outpoint]: _dead, ...spends } = r.spends;
+    const next = { ...r, spends, settled: [...r.settled, outpoint] };
+    persist(next);
+    return { record: next, depth: Infinity };
   }
 
   private async outspendOf(outpoint: string): Promise<{ spent: boolean; txid?: string }> {
@@ -290,6 +452,12 @@ export class ChannelResolver {
       this.log.debug('broadcast refused (retried on the next block)', { txid, reason: e.reason });
     }
   }
+}
+
+/** The outputs of a raw transaction. */
+function spendingTx(txid: string, raw: Uint8Array): SpendingTx {
+  const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  return { txid, outputs: Array.from({ length: tx.outputsLength }, (_, i) => ({ script: tx.getOutput(i).script ?? new Uint8Array(0), amount: tx.getOutput(i).amount ?? 0n })) };
 }
 
 function mature(s: Spend, parent: TxStatus, height: number): boolean {

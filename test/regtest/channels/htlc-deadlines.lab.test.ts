@@ -142,7 +142,8 @@ describe('HTLC deadlines: a stalling peer does not keep the HTLC', () => {
       }
       return false;
     }, 8, 300);
-    // The on-chain timeout fails the payment (its wording, "not committed before the peer disconnected", is the payments layer's).
+    // The on-chain timeout fails the payment once it is CLOSE_DEPTH deep (its wording, "not committed before the peer disconnected", is the payments layer's).
+    await lab.mineUntil('the payment failed', () => payer.payments.get(inv.paymentHash)!.state === 'failed', 8, 300);
     const p = await paying;
     expect(p instanceof Error || p.state === 'failed').toBe(true);
     expect(payer.payments.get(inv.paymentHash)!.state).toBe('failed');
