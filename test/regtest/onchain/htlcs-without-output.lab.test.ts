@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Issue 13 hole 8, BOLT 5 "Unilateral Close Handling": an HTLC of ours that
  * the commitment on chain has no output for (trimmed to dust here) is

@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Issue 13 hole 5, BOLT 5 "Revoked Transaction Close Handling": the cheater
  * broadcasts a revoked commitment carrying HTLCs both ways and then spends
