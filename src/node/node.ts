@@ -330,9 +330,9 @@ export class LightningNode {
       .query('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
       .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
     log.info('chain tip', { height: tip.height, hash: tip.hash, connected: connected.length, disconnected: disconnected.length });
-    void this.channels?.onTip(tip.height).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
-    // Confirmations change balances and what coin selection may spend; what is not on chain is sent again.
     const forkHeight = disconnected.length ? Math.min(...disconnected.map((b) => b.height)) - 1 : undefined;
+    void this.channels?.onTip(tip.height, forkHeight).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
+    // Confirmations change balances and what coin selection may spend; what is not on chain is sent again.
     void this.wallet?.onBlock(forkHeight === undefined ? {} : { forkHeight }).catch((e: Error) => log.warn('wallet update failed', { error: e.message }));
   }
 

@@ -85,6 +85,7 @@ import { type PeerManager } from '../peer/manager.ts';
 import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
+import { fundingDepth, fundingNeedsCheck, shortChannelIdOf } from './funding-depth.ts';
 import { channelSecrets } from './secrets.ts';
 import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
 import { type HDKey } from '@scure/bip32';
@@ -108,6 +109,8 @@ export interface ChannelRecord {
   storedAtHeight?: number;
   /** The height of the block the funding transaction was last seen confirmed in. */
   fundingConfirmedAt?: number;
+  /** After channel_ready a reorg took the funding below minimumDepth: no HTLC of ours is added until it is back (funding-depth.ts). */
+  fundingDepthLost?: boolean;
   /** Fundee: the funding transaction was found and pays funding_satoshis to the 2-of-2 (BOLT 2 channel_ready). */
   fundingVerified?: boolean;
   /** Set once the channel failed or closing began: why. */
@@ -365,7 +368,8 @@ export class ChannelManager {
 
   private isActive(l: Live): boolean {
     // Once a close is requested no new HTLC goes out: our shutdown waits for a quiet channel.
-    return l.phase === 'normal' && !l.rec.shutdown && l.reestablished && this.peers.isConnected(l.peer);
+    // Nor while a reorg has the funding below its depth: an HTLC on an output that may never be is a gift (funding-depth.ts).
+    return l.phase === 'normal' && !l.rec.shutdown && !l.rec.fundingDepthLost && l.reestablished && this.peers.isConnected(l.peer);
   }
 
   /** An active channel with `peer` that can send `amountMsat` now, if any. */
@@ -616,7 +620,7 @@ export class ChannelManager {
     for (const w of ready) w.resolve();
   }
 
-  private async processTip(height: number, _forkHeight: number | undefined): Promise<void> {
+  private async processTip(height: number, forkHeight: number | undefined): Promise<void> {
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
     if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
@@ -627,6 +631,7 @@ export class ChannelManager {
     this.forgetExpiredUnfunded(height);
     this.updateFees();
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
+    await Promise.all([...this.channels.entries()].filter(([, l]) => inUse(l) && fundingNeedsCheck(l.rec, height, forkHeight)).map(([id]) => this.checkFundingDepth(id)));
     await Promise.all(
       [...this.channels.entries()].filter(([, l]) => watched(l)).map(([id]) => this.watchClose(id, height)),
     );
@@ -708,12 +713,40 @@ export class ChannelManager {
     if (l.rec.readySent || l.phase !== 'awaiting_lock_in') return;
     const txids: string[] = await this.chain.blockTxids(status.block.hash).catch(() => []);
     const index = txids.indexOf(c.fundingTxid);
-    const shortChannelId = index >= 0 ? `${status.block.height}x${index}x${c.fundingVout}` : undefined;
+    const shortChannelId = index >= 0 ? shortChannelIdOf(status.block.height, index, c.fundingVout) : undefined;
     l.rec = { ...l.rec, readySent: true, shortChannelId };
     this.save(l, fromHex(id));
     this.sendReady(l);
     this.log.info('funding confirmed, channel_ready sent', { channelId: id, shortChannelId });
     this.maybeNormal(l, fromHex(id));
+  }
+
+  /**
+   * A channel in use whose funding a reorg took off the chain or below its
+   * depth stops carrying new HTLCs of ours until the funding is deep again;
+   * then its short_channel_id is recomputed from where it confirmed.
+   */
+  private async checkFundingDepth(id: string): Promise<void> {
+    const l = this.channels.get(id);
+    if (!l) return;
+    const c = l.rec.commitments;
+    const status = await this.chain.txStatus(c.fundingTxid).catch(() => undefined);
+    if (status === undefined || !inUse(l)) return;
+    const depth = fundingDepth(status, l.rec.minimumDepth);
+    const channelId = fromHex(id);
+    if (depth.kind === 'shallow') {
+      if (l.rec.fundingDepthLost) return;
+      this.log.warn('a reorg took the funding below its depth: no new HTLCs until it is back', { channelId: id, fundingTxid: c.fundingTxid, confirmations: depth.confirmations });
+      return this.setPhase(l, channelId, l.phase, { ...l.rec, fundingDepthLost: true });
+    }
+    if (!l.rec.fundingDepthLost && l.rec.fundingConfirmedAt === depth.height && l.rec.shortChannelId !== undefined) return;
+    const txids = await this.chain.blockTxids(depth.hash).catch(() => undefined);
+    const index = txids?.indexOf(c.fundingTxid) ?? -1;
+    if (index < 0 || !inUse(l)) return;
+    const shortChannelId = shortChannelIdOf(depth.height, index, c.fundingVout);
+    if (shortChannelId !== l.rec.shortChannelId) this.log.warn('the funding confirmed in another block: short_channel_id recomputed', { channelId: id, was: l.rec.shortChannelId, now: shortChannelId });
+    const { fundingDepthLost: _lost, ...rec } = l.rec;
+    this.setPhase(l, channelId, l.phase, { ...rec, fundingConfirmedAt: depth.height, shortChannelId });
   }
 
   /** A channel whose funding never existed as promised: tell the peer, and never use it (no funds of ours are in it). */
@@ -1314,6 +1347,9 @@ export class ChannelManager {
     if (this.peers.isConnected(peer)) this.peers.send(peer, 'warning', { channelId, data: new TextEncoder().encode(text) });
   }
 }
+
+/** Ready on our side and not closing: its funding is watched for reorgs (funding-depth.ts). */
+const inUse = (l: Live): boolean => (l.phase === 'normal' || l.phase === 'shutdown' || (l.phase === 'awaiting_lock_in' && l.rec.readySent)) && l.rec.close === undefined;
 
 /** Followed on each tip: from funding on, and once closed until its close is MAX_REORG_DEPTH deep. */
 const watched = (l: Live): boolean => l.phase !== 'awaiting_funding_signed' && (l.phase !== 'closed' || (l.rec.close !== undefined && l.rec.close.finalAt === undefined));
