@@ -619,7 +619,8 @@ for (const id of ['remote/unknown-spend-warns', 'general/rogue-spend-warns']) {
     const p = afterPayments();
     const c = p.b.state;
     let spender = 'ee'.repeat(32);
-    const chain = { outspend: async () => ({ spent: true, txid: spender }) } as unknown as ChainSource;
+    // The resolver keeps the spending transaction to send it again after a reorg; this chain does not have it.
+    const chain = { outspend: async () => ({ spent: true, txid: spender }), transaction: async () => null } as unknown as ChainSource;
     const store = Store.open(':memory:');
     const resolver = new ChannelResolver(chain, {} as Wallet, new ChannelStore(store), { preimageOf: () => undefined, htlcResolved: () => {} }, silentLogger);
     const ch = { channelId: c.channelId, commitments: c, secrets: p.b.secrets };
