@@ -1,3 +1,4 @@
+// lab-peers: btcd
 /**
  * Issue 13 "operator mistakes that cost channels": peers we have a channel
  * with are redialled after a restart and after a disconnect, without being
