@@ -91,6 +91,10 @@ export class LightningNode {
   private tracker: TipTracker | undefined;
   private readonly startTip: BlockRef | undefined;
   private tipTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Tips the channels have not finished handling, the newest tip, and the newest for which none was left. */
+  private tipsInFlight = 0;
+  private newestTip: BlockRef | undefined;
+  private handled: BlockRef | undefined;
   private stopped = false;
   private readonly peerEventSubscribers = new Set<Subscription<PeerEvent>>();
   /** Called once if the node hits an error it must not run on with. */
@@ -207,6 +211,17 @@ export class LightningNode {
 
   get tip(): BlockRef | undefined {
     return this.tracker?.tip;
+  }
+
+  /**
+   * The tip up to which the channels have handled every block: closes
+   * watched and stepped (sweeps and justice broadcast), HTLC deadlines
+   * enforced, fees updated. What a caller waits on to know the node has
+   * acted on a block rather than only seen it (`tip`). The wallet's refresh
+   * for the block may still be running (Wallet.sync() waits for it).
+   */
+  get handledTip(): BlockRef | undefined {
+    return this.handled;
   }
 
   /**
@@ -331,9 +346,15 @@ export class LightningNode {
       .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
     log.info('chain tip', { height: tip.height, hash: tip.hash, connected: connected.length, disconnected: disconnected.length });
     const forkHeight = disconnected.length ? Math.min(...disconnected.map((b) => b.height)) - 1 : undefined;
-    void this.channels?.onTip(tip.height, forkHeight).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
+    const channels = this.channels?.onTip(tip.height, forkHeight).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));
     // Confirmations change balances and what coin selection may spend; what is not on chain is sent again.
     void this.wallet?.onBlock(forkHeight === undefined ? {} : { forkHeight }).catch((e: Error) => log.warn('wallet update failed', { error: e.message }));
+    this.tipsInFlight++;
+    this.newestTip = tip;
+    // Handlings can end out of order; only when none is left is every block up to the newest tip handled.
+    void Promise.resolve(channels).then(() => {
+      if (--this.tipsInFlight === 0) this.handled = this.newestTip;
+    });
   }
 
   stop(): void {

@@ -1,8 +1,12 @@
 /**
  * btcd + the Esplora adapter + a faucet, and in-process lnnodes on them:
- * what every channel lab test starts from. Nodes poll the tip every 200 ms
- * so on-chain steps follow mined blocks quickly. `stop()` stops every node,
- * the adapter and btcd (by PID), and removes the data directories.
+ * what every channel lab test starts from. Nodes poll the tip every 100 ms
+ * so on-chain steps follow mined blocks quickly, and ask their channel peers
+ * for a to_self_delay of LAB_TO_SELF_DELAY blocks instead of 144 (a test
+ * about the delay itself sets `channelPolicy`). Blocks are mined in batches
+ * (`mine`), each followed by one wait until every node has handled the new
+ * tip. `stop()` stops every node, the adapter and btcd (by PID), and removes
+ * the data directories.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +28,13 @@ const quiet = createLogger({ level: process.env.LNNODE_TEST_LOG ? 'debug' : 'err
 
 /** Each anchor output of an anchors_zero_fee_htlc_tx commitment (BOLT 3); both come out of the opener's balance. */
 export const ANCHOR_SAT = 330n;
+
+/**
+ * The to_self_delay lab nodes ask of their peers: a force close resolves in
+ * tens of blocks rather than 150. Still more than the few blocks a
+ * node takes to react, so every "before the delay" step is still observed.
+ */
+export const LAB_TO_SELF_DELAY = 10;
 
 export class ChannelLab {
   readonly nodes: LightningNode[] = [];
@@ -50,7 +61,7 @@ export class ChannelLab {
     rmSync(this.root, { recursive: true, force: true });
   }
 
-  /** `extra` overrides the config (another Esplora URL, a fee ceiling). */
+  /** `extra` overrides the config (another Esplora URL, a fee ceiling, a channel policy field). */
   startNode(name: string, extra: Partial<DaemonConfig> = {}): LightningNode {
     const n = LightningNode.start(
       {
@@ -60,8 +71,9 @@ export class ChannelLab {
         chain: { kind: 'esplora', url: this.esplora.url },
         connect: [],
         logLevel: 'error',
-        tipPollMs: 200,
+        tipPollMs: 100,
         ...extra,
+        channelPolicy: { toSelfDelay: LAB_TO_SELF_DELAY, ...extra.channelPolicy },
       },
       quiet.child(name),
     );
@@ -76,7 +88,7 @@ export class ChannelLab {
 
   async fund(n: LightningNode, amount: bigint): Promise<void> {
     await this.faucet.send(n.wallet!.newAddress(), amount);
-    await this.btcd.generate(1);
+    await this.mine(1);
     await waitFor('wallet funded', async () => {
       await n.wallet!.sync();
       return n.wallet!.balance().confirmedSat >= amount;
@@ -95,16 +107,27 @@ export class ChannelLab {
   async openChannel(funder: LightningNode, fundee: LightningNode, fundingSat: Sat, channelType?: OpenOptions['channelType']): Promise<{ id: string; fundingTxid: string }> {
     const opened = await funder.channels!.open(fundee.nodeId, { fundingSat, fundingFeerate: 1000 as FeeratePerKw, channelType });
     if (!(await this.btcd.rpc.call<string[]>('getrawmempool')).includes(opened.fundingTxid)) throw new Error('funding transaction not in the mempool');
-    await this.btcd.generate(3);
+    await this.mine(3);
     const id = hex(opened.channelId);
     for (const n of [funder, fundee]) await this.active(n, id);
     return { id, fundingTxid: opened.fundingTxid };
   }
 
-  /** Waits until the node has processed btcd's tip (a payment's CLTV is counted from it). */
-  async synced(n: LightningNode): Promise<void> {
+  /**
+   * Waits until the node has handled btcd's tip: seen it (a payment's CLTV is
+   * counted from it) and acted on it (sweeps broadcast, confirmations counted).
+   */
+  async synced(n: LightningNode, height?: number): Promise<void> {
+    const h = height ?? (await this.btcd.height());
+    await waitFor(`${hex(n.nodeId).slice(0, 8)} to handle height ${h}`, () => (n.handledTip?.height ?? 0) >= h);
+  }
+
+  /** Mines `blocks` in one RPC, then waits once until every running node has handled the new tip. */
+  async mine(blocks: number): Promise<string[]> {
+    const hashes = await this.btcd.generate(blocks);
     const height = await this.btcd.height();
-    await waitFor(`${hex(n.nodeId).slice(0, 8)} at height ${height}`, () => (n.tip?.height ?? 0) >= height);
+    for (const n of this.nodes) if (!n.isStopped) await this.synced(n, height);
+    return hashes;
   }
 
   /** Waits until the node's channels have processed btcd's tip (closes stepped, outcomes reported). */
@@ -137,14 +160,20 @@ export class ChannelLab {
     });
   }
 
-  /** Mines one block at a time, pausing `pauseMs` after each so the nodes see it, until `done` holds. */
+  /**
+   * Mines one block at a time until `done` holds. After each block every
+   * lnnode has handled it (so no block is mined while one is still reacting
+   * to the last); then `done` gets up to `pauseMs` more, returning as soon as
+   * it holds, for what follows a block by messages (channel_ready, update_fee)
+   * or happens in a peer the lab cannot watch (lnd, LDK, an lnnode process).
+   * A condition that only blocks bring about (a sweep, a close confirmed)
+   * needs no pause: pass 0.
+   */
   async mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 60, pauseMs = 400): Promise<void> {
     for (let i = 0; i < maxBlocks; i++) {
       if (await done()) return;
-      await this.btcd.generate(1);
-      // Under load a node can fall blocks behind; more blocks would not help it, time does.
-      for (const n of this.nodes) if (!n.isStopped) await this.synced(n);
-      await Bun.sleep(pauseMs);
+      await this.mine(1);
+      if (pauseMs && (await holdsWithin(done, pauseMs))) return;
     }
     if (!(await done())) throw new Error(`${what}: not reached after mining ${maxBlocks} blocks`);
   }
@@ -209,3 +238,13 @@ export class ChannelLab {
 }
 
 const sats = (btc: number): bigint => BigInt(Math.round(btc * 1e8));
+
+/** Whether `done` holds within `ms`, asked every 25 ms. */
+async function holdsWithin(done: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() >= deadline) return false;
+    await Bun.sleep(25);
+  }
+}

@@ -2,8 +2,10 @@
  * Runs test files each in its own `bun test` process, `jobs` at a time: the
  * lab files, which start their own btcd/lnd/LDK and share nothing, so two
  * keep a 2-core machine busy while one waits on blocks. Each file writes its
- * own JUnit report and log; the longest files (by the last run's times, kept
- * in `times.json`) start first so the run ends soon after its longest file.
+ * own JUnit report and log; the longest files start first, so the run ends
+ * soon after its longest file: by this machine's last run (`times.json` in
+ * the output folder), else by the times committed in lab-times.json (a fresh
+ * clone, CI).
  * A file past `timeoutMs` gets SIGTERM (the lab kills its daemons on it),
  * then SIGKILL.
  */
@@ -33,14 +35,15 @@ export interface ParallelOptions {
 
 const slug = (file: string): string => file.replace(/^test\//, '').replace(/\.test\.ts$/, '').replace(/[^A-Za-z0-9.-]+/g, '_');
 
-function lastTimes(outDir: string): Record<string, number> {
-  const p = join(outDir, 'times.json');
+const readTimes = (p: string): Record<string, number> => {
   try {
     return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as Record<string, number>) : {};
   } catch {
     return {};
   }
-}
+};
+
+const lastTimes = (outDir: string): Record<string, number> => ({ ...readTimes(join(import.meta.dir, 'lab-times.json')), ...readTimes(join(outDir, 'times.json')) });
 
 /** Files never timed first (they may be long), then the longest first. */
 export function longestFirst(files: readonly string[], times: Record<string, number>): string[] {

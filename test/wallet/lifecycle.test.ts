@@ -210,6 +210,37 @@ describe('wallet: double spends and reorgs', () => {
   });
 });
 
+describe('wallet: blocks faster than syncs', () => {
+  test('blocks that come while a sync runs are handled by one more sync, not one each; a reorg among them is still applied', async () => {
+    const s = setup();
+    await receive(s, [80_000n]);
+    const sent = await s.wallet.send({ address: ELSEWHERE, amountSat: sat(30_000), feerate: FEERATE });
+    const b = s.chain.mine();
+    await block(s);
+    expect(s.wallet.transaction(sent.txid)!.blockHeight).toBe(b.height);
+    let syncs = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sync = s.wallet.sync.bind(s.wallet);
+    s.wallet.sync = async () => {
+      if (++syncs === 1) await gate; // the first sync is slow
+      return sync();
+    };
+    const first = s.wallet.onBlock();
+    while (syncs === 0) await Bun.sleep(1);
+    // While it runs, the send is reorged out with the mempool emptied and 19 more blocks arrive.
+    s.chain.mine({ txs: [], on: b.height - 1 });
+    s.chain.mine({ txs: [] });
+    s.chain.mempool.clear();
+    const later = Array.from({ length: 19 }, (_, i) => s.wallet.onBlock(i === 7 ? { forkHeight: b.height - 1 } : {}));
+    release();
+    await Promise.all([first, ...later]);
+    expect(syncs).toBe(2);
+    expect(s.wallet.transaction(sent.txid)!.blockHeight).toBeUndefined();
+    expect(s.chain.mempool.has(sent.txid)).toBe(true);
+  });
+});
+
 describe('wallet: funding spends only coins nobody else can take back', () => {
   test('an unconfirmed coin from another wallet is not used for funding; the error says why and how much is confirmed', async () => {
     const s = setup();

@@ -94,6 +94,9 @@ export class Wallet {
   private coins: WalletCoin[] = [];
   private syncing: Promise<void> | undefined;
   private blocks: Promise<void> = Promise.resolve();
+  /** The block handling queued behind the running one, not started yet (later blocks join it), and its reorg depth. */
+  private queuedBlock: Promise<void> | undefined;
+  private queuedForkHeight: number | undefined;
   private readonly ledger: TxLedger;
   private readonly broadcaster: Broadcaster;
   private readonly maxFeePercent: bigint;
@@ -361,19 +364,26 @@ export class Wallet {
    * On every new block (and at start): after a reorg back to `forkHeight`,
    * transactions in the blocks undone are watched again; then the coins
    * are refreshed and every transaction not yet on chain is sent again.
-   * Calls run one after another.
+   * Calls run one after another, and blocks that come while one runs are
+   * handled together by one run after it (with the deepest of their reorgs),
+   * so blocks arriving faster than a sync takes never pile up syncs.
    */
   onBlock(o: { forkHeight?: number } = {}): Promise<void> {
+    if (o.forkHeight !== undefined) this.queuedForkHeight = Math.min(this.queuedForkHeight ?? o.forkHeight, o.forkHeight);
+    if (this.queuedBlock) return this.queuedBlock;
     const run = async (): Promise<void> => {
-      if (o.forkHeight !== undefined) {
-        const reopened = this.ledger.reorged(o.forkHeight);
-        if (reopened.length) this.log.warn('reorg: wallet transactions watched again', { forkHeight: o.forkHeight, txids: reopened });
+      this.queuedBlock = undefined;
+      const forkHeight = this.queuedForkHeight;
+      this.queuedForkHeight = undefined;
+      if (forkHeight !== undefined) {
+        const reopened = this.ledger.reorged(forkHeight);
+        if (reopened.length) this.log.warn('reorg: wallet transactions watched again', { forkHeight, txids: reopened });
       }
       await this.sync().catch((e: Error) => this.log.warn('wallet sync failed', { error: e.message }));
       await this.broadcaster.pass();
     };
-    this.blocks = this.blocks.then(run, run);
-    return this.blocks;
+    this.queuedBlock = this.blocks = this.blocks.then(run, run);
+    return this.queuedBlock;
   }
 
   /** The same as onBlock without a reorg (kept for callers from before it). */

@@ -101,8 +101,7 @@ describe('a hostile funder', () => {
       // Another 2-of-2: the right shape, but B's funding key is not in it.
       const other = () => p2wsh(fundingScript(f.open!.fundingPubkey, f.open!.revocationBasepoint));
       const id = await openOn(f, wrong === 'amount' ? { amount: FUNDING - 1_000n } : { script: other });
-      await lab.btcd.generate(4);
-      await lab.synced(b);
+      await lab.mine(4);
       await waitFor('B refuses the funding output', () => inbox.about('error', fromHex(id)).length > 0);
       const expected = wrong === 'amount' ? `funding output 0 pays ${FUNDING - 1_000n} sat, funding_satoshis is ${FUNDING}` : 'does not pay the 2-of-2 of both funding keys';
       expect(textOf(inbox.about('error', fromHex(id))[0]!)).toContain(expected);
@@ -121,19 +120,16 @@ describe('a hostile funder', () => {
     const f = new ScriptedFunder(h, b.nodeId, inbox);
     const id = await openOn(f);
     // Depth 2 of the 3 B asks for: seen by B, no channel_ready yet.
-    await lab.btcd.generate(2);
-    await lab.synced(b);
     // B's work on that tip (fee estimates, funding status, outspends) finishes before the spend appears.
-    await Bun.sleep(1_000);
+    await lab.mine(2);
     expect(summary(b, id).phase).toBe('awaiting_lock_in');
     const commitment = f.commitmentTx();
     await lab.btcd.rpc.call('sendrawtransaction', hex(commitment.raw));
     // The block that brings the funding to depth 3 also confirms its spend.
-    await lab.btcd.generate(1);
-    await lab.synced(b);
+    await lab.mine(1);
     await waitFor('B sees the funding output spent', () => summary(b, id).closingTxid === commitment.txid);
     expect(summary(b, id).closeKind).toBe('remote');
-    await lab.mineUntil('B forgets the channel', () => summary(b, id).phase === 'closed', 10, 100);
+    await lab.mineUntil('B forgets the channel', () => summary(b, id).phase === 'closed', 10, 0);
     expect(inbox.about('channel_ready', fromHex(id))).toEqual([]);
     expect(summary(b, id).sweepTxids).toEqual([]);
   }, 60_000);

@@ -18,7 +18,7 @@ import { FULFILLMENT_DEADLINE_BLOCKS, TIMEOUT_GRACE_BLOCKS } from '../../../src/
 import { msat, sat } from '../../../src/bolt/units.ts';
 import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
-import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { ANCHOR_SAT, ChannelLab, LAB_TO_SELF_DELAY } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 
 let lab: ChannelLab;
@@ -61,7 +61,8 @@ const heightOf = async (txid: string): Promise<number> => {
 
 /** Mines one block at a time until `done`; returns the height at which it held. */
 async function mineUntilAt(what: string, done: () => boolean, max: number): Promise<number> {
-  await lab.mineUntil(what, done, max, 300);
+  // A deadline's force close starts while the block is handled and is stored a moment later: up to 100 ms more per block.
+  await lab.mineUntil(what, done, max, 100);
   return lab.btcd.height();
 }
 
@@ -98,19 +99,19 @@ describe('HTLC deadlines: a stalling peer does not keep the HTLC', () => {
     await lab.mineUntil('the HTLC-success transaction confirmed', async () => {
       success = await spendsCommitment();
       return success !== undefined && (await rawTx(success)).blockhash !== undefined;
-    }, 8, 300);
+    }, 8, 100);
     expect(await heightOf(success!)).toBeLessThan(expiry);
     expect((await rawTx(success!)).vin[0]!.txinwitness).toContain(hex(inv.preimage));
 
-    // to_self_delay (144) on the HTLC-success output, then the payee's wallet holds the HTLC, less the fees it paid.
-    await lab.btcd.generate(140);
-    await lab.mineUntil('the payee resolved everything', () => summary(payee, id).phase === 'closed', 30, 100);
+    // to_self_delay (LAB_TO_SELF_DELAY) on the HTLC-success output, then the payee's wallet holds the HTLC, less the fees it paid.
+    await lab.mine(LAB_TO_SELF_DELAY - 2);
+    await lab.mineUntil('the payee resolved everything', () => summary(payee, id).phase === 'closed', 30, 0);
     const fees = await lab.fees(summary(payee, id).sweepTxids);
     expect(await lab.walletBalance(payee)).toBe(startPayee + HTLC / 1000n - fees);
 
     // The payer comes back and learns the preimage from the chain: its payment succeeded.
     const back = lab.startNode('payer1');
-    await lab.mineUntil('the payer sees its payment settled on chain', () => back.payments.get(inv.paymentHash)?.state === 'succeeded', 20, 200);
+    await lab.mineUntil('the payer sees its payment settled on chain', () => back.payments.get(inv.paymentHash)?.state === 'succeeded', 20, 100);
     expect(hex(back.payments.get(inv.paymentHash)!.preimage!)).toBe(hex(inv.preimage));
   }, 300_000);
 
@@ -141,15 +142,15 @@ describe('HTLC deadlines: a stalling peer does not keep the HTLC', () => {
         if (tx.vin.some((i) => i.txid === s.closingTxid) && tx.locktime === expiry && tx.blockhash) return true;
       }
       return false;
-    }, 8, 300);
+    }, 8, 100);
     // The on-chain timeout fails the payment once it is CLOSE_DEPTH deep (its wording, "not committed before the peer disconnected", is the payments layer's).
-    await lab.mineUntil('the payment failed', () => payer.payments.get(inv.paymentHash)!.state === 'failed', 8, 300);
+    await lab.mineUntil('the payment failed', () => payer.payments.get(inv.paymentHash)!.state === 'failed', 8, 100);
     const p = await paying;
     expect(p instanceof Error || p.state === 'failed').toBe(true);
     expect(payer.payments.get(inv.paymentHash)!.state).toBe('failed');
 
-    await lab.btcd.generate(140);
-    await lab.mineUntil('the payer resolved everything', () => summary(payer, id).phase === 'closed', 30, 100);
+    await lab.mine(LAB_TO_SELF_DELAY - 2);
+    await lab.mineUntil('the payer resolved everything', () => summary(payer, id).phase === 'closed', 30, 0);
     const commitFee = await lab.fee(s.closingTxid!);
     const fundingFee = await lab.fee(fundingTxid);
     const fees = await lab.fees(summary(payer, id).sweepTxids);

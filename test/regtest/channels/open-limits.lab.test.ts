@@ -148,7 +148,7 @@ describe('inbound open caps', () => {
       return status(txid);
     };
     await w.connect(v.nodeId, '127.0.0.1', v.p2pPort!);
-    await lab.mineUntil('V forgets the unfunded channels', () => unfunded.every((id) => v.channels!.get(fromHex(id))!.phase === 'closed'), 15, 200);
+    await lab.mineUntil('V forgets the unfunded channels', () => unfunded.every((id) => v.channels!.get(fromHex(id))!.phase === 'closed'), 15, 0);
     expect((await lab.btcd.height()) - startHeight).toBeGreaterThanOrEqual(10);
     for (const id of unfunded) {
       expect(v.channels!.get(fromHex(id))!.closeReason).toBe('funding not confirmed within 10 blocks');
@@ -156,7 +156,7 @@ describe('inbound open caps', () => {
     }
     const fundingTxids = unfunded.map((id) => v.channels!.get(fromHex(id))!.fundingTxid);
     polled.length = 0;
-    await lab.mineUntil('three more blocks', () => false, 3, 200).catch(() => undefined);
+    await lab.mineUntil('three more blocks', () => false, 3, 0).catch(() => undefined);
     expect(polled.filter((t) => fundingTxids.includes(t))).toEqual([]);
     await wellBehaved();
   }, 180_000);

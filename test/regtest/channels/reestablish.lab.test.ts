@@ -98,7 +98,7 @@ describe('channel_reestablish: lies and real data loss', () => {
     expect(s.closeKind).toBe('local');
     expect(s.closeReason).toMatch(/^channel_reestablish: next_revocation_number \d+ is ahead of our commitment \d+ without the secret that would prove it$/);
     await waitFor('our commitment reaches the mempool', () => inMempoolOrChain(s.closingTxid!));
-    await lab.mineUntil('our commitment confirmed', async () => (await lab.btcd.rpc.call<{ confirmations?: number }>('getrawtransaction', s.closingTxid!, 1)).confirmations! > 0, 3, 200);
+    await lab.mineUntil('our commitment confirmed', async () => (await lab.btcd.rpc.call<{ confirmations?: number }>('getrawtransaction', s.closingTxid!, 1)).confirmations! > 0, 3, 100);
     expect(liarBroadcasts).not.toContain(s.closingTxid);
     failed = { a, liar, id, inbox };
   }, 120_000);
@@ -175,8 +175,8 @@ describe('channel_reestablish: lies and real data loss', () => {
     // A fails the channel on B's stale numbers (and on B's error) and broadcasts its latest commitment.
     await waitFor('A broadcasts', () => summary(a, id).closingTxid !== undefined);
     const aCommitment = summary(a, id).closingTxid!;
-    await lab.mineUntil('B sees the peer commitment', () => summary(b, id).closingTxid === aCommitment, 5, 200);
-    await lab.mineUntil('B swept its to_remote and forgot the channel', () => summary(b, id).phase === 'closed', 20, 200);
+    await lab.mineUntil('B sees the peer commitment', () => summary(b, id).closingTxid === aCommitment, 5, 0);
+    await lab.mineUntil('B swept its to_remote and forgot the channel', () => summary(b, id).phase === 'closed', 20, 0);
     expect(bBroadcasts.filter((t) => t !== summary(b, id).sweepTxids[0])).toEqual([]);
     expect(summary(b, id).sweepTxids).toHaveLength(1);
     // B gets its balance of the latest state, which only A had, less its sweep's fee.

@@ -105,8 +105,9 @@ describe('lnnode <-> LDK channels', () => {
     try {
       for (const [satPerVb, perKw] of [[10, 2500], [3, 750]] as const) {
         lab.esplora.setFeeRate(satPerVb);
-        // LDK refuses a rate under its own floor, which it derives from its cached estimate (refreshed every 10 s): let it see the new one first.
-        await Bun.sleep(11_000);
+        // LDK refuses a rate under its own floor, which it derives from its cached estimate: let it see the new one first
+        // (its /sync is ldk-node's sync_wallets, which updates the fee rate cache before the wallets).
+        await ldk.api('POST', '/sync');
         await lab.mineUntil(`lnnode's commitment at ${perKw} sat/kw`, () => node.channels!.get(toLdk)!.feeratePerKw === perKw, 10, 500);
         const inv = await ldkInvoice(5_000_001n, `after update_fee ${perKw}`);
         const p = await node.payments.pay(inv.invoice);
@@ -124,7 +125,7 @@ describe('lnnode <-> LDK channels', () => {
   test('lnnode closes its channel to LDK cooperatively; its output pays exactly its balance less the fee', async () => {
     const ours = node.channels!.get(toLdk)!;
     const { closingTxid } = await node.channels!.close(toLdk);
-    await lab.mineUntil('closed in lnnode', () => node.channels!.get(toLdk)!.phase === 'closed');
+    await lab.mineUntil('closed in lnnode', () => node.channels!.get(toLdk)!.phase === 'closed', 60, 0);
     const fee = await lab.fee(closingTxid);
     const outs = (await lab.outputs(closingTxid)).sort((x, y) => (x < y ? -1 : 1));
     const toLdkSat = ours.remoteBalanceMsat / 1000n;
@@ -186,7 +187,7 @@ describe('lnnode <-> LDK channels', () => {
     const theirs = (await ldkChannels()).find((c) => c.channel_id === hex(fromLdk))!;
     await ldk.api('POST', '/close_channel', { user_channel_id: theirs.user_channel_id, node_id: hex(node.nodeId) });
     await waitFor('lnnode sees the mutual close', () => node.channels!.get(fromLdk)!.closeKind === 'mutual', LDK_WAIT_MS);
-    await lab.mineUntil('closed in lnnode', () => node.channels!.get(fromLdk)!.phase === 'closed', 40, 500);
+    await lab.mineUntil('closed in lnnode', () => node.channels!.get(fromLdk)!.phase === 'closed', 40, 0);
     const closingTxid = node.channels!.get(fromLdk)!.closingTxid!;
     const fee = await lab.fee(closingTxid);
     const outs = (await lab.outputs(closingTxid)).sort((x, y) => (x < y ? -1 : 1));
@@ -230,7 +231,7 @@ describe('lnnode <-> LDK channels', () => {
       else console.log(`LDK force close: ${kind === 'remote' ? "LDK's" : "lnnode's"} commitment was mined`);
       // Our to_local waits for the to_self_delay LDK asked for; to_remote is ours at once.
       if (kind === 'local') await lab.btcd.generate(remoteDelay(opened.channelId));
-      await lab.mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed', 40, 500);
+      await lab.mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed', 40, 0);
       const sweeps = node.channels!.get(opened.channelId)!.sweepTxids;
       expect(sweeps).toHaveLength(1);
       const fundingFee = await lab.fee(opened.fundingTxid);

@@ -216,7 +216,7 @@ describe('lnnode <-> lnd channels', () => {
     const ours = node.channels!.get(fromHex(lndFunded.channelId))!;
     void lnd.rest('DELETE', `/v1/channels/${lndFunded.fundingTxid}/${lndFunded.fundingVout}`).catch(() => undefined);
     await waitFor('lnnode sees the mutual close', () => node.channels!.get(fromHex(lndFunded.channelId))!.closeKind === 'mutual', LND_WAIT_MS);
-    await lab.mineUntil('closed in lnnode', () => node.channels!.get(fromHex(lndFunded.channelId))!.phase === 'closed', 40, 500);
+    await lab.mineUntil('closed in lnnode', () => node.channels!.get(fromHex(lndFunded.channelId))!.phase === 'closed', 40, 0);
     expect(await lab.walletBalance(node)).toBe(before + ours.localBalanceMsat / 1000n);
   }, 120_000);
 
@@ -244,7 +244,7 @@ describe('lnnode <-> lnd channels', () => {
       // Our to_local waits for the to_self_delay lnd asked for; to_remote is ours at once.
       const delay = closer === 'lnnode' ? lndDelay(opened.channelId) : 0;
       if (delay) await lab.btcd.generate(delay);
-      await lab.mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed', 40, 500);
+      await lab.mineUntil('closed in lnnode', () => node.channels!.get(opened.channelId)!.phase === 'closed', 40, 0);
       const sweeps = node.channels!.get(opened.channelId)!.sweepTxids;
       expect(sweeps).toHaveLength(1);
       const fundingFee = await lab.fee(opened.fundingTxid);

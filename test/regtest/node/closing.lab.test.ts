@@ -16,7 +16,7 @@ import { type Msat, msat, sat } from '../../../src/bolt/units.ts';
 import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
 import { channelSecrets } from '../../../src/node/channels/secrets.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
-import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { ANCHOR_SAT, ChannelLab, LAB_TO_SELF_DELAY } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 
 let lab: ChannelLab;
@@ -74,7 +74,7 @@ describe.each(['static_remotekey', 'anchors'] as const)('closing lnnode <-> lnno
       expect(await lab.btcd.rpc.call<string[]>('getrawmempool')).toContain(closingTxid);
       await waitFor('both sides closing', () => summary(a, ch.id).closingTxid === closingTxid && summary(b, ch.id).closingTxid === closingTxid);
       expect(summary(a, ch.id).closeKind).toBe('mutual');
-      await lab.mineUntil('channel forgotten on both sides', closed(ch.id));
+      await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 60, 0);
       const closeFee = await lab.fee(closingTxid);
       const outs = (await lab.outputs(closingTxid)).sort((x, y) => (x < y ? -1 : 1));
       // The fee read from the transaction includes the sub-satoshi remainders of both balances (BOLT 3 rounds each down).
@@ -92,13 +92,13 @@ describe.each(['static_remotekey', 'anchors'] as const)('closing lnnode <-> lnno
       const other = who === a ? b : a;
       const { closingTxid } = await who.channels!.close(fromHex(ch.id), { force: true });
       expect(summary(who, ch.id).closeKind).toBe('local');
-      await lab.btcd.generate(1);
+      await lab.mine(1);
       await waitFor('the other side sees their commitment', () => summary(other, ch.id).closeKind === 'remote');
-      // The closer's to_local waits 144 blocks (the to_self_delay the other side asked for).
-      await lab.mineUntil('to_remote swept', () => summary(other, ch.id).sweepTxids.length === 1, 10);
+      // The closer's to_local waits LAB_TO_SELF_DELAY blocks (the to_self_delay the other side asked for).
+      await lab.mineUntil('to_remote swept', () => summary(other, ch.id).sweepTxids.length === 1, LAB_TO_SELF_DELAY - 4, 0);
       expect(summary(who, ch.id).sweepTxids).toEqual([]);
-      await lab.btcd.generate(140);
-      await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 30);
+      await lab.mine(LAB_TO_SELF_DELAY - 4);
+      await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 30, 0);
       expect(summary(who, ch.id).sweepTxids).toHaveLength(1);
       const commitFee = await lab.fee(closingTxid);
       const fundingFee = await lab.fee(ch.fundingTxid);
@@ -143,7 +143,7 @@ describe.each(['static_remotekey', 'anchors'] as const)('closing lnnode <-> lnno
         await Bun.sleep(200);
         const who = closer === 'funder' ? a : b;
         const { closingTxid } = await who.channels!.close(fromHex(ch.id), { force: true });
-        await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 400, 50);
+        await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 120, 0);
         const p = await paying;
         if (closer === 'fundee') {
           // A learnt the preimage from B's HTLC-success transaction on chain.
@@ -179,8 +179,8 @@ describe.each(['static_remotekey', 'anchors'] as const)('closing lnnode <-> lnno
     await lab.settled(a, b, ch.id);
     lab.stopNode(b);
     await lab.btcd.rpc.call('sendrawtransaction', Buffer.from(serializeTx(old.tx)).toString('hex'));
-    await lab.mineUntil('A sees the revoked commitment', () => summary(a, ch.id).closeKind === 'revoked', 5);
-    await lab.mineUntil('A swept everything and forgot the channel', () => summary(a, ch.id).phase === 'closed', 30);
+    await lab.mineUntil('A sees the revoked commitment', () => summary(a, ch.id).closeKind === 'revoked', 5, 0);
+    await lab.mineUntil('A swept everything and forgot the channel', () => summary(a, ch.id).phase === 'closed', 30, 0);
     const sweeps = summary(a, ch.id).sweepTxids;
     expect(sweeps.length).toBe(2); // its own to_remote and B's to_local through the revocation key
     const commitFee = await lab.fee(old.txid);
