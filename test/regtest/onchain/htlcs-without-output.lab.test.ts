@@ -74,11 +74,14 @@ describe('HTLCs the commitment on chain does not resolve', () => {
     expect(state(large)).toBe('in_flight');
 
     // After its expiry A times the large HTLC out; the payment waits until that is deep.
+    // The HTLC-timeout spends the HTLC's output (to_local's sweep, after a short lab to_self_delay, may confirm first).
+    const htlcVout = (await decoded(lab, closingTxid)).vout.findIndex((o) => Math.round(o.value * 1e8) === Number(HTLC_MSAT / 1000n));
+    expect(htlcVout).toBeGreaterThanOrEqual(0);
     let timeoutTxid: string | undefined;
     await lab.mineUntil('the HTLC-timeout transaction confirmed', async () => {
       for (const t of summary(a, id).sweepTxids) {
         const tx = await decoded(lab, t);
-        if (tx.vin.some((i) => i.txid === closingTxid) && (tx.confirmations ?? 0) > 0) timeoutTxid = t;
+        if (tx.vin.some((i) => i.txid === closingTxid && i.vout === htlcVout) && (tx.confirmations ?? 0) > 0) timeoutTxid = t;
       }
       return timeoutTxid !== undefined;
     }, 40, 100);
