@@ -92,6 +92,29 @@ describe('lnnode <-> lnnode', () => {
     expect(hex(gotA[299]!.payload)).toBe(hex(payload(299, MAX_CUSTOM_PAYLOAD)));
   }, 30_000);
 
+  test('a dial that fails at once rejects connect() and leaves no unhandled rejection behind (the daemon would exit on one)', async () => {
+    const a = node();
+    const gone = node();
+    const port = gone.port;
+    gone.m.stop();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (let i = 0; i < 5; i++) await expect(a.m.connect(gone.id, '127.0.0.1', port)).rejects.toThrow('cannot connect');
+      // A listener that takes the connection and drops it at once, before any handshake.
+      const rude = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open: (s) => s.terminate(), data: () => {} } });
+      try {
+        for (let i = 0; i < 20; i++) await expect(a.m.connect(gone.id, '127.0.0.1', rude.port)).rejects.toThrow();
+      } finally {
+        rude.stop(true);
+      }
+      await Bun.sleep(50);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
   test('bad custom sends get clear errors', async () => {
     const a = node();
     const b = node();

@@ -158,6 +158,9 @@ export class PeerManager {
     }
     if (this.live.get(key)?.session.initialized) return;
     const ready = this.waitInit(key);
+    // The connection can fail (and reject `ready`) while Bun.connect is still pending: mark it handled here so a
+    // dropped dial never becomes an unhandled rejection (which ends the process); the caller still gets it below.
+    ready.catch(() => {});
     await Bun.connect<NoiseSocketData>({
       hostname: host,
       port,
