@@ -5,21 +5,29 @@
  * the recorded start time (one entry is made to look reused and must be
  * left alone), and removes .lab/. A second `lab up` meanwhile is refused.
  */
-import { afterAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LAB_DIR, readState, signalVerified, stillRunning, writeState, type RecordedProcess } from '../../lab/sandbox/state.ts';
 import { cleanStale } from '../../lab/sandbox/up.ts';
+import { holdSandbox } from './sandbox-lock.ts';
 
 const REPO = resolve(import.meta.dir, '../../..');
 const LAB = resolve(REPO, 'test/lab/cli.ts');
 const bystander = Bun.spawn(['sleep', '120']);
 let up: Bun.Subprocess<'ignore', 'pipe', 'pipe'> | undefined;
 
+// The other sandbox lab file may be running: one .lab/ for both.
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await holdSandbox();
+}, 11 * 60_000);
+
 afterAll(async () => {
   bystander.kill('SIGKILL');
   up?.kill('SIGKILL');
   await cleanStale();
+  release?.();
 });
 
 const lab = (...args: string[]) => Bun.spawnSync([process.execPath, LAB, ...args], { cwd: REPO, stdout: 'pipe', stderr: 'pipe' });

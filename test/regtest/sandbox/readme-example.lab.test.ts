@@ -9,12 +9,13 @@
  * Afterwards nothing of the sandbox is left: no .lab/, none of its
  * processes.
  */
-import { afterAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LAB_DIR, readState, stillRunning, type RecordedProcess } from '../../lab/sandbox/state.ts';
 import { cleanStale } from '../../lab/sandbox/up.ts';
+import { holdSandbox } from './sandbox-lock.ts';
 
 const REPO = resolve(import.meta.dir, '../../..');
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');
@@ -45,6 +46,12 @@ let labUp: Bun.Subprocess<'ignore', 'pipe', 'pipe'> | undefined;
 let shell: Bun.Subprocess<'pipe', 'pipe', 'pipe'> | undefined;
 let recorded: RecordedProcess[] = [];
 
+// The other sandbox lab file may be running: one .lab/ for both.
+let release: (() => void) | undefined;
+beforeAll(async () => {
+  release = await holdSandbox();
+}, 11 * 60_000);
+
 afterAll(async () => {
   shell?.kill('SIGKILL');
   if (labUp && labUp.exitCode === null) {
@@ -53,6 +60,7 @@ afterAll(async () => {
   }
   await cleanStale();
   rmSync(work, { recursive: true, force: true });
+  release?.();
 });
 
 /** Reads a stream until `pattern` appears; returns all text so far. */
