@@ -41,7 +41,7 @@ for (let i = 0; i < argv.length; i++) {
   else names.push(a);
 }
 // bunfig.toml's [test] timeout is not applied by this Bun (a test stops at 5 s): CPU-bound unit tests on a
-// loaded 2-core machine need longer, so the runner passes the intended 30 s unless told otherwise.
+// loaded 2-core machine need longer, so the runner passes the intended 30 s (unit and lab files) unless told otherwise.
 if (!bunFlags.includes('--timeout')) bunFlags.push('--timeout', '30000');
 if (!Number.isInteger(jobs) || jobs < 1) {
   console.error(`--jobs: expected a whole number of at least 1, got "${jobs}"`);
@@ -126,6 +126,7 @@ if (labFiles.length) {
     jobs,
     outDir: labDir,
     timeoutMs: Number(process.env.LNNODE_LAB_FILE_TIMEOUT_MS ?? 20 * 60_000),
+    bunFlags,
     onDone(r) {
       timings.push(r);
       const fileCases = existsSync(r.reportPath) ? testCases(readFileSync(r.reportPath, 'utf8')) : [];

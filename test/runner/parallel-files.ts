@@ -27,6 +27,8 @@ export interface ParallelOptions {
   jobs: number;
   outDir: string;
   timeoutMs: number;
+  /** Passed to each file's bun test (-t patterns, --timeout). */
+  bunFlags?: readonly string[];
   /** Called as each file ends, in the order they end. */
   onDone(r: FileRun): void;
   /** Called as each file starts. */
@@ -56,7 +58,7 @@ function runOne(file: string, o: ParallelOptions): Promise<FileRun> {
   const reportPath = `${base}.xml`;
   const fd = openSync(logPath, 'w');
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['test', `./${file}`, '--reporter=junit', `--reporter-outfile=${reportPath}`], { stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, ['test', `./${file}`, ...(o.bunFlags ?? []), '--reporter=junit', `--reporter-outfile=${reportPath}`], { stdio: ['ignore', fd, fd] });
   let timedOut = false;
   const term = setTimeout(() => {
     timedOut = true;
