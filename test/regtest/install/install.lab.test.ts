@@ -27,6 +27,35 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Starts `lnnode` on loopback ports and returns once it logged "ready", with its log so far; `drain` keeps reading stderr after. */
+async function startReady(lnnode: string, dataDir: string, runEnv: Record<string, string>, what: string) {
+  const p = Bun.spawn([lnnode, '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${await freePort()}`, '--rpc-listen', `127.0.0.1:${await freePort()}`], {
+    cwd: tmp,
+    env: runEnv,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
+  spawned.push(p);
+  let log = '';
+  const reader = p.stderr.getReader();
+  await waitFor(
+    `${what} to be ready`,
+    async () => {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`lnnode exited: ${log}`);
+      log += new TextDecoder().decode(value);
+      return log.includes('"msg":"ready"');
+    },
+    30_000,
+  );
+  const drain = (): void => {
+    void reader.read().then(function more(r): unknown {
+      return r.done ? undefined : reader.read().then(more);
+    });
+  };
+  return { p, log, drain };
+}
+
 function sh(cmd: string[], cwd: string, extraEnv: Record<string, string> = {}): string {
   const r = Bun.spawnSync(cmd, { cwd, env: { ...env, ...extraEnv }, stdout: 'pipe', stderr: 'pipe' });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')} exited ${r.exitCode}:\n${r.stdout}\n${r.stderr}`);
@@ -47,34 +76,14 @@ describe.skipIf(!NODE || !NPM)('install', () => {
     expect(sh([lnnode, '--version'], tmp)).toBe(`lnnode ${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version} (bun 1.4.5)\n`);
 
     const dataDir = join(tmp, 'node1');
-    const p = Bun.spawn([lnnode, '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${await freePort()}`, '--rpc-listen', `127.0.0.1:${await freePort()}`], {
-      cwd: tmp,
-      env,
-      stdout: 'ignore',
-      stderr: 'pipe',
-    });
-    spawned.push(p);
-    let log = '';
-    const reader = p.stderr.getReader();
-    await waitFor(
-      'the installed lnnode to be ready',
-      async () => {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`lnnode exited: ${log}`);
-        log += new TextDecoder().decode(value);
-        return log.includes('"msg":"ready"');
-      },
-      30_000,
-    );
+    const { p, log, drain } = await startReady(lnnode, dataDir, env, 'the installed lnnode');
     const nodeId = /"msg":"starting"[^\n]*"nodeId":"([0-9a-f]{66})"/.exec(log)?.[1];
     const info = JSON.parse(sh([cli, '--data-dir', dataDir, '--json', 'getinfo'], tmp));
     expect(info).toMatchObject({ node_pubkey: nodeId, network: 'regtest', chain_source: 'none' });
     // The wrapper passes SIGTERM on: the daemon stops cleanly and its exit code comes back.
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
-    void reader.read().then(function drain(r): unknown {
-      return r.done ? undefined : reader.read().then(drain);
-    });
+    drain();
   }, 120_000);
 
   test('npm run build: single-file lnnode and lnnode-cli start a node and answer getinfo', async () => {
@@ -85,33 +94,13 @@ describe.skipIf(!NODE || !NPM)('install', () => {
     // Only the two files, away from the sources and node_modules.
     const runEnv = { PATH: '/usr/bin:/bin', HOME: tmp };
     const dataDir = join(tmp, 'node-compiled');
-    const p = Bun.spawn([join(bin, 'lnnode'), '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${await freePort()}`, '--rpc-listen', `127.0.0.1:${await freePort()}`], {
-      cwd: tmp,
-      env: runEnv,
-      stdout: 'ignore',
-      stderr: 'pipe',
-    });
-    spawned.push(p);
-    let log = '';
-    const reader = p.stderr.getReader();
-    await waitFor(
-      'the compiled lnnode to be ready',
-      async () => {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`lnnode exited: ${log}`);
-        log += new TextDecoder().decode(value);
-        return log.includes('"msg":"ready"');
-      },
-      30_000,
-    );
+    const { p, log, drain } = await startReady(join(bin, 'lnnode'), dataDir, runEnv, 'the compiled lnnode');
     const r = Bun.spawnSync([join(bin, 'lnnode-cli'), '--data-dir', dataDir, '--json', 'getinfo'], { cwd: tmp, env: runEnv, stdout: 'pipe', stderr: 'pipe' });
     expect([r.exitCode, r.stderr.toString()]).toEqual([0, '']);
     expect(JSON.parse(r.stdout.toString())).toMatchObject({ node_pubkey: /"nodeId":"([0-9a-f]{66})"/.exec(log)?.[1], network: 'regtest' });
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
-    void reader.read().then(function drain(x): unknown {
-      return x.done ? undefined : reader.read().then(drain);
-    });
+    drain();
   }, 120_000);
 
   test('npm ci --omit=dev && npm start: no dev dependencies, bun from the runtime dependencies', () => {
