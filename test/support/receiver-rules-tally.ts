@@ -10,9 +10,9 @@
  * fails the run (rows one named checker lacks are counted and listed). A checker that did not run in this run (a unit-only run)
  * leaves its rows "not run", which is said but does not fail.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { RULES, statusKind } from '../regtest/rules/receiver-rules.ts';
+import { type LabGroup, RULES, statusKind } from '../regtest/rules/receiver-rules.ts';
 
 export const RESULTS_DIR = resolve(import.meta.dir, '../../.test-results');
 
@@ -23,9 +23,35 @@ export interface CheckerReport {
   implemented: string[];
   /** How each row it ran did. */
   results: Record<string, 'passed' | 'failed'>;
+  /**
+   * The lab groups this report covers. The lab table is split over several
+   * files (one daemon each, so the runner can run them side by side); a row
+   * counts as checked by the lab only where a report of its group ran.
+   */
+  groups?: LabGroup[];
 }
 
-const partFile = (c: Checker): string => join(RESULTS_DIR, `receiver-rules-${c}.json`);
+/** One report per checker, and for the lab one per lab file (`part`). */
+const partFile = (c: Checker, part?: string): string => join(RESULTS_DIR, `receiver-rules-${c}${part ? `-${part}` : ''}.json`);
+
+/** The reports of checker `c` written at or after `since`, merged into one (the lab's parts cover disjoint groups). */
+function readChecker(c: Checker, since: number): CheckerReport | undefined {
+  if (!existsSync(RESULTS_DIR)) return undefined;
+  const files = readdirSync(RESULTS_DIR).filter((f) => f === `receiver-rules-${c}.json` || (f.startsWith(`receiver-rules-${c}-`) && f.endsWith('.json')));
+  let merged: CheckerReport | undefined;
+  for (const f of files) {
+    const path = join(RESULTS_DIR, f);
+    if (statSync(path).mtimeMs < since) continue;
+    const r = JSON.parse(readFileSync(path, 'utf8')) as CheckerReport;
+    merged ??= { implemented: [], results: {}, groups: [] };
+    merged.implemented.push(...r.implemented);
+    Object.assign(merged.results, r.results);
+    // A report without groups (the unit table, or an older lab file) covers every row its checker names.
+    if (!r.groups || !merged.groups) merged.groups = undefined;
+    else merged.groups.push(...r.groups);
+  }
+  return merged;
+}
 
 export interface Tally {
   tested: number;
@@ -39,9 +65,9 @@ export interface Tally {
 }
 
 /** Writes one checker's report, then the merged tally. */
-export function writeCheckerReport(c: Checker, r: CheckerReport): Tally {
+export function writeCheckerReport(c: Checker, r: CheckerReport, part?: string): Tally {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(partFile(c), JSON.stringify(r, null, 1));
+  writeFileSync(partFile(c, part), JSON.stringify(r, null, 1));
   const t = tallyReceiverRules();
   writeFileSync(join(RESULTS_DIR, 'receiver-rules.json'), JSON.stringify(t, null, 1));
   return t;
@@ -50,10 +76,7 @@ export function writeCheckerReport(c: Checker, r: CheckerReport): Tally {
 /** Merges the checker reports written at or after `since` (ms since 1970; all when 0). */
 export function tallyReceiverRules(since = 0): Tally {
   const parts: Partial<Record<Checker, CheckerReport>> = {};
-  for (const c of ['lab', 'unit'] as const) {
-    const f = partFile(c);
-    if (existsSync(f) && statSync(f).mtimeMs >= since) parts[c] = JSON.parse(readFileSync(f, 'utf8')) as CheckerReport;
-  }
+  for (const c of ['lab', 'unit'] as const) parts[c] = readChecker(c, since);
   const t: Tally = { tested: 0, na: 0, pending: 0, untested: 0, failed: 0, notRun: 0, names: { pending: [], untested: [], failed: [], notRun: [], missing: [] } };
   for (const row of RULES) {
     const kind = statusKind(row.status);
@@ -74,7 +97,7 @@ export function tallyReceiverRules(since = 0): Tally {
     let failed = false;
     for (const c of checkers) {
       const p = parts[c];
-      if (!p) continue;
+      if (!p || (c === 'lab' && p.groups && !p.groups.includes(row.lab!))) continue;
       ran++;
       if (!p.implemented.includes(row.id)) {
         t.names.missing.push(`${row.id} (${c})`);

@@ -26,6 +26,12 @@ import { writeCheckerReport } from '../../support/receiver-rules-tally.ts';
 export const LIMITS = { closingNegotiationTimeoutMs: 3_000, unfundedForgetBlocks: 30 };
 
 export class Table {
+  /**
+   * `groups`: the lab groups this file runs (each lab file of the table has
+   * its own daemon and chain, and its own report for the tally).
+   */
+  constructor(readonly groups: LabGroup[]) {}
+
   lab!: ChannelLab;
   victim!: Victim;
   readonly implemented = new Set<string>();
@@ -33,7 +39,7 @@ export class Table {
   private readonly peers: HostilePeer[] = [];
 
   async start(): Promise<void> {
-    this.lab = await ChannelLab.start('receiver-rules');
+    this.lab = await ChannelLab.start(`receiver-rules-${this.groups.join('-')}`);
     // Mature coinbases for the funding transactions the hostile peers pay (one each).
     await this.lab.btcd.generate(60);
     this.victim = await Victim.start(this.lab, { limits: LIMITS });
@@ -44,7 +50,7 @@ export class Table {
 
   async stop(): Promise<void> {
     for (const p of this.peers) await p.disconnect();
-    writeCheckerReport('lab', { implemented: [...this.implemented], results: this.results });
+    writeCheckerReport('lab', { implemented: [...this.implemented], results: this.results, groups: this.groups }, this.groups.join('-'));
     await this.victim?.stop();
     await this.lab?.stop();
   }
@@ -58,7 +64,7 @@ export class Table {
   /** Registers row `id` of `group`: a test named after the row; its outcome goes to the tally. */
   row(group: LabGroup, id: string, f: () => Promise<void>, timeoutMs = 30_000): void {
     const r = ruleById(id);
-    if (r.status !== 'tested' || r.lab !== group) throw new Error(`row ${id} is not a tested row of lab group ${group}`);
+    if (r.status !== 'tested' || r.lab !== group || !this.groups.includes(group)) throw new Error(`row ${id} is not a tested row of lab group ${group}`);
     this.implemented.add(id);
     test(
       `${id}: ${r.quote.at(-1)!.slice(0, 100)}`,
