@@ -11,6 +11,7 @@ import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT } from '../bolt/bolt2/channel/safet
 import { msat } from '../bolt/units.ts';
 import { type ChannelPolicy } from '../bolt/bolt2/channel/open.ts';
 import { type ChannelLimits } from './channels/limits.ts';
+import { type Limits } from './limits.ts';
 import { LOG_FORMATS, type Level, type LogFormat } from './log.ts';
 import { type Network } from './identity.ts';
 import { isNetwork, NETWORKS } from './networks.ts';
@@ -63,6 +64,8 @@ export interface DaemonConfig {
   pingTimeoutMs?: number;
   /** Events a stream subscriber may fall behind before it is closed (subscription.ts); SUBSCRIBER_QUEUE_LIMIT by default. */
   subscriberQueueLimit?: number;
+  /** Peer-layer limits (limits.ts) a test raises or lowers; the defaults otherwise. */
+  peerLimits?: Partial<Limits>;
 }
 
 export class ConfigError extends Error {

@@ -120,6 +120,7 @@ export class LightningNode {
       pingIntervalMs: config.pingIntervalMs,
       pingTimeoutMs: config.pingTimeoutMs,
       subscriberQueueLimit: config.subscriberQueueLimit,
+      limits: config.peerLimits,
     });
     this.peers.onPeerEvent((e) => {
       if (e.kind === 'online') this.addressBook.markConnected(e.peer, Math.floor(Date.now() / 1000));

@@ -15,6 +15,7 @@ import { hex } from '../../src/bolt/bytes.ts';
 import { DEFAULT_API_LIMITS } from '../../src/rpc/limits.ts';
 import { streamsOf } from '../../src/rpc/feed.ts';
 import { EVENT_OVERHEAD_BYTES } from '../../src/node/subscription.ts';
+import { type Limits } from '../../src/node/limits.ts';
 import { type ApiLimitsOverride } from '../../src/rpc/limits.ts';
 import { type NodeWithApi, startNodeWithApi } from './node-with-api.ts';
 import { envelope, PATHS, type RawCall, rawGrpcCall } from './raw-grpc.ts';
@@ -24,16 +25,19 @@ afterAll(async () => {
   for (const f of cleanup.reverse()) await f();
 });
 
-async function start(limits?: ApiLimitsOverride): Promise<NodeWithApi> {
-  const r = await startNodeWithApi({}, { limits });
+async function start(limits?: ApiLimitsOverride, peerLimits?: Partial<Limits>): Promise<NodeWithApi> {
+  const r = await startNodeWithApi({ peerLimits }, { limits });
   cleanup.push(() => r.stop());
   return r;
 }
 
-/** Two nodes, A connected to B; custom messages flow A → B. */
+/**
+ * Two nodes, A connected to B; custom messages flow A → B, with B's per-peer
+ * custom budget raised (at the default 1 MiB/s the 26 MB flood takes 26 s).
+ */
 async function pair(limits?: ApiLimitsOverride): Promise<{ a: NodeWithApi; b: NodeWithApi }> {
   const a = await start();
-  const b = await start(limits);
+  const b = await start(limits, { customInboundBytesPerSecond: 64 * 1024 * 1024 });
   await a.node.connect(b.node.nodeId, '127.0.0.1', b.node.p2pPort!, false);
   return { a, b };
 }
