@@ -1,6 +1,6 @@
 /**
  * The test command. `npm test`: type check, the unit set (all of test/
- * but test/regtest/: no lab peer, no Go, no Rust) in one `bun test`, then
+ * but test/regtest/: no lab peer, no Go, no Rust) in two `bun test` processes, then
  * the lab set (test/regtest/), each file in its own process, two at a time,
  * after building only the lab peers those files declare (`// lab-peers:`,
  * see runner/plan.ts). Ends with the per-BOLT tally of the specification
@@ -14,12 +14,13 @@
  * error, without being run; a failing lab file's whole output is printed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestCase, tally, testCases, vectorsPerBolt } from './runner/junit.ts';
 import { allTests, type LabPeer, peersOf, REPO, select } from './runner/plan.ts';
 import { type FileRun, runInParallel } from './runner/parallel-files.ts';
 import { receiverRulesSummary } from './support/receiver-rules-tally.ts';
+import { runUnitShards } from './runner/unit-shards.ts';
 
 const bun = process.execPath;
 const run = (cmd: string, args: string[]): number => spawnSync(cmd, args, { stdio: 'inherit', cwd: REPO }).status ?? 1;
@@ -65,8 +66,8 @@ if (tsc !== 0) {
 }
 
 const results = '.test-results';
-rmSync(join(results, 'unit.xml'), { force: true });
 mkdirSync(results, { recursive: true });
+for (const f of readdirSync(results)) if (/^unit(-\d+)?\.(xml|log)$/.test(f)) rmSync(join(results, f), { force: true });
 const startedAt = Date.now();
 const cases: TestCase[] = [];
 /** Files that failed outside any test case (a crash, a timeout, a peer not built, a hook that threw). */
@@ -76,16 +77,19 @@ const failFile = (file: string, why: string): void => {
   cases.push({ name: `${file}: ${why}`, file, outcome: 'failed', seconds: 0 });
 };
 
-// ---- the unit set: one process, no lab
+// ---- the unit set: no lab, `jobs` bun processes side by side (runner/unit-shards.ts)
 if (unitFiles.length) {
-  const report = join(results, 'unit.xml');
-  console.log(`== unit tests (${unitFiles.length} files)`);
+  console.log(`== unit tests (${unitFiles.length} files, ${Math.min(jobs, unitFiles.length)} processes)`);
   const t0 = performance.now();
-  const code = run(bun, ['test', ...unitFiles.map((f) => `./${f}`), ...bunFlags, '--reporter=junit', `--reporter-outfile=${report}`]);
-  const unitCases = existsSync(report) ? testCases(readFileSync(report, 'utf8')) : [];
-  cases.push(...unitCases);
+  const shards = await runUnitShards(unitFiles, { jobs, outDir: results, bunFlags });
+  for (const [i, r] of shards.entries()) {
+    console.log(`---- unit shard ${i + 1} (${r.files.length} files, ${r.seconds.toFixed(1)} s)`);
+    console.log(readFileSync(r.logPath, 'utf8').trimEnd());
+    const shardCases = existsSync(r.reportPath) ? testCases(readFileSync(r.reportPath, 'utf8')) : [];
+    cases.push(...shardCases);
+    if (r.exitCode !== 0 && !shardCases.some((c) => c.outcome === 'failed')) failFile(`unit shard ${i + 1}`, `bun test exited ${r.exitCode} (see its output above)`);
+  }
   console.log(`== unit tests took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  if (code !== 0 && !unitCases.some((c) => c.outcome === 'failed')) failFile('unit set', `bun test exited ${code} (see its output above)`);
 }
 
 // ---- the lab set: build what the files need, then run them in parallel
