@@ -23,9 +23,10 @@ export interface MessageCodec<T> {
 }
 
 /** Carried by every message that has a TLV extension. */
-export interface HasUnknownTlvs {
+// A type, not an interface: decoded messages then stay assignable to Record<string, unknown>.
+export type HasUnknownTlvs = {
   unknownTlvs?: TlvRecord[];
-}
+};
 
 export function defineMessage<T>(codec: MessageCodec<T>): MessageCodec<T> {
   return codec;

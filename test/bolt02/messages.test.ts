@@ -12,7 +12,7 @@ import { DecodeError } from '../../src/bolt/errors.ts';
 import { type MessageCodec } from '../../src/bolt/message.ts';
 import { encodeMessage, MessageRegistry } from '../../src/bolt/bolt1/wire.ts';
 import { FeatureVector } from '../../src/bolt/bolt9/features.ts';
-import { BOLT2_MESSAGES } from '../../src/bolt/bolt2/index.ts';
+import { BOLT2_CODECS, BOLT2_MESSAGES } from '../../src/bolt/bolt2/index.ts';
 import { acceptChannel, channelReady, fundingCreated, fundingSigned, openChannel } from '../../src/bolt/bolt2/establish.ts';
 import { closingComplete, closingSig, closingSigned, shutdown } from '../../src/bolt/bolt2/close.ts';
 import { channelReestablish, commitmentSigned, revokeAndAck, stfu } from '../../src/bolt/bolt2/commit.ts';
@@ -316,4 +316,10 @@ describe('bad input', () => {
       fuzzDecoder((b) => registry.dispatch(b), { seeds: seeds.map((s) => encodeMessage(codec, codec.decode(s))), iterations: 200 });
     });
   }
+});
+
+describe('the BOLT 2 codec table', () => {
+  test('each codec is keyed by its own spec name (the typed messages of the layers above rely on it)', () => {
+    for (const [name, codec] of Object.entries(BOLT2_CODECS)) expect(codec.name).toBe(name);
+  });
 });

@@ -29,7 +29,7 @@ export interface LnnodeProcess {
 }
 
 /** `main`: another entry point than src/main.ts (a test daemon, e.g. victim-main.ts); `env`: extra environment. */
-export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number; rpcPort?: number; main?: string; env?: Record<string, string> } = {}): Promise<LnnodeProcess> {
+export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number; rpcPort?: number; main?: string; env?: Record<string, string>; bunFlags?: string[] } = {}): Promise<LnnodeProcess> {
   const dataDir = opts.dataDir ?? labTempDir('lab-lnnode-');
   const p2pPort = opts.p2pPort ?? (await freePort());
   const rpcPort = opts.rpcPort ?? (await freePort());
@@ -40,7 +40,7 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
     const proc = startProcess({
       name: 'lnnode',
       cmd: process.execPath,
-      args: [opts.main ?? MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, '--rpc-listen', `127.0.0.1:${rpcPort}`, ...(opts.args ?? [])],
+      args: [...(opts.bunFlags ?? []), opts.main ?? MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, '--rpc-listen', `127.0.0.1:${rpcPort}`, ...(opts.args ?? [])],
       logFile,
       env: opts.env,
     });

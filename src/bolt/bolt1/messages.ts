@@ -97,10 +97,10 @@ export const initCodec = defineMessage<Init>({
 });
 
 /** error and warning share a layout: a channel (all zero = every channel) and text. */
-export interface ErrorMessage {
+export type ErrorMessage = {
   channelId: Uint8Array;
   data: Uint8Array;
-}
+};
 
 function errorLike(type: number, name: string) {
   return defineMessage<ErrorMessage>({

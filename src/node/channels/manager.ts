@@ -67,7 +67,9 @@ import {
   checkOpenChannel,
   DEFAULT_POLICY,
   initialCommitments,
+  checkedOpen,
   type OpenChannelMessage,
+  type ReceivedOpen,
   openChannelMessage,
   ourChannelReadyPoint,
   receiveChannelReady,
@@ -82,6 +84,8 @@ import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat,
 import { type ChainSource } from '../../chain/types.ts';
 import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
+import { type BodyOf, type PeerMessage } from '../../bolt/peer-messages.ts';
+import { type ErrorMessage } from '../../bolt/bolt1/messages.ts';
 import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
@@ -300,7 +304,7 @@ export class ChannelManager {
       // The connection those updates were sent on died with the process (a crash skips peerOffline).
       this.forgetUnsigned(l, c.channelId);
     }
-    peers.onMessage((peer, name, msg) => this.onMessage(peer, name, msg as Record<string, unknown>));
+    peers.onMessage((peer, m) => this.onMessage(peer, m));
     peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
   }
 
@@ -443,14 +447,16 @@ export class ChannelManager {
     p.reject?.(e);
   }
 
-  private onOpenChannel(peer: Uint8Array, m: OpenChannelMessage): void {
+  private onOpenChannel(peer: Uint8Array, m: ReceivedOpen): void {
     const tempId = hex(m.temporaryChannelId);
     const refuse = (reason: string): void => {
       this.log.warn('refused open_channel', { peer: hex(peer), reason });
       this.sendError(peer, m.temporaryChannelId, reason);
     };
+    let open: OpenChannelMessage;
     try {
       checkOpenChannel(this.policy, m, this.chainHash);
+      open = checkedOpen(m);
     } catch (e) {
       return refuse((e as Error).message);
     }
@@ -462,8 +468,8 @@ export class ChannelManager {
     if (capped) return refuse(capped);
     const keyIndex = this.allocKeyIndex();
     const secrets = this.secretsOf(keyIndex);
-    const accept = acceptChannelMessage(this.policy, m, secrets, basepointsOf(secrets));
-    const p: PendingOpen = { peer, keyIndex, secrets, open: m, funder: false, accept };
+    const accept = acceptChannelMessage(this.policy, open, secrets, basepointsOf(secrets));
+    const p: PendingOpen = { peer, keyIndex, secrets, open, funder: false, accept };
     // An open the funder never completes is forgotten, its key index freed.
     p.timer = setTimeout(() => this.abortPending(tempId, new ChannelError('no funding_created in time')), this.limits.pendingOpenTimeoutMs);
     this.pending.set(tempId, p);
@@ -827,15 +833,15 @@ export class ChannelManager {
     for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId, htlc: u.htlc });
   }
 
-  private onReestablish(l: Live, channelId: Uint8Array, m: Record<string, unknown>): void {
+  private onReestablish(l: Live, channelId: Uint8Array, m: BodyOf<'channel_reestablish'>): void {
     const c = l.rec.commitments;
     let out: Outgoing[];
     try {
       out = retransmissions(c, l.secrets, {
-        nextCommitmentNumber: m.nextCommitmentNumber as bigint,
-        nextRevocationNumber: m.nextRevocationNumber as bigint,
-        yourLastPerCommitmentSecret: m.yourLastPerCommitmentSecret as Uint8Array,
-        myCurrentPerCommitmentPoint: m.myCurrentPerCommitmentPoint as Uint8Array,
+        nextCommitmentNumber: m.nextCommitmentNumber,
+        nextRevocationNumber: m.nextRevocationNumber,
+        yourLastPerCommitmentSecret: m.yourLastPerCommitmentSecret,
+        myCurrentPerCommitmentPoint: m.myCurrentPerCommitmentPoint,
       });
     } catch (e) {
       if (e instanceof DataLossError) return this.onDataLoss(l, channelId, e.message);
@@ -1210,30 +1216,30 @@ export class ChannelManager {
 
   // ------------------------------------------------------------------ dispatch
 
-  private onMessage(peer: Uint8Array, name: string, m: Record<string, unknown>): void {
+  private onMessage(peer: Uint8Array, m: PeerMessage): void {
     try {
-      this.dispatch(peer, name, m);
+      this.dispatch(peer, m);
     } catch (e) {
-      this.log.error('channel message handling failed', { peer: hex(peer), message: name, error: e });
+      this.log.error('channel message handling failed', { peer: hex(peer), message: m.name, error: e });
     }
   }
 
-  private dispatch(peer: Uint8Array, name: string, m: Record<string, unknown>): void {
-    switch (name) {
+  private dispatch(peer: Uint8Array, m: PeerMessage): void {
+    switch (m.name) {
       case 'open_channel':
-        return this.onOpenChannel(peer, m as unknown as OpenChannelMessage);
+        return this.onOpenChannel(peer, m.msg);
       case 'accept_channel':
-        return this.onAcceptChannel(peer, m as unknown as AcceptChannelMessage);
+        return this.onAcceptChannel(peer, m.msg);
       case 'funding_created':
-        return this.onFundingCreated(peer, m as never);
+        return this.onFundingCreated(peer, m.msg);
       case 'funding_signed':
-        return void this.onFundingSigned(peer, m as never);
+        return void this.onFundingSigned(peer, m.msg);
       case 'error':
       case 'warning':
-        return this.onPeerError(peer, name, m);
+        return this.onPeerError(peer, m.name, m.msg);
     }
-    const channelId = m.channelId as Uint8Array | undefined;
-    if (!channelId) return;
+    const name = m.name;
+    const channelId = m.msg.channelId;
     const l = this.channels.get(hex(channelId));
     if (!l || hex(l.peer) !== hex(peer)) {
       if (name === 'channel_reestablish') return this.sendError(peer, channelId, 'unknown channel');
@@ -1246,15 +1252,15 @@ export class ChannelManager {
       return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
     }
     if (l.phase === 'closing' || l.phase === 'closed') return this.onFailedChannelMessage(l, channelId, name);
-    switch (name) {
+    switch (m.name) {
       case 'channel_ready':
-        return this.onChannelReady(l, channelId, m as never);
+        return this.onChannelReady(l, channelId, m.msg);
       case 'channel_reestablish':
-        return this.onReestablish(l, channelId, m);
+        return this.onReestablish(l, channelId, m.msg);
       case 'shutdown':
-        return this.onShutdown(l, channelId, m as never);
+        return this.onShutdown(l, channelId, m.msg);
       case 'closing_signed':
-        return this.onClosingSigned(l, channelId, m as never);
+        return this.onClosingSigned(l, channelId, m.msg);
       case 'update_add_htlc':
       case 'update_fulfill_htlc':
       case 'update_fail_htlc':
@@ -1262,7 +1268,7 @@ export class ChannelManager {
       case 'update_fee':
       case 'commitment_signed':
       case 'revoke_and_ack':
-        return this.onUpdate(l, channelId, name, m);
+        return this.onUpdate(l, channelId, m.name, m.msg);
       default:
         this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
     }
@@ -1284,11 +1290,11 @@ export class ChannelManager {
     this.log.debug('ignored a message for a closed channel', { channelId: hex(channelId), message: name });
   }
 
-  private onPeerError(peer: Uint8Array, kind: string, m: Record<string, unknown>): void {
+  private onPeerError(peer: Uint8Array, kind: 'error' | 'warning', m: ErrorMessage): void {
     // BOLT 1 warning: the receiver may log it and otherwise ignores it; only an error ends our opens and channels.
     if (kind !== 'error') return;
-    const channelId = m.channelId as Uint8Array;
-    const text = new TextDecoder().decode(m.data as Uint8Array).slice(0, 200);
+    const channelId = m.channelId;
+    const text = new TextDecoder().decode(m.data).slice(0, 200);
     const all = channelId.every((b) => b === 0);
     for (const [key, p] of this.pending) {
       if (hex(p.peer) === hex(peer) && (all || key === hex(channelId)) && !this.channels.has(key)) {

@@ -9,9 +9,8 @@ import { type PeerManager } from '../peer/manager.ts';
 export const NO_CHAIN_REFUSAL = 'no chain source: cannot accept channels';
 
 export function refuseChannelsWithoutChain(peers: PeerManager): void {
-  peers.onMessage((peer, name, msg) => {
-    if (name !== 'open_channel' || !peers.isConnected(peer)) return;
-    const temporaryChannelId = (msg as { temporaryChannelId: Uint8Array }).temporaryChannelId;
-    peers.send(peer, 'error', { channelId: temporaryChannelId, data: new TextEncoder().encode(NO_CHAIN_REFUSAL) });
+  peers.onMessage((peer, m) => {
+    if (m.name !== 'open_channel' || !peers.isConnected(peer)) return;
+    peers.send(peer, 'error', { channelId: m.msg.temporaryChannelId, data: new TextEncoder().encode(NO_CHAIN_REFUSAL) });
   });
 }

@@ -22,6 +22,7 @@ import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type Init } from '../../bolt/bolt1/messages.ts';
 import { type FeatureVector } from '../../bolt/bolt9/features.ts';
 import { type Limits, withLimits } from '../limits.ts';
+import { type BodyOf, type PeerMessage, type PeerMessageName } from '../../bolt/peer-messages.ts';
 import { type Logger } from '../log.ts';
 import { EVENT_OVERHEAD_BYTES, type QueueBudget, Subscription, withEventLimit } from '../subscription.ts';
 import { CustomInbox } from './custom-inbox.ts';
@@ -89,7 +90,7 @@ export class PeerManager {
   private readonly live = new Map<string, Live>();
   private readonly subscribers = new Set<Subscription<CustomMessage>>();
   private readonly eventListeners = new Set<(e: PeerEvent) => void>();
-  private readonly messageListeners = new Set<(peer: Uint8Array, name: string, msg: unknown) => void>();
+  private readonly messageListeners = new Set<(peer: Uint8Array, m: PeerMessage) => void>();
   /** Peers to redial when the connection is lost: persistent ones, and channel peers while `wanted` says so. */
   private readonly persistent = new Map<string, Redial>();
   private readonly initWaiters = new Map<string, ((err?: Error) => void)[]>();
@@ -238,8 +239,8 @@ export class PeerManager {
             },
             onCustom: (peer, type, payload) => this.received(key, noise, { peer, type, payload }),
             onError: (peer, kind, text) => log.warn(`peer sent ${kind}`, { peer: hex(peer), text: text.slice(0, 200) }),
-            onMessage: (peer, name, msg) => {
-              for (const l of this.messageListeners) l(peer, name, msg);
+            onMessage: (peer, m) => {
+              for (const l of this.messageListeners) l(peer, m);
             },
           },
           {
@@ -368,13 +369,13 @@ export class PeerManager {
   }
 
   /** Channel messages (and errors/warnings) from every peer, after init. */
-  onMessage(listener: (peer: Uint8Array, name: string, msg: unknown) => void): () => void {
+  onMessage(listener: (peer: Uint8Array, m: PeerMessage) => void): () => void {
     this.messageListeners.add(listener);
     return () => this.messageListeners.delete(listener);
   }
 
   /** Sends a BOLT 1/2 message by codec name; throws PeerNotConnectedError when the peer is not connected. */
-  send(peer: Uint8Array, name: string, msg: unknown): void {
+  send<N extends PeerMessageName>(peer: Uint8Array, name: N, msg: BodyOf<N>): void {
     const l = this.live.get(hex(peer));
     if (!l?.session.initialized) throw new PeerNotConnectedError(peer);
     l.session.send(name, msg);

@@ -35,6 +35,7 @@ import {
 } from '../../bolt/bolt9/features.ts';
 import { type MessageCodec } from '../../bolt/message.ts';
 import { BOLT2_MESSAGES } from '../../bolt/bolt2/index.ts';
+import { asPeerMessage, type BodyOf, type PeerMessage, type PeerMessageName, peerMessageCodec } from '../../bolt/peer-messages.ts';
 import { LIMITS, type Limits } from '../limits.ts';
 import { type Logger } from '../log.ts';
 import { type NoiseSocket } from './noise-socket.ts';
@@ -56,8 +57,8 @@ export interface SessionEvents {
   onInit(peer: Uint8Array, init: Init): void;
   onCustom(peer: Uint8Array, type: number, payload: Uint8Array): void;
   onError(peer: Uint8Array, kind: 'error' | 'warning', text: string): void;
-  /** Any other known message (channel messages) for the layers above. */
-  onMessage?(peer: Uint8Array, name: string, msg: unknown): void;
+  /** Channel messages, and errors and warnings (which may be about a channel), for the layers above. */
+  onMessage?(peer: Uint8Array, m: PeerMessage): void;
 }
 
 export interface SessionOptions {
@@ -161,12 +162,17 @@ export class PeerSession {
       case 'warning':
         this.events.onError(this.nodeId, d.name, errorText(d.msg as ErrorMessage));
         // Channel-scoped errors matter to the channel layer too.
-        return this.events.onMessage?.(this.nodeId, d.name, d.msg);
+        return this.deliver(d.name, d.msg);
       case 'init':
         return this.fail('second init');
       default:
-        this.events.onMessage?.(this.nodeId, d.name, d.msg);
+        this.deliver(d.name, d.msg);
     }
+  }
+
+  private deliver(name: string, msg: unknown): void {
+    const m = asPeerMessage(name, msg);
+    if (m) this.events.onMessage?.(this.nodeId, m);
   }
 
   private acceptInit(init: Init): void {
@@ -198,11 +204,9 @@ export class PeerSession {
   }
 
   /** Sends a BOLT 1/2 message by codec name. */
-  send(name: string, msg: unknown): void {
+  send<N extends PeerMessageName>(name: N, msg: BodyOf<N>): void {
     if (!this.theirInit) throw new Error('peer has not completed init');
-    const codec = CODECS.get(name);
-    if (!codec) throw new Error(`no codec for ${name}`);
-    this.conn.send(encodeMessage(codec, msg));
+    this.conn.send(encodeMessage(peerMessageCodec(name), msg));
   }
 
   sendRaw(message: Uint8Array): void {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex } from '../../../src/bolt/bytes.ts';
-import { msat, sat } from '../../../src/bolt/units.ts';
+import { type CltvExpiry, msat, sat } from '../../../src/bolt/units.ts';
 import { ourReestablish } from '../../../src/bolt/bolt2/channel/commitments.ts';
 import { shachainIndex } from '../../../src/bolt/bolt2/channel/keys.ts';
 import { SecretStore } from '../../../src/bolt/bolt3/shachain.ts';
@@ -24,6 +24,7 @@ import { type LightningNode } from '../../../src/node/node.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 import { Inbox, textOf } from './scripted-funder.ts';
+import { untypedSend } from '../../support/untyped-send.ts';
 
 let lab: ChannelLab;
 const FUNDING = sat(400_000);
@@ -43,9 +44,10 @@ let failed: { a: LightningNode; liar: LightningNode; id: string; inbox: Inbox } 
 
 /** Rewrites `n`'s outgoing `name` messages until undone. */
 function tamper(n: LightningNode, name: string, rewrite: (m: Record<string, unknown>) => Record<string, unknown>): () => void {
-  const original = n.peers.send.bind(n.peers);
-  n.peers.send = (peer, m, msg) => original(peer, m, m === name ? rewrite(msg as Record<string, unknown>) : msg);
-  return () => (n.peers.send = original);
+  const peers = untypedSend(n.peers);
+  const original = peers.send.bind(peers);
+  peers.send = (peer, m, msg) => original(peer, m, m === name ? rewrite(msg as Record<string, unknown>) : msg);
+  return () => (peers.send = original);
 }
 
 /** Every transaction `n` hands to its chain source, by txid. */
@@ -125,7 +127,7 @@ describe('channel_reestablish: lies and real data loss', () => {
     const from = inbox.all.length;
     for (let i = 0; i < 1_000; i++) {
       liar.peers.send(a.nodeId, 'update_add_htlc', {
-        channelId: fromHex(id), id: 100n + BigInt(i), amountMsat: 1_000n, paymentHash: new Uint8Array(32).fill(i & 0xff), cltvExpiry: 1_000, onionRoutingPacket: new Uint8Array(1366),
+        channelId: fromHex(id), id: 100n + BigInt(i), amountMsat: msat(1_000n), paymentHash: new Uint8Array(32).fill(i & 0xff), cltvExpiry: 1_000 as CltvExpiry, onionRoutingPacket: new Uint8Array(1366),
       });
     }
     const c = liar.channels!.store.load<ChannelRecord>(fromHex(id))!;

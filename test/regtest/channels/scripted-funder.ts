@@ -51,8 +51,8 @@ export function startTransport(root: string, name: string): LightningNode {
 export class Inbox {
   readonly all: Received[] = [];
   constructor(node: LightningNode, peer: Uint8Array) {
-    node.peers.onMessage((from, name, msg) => {
-      if (hex(from) === hex(peer)) this.all.push({ name, msg: msg as Record<string, unknown> });
+    node.peers.onMessage((from, m) => {
+      if (hex(from) === hex(peer)) this.all.push({ name: m.name, msg: m.msg });
     });
   }
 

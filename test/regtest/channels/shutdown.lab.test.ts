@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, hex } from '../../../src/bolt/bytes.ts';
 import { msat, sat } from '../../../src/bolt/units.ts';
+import { untypedSend } from '../../support/untyped-send.ts';
 import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
@@ -50,14 +51,15 @@ const stateOf = (n: LightningNode, id: string) => n.channels!.store.load<Channel
 
 /** Intercepts `n`'s outgoing messages; `hold` starts queueing them (in order) from the first message it matches, `release` sends the queue. */
 function wire(n: LightningNode) {
-  const original = n.peers.send.bind(n.peers);
+  const peers = untypedSend(n.peers);
+  const original = peers.send.bind(peers);
   const queue: [Uint8Array, string, unknown][] = [];
   const seen: string[] = [];
   let holding: ((name: string, msg: Record<string, unknown>) => boolean) | undefined;
   let held = false;
   let drop: ((name: string) => boolean) | undefined;
   let rewrite: ((name: string, msg: Record<string, unknown>) => Record<string, unknown>) | undefined;
-  n.peers.send = (peer, name, msg) => {
+  peers.send = (peer, name, msg) => {
     seen.push(name);
     if (drop?.(name)) return;
     const m = rewrite ? rewrite(name, msg as Record<string, unknown>) : msg;
@@ -86,7 +88,7 @@ function wire(n: LightningNode) {
     },
     restore() {
       this.release();
-      n.peers.send = original;
+      peers.send = original;
     },
   };
 }
@@ -132,8 +134,9 @@ describe('shutdown rules', () => {
     const id = await channelWithBalance();
     // Right behind its shutdown, B sends an add (the next id A expects), breaking "MUST NOT send an update_add_htlc after a shutdown".
     const next = stateOf(b, id).commitments.localNextHtlcId;
-    const original = b.peers.send.bind(b.peers);
-    b.peers.send = (peer, name, msg) => {
+    const peers = untypedSend(b.peers);
+    const original = peers.send.bind(peers);
+    peers.send = (peer, name, msg) => {
       original(peer, name, msg);
       if (name === 'shutdown') {
         original(peer, 'update_add_htlc', {
@@ -146,7 +149,7 @@ describe('shutdown rules', () => {
       await waitFor('A fails the channel', () => summary(a, id).closeReason === 'update_add_htlc after the peer sent shutdown');
       expect(summary(a, id).closeKind).toBe('local');
     } finally {
-      b.peers.send = original;
+      peers.send = original;
     }
   }, 120_000);
 

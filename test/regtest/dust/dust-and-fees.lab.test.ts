@@ -24,7 +24,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex } from '../../../src/bolt/bytes.ts';
-import { type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
+import { type CltvExpiry, type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
 import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
@@ -182,9 +182,9 @@ describe('update_fee spam and bounds', () => {
       b.peers.send(a.nodeId, 'update_add_htlc', {
         channelId: fromHex(id),
         id: next + BigInt(i),
-        amountMsat: 3_000_000n,
+        amountMsat: msat(3_000_000n),
         paymentHash: sha256(Uint8Array.of(i)),
-        cltvExpiry: 10_000,
+        cltvExpiry: 10_000 as CltvExpiry,
         onionRoutingPacket: new Uint8Array(1366),
       });
     }

@@ -17,6 +17,7 @@ import { msat, sat } from '../../../src/bolt/units.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
+import { untypedSend } from '../../support/untyped-send.ts';
 
 let lab: ChannelLab;
 let a: LightningNode;
@@ -43,14 +44,15 @@ afterAll(async () => {
 
 /** Rewrites B's next `name` message; returns a function that undoes the patch. */
 function tamperOnce(name: string, rewrite: (m: Record<string, unknown>) => Record<string, unknown>): () => void {
-  const original = b.peers.send.bind(b.peers);
+  const peers = untypedSend(b.peers);
+  const original = peers.send.bind(peers);
   let done = false;
-  b.peers.send = (peer, n, msg) => {
+  peers.send = (peer, n, msg) => {
     if (n !== name || done) return original(peer, n, msg);
     done = true;
     return original(peer, n, rewrite(msg as Record<string, unknown>));
   };
-  return () => (b.peers.send = original);
+  return () => (peers.send = original);
 }
 
 const sorted = (xs: bigint[]): bigint[] => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));

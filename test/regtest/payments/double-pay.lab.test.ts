@@ -42,9 +42,9 @@ const firstAdd = new Map<string, () => void>();
 beforeAll(async () => {
   lab = await ChannelLab.start('double-pay');
   b = lab.startNode('b');
-  b.peers.onMessage((_peer, name, msg) => {
-    if (name !== 'update_add_htlc') return;
-    const m = msg as { channelId: Uint8Array; id: bigint; paymentHash: Uint8Array };
+  b.peers.onMessage((_peer, received) => {
+    if (received.name !== 'update_add_htlc') return;
+    const m = received.msg;
     const key = hex(m.paymentHash);
     const set = addsAtB.get(key) ?? new Set<string>();
     set.add(`${hex(m.channelId)}:${m.id}`);

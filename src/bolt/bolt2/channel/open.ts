@@ -12,6 +12,8 @@ import { ANCHOR_OUTPUT_SAT, commitmentFee, type Variant } from '../../bolt3/fees
 import { SecretStore } from '../../bolt3/shachain.ts';
 import { FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, sat } from '../../units.ts';
 import { channelIdFrom } from '../channel-id.ts';
+import { acceptChannel, openChannel } from '../establish.ts';
+import { type MessageOf } from '../index.ts';
 import {
   buildLocal,
   buildRemote,
@@ -181,7 +183,7 @@ export interface OpenRequest {
 }
 
 /** The open_channel we send as funder. */
-export function openChannelMessage(policy: ChannelPolicy, r: OpenRequest) {
+export function openChannelMessage(policy: ChannelPolicy, r: OpenRequest): OpenChannelMessage {
   if (r.fundingSat < policy.minFundingSat || r.fundingSat > policy.maxFundingSat) {
     throw new ChannelRefusal(`funding must be between ${policy.minFundingSat} and ${policy.maxFundingSat} sat`);
   }
@@ -197,10 +199,20 @@ export function openChannelMessage(policy: ChannelPolicy, r: OpenRequest) {
   };
 }
 
-export type OpenChannelMessage = ReturnType<typeof openChannelMessage>;
+/** An open_channel as decoded from a peer: its channel_type may be missing (checkOpenChannel refuses that). */
+export type ReceivedOpen = MessageOf<typeof openChannel>;
+
+/** An open_channel with its channel_type: the ones we send, and a peer's once checked (checkedOpen). */
+export type OpenChannelMessage = ReceivedOpen & { channelType: FeatureVector };
+
+/** The open with its channel_type known; throws ChannelProtocolError without one (we require option_channel_type). */
+export function checkedOpen(m: ReceivedOpen): OpenChannelMessage {
+  if (!m.channelType) throw new ChannelProtocolError('open_channel: channel_type is required (we speak static_remotekey and anchors_zero_fee_htlc_tx)');
+  return { ...m, channelType: m.channelType };
+}
 
 /** Checks a peer's open_channel as fundee. Throws ChannelProtocolError with a reason fit for the peer. */
-export function checkOpenChannel(policy: ChannelPolicy, m: OpenChannelMessage, chainHash: Uint8Array): PartyConfig {
+export function checkOpenChannel(policy: ChannelPolicy, m: ReceivedOpen, chainHash: Uint8Array): PartyConfig {
   if (hex(m.chainHash) !== hex(chainHash)) throw new ChannelProtocolError('open_channel: chain_hash is not our chain');
   if (m.fundingSatoshis < policy.minFundingSat) {
     throw new ChannelProtocolError(`open_channel: funding ${m.fundingSatoshis} sat is below our minimum of ${policy.minFundingSat} sat`);
@@ -212,10 +224,10 @@ export function checkOpenChannel(policy: ChannelPolicy, m: OpenChannelMessage, c
   if (m.feeratePerKw < policy.minFeeratePerKw || m.feeratePerKw > policy.maxFeeratePerKw) {
     throw new ChannelProtocolError(`open_channel: feerate_per_kw ${m.feeratePerKw} is outside [${policy.minFeeratePerKw}, ${policy.maxFeeratePerKw}]`);
   }
-  if (!m.channelType) throw new ChannelProtocolError('open_channel: channel_type is required (we speak static_remotekey and anchors_zero_fee_htlc_tx)');
+  const { channelType } = checkedOpen(m);
   const ours = ourConfig(policy, m.fundingSatoshis);
   checkPeerLimits(policy, m, m.fundingSatoshis, ours, 'open_channel');
-  const variant = variantOf(m.channelType);
+  const variant = variantOf(channelType);
   const feeMsat = (commitmentFee(m.feeratePerKw, 0, variant) + (variant === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n)) * 1000n;
   const funderMsat = m.fundingSatoshis * 1000n - m.pushMsat;
   // BOLT 2 open_channel receiver: the funder's amount for the initial commitment transaction not sufficient for full fee payment MUST fail the channel.
@@ -240,7 +252,7 @@ export function acceptChannelMessage(policy: ChannelPolicy, open: OpenChannelMes
   };
 }
 
-export type AcceptChannelMessage = ReturnType<typeof acceptChannelMessage> & { channelType?: FeatureVector };
+export type AcceptChannelMessage = MessageOf<typeof acceptChannel>;
 
 /** Checks the peer's accept_channel as funder. */
 export function checkAcceptChannel(policy: ChannelPolicy, open: OpenChannelMessage, m: AcceptChannelMessage): void {
