@@ -35,10 +35,18 @@ export class TipTracker {
     return this.current;
   }
 
-  /** Starts from the source's current tip, or from a stored one to report what changed since. */
-  async start(from?: BlockRef): Promise<TipChange> {
+  /**
+   * Starts from the source's current tip, or from a stored one to report what
+   * changed since. `remembered` are blocks below the stored tip as `remembered()`
+   * gave them before the stop: without them a reorg that took the stored tip
+   * away while the node was down could not be told from a reorg deeper than
+   * `depth` (no hash to compare below the tip), and the node would never follow
+   * the chain again.
+   */
+  async start(from?: BlockRef, remembered: readonly BlockRef[] = []): Promise<TipChange> {
     if (from) {
       this.current = from;
+      for (const b of remembered) if (b.height < from.height && b.height > from.height - this.depth) this.known.set(b.height, b.hash);
       this.known.set(from.height, from.hash);
       return this.poll();
     }
@@ -50,6 +58,12 @@ export class TipTracker {
       this.known.set(h, await this.source.blockHash(h));
     }
     return { disconnected: [], connected: [], tip };
+  }
+
+  /** The blocks below the tip whose hashes are remembered, newest first: what to store beside the tip for `start`. */
+  remembered(): BlockRef[] {
+    const tip = this.current?.height;
+    return [...this.known].filter(([h]) => tip === undefined || h < tip).sort(([x], [y]) => y - x).map(([height, hash]) => ({ height, hash }));
   }
 
   async poll(): Promise<TipChange> {

@@ -306,7 +306,7 @@ export class LightningNode {
         }
         this.tracker = new TipTracker(source);
         const stored = this.storedTip();
-        const change = await this.tracker.start(stored);
+        const change = await this.tracker.start(stored, stored ? this.storedRecent() : []);
         // Also without a new block: the wallet sends again what did not go out before the restart.
         this.tipChanged(change, log);
         break;
@@ -340,11 +340,21 @@ export class LightningNode {
     return typeof t.height === 'number' && typeof t.hash === 'string' ? t : undefined;
   }
 
+  /** The block hashes below the stored tip (see TipTracker.start): a reorg of the stored tip while we were down is then followed. */
+  private storedRecent(): BlockRef[] {
+    const row = this.store.db.query<{ value: Uint8Array }, [string]>('SELECT value FROM meta WHERE key = ?').get('chain_recent');
+    if (!row) return [];
+    const list = JSON.parse(new TextDecoder().decode(row.value)) as unknown;
+    return Array.isArray(list) ? list.filter((b): b is BlockRef => typeof b?.height === 'number' && typeof b?.hash === 'string') : [];
+  }
+
   private tipChanged(change: TipChange, log: Logger): void {
     const { tip, connected, disconnected } = change;
-    this.store.db
-      .query('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-      .run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
+    const put = this.store.db.query('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    this.store.db.transaction(() => {
+      put.run('chain_tip', new TextEncoder().encode(JSON.stringify(tip)));
+      put.run('chain_recent', new TextEncoder().encode(JSON.stringify(this.tracker?.remembered() ?? [])));
+    })();
     log.info('chain tip', { height: tip.height, hash: tip.hash, connected: connected.length, disconnected: disconnected.length });
     const forkHeight = disconnected.length ? Math.min(...disconnected.map((b) => b.height)) - 1 : undefined;
     const channels = this.channels?.onTip(tip.height, forkHeight).catch((e: Error) => log.warn('channel chain update failed', { error: e.message }));

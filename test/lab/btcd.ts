@@ -39,8 +39,12 @@ export interface Btcd {
   miner: { privateKey: Uint8Array; script: Uint8Array; address: string };
   generate(n: number): Promise<string[]>;
   height(): Promise<number>;
-  /** Stopped (by PID) and started again; `args` replace the extra flags it was started with. `whileDown` runs in between. */
-  restart(opts?: { args?: string[]; whileDown?: () => Promise<void> | void }): Promise<void>;
+  /**
+   * Stopped (by PID) and started again; `args` replace the extra flags it was started with. `whileDown` runs in between.
+   * `whileCut` runs first, once clients are cut off and btcd still runs, on an RPC client past the proxy:
+   * what it does to the chain (a reorg) clients see only after the restart, with the mempool already empty.
+   */
+  restart(opts?: { args?: string[]; whileDown?: () => Promise<void> | void; whileCut?: (direct: JsonRpcClient) => Promise<void> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,11 +110,12 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
     generate: (n) => rpc.call<string[]>('generate', n),
     height: () => rpc.call<number>('getblockcount'),
     async restart(r = {}) {
-      const blocks: string[] = [];
-      const height = await direct.call<number>('getblockcount');
-      for (let h = 1; h <= height; h++) blocks.push(await direct.call<string>('getblock', await direct.call<string>('getblockhash', h), 0));
       proxy.cut();
       try {
+        await r.whileCut?.(direct);
+        const blocks: string[] = [];
+        const height = await direct.call<number>('getblockcount');
+        for (let h = 1; h <= height; h++) blocks.push(await direct.call<string>('getblock', await direct.call<string>('getblockhash', h), 0));
         await proc.stop();
         await r.whileDown?.();
         if (r.args) extra = r.args;

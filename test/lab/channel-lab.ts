@@ -183,11 +183,15 @@ export class ChannelLab {
    * holding only a coinbase, then btcd restarts so that its mempool is
    * emptied (as after an eviction or a backend restart): the transactions
    * of the blocks undone are nowhere until someone sends them again.
+   * Both happen while the nodes are cut off from btcd, so the first they see
+   * of the new branch is with the mempool already empty: what they send on
+   * its blocks reaches the btcd that keeps it. (Were the reorg seen first,
+   * they would find their transactions back in the old mempool and have
+   * nothing to send until the next block.)
    * Waits until every running node has followed the new tip.
    */
   async reorg(depth: number): Promise<void> {
-    await reorg(this.btcd.rpc, depth, this.btcd.miner.script);
-    await this.btcd.restart();
+    await this.btcd.restart({ whileCut: async (direct) => void (await reorg(direct, depth, this.btcd.miner.script)) });
     for (const n of this.nodes) if (!n.isStopped) await this.synced(n);
   }
 

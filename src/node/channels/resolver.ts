@@ -155,6 +155,8 @@ export class ChannelResolver {
     if (!status?.confirmed) {
       // Never relayed, or reorged out with the mempool emptied: it goes out again, ours or the peer's.
       if (!status && r.raw) await this.broadcast(r.raw, r.txid);
+      // So does what we had sent on it (a reorg took our sweeps away with it): now, not a block after it confirms again.
+      await this.resendSpends(r);
       return this.reopen(r, persist);
     }
     if (!r.sweepScript && r.kind !== 'mutual') {
@@ -185,6 +187,27 @@ export class ChannelResolver {
       persist(r);
     }
     return r;
+  }
+
+  /**
+   * Broadcasts again each stored transaction of ours on the close's outputs
+   * that the chain source does not know, those spending the close itself
+   * before those spending one of them (an HTLC transaction's delayed output).
+   * One refused (its parent not back yet, or the peer's spend there first)
+   * is retried on the next block, when `step` sorts out which it was.
+   */
+  private async resendSpends(r: CloseRecord): Promise<void> {
+    const byTxid = new Map<string, { raw: Uint8Array; onClose: boolean }>();
+    for (const [outpoint, rec] of Object.entries(r.spends)) {
+      const onClose = outpoint.startsWith(`${r.txid}:`);
+      byTxid.set(rec.txid, { raw: rec.raw, onClose: onClose || (byTxid.get(rec.txid)?.onClose ?? false) });
+    }
+    const ordered = [...byTxid].sort(([, x], [, y]) => Number(y.onClose) - Number(x.onClose));
+    for (const [txid, { raw }] of ordered) {
+      if (await this.chain.txStatus(txid)) continue;
+      this.log.info('sending again a transaction of ours on a close not on chain', { close: r.txid, txid });
+      await this.broadcast(raw, txid);
+    }
   }
 
   /** A reorg undid part of a close that was done: it is followed again. */
