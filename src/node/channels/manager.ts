@@ -1047,6 +1047,8 @@ export class ChannelManager {
     } catch (e) {
       this.log.warn('commitment broadcast refused; retried on the next block', { channelId: hex(channelId), error: (e as Error).message });
     }
+    // Resolved now rather than at the next block: on anchors channels its CPFP child goes out at once.
+    void this.watchClose(hex(channelId), this.tipHeight);
     return oc.txid;
   }
 

@@ -17,13 +17,13 @@
  */
 import { HDKey } from '@scure/bip32';
 import { Address, OutScript, p2wpkh, Transaction } from '@scure/btc-signer';
-import { fromHex } from '../../bolt/bytes.ts';
+import { fromHex, hex } from '../../bolt/bytes.ts';
 import { hash160 } from '../../bolt/bolt3/script.ts';
 import { signInput, witnessSig } from '../../bolt/bolt3/sign.ts';
 import { SIGHASH_ALL, serializeTx, type Tx } from '../../bolt/bolt3/tx.ts';
 import { p2pkhScriptCode } from '../../bolt/bolt5/sweep.ts';
 import { type FeeratePerKw, type Sat, sat } from '../../bolt/units.ts';
-import { txidOf } from '../../chain/txid.ts';
+import { parseTx, txidOf } from '../../chain/txid.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { coinType, type Network } from '../identity.ts';
 import { type Logger } from '../log.ts';
@@ -340,6 +340,78 @@ export class Wallet {
     return signed;
   }
 
+  /**
+   * The CPFP child of an anchors commitment: `plan` picks from our confirmed
+   * coins (BIP 125 lets a replacement add no unconfirmed input, and a
+   * stranger's unconfirmed coin could vanish), with `replaces`' wallet
+   * coins required so that the child it replaces is wholly replaced; the
+   * anchor input (index 0) is signed by `anchorWitness`. Stored under `key`
+   * before it is returned, its coins reserved: asking again with the same
+   * key (after a restart) gives the same transaction.
+   */
+  async anchorChild(
+    key: string,
+    plan: (coins: WalletCoin[], required: WalletCoin[], changeScript: Uint8Array) => { tx: Tx; coins: WalletCoin[]; fee: Sat; weight: number },
+    anchorWitness: (final: Tx) => Uint8Array[],
+    replaces?: string,
+  ): Promise<SignedTx & { weight: number }> {
+    const prior = this.ledger.byKey(key);
+    if (prior) return { txid: prior.txid, raw: prior.raw, feeSat: prior.feeSat, weight: txWeight(prior.raw) };
+    const required = replaces ? await this.coinsSpentBy(replaces) : [];
+    const coins = this.spendable().filter((c) => c.confirmed);
+    const p = plan(coins, required, this.newChangeScript());
+    const inputs = p.tx.inputs.map((input, i) => {
+      if (i === 0) return { ...input, witness: anchorWitness(p.tx) };
+      const c = p.coins[i - 1]!;
+      const k = this.key(c.chain, c.index);
+      const sig = signInput(p.tx, i, p2pkhScriptCode(hash160(k.publicKey!)), c.value, k.privateKey!, SIGHASH_ALL);
+      return { ...input, witness: [witnessSig(sig.der, SIGHASH_ALL), k.publicKey!] };
+    });
+    const raw = serializeTx({ ...p.tx, inputs });
+    const signed = { txid: txidOf(raw), raw, feeSat: p.fee };
+    // Not trusted: it confirms only with our commitment, which the peer's may beat.
+    this.ledger.record(signed, 'fee-bump', { state: 'unconfirmed', trusted: false, idempotencyKey: key, now: nowSeconds() });
+    return { ...signed, weight: p.weight };
+  }
+
+  /**
+   * Our coins a stored transaction spends, rebuilt from the chain: once it
+   * is in the mempool the chain source lists them as spent, and a
+   * replacement must spend them again.
+   */
+  private async coinsSpentBy(txid: string): Promise<WalletCoin[]> {
+    const t = this.ledger.get(txid);
+    if (!t) return [];
+    const tx = parseTx(t.raw);
+    const out: WalletCoin[] = [];
+    for (let i = 0; i < tx.inputsLength; i++) {
+      const input = tx.getInput(i);
+      const prevTxid = hex(input.txid!);
+      const prevRaw = await this.chain.transaction(prevTxid);
+      if (!prevRaw) continue;
+      const o = parseTx(prevRaw).getOutput(input.index!);
+      if (!o.script) continue;
+      const row = this.store.db.query<{ chain: number; idx: number }, [Uint8Array]>('SELECT chain, idx FROM wallet_scripts WHERE script = ?').get(o.script);
+      if (!row) continue;
+      const status = await this.chain.txStatus(prevTxid);
+      out.push({ txid: prevTxid, vout: input.index!, value: sat(o.amount!), confirmed: !!status?.confirmed, chain: row.chain as KeyChain, index: row.idx, script: o.script });
+    }
+    return out;
+  }
+
+  /**
+   * A fee bump of ours that can never confirm: `by` replaced it (our own
+   * higher child) or took what it spends (the peer's commitment confirmed
+   * instead of ours). Its coins are released, as the broadcaster does for a
+   * conflict it sees on chain.
+   */
+  bumpReplaced(txid: string, by: string, why: string): void {
+    const t = this.ledger.get(txid);
+    if (!t || (t.state !== 'unconfirmed' && t.state !== 'held')) return;
+    this.ledger.finish(txid, 'conflicted', { error: why, conflictTxid: by });
+    this.log.info('fee bump replaced; its coins are released', { txid, by, why });
+  }
+
   /** Forgets a held funding that was never handed to the network (an open that did not complete), releasing its coins. */
   abandon(txid: string): void {
     this.ledger.forgetHeld(txid);
@@ -398,6 +470,11 @@ export class Wallet {
 
   transaction(txid: string): WalletTx | undefined {
     return this.ledger.get(txid);
+  }
+
+  /** The live transaction stored under an idempotency key (a channel's fee bump). */
+  transactionByKey(key: string): WalletTx | undefined {
+    return this.ledger.byKey(key);
   }
 
   /** What still needs a live transaction of ours, so that it may not be released. */
@@ -466,6 +543,12 @@ export class WalletTxNotFoundError extends WalletError {
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** BIP 141 weight of a raw transaction: stripped size x 3 + full size. */
+function txWeight(raw: Uint8Array): number {
+  const tx = parseTx(raw);
+  return tx.toBytes(true, false).length * 3 + raw.length;
+}
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
