@@ -30,6 +30,7 @@ import { type Logger } from '../log.ts';
 import { addressNetwork, type AddressNetwork } from '../networks.ts';
 import { type Store } from '../store.ts';
 import { Broadcaster } from './broadcaster.ts';
+import { AnchorReserveError } from './anchor-reserve.ts';
 import { type Coin, selectCoins, TX_OVERHEAD_WEIGHT } from './coin-selection.ts';
 import { InsufficientFundsError, UnconfirmedFundsError, WalletError } from './errors.ts';
 import { dustLimit, highFeeProblem, MAX_FEE_PERCENT } from './send-policy.ts';
@@ -105,6 +106,12 @@ export class Wallet {
    * funding it is), so the operator cannot release it; set by the node.
    */
   dependents: (txid: string) => string | undefined = () => undefined;
+  /**
+   * The on-chain reserve for anchors channels (anchor-reserve.ts) with
+   * `extraChannels` more of them; set by the channel layer. Sends and
+   * fundings may not leave less in the wallet.
+   */
+  anchorReserve: (extraChannels: number) => Sat = () => sat(0);
 
   constructor(
     private readonly store: Store,
@@ -263,6 +270,7 @@ export class Wallet {
     const built = this.build({ coins: spendable, outputs: [{ script, amountSat: r.amountSat === 'all' ? sat(0) : r.amountSat }], feerate: r.feerate, sweep: r.amountSat === 'all', rbf: r.rbf ?? true });
     const sent = r.amountSat === 'all' ? built.sweptSat : r.amountSat;
     if (sent < dust) throw new WalletError(`sweeping leaves ${sent} sat after the fee, below the dust limit of ${dust} sat for that address`);
+    this.keepReserve(spendable, sent + built.tx.feeSat, 0, 'this send');
     const high = highFeeProblem(built.tx.feeSat, sent, this.maxFeePercent);
     if (high && !r.allowHighFee) throw new WalletError(high);
     const trusted = this.allTrusted(built.inputs);
@@ -283,6 +291,14 @@ export class Wallet {
     return inputs.every((c) => c.confirmed || ours.has(c.txid));
   }
 
+  /** Refuses (AnchorReserveError) spending `outSat` of `coins` when what is left is below the anchors reserve. */
+  private keepReserve(coins: readonly WalletCoin[], outSat: bigint, extraChannels: number, what: string): void {
+    const reserve = this.anchorReserve(extraChannels);
+    if (reserve === 0n) return;
+    const left = coins.reduce((s, c) => s + c.value, 0n) - outSat;
+    if (left < reserve) throw new AnchorReserveError(reserve, left, what);
+  }
+
   /** Coins for funding or a fee bump, or UnconfirmedFundsError saying what is confirmed. */
   private selectTrusted<T>(what: string, select: (coins: WalletCoin[]) => T): T {
     const { trusted, foreignUnconfirmedSat } = this.trustedSpendable();
@@ -301,8 +317,10 @@ export class Wallet {
    * output), stored but not broadcast: the caller broadcasts it once the
    * peer has signed our first commitment, or abandons it.
    */
-  fundingTransaction(script: Uint8Array, amountSat: Sat, feerate: FeeratePerKw): SignedTx & { vout: number } {
+  fundingTransaction(script: Uint8Array, amountSat: Sat, feerate: FeeratePerKw, o: { anchors?: boolean } = {}): SignedTx & { vout: number } {
     const built = this.selectTrusted('a channel funding', (coins) => this.build({ coins, outputs: [{ script, amountSat }], feerate, sweep: false, rbf: false }));
+    // An anchors channel raises the reserve it must leave by one channel.
+    this.keepReserve(this.spendable(), amountSat + built.tx.feeSat, o.anchors ? 1 : 0, 'this channel funding');
     this.ledger.record(built.tx, 'funding', { state: 'held', trusted: true, now: nowSeconds() });
     return { ...built.tx, vout: built.vouts[0]! };
   }
