@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
 import { insecureUrlProblem } from '../chain/secure-url.ts';
 import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT } from '../bolt/bolt2/channel/safety-policy.ts';
-import { msat } from '../bolt/units.ts';
+import { msat, sat } from '../bolt/units.ts';
 import { type ChannelPolicy } from '../bolt/bolt2/channel/open.ts';
 import { type ChannelLimits } from './channels/limits.ts';
 import { type Limits } from './limits.ts';
+import { ANCHOR_RESERVE_PER_CHANNEL_SAT } from './wallet/anchor-reserve.ts';
 import { LOG_FORMATS, type Level, type LogFormat } from './log.ts';
 import { type Network } from './identity.ts';
 import { isNetwork, NETWORKS } from './networks.ts';
@@ -95,6 +96,9 @@ export const USAGE = `usage: lnnode [options]
                                     API fee rates above it refused (default ${DEFAULT_MAX_FEERATE_SAT_VB}, at most ${MAX_FEERATE_LIMIT_SAT_VB})
   --max-dust-exposure <sat>         most sat of dust (trimmed) HTLCs a channel's commitments may carry at once;
                                     dust HTLCs past it are refused or failed back (default ${DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT / 1000n})
+  --anchor-reserve <sat>            on-chain reserve kept per anchors channel (for at most 10) to fee-bump its
+                                    commitment: sends and fundings below it are refused, and inbound anchors
+                                    channels when the wallet cannot keep it (default ${ANCHOR_RESERVE_PER_CHANNEL_SAT}; 0 keeps none)
   --log-level <debug|info|warn|error>  (default info)
   --log-format <json|text>          json: one object a line (default); text: readable lines, the level in
                                     colour on a terminal
@@ -120,6 +124,7 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
   '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
   '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate', '--log-format', '--max-dust-exposure',
+  '--anchor-reserve',
 ]);
 /** Options that take no value. */
 export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet']);
@@ -228,6 +233,16 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     throw new ConfigError(`--max-dust-exposure: expected whole sat between 0 and ${MAX_DUST_EXPOSURE_SAT}, got "${dust}"`);
   }
 
+  const reserve = one('--anchor-reserve');
+  const reserveSat = reserve === undefined ? undefined : Number(reserve);
+  if (reserveSat !== undefined && !(Number.isSafeInteger(reserveSat) && reserveSat >= 0 && reserveSat <= MAX_DUST_EXPOSURE_SAT)) {
+    throw new ConfigError(`--anchor-reserve: expected whole sat between 0 and ${MAX_DUST_EXPOSURE_SAT}, got "${reserve}"`);
+  }
+  const channelLimits = {
+    ...(dustSat === undefined ? {} : { maxDustHtlcExposureMsat: msat(BigInt(dustSat) * 1000n) }),
+    ...(reserveSat === undefined ? {} : { anchorReservePerChannelSat: sat(reserveSat) }),
+  };
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -246,6 +261,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
     ...(allowUnsafeMainnet ? { allowUnsafeMainnet } : {}),
     ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
-    ...(dustSat === undefined ? {} : { channelLimits: { maxDustHtlcExposureMsat: msat(BigInt(dustSat) * 1000n) } }),
+    ...(Object.keys(channelLimits).length ? { channelLimits } : {}),
   };
 }

@@ -198,7 +198,9 @@ export class FakeChain {
           const inp = tx.getInput(i);
           const prev = hex(inp.txid!);
           if (!this.known(prev) && !this.externalCoins.has(`${prev}:${inp.index}`)) throw new BroadcastError(txid, 'bad-txns-inputs-missingorspent');
-          if (this.spender(prev, inp.index!)) throw new BroadcastError(txid, 'txn-mempool-conflict');
+          const other = this.spender(prev, inp.index!);
+          if (other && this.replaceByFee && this.mempool.has(other.txid)) this.mempool.delete(other.txid);
+          else if (other) throw new BroadcastError(txid, 'txn-mempool-conflict');
         }
         this.mempool.set(txid, raw);
         return txid;
@@ -208,6 +210,8 @@ export class FakeChain {
     return { ...honest, ...lies };
   }
 
+  /** When set, a transaction conflicting with mempool ones replaces them (BIP 125, fee rules not checked). */
+  replaceByFee = false;
   /** Set to refuse broadcasts with a reason, as a node's policy would. */
   refusal: ((raw: Uint8Array) => string | undefined) | undefined;
   /** Outpoints that exist outside this chain's transactions (spent by `fund`'s made-up inputs). */

@@ -5,15 +5,16 @@
  * for a to_self_delay of LAB_TO_SELF_DELAY blocks instead of 144 (a test
  * about the delay itself sets `channelPolicy`). Blocks are mined in batches
  * (`mine`), each followed by one wait until every node has handled the new
- * tip. `stop()` stops every node, the adapter and btcd (by PID), and removes
- * the data directories.
+ * tip. Nodes keep no on-chain reserve for anchors channels unless a test
+ * sets `channelLimits.anchorReservePerChannelSat`. `stop()` stops every
+ * node, the adapter and btcd (by PID), and removes the data directories.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../src/bolt/bytes.ts';
-import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
+import { type FeeratePerKw, type Msat, type Sat, sat } from '../../src/bolt/units.ts';
 import { type DaemonConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/log.ts';
 import { LightningNode } from '../../src/node/node.ts';
@@ -74,6 +75,8 @@ export class ChannelLab {
         tipPollMs: 100,
         ...extra,
         channelPolicy: { toSelfDelay: LAB_TO_SELF_DELAY, ...extra.channelPolicy },
+        // No anchors reserve unless a test asks: most lab fundees have empty wallets (wallet/anchor-reserve.ts).
+        channelLimits: { anchorReservePerChannelSat: sat(0), ...extra.channelLimits },
       },
       quiet.child(name),
     );

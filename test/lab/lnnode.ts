@@ -28,6 +28,13 @@ export interface LnnodeProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Lab daemons keep no anchors reserve unless a test asks (`--anchor-reserve`
+ * in `args`): most lab fundees have empty wallets and would refuse every
+ * anchors channel (wallet/anchor-reserve.ts has its own tests).
+ */
+const NO_RESERVE = (args: readonly string[] | undefined): string[] => (args?.includes('--anchor-reserve') ? [] : ['--anchor-reserve', '0']);
+
 /** `main`: another entry point than src/main.ts (a test daemon, e.g. victim-main.ts); `env`: extra environment. */
 export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2pPort?: number; rpcPort?: number; main?: string; env?: Record<string, string>; bunFlags?: string[] } = {}): Promise<LnnodeProcess> {
   const dataDir = opts.dataDir ?? labTempDir('lab-lnnode-');
@@ -40,7 +47,7 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
     const proc = startProcess({
       name: 'lnnode',
       cmd: process.execPath,
-      args: [...(opts.bunFlags ?? []), opts.main ?? MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, '--rpc-listen', `127.0.0.1:${rpcPort}`, ...(opts.args ?? [])],
+      args: [...(opts.bunFlags ?? []), opts.main ?? MAIN, '--network', 'regtest', '--data-dir', dataDir, '--p2p-listen', `127.0.0.1:${p2pPort}`, '--rpc-listen', `127.0.0.1:${rpcPort}`, ...NO_RESERVE(opts.args), ...(opts.args ?? [])],
       logFile,
       env: opts.env,
     });

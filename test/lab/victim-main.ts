@@ -22,7 +22,7 @@ try {
   process.exit(2);
 }
 const limits = process.env.LNNODE_TEST_CHANNEL_LIMITS;
-if (limits) config = { ...config, channelLimits: JSON.parse(limits) as NonNullable<typeof config.channelLimits> };
+if (limits) config = { ...config, channelLimits: { ...config.channelLimits, ...(JSON.parse(limits) as NonNullable<typeof config.channelLimits>) } };
 
 process.umask(0o077);
 const log = createLogger({ level: config.logLevel });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { msat } from '../../src/bolt/units.ts';
+import { msat, sat } from '../../src/bolt/units.ts';
 import { ConfigError, parseArgs } from '../../src/node/config.ts';
 
 describe('daemon command line', () => {
@@ -42,6 +42,8 @@ describe('daemon command line', () => {
     expect(parseArgs(['--rpc-listen', 'off']).rpcListen).toBeUndefined();
     expect(parseArgs(['--max-feerate', '250']).maxFeerateSatPerVb).toBe(250);
     expect(parseArgs(['--max-dust-exposure', '20000']).channelLimits).toEqual({ maxDustHtlcExposureMsat: msat(20_000_000n) });
+    expect(parseArgs(['--anchor-reserve', '0']).channelLimits).toEqual({ anchorReservePerChannelSat: sat(0) });
+    expect(parseArgs(['--anchor-reserve', '25000', '--max-dust-exposure', '1']).channelLimits).toEqual({ anchorReservePerChannelSat: sat(25_000), maxDustHtlcExposureMsat: msat(1000n) });
     expect(parseArgs([]).channelLimits).toBeUndefined();
     expect(parseArgs(['--esplora-url', 'https://blockstream.info/api']).chain).toEqual({ kind: 'esplora', url: 'https://blockstream.info/api' });
   });
@@ -69,6 +71,7 @@ describe('daemon command line', () => {
       [['--max-feerate', '20000'], '--max-feerate: expected whole sat/vB between 1 and 10000'],
       [['--max-dust-exposure', '-1'], '--max-dust-exposure: expected whole sat between 0 and 100000000'],
       [['--max-dust-exposure', '1.5'], '--max-dust-exposure: expected whole sat between 0 and 100000000'],
+      [['--anchor-reserve', '-5'], '--anchor-reserve: expected whole sat between 0 and 100000000'],
     ] as const) {
       expect(() => parseArgs([...args])).toThrow(ConfigError);
       expect(() => parseArgs([...args])).toThrow(msg);

@@ -15,7 +15,9 @@ export type ClaimKind =
   /** An HTLC they offered, on their commitment, with the preimage. */
   | 'htlc_preimage'
   /** Any output of their revoked commitment, with the revocation key. */
-  | 'revoked';
+  | 'revoked'
+  /** Our 330-sat anchor on our anchors commitment (funding key, spendable at once): the CPFP input. */
+  | 'anchor';
 
 export interface Claim {
   kind: ClaimKind;

@@ -11,9 +11,10 @@ import { type ChannelSecrets } from '../bolt2/channel/keys.ts';
 import { htlcTransactions } from '../bolt3/commitment.ts';
 import { HTLC_SUCCESS_WEIGHT, HTLC_TIMEOUT_WEIGHT } from '../bolt3/fees.ts';
 import { derivePrivkey } from '../bolt3/keys.ts';
-import { fundingWitness, toLocalScript } from '../bolt3/scripts.ts';
+import { anchorScript, fundingWitness, toLocalScript } from '../bolt3/scripts.ts';
 import { derFromCompact, signInput, witnessSig } from '../bolt3/sign.ts';
-import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, type Tx, txid } from '../bolt3/tx.ts';
+import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, type Tx, txid, weight } from '../bolt3/tx.ts';
+import { type Sat, sat } from '../units.ts';
 import { type Claim } from './claim.ts';
 import { witnessSize } from './sweep.ts';
 
@@ -35,9 +36,23 @@ export interface SecondStage {
   delayed: Claim;
 }
 
+/** An HTLC output of our commitment whose value is ours to defend on chain, and the height by which it must be claimed. */
+export interface HtlcAtStake {
+  /** Offered: its HTLC-timeout becomes valid here; received (preimage known): the peer can time it out from here. */
+  cltvExpiry: number;
+  amount: Sat;
+}
+
 export interface OurCommitment {
   tx: Tx;
   txid: string;
+  /** Signed weight (BIP 141) and the fee it pays (funding amount less its outputs): what a CPFP child adds to. */
+  weight: number;
+  fee: Sat;
+  /** Anchors: our anchor output (funding key), the input of a CPFP child; undefined when the commitment has none. */
+  anchor?: Claim;
+  /** Offered HTLCs, and received ones we know the preimage of, with an output here: what the commitment must confirm in time for. */
+  atStake: HtlcAtStake[];
   /** to_local, when the commitment has one. */
   claims: Claim[];
   /** HTLC-timeout for each HTLC we offered; HTLC-success for each received one whose preimage we know. */
@@ -96,5 +111,31 @@ export function ourCommitment(c: Commitments, s: ChannelSecrets, preimageOf: (pa
       delayed: delayed(stageTxid, 0, h.tx.outputs[0]!.value),
     });
   });
-  return { tx, txid: id, claims, secondStage };
+  const anchorVout = commitment.outputs.findIndex((o) => o.kind === 'local_anchor');
+  const anchorOutput = commitment.outputs[anchorVout];
+  const anchor = anchorOutput ? anchorClaim(anchorScript(c.localBasepoints.funding), s.funding, id, anchorVout, anchorOutput.value) : undefined;
+  const atStake: HtlcAtStake[] = [];
+  for (const o of commitment.outputs) {
+    if (o.htlc === undefined) continue;
+    const h = params.htlcs[o.htlc]!;
+    if (h.direction === 'offered' || preimageOf(h.paymentHash)) atStake.push({ cltvExpiry: h.cltvExpiry, amount: o.value });
+  }
+  const fee = sat(c.fundingSat - tx.outputs.reduce((t, o) => t + o.value, 0n));
+  return { tx, txid: id, weight: weight(tx), fee, ...(anchor ? { anchor } : {}), atStake, claims, secondStage };
+}
+
+/** BOLT 3 anchor output: <funding_pubkey> OP_CHECKSIG OP_IFDUP OP_NOTIF 16 OP_CSV OP_ENDIF; we spend it at once with `<sig>`. */
+function anchorClaim(script: Uint8Array, fundingKey: Uint8Array, txidOf: string, vout: number, amount: bigint): Claim {
+  return {
+    kind: 'anchor',
+    txid: txidOf,
+    vout,
+    amount: amount as Sat,
+    scriptCode: script,
+    privkey: fundingKey,
+    witness: (sig) => [sig, script],
+    csv: 0,
+    cltv: 0,
+    witnessBytes: witnessSize([73, script.length]),
+  };
 }

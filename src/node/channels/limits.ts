@@ -8,7 +8,8 @@
  * move there when it lands.)
  */
 import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT, DEFAULT_MAX_UNSIGNED_PEER_UPDATES } from '../../bolt/bolt2/channel/safety-policy.ts';
-import { type Msat } from '../../bolt/units.ts';
+import { type Msat, type Sat } from '../../bolt/units.ts';
+import { ANCHOR_RESERVE_PER_CHANNEL_SAT } from '../wallet/anchor-reserve.ts';
 
 export interface ChannelLimits {
   /** Inbound opens we answered with accept_channel that have no funding_created yet, per peer... */
@@ -33,6 +34,12 @@ export interface ChannelLimits {
   maxDustHtlcExposureMsat: Msat;
   /** Most updates a peer may have us hold without our signature; past it the channel fails. */
   maxUnsignedPeerUpdates: number;
+  /**
+   * On-chain reserve kept per anchors channel (for at most 10 channels) to
+   * fee-bump its commitment and HTLC transactions (wallet/anchor-reserve.ts);
+   * 0 keeps none.
+   */
+  anchorReservePerChannelSat: Sat;
 }
 
 /**
@@ -43,6 +50,8 @@ export interface ChannelLimits {
  *   funding_created, lnd's funding reservation timeout.
  * - 2016 blocks: BOLT 2's figure.
  * - 60 s for a closing_signed answer: the time our own close() call waits.
+ * - 10,000 sat of on-chain reserve per anchors channel, 10 channels at
+ *   most: lnd's anchorChanReservedValue and maxAnchorChanReservedValue.
  * - 50,000 sat of dust exposure: CLN's default (lnd 500,000 sat; LDK about
  *   5,000 sat per sat/vB of feerate). 968 unsigned peer updates: more than
  *   an honest peer can have (483 adds, 483 settles, a fee in each list).
@@ -57,4 +66,5 @@ export const DEFAULT_CHANNEL_LIMITS: ChannelLimits = {
   closingNegotiationTimeoutMs: 60_000,
   maxDustHtlcExposureMsat: DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT,
   maxUnsignedPeerUpdates: DEFAULT_MAX_UNSIGNED_PEER_UPDATES,
+  anchorReservePerChannelSat: ANCHOR_RESERVE_PER_CHANNEL_SAT,
 };

@@ -29,6 +29,7 @@ import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
 import { ChannelResolver, type CloseKind, type CloseRecord } from './resolver.ts';
+import { anchorReserve, inboundReserveRefusal } from '../wallet/anchor-reserve.ts';
 import {
   ChannelProtocolError,
   ChannelRefusal,
@@ -284,6 +285,7 @@ export class ChannelManager {
     limits: Partial<ChannelLimits> = {},
   ) {
     this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...limits };
+    this.wallet.anchorReserve = (extra) => anchorReserve(this.anchorChannelCount() + extra, this.limits.anchorReservePerChannelSat);
     this.store = new ChannelStore(db);
     this.resolver = new ChannelResolver(chain, wallet, this.store, {
       preimageOf: (h) => hooks.preimageOf(h),
@@ -466,6 +468,12 @@ export class ChannelManager {
     if (earlier) this.abortPending(tempId, new ChannelError('replaced by a new open_channel'));
     const capped = openChannelRefusal(this.inboundCounts(peer), this.limits);
     if (capped) return refuse(capped);
+    if (m.channelType?.equals(ANCHORS_TYPE)) {
+      // Anchors: we must be able to fee-bump its commitment from the wallet (anchor-reserve.ts).
+      const b = this.wallet.balance();
+      const short = inboundReserveRefusal(b.confirmedSat + b.unconfirmedSat, this.anchorChannelCount(), this.limits.anchorReservePerChannelSat);
+      if (short) return refuse(short);
+    }
     const keyIndex = this.allocKeyIndex();
     const secrets = this.secretsOf(keyIndex);
     const accept = acceptChannelMessage(this.policy, open, secrets, basepointsOf(secrets));
@@ -474,6 +482,13 @@ export class ChannelManager {
     p.timer = setTimeout(() => this.abortPending(tempId, new ChannelError('no funding_created in time')), this.limits.pendingOpenTimeoutMs);
     this.pending.set(tempId, p);
     this.peers.send(peer, 'accept_channel', accept);
+  }
+
+  /** Anchors channels not yet closed and resolved: each may need the wallet to fee-bump its commitment. */
+  anchorChannelCount(): number {
+    let n = 0;
+    for (const l of this.channels.values()) if (l.phase !== 'closed' && l.rec.commitments.variant === 'anchors') n++;
+    return n;
   }
 
   /** Inbound channels that hold nothing yet: opens waiting for funding_created, and channels whose funding has not confirmed. */
@@ -502,7 +517,7 @@ export class ChannelManager {
       checkAcceptChannel(this.policy, p.open, m);
       const script = p2wsh(fundingScript(p.open.fundingPubkey, m.fundingPubkey));
       const feerate = p.fundingFeerate ?? this.feerate;
-      funding = this.wallet.fundingTransaction(script, p.open.fundingSatoshis, feerate);
+      funding = this.wallet.fundingTransaction(script, p.open.fundingSatoshis, feerate, { anchors: !!p.open.channelType?.equals(ANCHORS_TYPE) });
     } catch (e) {
       this.sendError(peer, m.temporaryChannelId, e instanceof ChannelProtocolError ? e.message : 'funding failed');
       return this.abortPending(tempId, new ChannelError((e as Error).message));
@@ -1053,6 +1068,8 @@ export class ChannelManager {
     } catch (e) {
       this.log.warn('commitment broadcast refused; retried on the next block', { channelId: hex(channelId), error: (e as Error).message });
     }
+    // Resolved now rather than at the next block: on anchors channels its CPFP child goes out at once.
+    void this.watchClose(hex(channelId), this.tipHeight);
     return oc.txid;
   }
 

@@ -41,6 +41,7 @@ import { BroadcastError, type ChainSource, type TxStatus } from '../../chain/typ
 import { type Logger } from '../log.ts';
 import { InsufficientFundsError } from '../wallet/coin-selection.ts';
 import { type Wallet } from '../wallet/wallet.ts';
+import { AnchorBumper, type AnchorBumpRecord } from './anchor-bump.ts';
 import { CLOSE_DEPTH, MAX_REORG_DEPTH } from './depths.ts';
 import { type ChannelStore } from './store.ts';
 
@@ -76,6 +77,9 @@ export interface CloseRecord {
   finalAt?: number;
   /** Our offered HTLCs without an output on the close were failed (once it was CLOSE_DEPTH deep). */
   withoutOutputFailed?: boolean;
+  /** Anchors, our commitment: the first height it was seen unconfirmed, and its CPFP child (anchor-bump.ts). */
+  bumpFrom?: number;
+  anchorBump?: AnchorBumpRecord;
 }
 
 export interface ResolvableChannel {
@@ -112,16 +116,27 @@ type Spend =
     };
 
 export class ChannelResolver {
+  private readonly anchors: AnchorBumper;
+
   constructor(
     private readonly chain: ChainSource,
     private readonly wallet: Wallet,
     private readonly store: ChannelStore,
     private readonly hooks: ResolverHooks,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.anchors = new AnchorBumper(chain, wallet, log);
+  }
 
   /** What spent the funding output; the stored close while it is unspent (a close reorged out), undefined before any. */
   async identify(ch: ResolvableChannel): Promise<CloseRecord | undefined> {
+    const found = await this.identifySpender(ch);
+    // Their commitment (or anything else) took the funding output: our commitment's CPFP children can never confirm.
+    if (found && ch.close?.anchorBump && found.txid !== ch.close.txid) this.anchors.release(ch.close, found.txid);
+    return found;
+  }
+
+  private async identifySpender(ch: ResolvableChannel): Promise<CloseRecord | undefined> {
     const c = ch.commitments;
     const out = await this.chain.outspend(c.fundingTxid, c.fundingVout);
     if (!out.spent || !out.txid) return ch.close;
@@ -157,6 +172,8 @@ export class ChannelResolver {
       if (!status && r.raw) await this.broadcast(r.raw, r.txid);
       // So does what we had sent on it (a reorg took our sweeps away with it): now, not a block after it confirms again.
       await this.resendSpends(r);
+      // Ours on an anchors channel: a CPFP child when it pays less than it must (anchor-bump.ts).
+      r = await this.anchors.step(ch, r, height, feerate, (h) => this.hooks.preimageOf(h), persist);
       return this.reopen(r, persist);
     }
     if (!r.sweepScript && r.kind !== 'mutual') {

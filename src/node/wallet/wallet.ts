@@ -17,19 +17,20 @@
  */
 import { HDKey } from '@scure/bip32';
 import { Address, OutScript, p2wpkh, Transaction } from '@scure/btc-signer';
-import { fromHex } from '../../bolt/bytes.ts';
+import { fromHex, hex } from '../../bolt/bytes.ts';
 import { hash160 } from '../../bolt/bolt3/script.ts';
 import { signInput, witnessSig } from '../../bolt/bolt3/sign.ts';
 import { SIGHASH_ALL, serializeTx, type Tx } from '../../bolt/bolt3/tx.ts';
 import { p2pkhScriptCode } from '../../bolt/bolt5/sweep.ts';
 import { type FeeratePerKw, type Sat, sat } from '../../bolt/units.ts';
-import { txidOf } from '../../chain/txid.ts';
+import { parseTx, txidOf } from '../../chain/txid.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { coinType, type Network } from '../identity.ts';
 import { type Logger } from '../log.ts';
 import { addressNetwork, type AddressNetwork } from '../networks.ts';
 import { type Store } from '../store.ts';
 import { Broadcaster } from './broadcaster.ts';
+import { AnchorReserveError } from './anchor-reserve.ts';
 import { type Coin, selectCoins, TX_OVERHEAD_WEIGHT } from './coin-selection.ts';
 import { InsufficientFundsError, UnconfirmedFundsError, WalletError } from './errors.ts';
 import { dustLimit, highFeeProblem, MAX_FEE_PERCENT } from './send-policy.ts';
@@ -105,6 +106,12 @@ export class Wallet {
    * funding it is), so the operator cannot release it; set by the node.
    */
   dependents: (txid: string) => string | undefined = () => undefined;
+  /**
+   * The on-chain reserve for anchors channels (anchor-reserve.ts) with
+   * `extraChannels` more of them; set by the channel layer. Sends and
+   * fundings may not leave less in the wallet.
+   */
+  anchorReserve: (extraChannels: number) => Sat = () => sat(0);
 
   constructor(
     private readonly store: Store,
@@ -263,6 +270,7 @@ export class Wallet {
     const built = this.build({ coins: spendable, outputs: [{ script, amountSat: r.amountSat === 'all' ? sat(0) : r.amountSat }], feerate: r.feerate, sweep: r.amountSat === 'all', rbf: r.rbf ?? true });
     const sent = r.amountSat === 'all' ? built.sweptSat : r.amountSat;
     if (sent < dust) throw new WalletError(`sweeping leaves ${sent} sat after the fee, below the dust limit of ${dust} sat for that address`);
+    this.keepReserve(spendable, sent + built.tx.feeSat, 0, 'this send');
     const high = highFeeProblem(built.tx.feeSat, sent, this.maxFeePercent);
     if (high && !r.allowHighFee) throw new WalletError(high);
     const trusted = this.allTrusted(built.inputs);
@@ -283,6 +291,14 @@ export class Wallet {
     return inputs.every((c) => c.confirmed || ours.has(c.txid));
   }
 
+  /** Refuses (AnchorReserveError) spending `outSat` of `coins` when what is left is below the anchors reserve. */
+  private keepReserve(coins: readonly WalletCoin[], outSat: bigint, extraChannels: number, what: string): void {
+    const reserve = this.anchorReserve(extraChannels);
+    if (reserve === 0n) return;
+    const left = coins.reduce((s, c) => s + c.value, 0n) - outSat;
+    if (left < reserve) throw new AnchorReserveError(reserve, left, what);
+  }
+
   /** Coins for funding or a fee bump, or UnconfirmedFundsError saying what is confirmed. */
   private selectTrusted<T>(what: string, select: (coins: WalletCoin[]) => T): T {
     const { trusted, foreignUnconfirmedSat } = this.trustedSpendable();
@@ -301,8 +317,10 @@ export class Wallet {
    * output), stored but not broadcast: the caller broadcasts it once the
    * peer has signed our first commitment, or abandons it.
    */
-  fundingTransaction(script: Uint8Array, amountSat: Sat, feerate: FeeratePerKw): SignedTx & { vout: number } {
+  fundingTransaction(script: Uint8Array, amountSat: Sat, feerate: FeeratePerKw, o: { anchors?: boolean } = {}): SignedTx & { vout: number } {
     const built = this.selectTrusted('a channel funding', (coins) => this.build({ coins, outputs: [{ script, amountSat }], feerate, sweep: false, rbf: false }));
+    // An anchors channel raises the reserve it must leave by one channel.
+    this.keepReserve(this.spendable(), amountSat + built.tx.feeSat, o.anchors ? 1 : 0, 'this channel funding');
     this.ledger.record(built.tx, 'funding', { state: 'held', trusted: true, now: nowSeconds() });
     return { ...built.tx, vout: built.vouts[0]! };
   }
@@ -338,6 +356,78 @@ export class Wallet {
     // Not trusted: the peer can take the HTLC output first, and with it this transaction's change.
     this.ledger.record(signed, 'fee-bump', { state: 'unconfirmed', trusted: false, idempotencyKey: key, now: nowSeconds() });
     return signed;
+  }
+
+  /**
+   * The CPFP child of an anchors commitment: `plan` picks from our confirmed
+   * coins (BIP 125 lets a replacement add no unconfirmed input, and a
+   * stranger's unconfirmed coin could vanish), with `replaces`' wallet
+   * coins required so that the child it replaces is wholly replaced; the
+   * anchor input (index 0) is signed by `anchorWitness`. Stored under `key`
+   * before it is returned, its coins reserved: asking again with the same
+   * key (after a restart) gives the same transaction.
+   */
+  async anchorChild(
+    key: string,
+    plan: (coins: WalletCoin[], required: WalletCoin[], changeScript: Uint8Array) => { tx: Tx; coins: WalletCoin[]; fee: Sat; weight: number },
+    anchorWitness: (final: Tx) => Uint8Array[],
+    replaces?: string,
+  ): Promise<SignedTx & { weight: number }> {
+    const prior = this.ledger.byKey(key);
+    if (prior) return { txid: prior.txid, raw: prior.raw, feeSat: prior.feeSat, weight: txWeight(prior.raw) };
+    const required = replaces ? await this.coinsSpentBy(replaces) : [];
+    const coins = this.spendable().filter((c) => c.confirmed);
+    const p = plan(coins, required, this.newChangeScript());
+    const inputs = p.tx.inputs.map((input, i) => {
+      if (i === 0) return { ...input, witness: anchorWitness(p.tx) };
+      const c = p.coins[i - 1]!;
+      const k = this.key(c.chain, c.index);
+      const sig = signInput(p.tx, i, p2pkhScriptCode(hash160(k.publicKey!)), c.value, k.privateKey!, SIGHASH_ALL);
+      return { ...input, witness: [witnessSig(sig.der, SIGHASH_ALL), k.publicKey!] };
+    });
+    const raw = serializeTx({ ...p.tx, inputs });
+    const signed = { txid: txidOf(raw), raw, feeSat: p.fee };
+    // Not trusted: it confirms only with our commitment, which the peer's may beat.
+    this.ledger.record(signed, 'fee-bump', { state: 'unconfirmed', trusted: false, idempotencyKey: key, now: nowSeconds() });
+    return { ...signed, weight: p.weight };
+  }
+
+  /**
+   * Our coins a stored transaction spends, rebuilt from the chain: once it
+   * is in the mempool the chain source lists them as spent, and a
+   * replacement must spend them again.
+   */
+  private async coinsSpentBy(txid: string): Promise<WalletCoin[]> {
+    const t = this.ledger.get(txid);
+    if (!t) return [];
+    const tx = parseTx(t.raw);
+    const out: WalletCoin[] = [];
+    for (let i = 0; i < tx.inputsLength; i++) {
+      const input = tx.getInput(i);
+      const prevTxid = hex(input.txid!);
+      const prevRaw = await this.chain.transaction(prevTxid);
+      if (!prevRaw) continue;
+      const o = parseTx(prevRaw).getOutput(input.index!);
+      if (!o.script) continue;
+      const row = this.store.db.query<{ chain: number; idx: number }, [Uint8Array]>('SELECT chain, idx FROM wallet_scripts WHERE script = ?').get(o.script);
+      if (!row) continue;
+      const status = await this.chain.txStatus(prevTxid);
+      out.push({ txid: prevTxid, vout: input.index!, value: sat(o.amount!), confirmed: !!status?.confirmed, chain: row.chain as KeyChain, index: row.idx, script: o.script });
+    }
+    return out;
+  }
+
+  /**
+   * A fee bump of ours that can never confirm: `by` replaced it (our own
+   * higher child) or took what it spends (the peer's commitment confirmed
+   * instead of ours). Its coins are released, as the broadcaster does for a
+   * conflict it sees on chain.
+   */
+  bumpReplaced(txid: string, by: string, why: string): void {
+    const t = this.ledger.get(txid);
+    if (!t || (t.state !== 'unconfirmed' && t.state !== 'held')) return;
+    this.ledger.finish(txid, 'conflicted', { error: why, conflictTxid: by });
+    this.log.info('fee bump replaced; its coins are released', { txid, by, why });
   }
 
   /** Forgets a held funding that was never handed to the network (an open that did not complete), releasing its coins. */
@@ -398,6 +488,11 @@ export class Wallet {
 
   transaction(txid: string): WalletTx | undefined {
     return this.ledger.get(txid);
+  }
+
+  /** The live transaction stored under an idempotency key (a channel's fee bump). */
+  transactionByKey(key: string): WalletTx | undefined {
+    return this.ledger.byKey(key);
   }
 
   /** What still needs a live transaction of ours, so that it may not be released. */
@@ -466,6 +561,12 @@ export class WalletTxNotFoundError extends WalletError {
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** BIP 141 weight of a raw transaction: stripped size x 3 + full size. */
+function txWeight(raw: Uint8Array): number {
+  const tx = parseTx(raw);
+  return tx.toBytes(true, false).length * 3 + raw.length;
+}
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

@@ -103,7 +103,7 @@ export async function up(extras: ReadonlySet<Extra>): Promise<void> {
       say(`starting lnnode ${name}`);
       const dataDir = join(LAB_DIR, name.toLowerCase());
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      const proc = await startLnnode({ dataDir, args: ['--esplora-url', esplora.url, '--chain-poll-ms', '500'] });
+      const proc = await startLnnode({ dataDir, args: ['--esplora-url', esplora.url, '--chain-poll-ms', '500', '--anchor-reserve', '10000'] });
       stops.push(() => proc.stop());
       sandbox.nodes.push({ name, proc, client: proc.client() });
     }
