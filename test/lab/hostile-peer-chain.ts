@@ -63,8 +63,10 @@ export async function spenderOf(lab: ChannelLab, txid: string, vout: number): Pr
   const from = (await lab.btcd.rpc.call<{ height: number }>('getblockheader', info.blockhash, true)).height;
   const tip = await lab.btcd.height();
   for (let h = from; h <= tip; h++) {
-    const block = await lab.btcd.rpc.call<{ tx: { txid: string; vin: { txid?: string; vout?: number }[] }[] }>('getblock', await lab.btcd.rpc.call<string>('getblockhash', h), 2);
-    const hit = block.tx.find((t) => t.vin.some((i) => i.txid === txid && i.vout === vout));
+    type Tx = { txid: string; vin: { txid?: string; vout?: number }[] };
+    // btcd answers verbosity 2 with the transactions under `rawtx` (bitcoind: `tx`).
+    const block = await lab.btcd.rpc.call<{ tx?: Tx[]; rawtx?: Tx[] }>('getblock', await lab.btcd.rpc.call<string>('getblockhash', h), 2);
+    const hit = (block.rawtx ?? block.tx ?? []).find((t) => t.vin.some((i) => i.txid === txid && i.vout === vout));
     if (hit) return hit.txid;
   }
   return undefined;

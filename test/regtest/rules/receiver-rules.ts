@@ -330,7 +330,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["The receiving node MUST NOT:", "consider funds received, using `push_msat`, to be received until the funding transaction has reached sufficient depth."],
     input: "open_channel pushing 100,000 sat to the node; funding_created/funding_signed done, funding unconfirmed",
     expect: "until minimum_depth the channel is not usable: ListChannels usable=false, paying an invoice from the pushed funds fails without any HTLC sent; usable once the funding is 3 deep",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   // ---- BOLT 2: The `accept_channel` Message
@@ -784,7 +784,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "MUST fail (and not forward) an HTLC whose fulfillment deadline is already past."],
     input: "update_add_htlc paying the node's invoice with cltv_expiry only 5 blocks ahead (the invoice asks 18)",
     expect: "the node fails the HTLC (update_fail_htlc) instead of fulfilling it; the invoice stays open; the channel stays normal; balances as before",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -880,7 +880,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST allow multiple HTLCs with the same `payment_hash`."],
     input: "two update_add_htlc with the same payment_hash, one commitment_signed",
     expect: "no error; the node settles one and fails the other back (the invoice was already settled); the channel stays normal",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -920,7 +920,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST decrypt `onion_routing_packet` as described in [Onion Decryption](04-onion-routing.md#onion-decryption) to extract a `payload`.", "MUST use `payment_hash` as `associated_data`."],
     input: "an onion built with another associated data than the payment_hash",
     expect: "the node fails the HTLC with update_fail_malformed_htlc (BADONION invalid_onion_hmac, sha256 of the onion); no error; the channel stays normal",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -930,7 +930,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "If decryption fails, the result is not a valid `payload` TLV, or it contains unknown even types:", "MUST respond with an error as detailed in [Failure Messages](04-onion-routing.md#failure-messages)"],
     input: "an onion with version byte 1",
     expect: "update_fail_malformed_htlc with invalid_onion_version (0xc004) and the onion's sha256; the channel stays normal",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -940,7 +940,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "Otherwise:", "MUST follow the requirements for the reader of `payload` in [Payload Format](04-onion-routing.md#payload-format)"],
     input: "a valid onion whose amt_to_forward is above the HTLC's amount_msat",
     expect: "the node fails the HTLC with update_fail_htlc (an encrypted BOLT 4 failure) and does not settle the invoice; the channel stays normal",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -1004,7 +1004,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the `sha256_of_onion` in `update_fail_malformed_htlc` doesn't match the onion it sent and is not all zero:", "MAY retry or choose an alternate error response."],
     input: "update_fail_malformed_htlc (BADONION) whose sha256_of_onion is not the onion's",
     expect: "MAY not taken: no retry; the payment fails with the code given; no error, the channel stays normal",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -1173,7 +1173,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST NOT broadcast old (revoked) commitment transactions,"],
     input: "every row above that fails a channel after payments",
     expect: "what the node broadcasts is its latest commitment (txid = its stored localCommit), never a revoked one",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -1183,7 +1183,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "SHOULD NOT sign commitment transactions, unless it's about to broadcast them (due to a failed connection),"],
     input: "a channel in normal operation",
     expect: "the node stores the peer's signature on its commitment but no commitment signed by itself (no close record) until it fails the channel",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   // ---- BOLT 2: Updating Fees: `update_fee`
@@ -1672,7 +1672,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "if the *current commitment transaction* does NOT contain `to_local` or other HTLC outputs:", "until the remote node closes:", "MUST NOT forget the channel."],
     input: "any row that fails a channel",
     expect: "the channel stays stored (phase closing) until its close is resolved on chain",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -1702,7 +1702,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "otherwise:", "MUST broadcast the *last commitment transaction*, for which it has a signature, to perform a *unilateral close*."],
     input: "every row that fails a channel",
     expect: "the node's latest commitment, with both signatures, in btcd's mempool",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -2038,7 +2038,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST NOT broadcast a commitment transaction for which *it* has exposed the `per_commitment_secret`."],
     input: "every failed channel after payments (row revoke_and_ack/never-broadcast-revoked)",
     expect: "the node broadcasts only its latest, unrevoked commitment",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
   },
   {
@@ -2260,7 +2260,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["The sender:", "MUST NOT send `channel_ready` unless outpoint of given by `funding_txid` and `funding_output_index` in the `funding_created` message pays exactly `funding_satoshis` to the scriptpubkey specified in [BOLT #3](03-transactions.md#funding-transaction-output)."],
     input: "the hostile funder's funding output pays 1,000 sat less than funding_satoshis, mined to depth",
     expect: "the node never sends channel_ready: one `error` naming the channel_id, the channel stored closed",
-    status: "pending: lab scenario not yet written (group normal)",
+    status: "tested",
     lab: "normal",
     sentence: true,
   },
