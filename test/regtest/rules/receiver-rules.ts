@@ -1205,7 +1205,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the `update_fee` is too low for timely processing, OR is unreasonably large:", "MUST send a `warning` and close the connection, or send an `error` and fail the channel."],
     input: "update_fee at 253 sat/kw while the node's fee estimate is far above it (e.g. 5,000 sat/kw)",
     expect: "one `error` naming the channel_id and nothing else; the channel fails: stored phase closing, the node's latest (unrevoked) commitment in btcd's mempool; channel balances as before the input",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/unreasonably-large",
@@ -1246,7 +1247,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender cannot afford the new fee rate on the receiving node's current commitment transaction:", "if `option_anchors` was not negotiated:", "if the `update_fee` increases `feerate_per_kw`:", "if the dust balance of the remote transaction at the updated `feerate_per_kw` is greater then `max_dust_htlc_exposure_msat`:", "MAY fail the channel"],
     input: "on a static_remotekey channel with many HTLCs just above the node's dust limit, update_fee raising the feerate so they become trimmed on the remote commitment, past max_dust_htlc_exposure_msat",
     expect: "the node fails the channel (MAY) or refuses the fee; no HTLC goes to fees beyond the exposure cap",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/dust-exposure-local",
@@ -1255,7 +1257,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender cannot afford the new fee rate on the receiving node's current commitment transaction:", "if `option_anchors` was not negotiated:", "if the dust balance of the local transaction at the updated `feerate_per_kw` is greater than `max_dust_htlc_exposure_msat`:", "MAY fail the channel"],
     input: "the same with the HTLCs trimmed on the node's own commitment",
     expect: "the node fails the channel (MAY) or refuses the fee",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/splice",
