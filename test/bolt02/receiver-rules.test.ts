@@ -65,6 +65,7 @@ import { RULES, unitRows } from '../regtest/rules/receiver-rules.ts';
 import { BOLTS_DIR, normalize, requirementKey, specRequirements } from '../support/spec-requirements.ts';
 import { writeCheckerReport } from '../support/receiver-rules-tally.ts';
 import { Pair, REGTEST, secrets, type Side } from './channel-harness.ts';
+import { ONCHAIN_SCENARIOS, runOnce } from '../bolt05/onchain-rows.ts';
 
 // ------------------------------------------------------------------ the table against the spec
 
@@ -681,6 +682,9 @@ for (const id of ['remote/unknown-spend-warns', 'general/rogue-spend-warns']) {
     expect(driver).toContain("if (found.kind === 'unknown') this.log.error(");
   });
 }
+
+// BOLT 5 output handling: A's side of a close resolved by the node's ChannelResolver on an in-memory chain (test/bolt05/onchain-rows.ts).
+for (const [id, f] of ONCHAIN_SCENARIOS) asyncScenarios.set(id, () => runOnce(f));
 
 // ------------------------------------------------------------------ run them
 
