@@ -19,7 +19,8 @@ import { buildLocal, type Commitments, sendAdd, sendFulfill } from '../../src/bo
 import { STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
 import { derivePrivkey } from '../../src/bolt/bolt3/keys.ts';
 import { signInput, witnessSig } from '../../src/bolt/bolt3/sign.ts';
-import { serializeTx, SIGHASH_ALL, type Tx } from '../../src/bolt/bolt3/tx.ts';
+import { closingTransaction } from '../../src/bolt/bolt3/closing.ts';
+import { serializeTx, SIGHASH_ALL, type Tx, txid as txidOf } from '../../src/bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../src/bolt/bolt5/our-commitment.ts';
 import { type CltvExpiry, type FeeratePerKw, type Msat, sat } from '../../src/bolt/units.ts';
 import { CLOSE_DEPTH } from '../../src/node/channels/depths.ts';
@@ -325,6 +326,101 @@ async function revokedClose(): Promise<void> {
   sim.closeDb();
 }
 
+// ------------------------------------------------------------------ reorgs
+
+/**
+ * onchain/reorg: each kind of close (mutual, A's commitment, B's, B's
+ * revoked one) is reorged out with the mempool emptied; A sends the close
+ * again (its own, or the peer's that it kept), then its sweeps, and
+ * resolves the outputs again; an HTLC's failure is reported only when its
+ * resolution is deep on the chain that stays.
+ */
+async function reorgs(): Promise<void> {
+  const closes: [string, (p: Pair, sim: ResolverSim) => string][] = [
+    ['mutual', (p, sim) => {
+      const c = p.a.state;
+      const t = closingTransaction({
+        fundingTxid: c.fundingTxid, fundingVout: c.fundingVout, localScript: SWEEP_SCRIPT, remoteScript: new Uint8Array(22),
+        localMsat: c.localCommit.spec.toLocalMsat, remoteMsat: c.localCommit.spec.toRemoteMsat, localIsFunder: true, fee: sat(500), dustLimit: sat(354),
+      });
+      const raw = serializeTx(t.tx);
+      sim.close = { kind: 'mutual', txid: txidOf(t.tx), raw, spends: {}, settled: [] };
+      sim.chain.submit(raw);
+      return txidOf(t.tx);
+    }],
+    ['local', (_p, sim) => sim.forceClose()],
+    ['remote', (p, sim) => {
+      const theirs = ourCommitment(p.b.state, p.b.secrets, () => undefined);
+      sim.chain.submit(serializeTx(theirs.tx));
+      return theirs.txid;
+    }],
+  ];
+  for (const [kind, close] of closes) {
+    const p = open();
+    const timesOut = add(p, p.a, 70_000_000n, 1, 310);
+    commitBoth(p);
+    const sim = new ResolverSim(p.a);
+    const txid = close(p, sim);
+    await sim.mine(3); // 303: the close has 3 confirmations
+    expect(sim.close).toMatchObject({ kind, txid });
+    const sweeps = Object.values(sim.close!.spends).map((x) => x.txid);
+    if (kind === 'remote') expect(sweeps).toHaveLength(1); // to_remote
+    sim.chain.reorg(3);
+    expect(await sim.chain.txStatus(txid)).toBeNull();
+    await sim.tick();
+    expect(sim.chain.inMempool(txid)).toBe(true);
+    await sim.mine(1); // 304: confirmed again
+    await sim.tick();
+    for (const t of sweeps) expect(sim.chain.inMempool(t) || sim.chain.confirmations(t) !== undefined).toBe(true);
+    if (kind === 'mutual') {
+      await sim.mine(CLOSE_DEPTH);
+      expect(sim.close!.doneAt).toBeDefined();
+      sim.closeDb();
+      continue;
+    }
+    // The HTLC's resolution (A's HTLC-timeout, or its timeout claim on B's commitment) confirms at 311.
+    await sim.mineTo(310);
+    const resolving = Object.values(sim.close!.spends).map((x) => x.txid).find((t) => sim.chain.tx(t).locktime === 310)!;
+    expect(resolving).toBeDefined();
+    await sim.mineTo(315); // 5 confirmations
+    expect(sim.resolved.some((r) => r.htlc.id === timesOut)).toBe(false);
+    sim.chain.reorg(5); // 311..315 replaced: the resolution is gone, the close (304) stays
+    await sim.tick();
+    expect(sim.chain.inMempool(resolving)).toBe(true);
+    await sim.mine(CLOSE_DEPTH - 1); // 320: the resolution, back in 316, has 5 confirmations
+    expect(sim.resolved.some((r) => r.htlc.id === timesOut)).toBe(false);
+    await sim.mine(1);
+    expect(sim.resolved.find((r) => r.htlc.id === timesOut)).toMatchObject({ height: 321 });
+    noPrematureSpend(sim.chain);
+    sim.closeDb();
+  }
+  // A revoked commitment reorged out: A sends the cheater's commitment again, and its justice.
+  const p = open();
+  add(p, p.a, 60_000_000n, 2);
+  commitBoth(p);
+  const old = structuredClone(p.b.state);
+  const f = sendFulfill(p.b.state, 0n, preimage(2));
+  p.b.state = f.state;
+  p.send(p.b, f.send);
+  commitBoth(p);
+  const sim = new ResolverSim(p.a);
+  const cheat = ourCommitment(old, p.b.secrets, () => undefined);
+  sim.chain.submit(serializeTx(cheat.tx));
+  await sim.mine(2);
+  const justice = new Set(Object.values(sim.close!.spends).map((x) => x.txid));
+  expect(sim.close!.kind).toBe('revoked');
+  expect(justice.size).toBe(2); // the justice transaction and the to_remote sweep
+  sim.chain.reorg(2);
+  await sim.tick();
+  expect(sim.chain.inMempool(cheat.txid)).toBe(true);
+  await sim.mine(1);
+  await sim.tick();
+  for (const t of justice) expect(sim.chain.inMempool(t)).toBe(true);
+  await sim.mine(CLOSE_DEPTH);
+  expect(sim.close!.doneAt).toBeDefined();
+  sim.closeDb();
+}
+
 const local = (): Promise<void> => localClose();
 const remote = (): Promise<void> => remoteClose();
 const revoked = (): Promise<void> => revokedClose();
@@ -360,6 +456,7 @@ export const ONCHAIN_SCENARIOS = new Map<string, () => Promise<void>>([
     'remote-received/preimage-claim',
     'remote-received/not-committed-no-spend',
   ].map((id): [string, () => Promise<void>] => [id, remote]),
+  ['onchain/reorg', () => reorgs()],
   ...[
     'revoked/justice-to_local',
     'revoked/justice-offered-htlc',

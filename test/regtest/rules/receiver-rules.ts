@@ -1620,7 +1620,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST be prepared to resolve outputs multiple times, in case of blockchain reorganizations."],
     input: "a close (mutual, local, remote, revoked) reorged out and confirmed again, with the mempool emptied",
     expect: "the node rebroadcasts what it depends on and resolves the outputs again; payments reported only when deep (issue 16 item 11)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "onchain/funding-spent-error",
