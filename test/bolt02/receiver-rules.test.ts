@@ -34,6 +34,7 @@ import {
 import { FULFILLMENT_DEADLINE_BLOCKS, htlcDeadlineBreach, TIMEOUT_GRACE_BLOCKS } from '../../src/bolt/bolt2/channel/htlc-deadlines.ts';
 import { basepointsOf, perCommitmentPoint, perCommitmentSecret } from '../../src/bolt/bolt2/channel/keys.ts';
 import { unfundedExpired } from '../../src/bolt/bolt2/channel/open-admission.ts';
+import { DEFAULT_SAFETY_POLICY, dustExposure, feeDustProblem, htlcsAtStake } from '../../src/bolt/bolt2/channel/safety-policy.ts';
 import {
   type AcceptChannelMessage,
   acceptChannelMessage,
@@ -64,6 +65,7 @@ import { RULES, unitRows } from '../regtest/rules/receiver-rules.ts';
 import { BOLTS_DIR, normalize, requirementKey, specRequirements } from '../support/spec-requirements.ts';
 import { writeCheckerReport } from '../support/receiver-rules-tally.ts';
 import { Pair, REGTEST, secrets, type Side } from './channel-harness.ts';
+import { ONCHAIN_SCENARIOS, runOnce } from '../bolt05/onchain-rows.ts';
 
 // ------------------------------------------------------------------ the table against the spec
 
@@ -410,6 +412,50 @@ row('update_fee/unreasonably-large', () => {
   expect(refusal(() => receiveFee(p.b.state, 25_001 as FeeratePerKw))).toMatch(/update_fee of 25001 sat\/kw is unreasonably large/);
 });
 
+// update_fee bounds and dust exposure (src/bolt/bolt2/channel/safety-policy.ts; the same checks as test/bolt02/safety-policy.test.ts).
+row('update_fee/too-low-for-estimate', () => {
+  // The node's estimates are far above the relay floor: half the economy estimate is the least it takes on a static_remotekey channel.
+  const estimates = { fast: 5_000 as FeeratePerKw, economy: 5_000 as FeeratePerKw };
+  const p = Pair.open(FUNDING);
+  const policy = { ...DEFAULT_SAFETY_POLICY, estimates };
+  expect(refusal(() => receiveFee(p.b.state, 253 as FeeratePerKw, policy))).toBe('update_fee of 253 sat/kw is too low for timely processing (at least 2500 sat/kw)');
+  expect(refusal(() => receiveFee(p.b.state, 2_499 as FeeratePerKw, policy))).toBe('update_fee of 2499 sat/kw is too low for timely processing (at least 2500 sat/kw)');
+  expect(receiveFee(p.b.state, 2_500 as FeeratePerKw, policy).remoteChanges.proposed).toEqual([{ kind: 'fee', feeratePerKw: 2_500 as FeeratePerKw }]);
+  // Anchors commitments are bumped through their anchor: only the relay floor applies there.
+  const anchors = Pair.open(FUNDING, undefined, 2500 as FeeratePerKw, ANCHORS_TYPE);
+  expect(receiveFee(anchors.b.state, 253 as FeeratePerKw, policy).remoteChanges.proposed).toHaveLength(1);
+});
+/** Two 6,000-sat HTLCs offered by `from`, committed on both sides; B's exposure limit 10,000 sat. */
+function dustAtStake(from: 'a' | 'b', channelType = STATIC_REMOTEKEY_TYPE): { p: Pair; policy: typeof DEFAULT_SAFETY_POLICY } {
+  const p = Pair.open(FUNDING, msat(400_000_000n), 2500 as FeeratePerKw, channelType);
+  for (const i of [0, 1]) addCommitted(p, p[from], 6_000_000n, 40 + i);
+  return { p, policy: { ...DEFAULT_SAFETY_POLICY, maxDustHtlcExposureMsat: msat(10_000_000n) } };
+}
+// At 8,000 sat/kw a 6,000-sat HTLC is trimmed where it needs an HTLC-success (546 + 703 * 8 = 6170 sat) but not an
+// HTLC-timeout (546 + 663 * 8 = 5850 sat): HTLCs B offers are trimmed on A's commitment only, A's on B's only.
+row('update_fee/dust-exposure-remote', () => {
+  const { p, policy } = dustAtStake('b');
+  expect(feeDustProblem(p.b.state, 8_000 as FeeratePerKw, policy.maxDustHtlcExposureMsat)).toMatch(/the peer's commitment/);
+  expect(refusal(() => receiveFee(p.b.state, 8_000 as FeeratePerKw, policy))).toBe(
+    "at 8000 sat/kw the dust HTLC exposure on the peer's commitment would be 12000000 msat, above the limit of 10000000 msat",
+  );
+  expect(dustExposure(p.b.state, htlcsAtStake(p.b.state), 8_000 as FeeratePerKw)).toEqual({ localMsat: msat(0n), remoteMsat: msat(12_000_000n) });
+  // A rise that trims nothing is taken; on anchors the feerate trims nothing at all.
+  expect(receiveFee(p.b.state, 7_000 as FeeratePerKw, policy).remoteChanges.proposed).toHaveLength(1);
+  const anchors = dustAtStake('b', ANCHORS_TYPE);
+  expect(receiveFee(anchors.p.b.state, 8_000 as FeeratePerKw, anchors.policy).remoteChanges.proposed).toHaveLength(1);
+});
+row('update_fee/dust-exposure-local', () => {
+  const { p, policy } = dustAtStake('a');
+  expect(refusal(() => receiveFee(p.b.state, 8_000 as FeeratePerKw, policy))).toBe(
+    'at 8000 sat/kw the dust HTLC exposure on our commitment would be 12000000 msat, above the limit of 10000000 msat',
+  );
+  expect(dustExposure(p.b.state, htlcsAtStake(p.b.state), 8_000 as FeeratePerKw)).toEqual({ localMsat: msat(12_000_000n), remoteMsat: msat(0n) });
+  expect(receiveFee(p.b.state, 7_000 as FeeratePerKw, policy).remoteChanges.proposed).toHaveLength(1);
+  // With the default 50,000-sat limit the same rise is taken.
+  expect(receiveFee(p.b.state, 8_000 as FeeratePerKw).remoteChanges.proposed).toHaveLength(1);
+});
+
 // channel_reestablish: B answers A's numbers; A's honest fields from its own state.
 function afterPayments(): Pair {
   const p = Pair.open(FUNDING);
@@ -636,6 +682,9 @@ for (const id of ['remote/unknown-spend-warns', 'general/rogue-spend-warns']) {
     expect(driver).toContain("if (found.kind === 'unknown') this.log.error(");
   });
 }
+
+// BOLT 5 output handling: A's side of a close resolved by the node's ChannelResolver on an in-memory chain (test/bolt05/onchain-rows.ts).
+for (const [id, f] of ONCHAIN_SCENARIOS) asyncScenarios.set(id, () => runOnce(f));
 
 // ------------------------------------------------------------------ run them
 

@@ -16,6 +16,7 @@ import { derFromCompact, signInput, witnessSig } from '../bolt3/sign.ts';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE, type Tx, txid, weight } from '../bolt3/tx.ts';
 import { type Sat, sat } from '../units.ts';
 import { type Claim } from './claim.ts';
+import { notIrrevocablyCommitted } from './irrevocably-committed.ts';
 import { witnessSize } from './sweep.ts';
 
 export interface SecondStage {
@@ -90,8 +91,11 @@ export function ourCommitment(c: Commitments, s: ChannelSecrets, preimageOf: (pa
   const htlcSighash = anchors ? SIGHASH_SINGLE | SIGHASH_ANYONECANPAY : SIGHASH_ALL;
   const htlcKey = derivePrivkey(s.htlc, point);
   const secondStage: SecondStage[] = [];
+  const pending = notIrrevocablyCommitted(c);
   htlcTransactions(commitment, params, id).forEach((h, i) => {
     const htlc = params.htlcs[h.htlc]!;
+    // BOLT 5: an HTLC the peer is not irrevocably committed to is not spent, preimage or not (params.htlcs follows spec.htlcs).
+    if (h.kind === 'success' && pending.has(lc.spec.htlcs[h.htlc]!.id)) return;
     const preimage = h.kind === 'success' ? preimageOf(htlc.paymentHash) : new Uint8Array(0);
     if (!preimage) return;
     const remote = witnessSig(derFromCompact(lc.htlcSigs[i]!), htlcSighash);

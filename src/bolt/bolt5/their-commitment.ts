@@ -15,6 +15,7 @@ import { hash160, p2wpkh, p2wsh } from '../bolt3/script.ts';
 import { toLocalScript, toRemoteAnchorsScript } from '../bolt3/scripts.ts';
 import { SecretStore } from '../bolt3/shachain.ts';
 import { type Claim } from './claim.ts';
+import { notIrrevocablyCommitted } from './irrevocably-committed.ts';
 import { p2pkhScriptCode, witnessSize } from './sweep.ts';
 
 export interface CommitmentClaims {
@@ -58,6 +59,7 @@ export function theirCommitmentClaims(
   const htlcKey = derivePrivkey(s.htlc, commit.point);
   const csv = c.variant === 'anchors' ? 1 : 0;
   const claims: Claim[] = [];
+  const pending = notIrrevocablyCommitted(c);
   commitment.outputs.forEach((o, vout) => {
     if (o.kind === 'to_remote') return claims.push(toRemoteClaim(c, s, txid, vout, o.value));
     if (o.htlc === undefined) return;
@@ -71,6 +73,8 @@ export function theirCommitmentClaims(
       });
       return;
     }
+    // BOLT 5: not while they are not irrevocably committed to it, preimage or not (params.htlcs follows spec.htlcs).
+    if (pending.has(commit.spec.htlcs[o.htlc]!.id)) return;
     const preimage = preimageOf(h.paymentHash);
     if (!preimage) return;
     claims.push({

@@ -1205,7 +1205,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the `update_fee` is too low for timely processing, OR is unreasonably large:", "MUST send a `warning` and close the connection, or send an `error` and fail the channel."],
     input: "update_fee at 253 sat/kw while the node's fee estimate is far above it (e.g. 5,000 sat/kw)",
     expect: "one `error` naming the channel_id and nothing else; the channel fails: stored phase closing, the node's latest (unrevoked) commitment in btcd's mempool; channel balances as before the input",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/unreasonably-large",
@@ -1246,7 +1247,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender cannot afford the new fee rate on the receiving node's current commitment transaction:", "if `option_anchors` was not negotiated:", "if the `update_fee` increases `feerate_per_kw`:", "if the dust balance of the remote transaction at the updated `feerate_per_kw` is greater then `max_dust_htlc_exposure_msat`:", "MAY fail the channel"],
     input: "on a static_remotekey channel with many HTLCs just above the node's dust limit, update_fee raising the feerate so they become trimmed on the remote commitment, past max_dust_htlc_exposure_msat",
     expect: "the node fails the channel (MAY) or refuses the fee; no HTLC goes to fees beyond the exposure cap",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/dust-exposure-local",
@@ -1255,7 +1257,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender cannot afford the new fee rate on the receiving node's current commitment transaction:", "if `option_anchors` was not negotiated:", "if the dust balance of the local transaction at the updated `feerate_per_kw` is greater than `max_dust_htlc_exposure_msat`:", "MAY fail the channel"],
     input: "the same with the HTLCs trimmed on the node's own commitment",
     expect: "the node fails the channel (MAY) or refuses the fee",
-    status: "pending: dust",
+    status: "tested",
+    unit: true,
   },
   {
     id: "update_fee/splice",
@@ -1576,8 +1579,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST NOT assume that previously-transmitted messages were lost,", "if it has sent a previous `commitment_signed` message:", "MUST handle the case where the corresponding commitment transaction is broadcast at any time by the other side,"],
     input: "the node signed a new commitment for the hostile peer, which broadcasts it without revoking its previous one",
     expect: "the node recognises the peer's commitment (close kind remote) and resolves the channel: phase closing, to_remote is the node's",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "reestablish/retransmit-shutdown",
@@ -1607,7 +1610,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST *resolve* all outputs, as specified below."],
     input: "a force close with HTLCs that have no output on the confirmed commitment (trimmed, or only on the other commitment)",
     expect: "every output resolved and every such HTLC's payment resolved once the commitment is 6 deep (issue 13 item 8)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "onchain/reorg",
@@ -1616,7 +1620,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST be prepared to resolve outputs multiple times, in case of blockchain reorganizations."],
     input: "a close (mutual, local, remote, revoked) reorged out and confirmed again, with the mempool emptied",
     expect: "the node rebroadcasts what it depends on and resolves the outputs again; payments reported only when deep (issue 16 item 11)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "onchain/funding-spent-error",
@@ -1731,8 +1736,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon discovering its *local commitment transaction*:", "SHOULD spend the `to_local` output to a convenient address."],
     input: "the node failed a channel where it has a to_local output; to_self_delay blocks mined after its commitment confirms",
     expect: "the node sweeps to_local to its wallet",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local/to_local-csv",
@@ -1741,8 +1746,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon discovering its *local commitment transaction*:", "MUST wait until the `OP_CHECKSEQUENCEVERIFY` delay has passed (as specified by the remote node's `to_self_delay` field) before spending the output."],
     input: "as above, checked one block before the delay ends",
     expect: "no spend of to_local before to_self_delay blocks",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local/ignore-to_remote",
@@ -1760,7 +1765,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon discovering its *local commitment transaction*:", "MUST handle HTLCs offered by itself as specified in [HTLC Output Handling: Local Commitment, Local Offers](#htlc-output-handling-local-commitment-local-offers)."],
     input: "the node's commitment confirms with an HTLC it offered",
     expect: "handled as the rows under 'HTLC Output Handling: Local Commitment, Local Offers' say",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local/handle-received",
@@ -1769,7 +1775,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon discovering its *local commitment transaction*:", "MUST handle HTLCs offered by the remote node as specified in [HTLC Output Handling: Local Commitment, Remote Offers](#htlc-output-handling-local-commitment-remote-offers)."],
     input: "the node's commitment confirms with an HTLC the peer offered",
     expect: "handled as the rows under 'HTLC Output Handling: Local Commitment, Remote Offers' say",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   // ---- BOLT 5: HTLC Output Handling: Local Commitment, Local Offers
   {
@@ -1779,7 +1786,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if the commitment transaction HTLC output is spent using the payment preimage, the output is considered *irrevocably resolved*:", "MUST extract the payment preimage from the transaction input witness."],
     input: "the peer spends the node's offered HTLC output on the node's commitment with the preimage",
     expect: "the node reads the preimage from the witness and marks the payment succeeded",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-offers/htlc-timeout",
@@ -1788,7 +1796,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if the commitment transaction HTLC output has *timed out* and hasn't been *resolved*:", "MUST *resolve* the output by spending it using the HTLC-timeout transaction."],
     input: "the node's commitment confirmed with an offered HTLC past its cltv_expiry",
     expect: "the node broadcasts the HTLC-timeout transaction",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-offers/fail-incoming-when-deep",
@@ -1806,7 +1815,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if the commitment transaction HTLC output has *timed out* and hasn't been *resolved*:", "once the resolving transaction has reached reasonable depth:", "MUST resolve the output of that HTLC-timeout transaction."],
     input: "the HTLC-timeout transaction confirmed",
     expect: "its output is resolved (swept after to_self_delay)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-offers/sweep-timeout-output",
@@ -1815,7 +1825,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if the commitment transaction HTLC output has *timed out* and hasn't been *resolved*:", "once the resolving transaction has reached reasonable depth:", "SHOULD resolve the HTLC-timeout transaction by spending it to a convenient address."],
     input: "as above",
     expect: "swept to the wallet",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-offers/timeout-output-csv",
@@ -1824,7 +1835,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if the commitment transaction HTLC output has *timed out* and hasn't been *resolved*:", "once the resolving transaction has reached reasonable depth:", "MUST wait until the `OP_CHECKSEQUENCEVERIFY` delay has passed (as specified by the remote node's `open_channel` `to_self_delay` field) before spending that HTLC-timeout output."],
     input: "as above, one block before to_self_delay",
     expect: "not spent before the delay",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-offers/no-output-preimage",
@@ -1842,7 +1854,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "for any committed HTLC that does NOT have an output in this commitment transaction:", "otherwise:", "once the commitment transaction has reached reasonable depth:", "MUST fail the corresponding incoming HTLC (if any)."],
     input: "the node's commitment confirms without an output for an HTLC it offered (trimmed)",
     expect: "the payment is failed once the commitment is 6 deep, not before (lnnode forwards nothing, so its own payment stands for the incoming HTLC)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-offers/no-output-fail-sooner",
@@ -1861,7 +1874,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "if it receives (or already possesses) a payment preimage for an unresolved HTLC output that it has been offered AND for which it has committed to an outgoing HTLC:", "MUST *resolve* the output by spending it, using the HTLC-success transaction."],
     input: "the node's commitment confirms with an HTLC it received and whose preimage it knows (its invoice)",
     expect: "the node broadcasts the HTLC-success transaction",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-received/no-preimage-reveal",
@@ -1879,7 +1893,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "if it receives (or already possesses) a payment preimage for an unresolved HTLC output that it has been offered AND for which it has committed to an outgoing HTLC:", "MUST resolve the output of that HTLC-success transaction."],
     input: "the HTLC-success transaction confirmed",
     expect: "its output swept after to_self_delay",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-received/not-committed-no-spend",
@@ -1888,7 +1903,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "otherwise:", "if the *remote node* is NOT irrevocably committed to the HTLC:", "MUST NOT *resolve* the output by spending it."],
     input: "the node's commitment confirms with an HTLC the peer added but never irrevocably committed",
     expect: "the node does not spend that output",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-received/sweep-success-output",
@@ -1897,7 +1913,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "SHOULD resolve that HTLC-success transaction output by spending it to a convenient address."],
     input: "as above",
     expect: "swept to the wallet",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "local-received/success-output-csv",
@@ -1906,7 +1923,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST wait until the `OP_CHECKSEQUENCEVERIFY` delay has passed (as specified by the *remote node's* `open_channel`'s `to_self_delay` field), before spending that HTLC-success transaction output."],
     input: "as above, one block before to_self_delay",
     expect: "not spent before the delay",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   // ---- BOLT 5: Unilateral Close Handling: Remote Commitment Transaction
   {
@@ -1916,8 +1934,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "upon discovering a *valid* commitment transaction broadcast by a *remote node*:", "if possible:", "MUST handle each output as specified below."],
     input: "the hostile peer broadcasts its latest commitment",
     expect: "the node identifies it (close kind remote), takes to_remote as its own (static_remotekey: its wallet key) and resolves the channel",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote/to_remote",
@@ -1944,7 +1962,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "upon discovering a *valid* commitment transaction broadcast by a *remote node*:", "if possible:", "MUST handle HTLCs offered by itself as specified in [HTLC Output Handling: Remote Commitment, Local Offers](#htlc-output-handling-remote-commitment-local-offers)"],
     input: "the peer's commitment confirms with an HTLC the node offered",
     expect: "handled as the rows under 'Remote Commitment, Local Offers' say",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote/handle-received",
@@ -1953,7 +1972,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "upon discovering a *valid* commitment transaction broadcast by a *remote node*:", "if possible:", "MUST handle HTLCs offered by the remote node as specified in [HTLC Output Handling: Remote Commitment, Remote Offers](#htlc-output-handling-remote-commitment-remote-offers)"],
     input: "the peer's commitment confirms with an HTLC the peer offered",
     expect: "handled as the rows under 'Remote Commitment, Remote Offers' say",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote/unknown-spend-warns",
@@ -1973,7 +1993,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "if the commitment transaction HTLC output is spent using the payment preimage:", "MUST extract the payment preimage from the HTLC-success transaction input witness."],
     input: "the peer claims the node's offered HTLC on its own commitment with its HTLC-success transaction",
     expect: "the node reads the preimage and marks the payment succeeded",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote-offers/timeout-claim",
@@ -1982,7 +2003,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "if the commitment transaction HTLC output has *timed out* AND NOT been *resolved*:", "MUST *resolve* the output, by spending it to a convenient address."],
     input: "the peer's commitment confirmed with an HTLC the node offered, past its cltv_expiry",
     expect: "the node spends it to its wallet",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote-offers/no-output-preimage",
@@ -2000,7 +2022,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "for any committed HTLC that does NOT have an output in this commitment transaction:", "otherwise:", "once the commitment transaction has reached reasonable depth:", "MUST fail the corresponding incoming HTLC (if any)."],
     input: "the peer's commitment confirms without an output for an HTLC the node offered",
     expect: "the payment is failed once the commitment is 6 deep",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote-offers/no-output-fail-sooner",
@@ -2019,7 +2042,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "if it receives (or already possesses) a payment preimage for an unresolved HTLC output that it was offered AND for which it has committed to an outgoing HTLC:", "MUST *resolve* the output by spending it to a convenient address."],
     input: "the peer's commitment confirms with an HTLC paying the node's invoice, whose preimage the node knows",
     expect: "the node claims it with the preimage to its wallet",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "remote-received/not-committed-no-spend",
@@ -2028,7 +2052,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "otherwise:", "if the remote node is NOT irrevocably committed to the HTLC:", "MUST NOT *resolve* the output by spending it."],
     input: "the peer's commitment confirms with an HTLC it added that was never irrevocably committed",
     expect: "the node does not spend that output",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   // ---- BOLT 5: Revoked Transaction Close Handling
   {
@@ -2057,8 +2082,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _remote node's main output_ by spending it using the revocation private key."],
     input: "the hostile peer broadcasts a commitment it revoked",
     expect: "the node's justice transaction spends the peer's to_local with the revocation key, to the node's wallet, before to_self_delay",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/justice-offered-htlc",
@@ -2067,8 +2092,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _remote node's offered HTLCs_ in one of three ways: * spend the *commitment tx* using the payment revocation private key. * spend the *commitment tx* using the payment preimage (if known). * spend the *HTLC-timeout tx*, if the remote node has published it."],
     input: "the revoked commitment holds an HTLC the peer offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/justice-received-htlc",
@@ -2077,8 +2102,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _local node's offered HTLCs_ in one of three ways: * spend the *commitment tx* using the payment revocation private key. * spend the *commitment tx* once the HTLC timeout has passed. * spend the *HTLC-success tx*, if the remote node has published it."],
     input: "the revoked commitment holds an HTLC the node offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
-    status: "pending: lab scenario not yet written (group onchain)",
-    lab: "onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/second-stage-timeout",
@@ -2087,7 +2112,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _remote node's HTLC-timeout transaction_ by spending it using the revocation private key."],
     input: "the cheater spends a revoked HTLC output with its HTLC-timeout transaction",
     expect: "the node takes that transaction's output with the revocation key before its CSV delay ends, batched with the other justice claims (issue 13 item 5)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/second-stage-success",
@@ -2096,7 +2122,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST *resolve* the _remote node's HTLC-success transaction_ by spending it using the revocation private key."],
     input: "the cheater spends a revoked HTLC output with its HTLC-success transaction",
     expect: "the node takes that transaction's output with the revocation key (issue 13 item 5)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/extract-preimage",
@@ -2105,7 +2132,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "SHOULD extract the payment preimage from the transaction input witness, if it's not already known."],
     input: "the cheater's HTLC-success transaction on a revoked commitment reveals a preimage of the node's payment",
     expect: "the node marks that payment succeeded",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/anchors-single-tx",
@@ -2141,7 +2169,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "MUST handle its transactions being invalidated by HTLC transactions."],
     input: "the cheater's HTLC transaction confirms first and invalidates the node's batched justice transaction",
     expect: "the node re-signs justice without that input and claims the HTLC transaction's output instead",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   // ---- BOLT 5: Generation of HTLC Transactions
   {
