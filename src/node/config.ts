@@ -63,6 +63,10 @@ export interface DaemonConfig {
   pingTimeoutMs?: number;
   /** Events a stream subscriber may fall behind before it is closed (subscription.ts); SUBSCRIBER_QUEUE_LIMIT by default. */
   subscriberQueueLimit?: number;
+  /** --channel-backup: where the static channel backup is kept (default <data-dir>/channel.backup). */
+  channelBackupPath?: string;
+  /** --restore: the data dir is new and its seed comes from a mnemonic the operator gives (main.ts reads it). */
+  restore?: { mnemonicFile?: string; channelBackupFile?: string };
 }
 
 export class ConfigError extends Error {
@@ -95,6 +99,13 @@ export const USAGE = `usage: lnnode [options]
   --log-level <debug|info|warn|error>  (default info)
   --log-format <json|text>          json: one object a line (default); text: readable lines, the level in
                                     colour on a terminal
+  --channel-backup <file>           where the encrypted static channel backup is kept, rewritten whenever a
+                                    channel opens or closes (default <data-dir>/channel.backup); copy it off the machine
+  --restore                         start a NEW data dir from your 24-word mnemonic (asked on the terminal, or
+                                    read from stdin, --restore-mnemonic-file or LNNODE_MNEMONIC)
+  --restore-mnemonic-file <file>    with --restore: the words from this file (keeps them off the command line)
+  --restore-channel-backup <file>   with --restore: ask the peers of the channels in this backup to force close
+                                    and sweep our side of each into the wallet
   --allow-unsafe-mainnet            run on mainnet although it is not yet safe for real funds (the node
                                     refuses mainnet without it and prints what is missing)
   --config <file>                   options from this file (default <data-dir>/lnnode.conf when it exists):
@@ -105,8 +116,10 @@ export const USAGE = `usage: lnnode [options]
 environment:
   LNNODE_BITCOIND_RPC_USER          --bitcoind-rpc-user when the option is not given (keeps it out of ps)
   LNNODE_BITCOIND_RPC_PASSWORD      --bitcoind-rpc-password when the option is not given
+  LNNODE_SEED_PASSPHRASE            BIP39 passphrase of a new mnemonic, or of the one --restore reads
+  LNNODE_MNEMONIC                   the words for --restore when no --restore-mnemonic-file is given
 files in the data dir: rpc.token (the lnnode.v1 API's bearer token, created at first start), rpc.addr,
-  tls.cert/tls.key, seed, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
+  tls.cert/tls.key, seed (from the mnemonic), channel.backup, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 /** 1 BTC: far above any default (lnd's is 500,000 sat). */
@@ -117,9 +130,10 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
   '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
   '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate', '--log-format', '--max-dust-exposure',
+  '--channel-backup', '--restore-mnemonic-file', '--restore-channel-backup',
 ]);
 /** Options that take no value. */
-export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet']);
+export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--restore']);
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -142,12 +156,17 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const values = new Map<string, string[]>();
   const flags = new Set(['--help', '-h', '--version']);
   let allowUnsafeMainnet = false;
+  let restore = false;
   const known = VALUE_OPTIONS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (flags.has(arg)) continue;
     if (arg === '--allow-unsafe-mainnet') {
       allowUnsafeMainnet = true;
+      continue;
+    }
+    if (arg === '--restore') {
+      restore = true;
       continue;
     }
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
@@ -225,6 +244,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     throw new ConfigError(`--max-dust-exposure: expected whole sat between 0 and ${MAX_DUST_EXPOSURE_SAT}, got "${dust}"`);
   }
 
+  const mnemonicFile = one('--restore-mnemonic-file');
+  const restoreBackup = one('--restore-channel-backup');
+  if (!restore && (mnemonicFile || restoreBackup)) throw new ConfigError(`${mnemonicFile ? '--restore-mnemonic-file' : '--restore-channel-backup'} goes with --restore (a new data dir restored from your mnemonic)`);
+  const channelBackupPath = one('--channel-backup');
+
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
@@ -244,5 +268,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(allowUnsafeMainnet ? { allowUnsafeMainnet } : {}),
     ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
     ...(dustSat === undefined ? {} : { channelLimits: { maxDustHtlcExposureMsat: msat(BigInt(dustSat) * 1000n) } }),
+    ...(channelBackupPath ? { channelBackupPath } : {}),
+    ...(restore ? { restore: { ...(mnemonicFile ? { mnemonicFile } : {}), ...(restoreBackup ? { channelBackupFile: restoreBackup } : {}) } } : {}),
   };
 }

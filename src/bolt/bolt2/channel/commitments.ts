@@ -553,6 +553,20 @@ export function ourReestablish(c: Commitments, s: ChannelSecrets): ReestablishFi
   };
 }
 
+/**
+ * The channel_reestablish of a node that lost the channel's state (restored
+ * from a static channel backup): the numbers of a channel that never moved
+ * past its first commitment, all-zero last secret. A peer that is further
+ * along sees we are behind (BOLT 2: a next_commitment_number or
+ * next_revocation_number it does not expect SHOULD fail the channel) and
+ * broadcasts its latest commitment, on which our to_remote output needs no
+ * state to sweep. It proves nothing, so an honest peer never concludes it
+ * lost data itself.
+ */
+export function lostStateReestablish(s: ChannelSecrets): ReestablishFields {
+  return { nextCommitmentNumber: 1n, nextRevocationNumber: 0n, yourLastPerCommitmentSecret: new Uint8Array(32), myCurrentPerCommitmentPoint: perCommitmentPoint(s, 0n) };
+}
+
 function updateMessage(c: Commitments, u: Update): Outgoing {
   const channelId = c.channelId;
   switch (u.kind) {
