@@ -13,6 +13,7 @@ import {
   type Commitments,
   DataLossError,
   forgetUnsigned,
+  lostStateReestablish,
   ourReestablish,
   retransmissions,
   sendAdd,
@@ -263,6 +264,30 @@ describe('reconnection', () => {
     }
     expect(() => retransmissions(old, p.a.secrets, ourReestablish(p.b.state, p.b.secrets))).toThrow(DataLossError);
     expect(() => retransmissions(old, p.a.secrets, ourReestablish(p.b.state, p.b.secrets))).toThrow('the peer holds our secret for 1: we lost data');
+  });
+
+  test('a peer restored from a static backup (lost-state channel_reestablish) is behind: we fail the channel and broadcast, never conclude our own data loss', () => {
+    const p = Pair.open(FUNDING);
+    for (const i of [1, 2]) {
+      add(p, p.a, 10_000n, i);
+      p.sign(p.a);
+      p.settle();
+    }
+    const lost = lostStateReestablish(p.b.secrets);
+    expect([lost.nextCommitmentNumber, lost.nextRevocationNumber, hex(lost.yourLastPerCommitmentSecret)]).toEqual([1n, 0n, '00'.repeat(32)]);
+    const thrown = (() => {
+      try {
+        retransmissions(p.a.state, p.a.secrets, lost);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(thrown).toBeInstanceOf(ChannelProtocolError);
+    expect(thrown).not.toBeInstanceOf(DataLossError);
+    expect(thrown!.message).toBe('channel_reestablish: next_revocation_number 0 but our commitment is 2');
+    // A channel that never moved sees nothing wrong in it: the restored node's error is what asks that peer to close.
+    const fresh = Pair.open(FUNDING);
+    expect(retransmissions(fresh.a.state, fresh.a.secrets, lostStateReestablish(fresh.b.secrets))).toEqual([]);
   });
 
   test('next_commitment_number ahead without a revocation to back it fails the channel (our commitment is not revoked)', () => {
