@@ -553,6 +553,20 @@ export function ourReestablish(c: Commitments, s: ChannelSecrets): ReestablishFi
   };
 }
 
+/**
+ * The channel_reestablish of a node that lost the channel's state (restored
+ * from a static channel backup): next_commitment_number 0, which no live
+ * channel sends (BOLT 2: a receiver of 0 MUST immediately fail the channel
+ * and broadcast its latest commitment; lnd's restored channels send the
+ * same), next_revocation_number 0 and an all-zero last secret. The peer
+ * broadcasts its commitment, on which our to_remote output needs no state
+ * to sweep. It proves nothing, so an honest peer never concludes it lost
+ * data itself.
+ */
+export function lostStateReestablish(s: ChannelSecrets): ReestablishFields {
+  return { nextCommitmentNumber: 0n, nextRevocationNumber: 0n, yourLastPerCommitmentSecret: new Uint8Array(32), myCurrentPerCommitmentPoint: perCommitmentPoint(s, 0n) };
+}
+
 function updateMessage(c: Commitments, u: Update): Outgoing {
   const channelId = c.channelId;
   switch (u.kind) {
@@ -584,6 +598,8 @@ const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n;
  * commitment, so that commitment must never be broadcast.
  */
 export function retransmissions(c: Commitments, s: ChannelSecrets, theirs: ReestablishFields): Outgoing[] {
+  // BOLT 2 channel_reestablish: if next_commitment_number is zero, MUST immediately fail the channel and broadcast its latest commitment.
+  if (theirs.nextCommitmentNumber === 0n) throw new ChannelProtocolError('channel_reestablish: next_commitment_number 0: the peer lost its channel state and asks us to close');
   const out: Outgoing[] = [];
   // Their view of our revocations.
   let revoke: Outgoing | undefined;
