@@ -70,6 +70,8 @@ export interface CloseRecord {
   spends: Record<string, SweepRecord>;
   /** Outpoints that are settled for us: spent by the peer, or not worth sweeping. */
   settled: string[];
+  /** Height of the block the closing transaction confirmed in, as last seen (maturity heights count from it). */
+  confirmedAt?: number;
   /** Height at which everything was CLOSE_DEPTH deep (cleared if a reorg undoes part of it). */
   doneAt?: number;
   /** Height at which everything was MAX_REORG_DEPTH deep: no longer watched. */
@@ -156,6 +158,10 @@ export class ChannelResolver {
       // Never relayed, or reorged out with the mempool emptied: it goes out again, ours or the peer's.
       if (!status && r.raw) await this.broadcast(r.raw, r.txid);
       return this.reopen(r, persist);
+    }
+    if (status.block && r.confirmedAt !== status.block.height) {
+      r = { ...r, confirmedAt: status.block.height };
+      persist(r);
     }
     if (!r.sweepScript && r.kind !== 'mutual') {
       r = { ...r, sweepScript: this.wallet.newChangeScript() };
