@@ -48,6 +48,7 @@ import {
   sendFulfill,
   availableToSend,
   commitFeeMsat,
+  type PartyConfig,
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
@@ -92,6 +93,7 @@ import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
 import { fundingDepth, fundingNeedsCheck, shortChannelIdOf } from './funding-depth.ts';
+import { channelNumbers, type ChannelNumbers } from './balances.ts';
 import { channelSecrets } from './secrets.ts';
 import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
 import { type HDKey } from '@scure/bip32';
@@ -194,6 +196,12 @@ export interface ChannelSummary {
   closingTxid?: string;
   /** Our transactions spending the close's outputs (sweeps, justice, HTLC second stages). */
   sweepTxids: string[];
+  /** Spendable/receivable now, funding depth, close heights and balances (balances.ts). */
+  numbers: ChannelNumbers;
+  /** What each side announced (open_channel / accept_channel): `remote` limits what we may do, `local` what the peer may. */
+  localParams: PartyConfig;
+  remoteParams: PartyConfig;
+  minimumDepth: number;
 }
 
 export interface CloseOptions {
@@ -408,6 +416,10 @@ export class ChannelManager {
       closingTxid: l.rec.close?.txid,
       // One justice transaction can spend several outputs.
       sweepTxids: [...new Set(Object.values(l.rec.close?.spends ?? {}).map((x) => x.txid))],
+      numbers: channelNumbers(l.rec, l.phase, this.isActive(l), this.tipHeight),
+      localParams: c.local,
+      remoteParams: c.remote,
+      minimumDepth: l.rec.minimumDepth,
     };
   }
 

@@ -237,6 +237,26 @@ export function availableToSend(c: Commitments): Msat {
   return (out > 0n ? out : 0n) as Msat;
 }
 
+/**
+ * How much the peer can send us in one new HTLC right now, as it would
+ * compute it: its balance on our next commitment less the reserve we ask of
+ * it, less (when it is the opener) the commitment fee with the same spike
+ * buffer, within our in-flight limit. An estimate of what we can receive:
+ * the peer may keep a larger buffer.
+ */
+export function availableToReceive(c: Commitments): Msat {
+  const spec = reduce(c.localCommit.spec, c.localChanges.acked, c.remoteChanges.proposed);
+  let avail = spec.toRemoteMsat - c.local.channelReserveSat * 1000n;
+  if (!c.weAreOpener) {
+    const withOneMore = { ...spec, htlcs: [...spec.htlcs, { ...dummyHtlc, direction: 'in' as const, amountMsat: (1n << 60n) as Msat }] };
+    avail -= commitFeeMsat(c, 'local', withOneMore, (spec.feeratePerKw * 2) as FeeratePerKw);
+  }
+  const inFlight = spec.htlcs.filter((h) => h.direction === 'in').reduce((a, h) => a + h.amountMsat, 0n);
+  const inFlightRoom = c.local.maxHtlcValueInFlightMsat - inFlight;
+  const out = avail < inFlightRoom ? avail : inFlightRoom;
+  return (out > 0n ? out : 0n) as Msat;
+}
+
 const dummyHtlc: HtlcEntry = {
   direction: 'out',
   id: -1n,
