@@ -529,7 +529,7 @@ export class Wallet {
   /** What still needs a live transaction of ours, so that it may not be released. */
   neededBy(t: WalletTx): string | undefined {
     if (t.state !== 'held' && t.state !== 'unconfirmed') return undefined;
-    if (t.purpose === 'fee-bump') return 'the channel layer, which sends this HTLC transaction until it or the peer claims the output';
+    if (t.purpose === 'fee-bump') return 'the channel layer, which sends this HTLC transaction or CPFP child until it confirms or can never confirm';
     return this.dependents(t.txid);
   }
 

@@ -1717,7 +1717,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "otherwise:", "MUST spend any `to_local_anchor` output, providing sufficient fees as incentive to include the commitment transaction in a block. Special care must be taken when spending to a third-party, because this re-introduces the vulnerability that was addressed by adding the CSV delay to the non-anchor outputs."],
     input: "an anchors channel failed with HTLCs at stake while the commitment's feerate is below the estimate",
     expect: "the node spends its to_local_anchor with a child paying enough fee (CPFP), paced by the HTLC deadlines (issue 13 item 7)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "fail/anchor-rbf",
@@ -1726,7 +1727,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "otherwise:", "SHOULD use [replace-by-fee](https://github.com/bitcoin/bips/blob/master/bip-0125.mediawiki) or other mechanism on the spending transaction if it proves insufficient for timely inclusion in a block."],
     input: "the anchor CPFP above does not confirm in time",
     expect: "the node bumps it (RBF) before the HTLC deadline",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   // ---- BOLT 5: Unilateral Close Handling: Local Commitment Transaction
   {
