@@ -890,7 +890,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender did not previously acknowledge the commitment of that HTLC:", "MUST ignore a repeated `id` value after a reconnection."],
     input: "update_add_htlc id N without commitment_signed, reconnect, update_add_htlc id N again and commitment_signed",
     expect: "no error; the re-sent add is settled",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1277,7 +1277,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A funding node:", "upon disconnection:", "if it has broadcast the funding transaction:", "MUST remember the channel for reconnection."],
     input: "a channel the node opened and broadcast, then a reconnection",
     expect: "the node sends channel_reestablish for it and the channel carries on",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1297,7 +1297,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A non-funding node:", "upon disconnection:", "if it has sent the `funding_signed` message:", "MUST remember the channel for reconnection."],
     input: "a channel the hostile peer funded, the funding not yet confirmed, then a reconnection",
     expect: "the node sends channel_reestablish for it",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1317,7 +1317,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST handle continuation of a previous channel on a new encrypted transport."],
     input: "reconnect with an honest channel_reestablish, then a payment",
     expect: "the payment settles on the new connection",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1327,7 +1327,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon disconnection:", "MUST reverse any uncommitted updates sent by the other side (i.e. all messages beginning with `update_` for which no `commitment_signed` has been received)."],
     input: "update_add_htlc without commitment_signed, then reconnect",
     expect: "the node's stored state holds no trace of the add (the peer's proposed changes empty, its next HTLC id unchanged)",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1337,7 +1337,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "if a channel is in an error state:", "SHOULD retransmit the error packet and ignore any other packets for that channel."],
     input: "a channel the node failed earlier; reconnect, channel_reestablish, then update_add_htlc",
     expect: "the node answers the channel_reestablish with one `error` on the channel_id and ignores the add (nothing more sent for that channel)",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1347,7 +1347,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "otherwise:", "MUST transmit `channel_reestablish` for each channel."],
     input: "a reconnection of a peer with several open channels",
     expect: "one channel_reestablish per channel in awaiting lock-in, normal or shutdown",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1357,7 +1357,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "otherwise:", "MUST wait to receive the other node's `channel_reestablish` message before sending any other messages for that channel."],
     input: "reconnect with a revoke_and_ack owed by the node, and send nothing but a ping",
     expect: "only channel_reestablish until ours arrives (no revoke_and_ack, no update)",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1378,7 +1378,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if `next_commitment_number` is 1 in both the `channel_reestablish` it sent and received, and none of those `channel_reestablish` messages contain `my_current_funding_locked` or `next_funding` for a splice transaction:", "MUST retransmit `channel_ready`."],
     input: "reconnect before any commitment_signed (both next_commitment_number 1)",
     expect: "the node sends channel_ready again after the channel_reestablish",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1388,7 +1388,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "MUST NOT retransmit `channel_ready`, but MAY send `channel_ready` with a different `short_channel_id` `alias` field."],
     input: "reconnect after payments",
     expect: "no channel_ready",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1398,7 +1398,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "MUST ignore any redundant `channel_ready` it receives."],
     input: "channel_ready again after reconnecting a used channel",
     expect: "nothing sent; the channel stays normal and keeps the peer's next point",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1474,7 +1474,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST ignore `my_current_per_commitment_point`, but MAY require it to be a valid point."],
     input: "an honest channel_reestablish but with another valid my_current_per_commitment_point",
     expect: "no error; the channel carries on and pays",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
