@@ -129,6 +129,14 @@ export class Victim {
     return this.proc.logs().filter(pred);
   }
 
+  /** Stops and starts the daemon on the same data dir; `whileDown` runs in between (e.g. to put back an older copy of it). */
+  async restart(whileDown?: () => void | Promise<void>): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    await this.proc.restart({ whileDown });
+    await waitFor('the node synced to the chain', async () => (await this.api.getNodeInfo({})).syncedToChain);
+  }
+
   async stop(): Promise<void> {
     this.db?.close();
     this.db = undefined;
