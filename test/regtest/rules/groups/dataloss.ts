@@ -101,7 +101,8 @@ export function dataLossGroup(t: Table): void {
       await waitFor('the sweep in the mempool', () => inMempool(t.lab, sweep));
       await t.mine(1);
       const fee = await t.lab.fee(sweep);
-      await waitFor('the swept output in the wallet', async () => (await t.victim.wallet()).confirmed === before.confirmed + toNode - fee);
+      await waitFor('the sweep confirmed in the wallet', async () => (await t.victim.wallet()).confirmed !== before.confirmed);
+      expect((await t.victim.wallet()).confirmed - before.confirmed).toBe(toNode - fee);
       // The node never broadcast a commitment of its own for this channel.
       expect(t.victim.logs((r) => r.msg === 'force closing: broadcasting our commitment' && r.channelId === ch.id)).toEqual([]);
     }, 60_000);
