@@ -2187,7 +2187,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node which broadcasts an HTLC-success or HTLC-timeout transaction for a commitment transaction:", "if `option_anchors` applies:", "MUST combine it with inputs contributing sufficient fee to ensure timely inclusion in a block."],
     input: "the node's anchors commitment confirmed with an HTLC to time out or claim (its HTLC transaction pays no fee, the peer signed it SIGHASH_SINGLE|ANYONECANPAY)",
     expect: "the node's HTLC transaction spends a wallet coin besides the HTLC output and pays the fee its weight needs at the current estimate, before the HTLC's deadline (issue 13 item 7)",
-    status: "pending: onchain",
+    status: "tested",
+    lab: "onchain",
   },
   {
     id: "htlc-tx/anchors-combine",

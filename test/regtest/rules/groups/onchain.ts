@@ -20,6 +20,7 @@ import { beforeAll, describe, expect } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../../../src/bolt/bytes.ts';
 import { sendFulfill } from '../../../../src/bolt/bolt2/channel/commitments.ts';
+import { ANCHORS_TYPE } from '../../../../src/bolt/bolt2/channel/open.ts';
 import { FULFILLMENT_DEADLINE_BLOCKS, TIMEOUT_GRACE_BLOCKS } from '../../../../src/bolt/bolt2/channel/htlc-deadlines.ts';
 import { type CltvExpiry, msat } from '../../../../src/bolt/units.ts';
 import { textOf } from '../../../lab/hostile-peer.ts';
@@ -249,5 +250,36 @@ export function onchainGroup(t: Table): void {
       await failedOnChain(chs[1]!, fulfilledFrom.at, 1);
     });
 
+
+    // ---------------------------------------------------------------- anchors: the HTLC transaction brings its fee
+    t.row('onchain', 'htlc-tx/anchors-bring-fee', async () => {
+      const [ch] = await t.fleet(1, { channelType: ANCHORS_TYPE, tweak: (m) => void (m.toSelfDelay = TO_SELF_DELAY) });
+      const inv = hostileInvoice(ch!.peer, msat(12_000_000n));
+      void t.victim.api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 600 }).then(() => undefined, () => undefined);
+      await ch!.run('the node\'s HTLC committed', (_c, x) => x.incoming.length === 1);
+      const cltv = ch!.incoming[0]!.cltvExpiry;
+      const { closingTxidHex: commit } = await t.victim.api.closeChannel({ channelId: ch!.channelId, force: true });
+      await waitFor('the commitment in the mempool', () => inMempool(t.lab, commit));
+      await t.mine(1);
+      const htlcVout = (await decoded(commit)).vout.findIndex((o) => sats(o.value) === 12_000n);
+      expect(htlcVout).toBeGreaterThanOrEqual(0);
+      await t.mine(cltv - 1 - (await t.lab.btcd.height()));
+      expect(stored(ch!).rec.close!.spends[`${commit}:${htlcVout}`]).toBeUndefined();
+      await t.mine(1); // cltv_expiry: the HTLC-timeout is valid in the next block
+      const c = await waitFor('the node\'s HTLC-timeout', () => (stored(ch!).rec.close!.spends[`${commit}:${htlcVout}`] ? stored(ch!) : undefined));
+      const stage = c.rec.close!.spends[`${commit}:${htlcVout}`]!.txid;
+      await waitFor('the HTLC-timeout in the mempool', () => inMempool(t.lab, stage));
+      const tx = await t.lab.btcd.rpc.call<DecodedTx & { weight: number; locktime: number }>('getrawtransaction', stage, 1);
+      // The peer's signature covers input 0 and output 0 only (SIGHASH_SINGLE|ANYONECANPAY): the HTLC pays output 0 in full, a wallet coin pays the fee.
+      expect(tx.vin[0]).toMatchObject({ txid: commit, vout: htlcVout });
+      expect(tx.vin.length).toBeGreaterThanOrEqual(2);
+      expect(tx.locktime).toBe(cltv);
+      const fee = await t.lab.fee(stage);
+      expect(sats(tx.vout[0]!.value)).toBe(12_000n);
+      // At least the relay floor (253 sat/kw) for its whole weight, wallet input and change included.
+      expect(fee * 1000n).toBeGreaterThanOrEqual(BigInt(tx.weight) * 253n);
+      await t.mine(1);
+      expect(await t.lab.confirmations(stage)).toBe(1);
+    }, 120_000);
   });
 }
