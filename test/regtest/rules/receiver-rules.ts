@@ -754,7 +754,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["An offering node:", "if an HTLC which it offered is in either node's current commitment transaction, AND is past this timeout deadline:", "SHOULD send an `error` to the receiving peer (if connected)."],
     input: "the node pays the hostile peer, which never settles the HTLC; blocks mined to cltv_expiry + 3",
     expect: "one `error` naming the channel_id",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -764,7 +764,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["An offering node:", "if an HTLC which it offered is in either node's current commitment transaction, AND is past this timeout deadline:", "MUST fail the channel."],
     input: "as above",
     expect: "the channel fails: its latest commitment (holding the HTLC) broadcast, phase closing",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -794,7 +794,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "if an HTLC it has fulfilled is in either node's current commitment transaction, AND is past this fulfillment deadline:", "SHOULD send an `error` to the offering peer (if connected)."],
     input: "the hostile peer pays the node, which fulfils; the peer never signs the removal; blocks mined to cltv_expiry - 10",
     expect: "one `error` naming the channel_id",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -804,7 +804,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "if an HTLC it has fulfilled is in either node's current commitment transaction, AND is past this fulfillment deadline:", "MUST fail the channel."],
     input: "as above",
     expect: "the channel fails: its latest commitment broadcast, phase closing",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   // ---- BOLT 2: Adding an HTLC: `update_add_htlc`
@@ -1495,7 +1495,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if `next_revocation_number` is greater than expected above, AND `your_last_per_commitment_secret` is correct for that `next_revocation_number` minus 1:", "SHOULD send an `error` to request the peer to fail the channel."],
     input: "as above",
     expect: "one `error` naming the channel_id",
-    status: "pending: lab scenario not yet written (group dataloss)",
+    status: "tested",
     lab: "dataloss",
   },
   {
@@ -1580,6 +1580,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the node signed a new commitment for the hostile peer, which broadcasts it without revoking its previous one",
     expect: "the node recognises the peer's commitment (close kind remote) and resolves the channel: phase closing, to_remote is the node's",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -1600,7 +1601,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "once it has broadcast a funding transaction OR sent a commitment signature for a commitment transaction that contains an HTLC output:", "until all outputs are *irrevocably resolved*:", "MUST monitor the blockchain for transactions that spend any output that is NOT *irrevocably resolved*."],
     input: "the hostile peer spends the funding output (its commitment, a revoked commitment)",
     expect: "the node sees each spend on the next blocks and acts on it (rows onchain/funding-spent-fail, revoked/*)",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -1639,7 +1640,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon the funding transaction being spent, if the channel is NOT already closed:", "SHOULD fail the channel."],
     input: "the hostile peer broadcasts its latest commitment while the channel is normal",
     expect: "the node stops using the channel: phase closing, close kind remote; a later update_add_htlc on it is ignored",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -1697,7 +1698,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "if the node knows or assumes its channel state is outdated:", "MUST NOT broadcast its *last commitment transaction*."],
     input: "row reestablish/data-loss-no-broadcast",
     expect: "no commitment broadcast",
-    status: "pending: lab scenario not yet written (group dataloss)",
+    status: "tested",
     lab: "dataloss",
   },
   {
@@ -1739,6 +1740,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the node failed a channel where it has a to_local output; to_self_delay blocks mined after its commitment confirms",
     expect: "the node sweeps to_local to its wallet",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -1749,6 +1751,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "as above, checked one block before the delay ends",
     expect: "no spend of to_local before to_self_delay blocks",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -1937,6 +1940,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the hostile peer broadcasts its latest commitment",
     expect: "the node identifies it (close kind remote), takes to_remote as its own (static_remotekey: its wallet key) and resolves the channel",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2085,6 +2089,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the hostile peer broadcasts a commitment it revoked",
     expect: "the node's justice transaction spends the peer's to_local with the revocation key, to the node's wallet, before to_self_delay",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2095,6 +2100,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the revoked commitment holds an HTLC the peer offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2105,6 +2111,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the revoked commitment holds an HTLC the node offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2182,7 +2189,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node which broadcasts an HTLC-success or HTLC-timeout transaction for a commitment transaction:", "if `option_anchors` applies:", "MUST combine it with inputs contributing sufficient fee to ensure timely inclusion in a block."],
     input: "the node's anchors commitment confirmed with an HTLC to time out or claim (its HTLC transaction pays no fee, the peer signed it SIGHASH_SINGLE|ANYONECANPAY)",
     expect: "the node's HTLC transaction spends a wallet coin besides the HTLC output and pays the fee its weight needs at the current estimate, before the HTLC's deadline (issue 13 item 7)",
-    status: "pending: onchain",
+    status: "tested",
+    lab: "onchain",
   },
   {
     id: "htlc-tx/anchors-combine",
