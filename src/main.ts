@@ -10,7 +10,11 @@ import { configFileLocation, networkMismatch, parseConfigFile, withConfigFile } 
 import { createLogger } from './node/log.ts';
 import { LightningNode } from './node/node.ts';
 import { listenProblem, mainnetWarning, startupRefusal } from './node/startup-errors.ts';
-import { startApis } from './rpc/api.ts';
+import { type Apis, startApis } from './rpc/api.ts';
+import { type MetricsServer, startMetricsServer } from './rpc/metrics-server.ts';
+
+/** How long calls in flight (a Stop call's own answer among them) may take to finish when the daemon stops. */
+const STOP_GRACE_MS = 2_000;
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -56,15 +60,53 @@ try {
   log.error('cannot start', { error: e as Error });
   process.exit(1);
 }
+let apis: Apis | undefined;
+let metrics: MetricsServer | undefined;
+let stopping = false;
+/**
+ * The clean stop, for a signal or a Stop call: stop accepting (metrics, then
+ * the APIs close their listeners), let calls in flight finish, then the node
+ * disconnects its peers, closes the database (every write is synchronous, so
+ * none is left half done) and releases the data-dir lock; exit 0. A second
+ * signal while that runs stops at once.
+ */
+async function shutdown(reason: string): Promise<void> {
+  if (stopping) {
+    node.stop();
+    process.exit(0);
+  }
+  stopping = true;
+  log.info('stopping', { reason });
+  metrics?.stop();
+  await apis?.stop(STOP_GRACE_MS).catch((e: Error) => log.warn('API stop failed', { error: e }));
+  node.stop();
+  process.exit(0);
+}
 // From here on a signal stops the node cleanly, also while the APIs start.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     log.info('signal received, stopping', { signal: sig });
-    node.stop();
-    process.exit(0);
+    void shutdown(`signal ${sig}`);
   });
 }
-let apis;
+node.requestStop = (reason) => void shutdown(reason);
+if (config.metricsListen) {
+  try {
+    metrics = startMetricsServer({
+      node,
+      config,
+      ...config.metricsListen,
+      log: log.child('metrics'),
+      listeners: () => apis && { rpc: !!apis.lnnode, lndRpc: !!apis.lnd },
+    });
+  } catch (e) {
+    const why = listenProblem(e, config, 'metrics');
+    if (why) console.error(`lnnode: ${why}`);
+    log.error('cannot start the metrics endpoint', { error: e as Error });
+    node.stop();
+    process.exit(1);
+  }
+}
 try {
   apis = await startApis(node, config, log.child('rpc'));
 } catch (e) {
@@ -72,6 +114,7 @@ try {
   const why = listenProblem(e, config, 'api');
   if (why) console.error(`lnnode: ${why}`);
   log.error('cannot start the API', { error: e as Error });
+  metrics?.stop();
   node.stop();
   process.exit(1);
 }
@@ -81,4 +124,4 @@ node.onFatal = (e) => {
   process.exit(1);
 };
 // Started: listeners bound, signals handled.
-log.info('ready', { p2pPort: node.p2pPort ?? 'off', rpcPort: apis.lnnode?.port ?? 'off', lndRpcPort: apis.lnd?.port ?? 'off' });
+log.info('ready', { p2pPort: node.p2pPort ?? 'off', rpcPort: apis.lnnode?.port ?? 'off', lndRpcPort: apis.lnd?.port ?? 'off', metricsPort: metrics?.port ?? 'off' });

@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FEERATE_SAT_VB, MAX_FEERATE_LIMIT_SAT_VB } from '../chain/feerate.ts';
-import { insecureUrlProblem } from '../chain/secure-url.ts';
+import { insecureUrlProblem, isLoopbackHost } from '../chain/secure-url.ts';
 import { DEFAULT_MAX_DUST_HTLC_EXPOSURE_MSAT } from '../bolt/bolt2/channel/safety-policy.ts';
 import { msat, sat } from '../bolt/units.ts';
 import { type ChannelPolicy } from '../bolt/bolt2/channel/open.ts';
@@ -45,6 +45,8 @@ export interface DaemonConfig {
   rpcTls?: { certPath: string; keyPath: string };
   /** Where to serve the lnd-compatible API (TLS, admin.macaroon); undefined disables it. */
   lndRpcListen?: { host: string; port: number };
+  /** Where to serve /metrics, /health and /ready (plain HTTP, no credential); undefined (the default) disables it. */
+  metricsListen?: { host: string; port: number };
   /** How often the chain tip is polled (ms); 2,000 by default. Tests lower it. */
   tipPollMs?: number;
   /** Most blocks a payment we send may lock our HTLC for (the route's total CLTV); 2016 by default. */
@@ -73,11 +75,26 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/**
+ * The Esplora servers a node on a public network uses when given no chain
+ * source, as ldk-node defaults to blockstream.info: third parties the
+ * operator trusts to show the chain honestly (they also learn the node's
+ * addresses). None for regtest, whose chain is always the operator's own.
+ */
+export const DEFAULT_ESPLORA_URLS: Readonly<Partial<Record<Network, string>>> = {
+  mainnet: 'https://blockstream.info/api',
+  testnet: 'https://blockstream.info/testnet/api',
+  signet: 'https://mempool.space/signet/api',
+};
+
 export const USAGE = `usage: lnnode [options]
   --network <${NETWORKS.join('|')}>   chain to run on (default regtest)
   --data-dir <dir>                  seed, database, credentials (default ~/.lnnode/<network>)
   --p2p-listen <host:port>          accept peers here (default 127.0.0.1:9735; "off" to disable)
-  --esplora-url <url>               chain data from an Esplora HTTP API
+  --esplora-url <url>               chain data from an Esplora HTTP API ("off": none). Without it or
+                                    --bitcoind-rpc-url, a public server, a third party you then trust
+                                    for chain data (none on regtest):
+${Object.entries(DEFAULT_ESPLORA_URLS).map(([n, u]) => `${' '.repeat(38)}${n.padEnd(8)} ${u}`).join('\n')}
   --bitcoind-rpc-url <url>          chain data from a bitcoind-compatible JSON-RPC server
                                     (either URL must be https unless its host is loopback)
   --bitcoind-rpc-user <user>
@@ -90,6 +107,9 @@ export const USAGE = `usage: lnnode [options]
   --rpc-tls-key <file>
   --lnd-rpc-listen <host:port>      also serve the lnd-compatible API here (lnd's port is 10009; default off);
                                     always TLS (tls.cert), authenticated by <data-dir>/data/chain/bitcoin/<network>/admin.macaroon
+  --metrics-listen <host:port>      serve Prometheus /metrics, /health and /ready over plain HTTP here (default off);
+                                    no credential, so loopback only unless --metrics-allow-remote
+  --metrics-allow-remote            let --metrics-listen use a non-loopback address (anyone who reaches it reads the counts)
   --chain-poll-ms <ms>              how often to ask the chain source for a new tip (default 2000)
   --max-cltv-expiry <blocks>        most blocks a payment we send may lock its HTLC for (default 2016)
   --max-feerate <sat/vB>            the highest fee rate the node pays: chain estimates are clamped to it and
@@ -123,11 +143,12 @@ const MAX_DUST_EXPOSURE_SAT = 100_000_000;
 export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--network', '--data-dir', '--p2p-listen', '--esplora-url', '--bitcoind-rpc-url', '--bitcoind-rpc-user',
   '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
-  '--chain-poll-ms', '--lnd-rpc-listen', '--max-cltv-expiry', '--max-feerate', '--log-format', '--max-dust-exposure',
+  '--chain-poll-ms', '--lnd-rpc-listen', '--metrics-listen', '--max-cltv-expiry', '--max-feerate', '--log-format', '--max-dust-exposure',
   '--anchor-reserve',
 ]);
 /** Options that take no value. */
-export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet']);
+export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--metrics-allow-remote']);
+
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -149,13 +170,13 @@ export function parsePeerTarget(s: string, what: string): PeerTarget {
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): DaemonConfig {
   const values = new Map<string, string[]>();
   const flags = new Set(['--help', '-h', '--version']);
-  let allowUnsafeMainnet = false;
+  const switches = new Set<string>();
   const known = VALUE_OPTIONS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (flags.has(arg)) continue;
-    if (arg === '--allow-unsafe-mainnet') {
-      allowUnsafeMainnet = true;
+    if (SWITCH_OPTIONS.has(arg)) {
+      switches.add(arg);
       continue;
     }
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
@@ -179,10 +200,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const listen = one('--p2p-listen') ?? '127.0.0.1:9735';
   const p2pListen = listen === 'off' ? undefined : parseHostPort(listen, '--p2p-listen');
 
-  const esplora = one('--esplora-url');
+  const givenEsplora = one('--esplora-url');
   const rpcUrl = one('--bitcoind-rpc-url');
   let chain: ChainConfig = { kind: 'none' };
-  if (esplora && rpcUrl) throw new ConfigError('give either --esplora-url or --bitcoind-rpc-url, not both');
+  if (givenEsplora && givenEsplora !== 'off' && rpcUrl) throw new ConfigError('give either --esplora-url or --bitcoind-rpc-url, not both');
+  const esplora = givenEsplora === 'off' ? undefined : (givenEsplora ?? (rpcUrl ? undefined : DEFAULT_ESPLORA_URLS[network]));
   if (esplora) {
     if (!/^https?:\/\//.test(esplora)) throw new ConfigError(`--esplora-url: expected an http(s) URL, got "${esplora}"`);
     const insecure = insecureUrlProblem(esplora);
@@ -206,6 +228,15 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const rpcTls = certPath && keyPath ? { certPath, keyPath } : undefined;
   const lndRpc = one('--lnd-rpc-listen') ?? 'off';
   const lndRpcListen = lndRpc === 'off' ? undefined : parseHostPort(lndRpc, '--lnd-rpc-listen');
+
+  const metrics = one('--metrics-listen') ?? 'off';
+  const metricsListen = metrics === 'off' ? undefined : parseHostPort(metrics, '--metrics-listen');
+  if (metricsListen && !switches.has('--metrics-allow-remote') && !(metricsListen.host === '::1' || isLoopbackHost(metricsListen.host))) {
+    throw new ConfigError(
+      `--metrics-listen: ${metricsListen.host} is not a loopback address and /metrics has no credential; ` +
+        'give 127.0.0.1:PORT (scrape through a tunnel or a proxy), or add --metrics-allow-remote to serve it there anyway',
+    );
+  }
 
   const poll = one('--chain-poll-ms');
   const tipPollMs = poll === undefined ? undefined : Number(poll);
@@ -256,10 +287,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     rpcListen,
     rpcTls,
     lndRpcListen,
+    ...(metricsListen ? { metricsListen } : {}),
     ...(tipPollMs === undefined ? {} : { tipPollMs }),
     ...(maxCltvExpiry === undefined ? {} : { maxCltvExpiry }),
     ...(maxFeerateSatPerVb === undefined ? {} : { maxFeerateSatPerVb }),
-    ...(allowUnsafeMainnet ? { allowUnsafeMainnet } : {}),
+    ...(switches.has('--allow-unsafe-mainnet') ? { allowUnsafeMainnet: true } : {}),
     ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
     ...(Object.keys(channelLimits).length ? { channelLimits } : {}),
   };

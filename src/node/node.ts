@@ -34,6 +34,7 @@ import { Store } from './store.ts';
 import { failBack } from './channels/fail-back.ts';
 import { ChannelManager, type HtlcOutcome } from './channels/manager.ts';
 import { refuseChannelsWithoutChain } from './channels/no-chain.ts';
+import { NodeMetrics } from './metrics/node-metrics.ts';
 import { Invoices } from './payments/invoices.ts';
 import { NO_CHANNELS } from './payments/payment-channels.ts';
 import { Payments } from './payments/payments.ts';
@@ -88,6 +89,8 @@ export class LightningNode {
   readonly channels: ChannelManager | undefined;
   readonly invoices: Invoices;
   readonly payments: Payments;
+  /** Counters kept while running, for /metrics (metrics/collect.ts reads the rest from the node). */
+  readonly metrics = new NodeMetrics();
   private tracker: TipTracker | undefined;
   private readonly startTip: BlockRef | undefined;
   private tipTimer: ReturnType<typeof setTimeout> | undefined;
@@ -99,6 +102,12 @@ export class LightningNode {
   private readonly peerEventSubscribers = new Set<Subscription<PeerEvent>>();
   /** Called once if the node hits an error it must not run on with. */
   onFatal: (e: Error) => void = () => {};
+  /**
+   * How an API Stop call ends the process cleanly: set by the daemon
+   * (main.ts), which owns the process; undefined where nothing does (a node
+   * inside a test), and Stop is then refused.
+   */
+  requestStop: ((reason: string) => void) | undefined;
 
   get isStopped(): boolean {
     return this.stopped;
@@ -176,6 +185,8 @@ export class LightningNode {
       maxCltvDelta: config.maxCltvExpiry,
       log: log.child('payments'),
     });
+    payments.onStarted((p) => this.metrics.paymentStarted(p.paymentHash));
+    payments.onResolved((p) => this.metrics.paymentResolved(p));
     for (const o of early) payments.resolved(o);
   }
 

@@ -44,6 +44,9 @@ export function startupRefusal(config: DaemonConfig): string | undefined {
   return undefined;
 }
 
+/** Which listeners were starting: the P2P one, the APIs, or the metrics endpoint. */
+type ListenPhase = 'p2p' | 'api' | 'metrics';
+
 interface ListenError {
   code?: string;
   port?: number;
@@ -51,9 +54,13 @@ interface ListenError {
 }
 
 /** Which option set the listener that failed: the one whose port (and host) the error names. */
-function listenerOption(e: ListenError, config: DaemonConfig, phase: 'p2p' | 'api'): { flag: string; where: string } | undefined {
+function listenerOption(e: ListenError, config: DaemonConfig, phase: ListenPhase): { flag: string; where: string } | undefined {
   const candidates: [string, { host: string; port: number } | undefined][] =
-    phase === 'p2p' ? [['--p2p-listen', config.p2pListen]] : [['--rpc-listen', config.rpcListen], ['--lnd-rpc-listen', config.lndRpcListen]];
+    phase === 'p2p'
+      ? [['--p2p-listen', config.p2pListen]]
+      : phase === 'metrics'
+        ? [['--metrics-listen', config.metricsListen]]
+        : [['--rpc-listen', config.rpcListen], ['--lnd-rpc-listen', config.lndRpcListen]];
   const set = candidates.filter((c): c is [string, { host: string; port: number }] => c[1] !== undefined);
   const hit = set.find(([, l]) => l.port === e.port && (e.address === undefined || e.address === l.host)) ?? set.find(([, l]) => l.port === e.port) ?? set[0];
   if (!hit) return undefined;
@@ -66,13 +73,13 @@ function listenerOption(e: ListenError, config: DaemonConfig, phase: 'p2p' | 'ap
  * as a sentence naming the address and the option to change; undefined for
  * other errors.
  */
-export function listenProblem(err: unknown, config: DaemonConfig, phase: 'p2p' | 'api'): string | undefined {
+export function listenProblem(err: unknown, config: DaemonConfig, phase: ListenPhase): string | undefined {
   const e = (err ?? {}) as ListenError;
   if (!['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES'].includes(e.code ?? '')) return undefined;
   const o = listenerOption(e, config, phase);
   if (!o) return undefined;
-  const what = o.flag === '--p2p-listen' ? 'peers' : o.flag === '--rpc-listen' ? 'the lnnode.v1 API' : 'the lnd-compatible API';
-  const off = o.flag === '--lnd-rpc-listen' ? '' : ` (or ${o.flag} off)`;
+  const what = o.flag === '--p2p-listen' ? 'peers' : o.flag === '--rpc-listen' ? 'the lnnode.v1 API' : o.flag === '--metrics-listen' ? 'metrics' : 'the lnd-compatible API';
+  const off = o.flag === '--lnd-rpc-listen' || o.flag === '--metrics-listen' ? '' : ` (or ${o.flag} off)`;
   switch (e.code) {
     case 'EADDRINUSE':
       return `cannot listen for ${what} on ${o.where}: the port is in use (another lnnode, lnd or earlier run?); pick a free one with ${o.flag} HOST:PORT${off}`;

@@ -4,23 +4,32 @@
  * for channel state would break DESIGN.md rule 1), and numbered migrations
  * applied in order at open, each in its own transaction.
  */
-import { Database } from 'bun:sqlite';
+import { type Database } from 'bun:sqlite';
+import { CountingDatabase } from './counting-db.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export class Store {
   readonly db: Database;
 
-  private constructor(db: Database) {
+  private constructor(
+    db: Database,
+    private readonly counting: CountingDatabase,
+  ) {
     this.db = db;
   }
 
+  /** Durable commits (one WAL fsync each) since the store was opened: counting-db.ts. */
+  get commits(): number {
+    return this.counting.commits;
+  }
+
   static open(path: string): Store {
-    const db = new Database(path, { create: true, strict: true });
+    const db = new CountingDatabase(path, { create: true, strict: true });
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA foreign_keys = ON');
     db.exec('PRAGMA busy_timeout = 5000');
-    const store = new Store(db);
+    const store = new Store(db, db);
     store.migrate();
     return store;
   }

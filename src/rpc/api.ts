@@ -17,7 +17,8 @@ import { apiLimits, type ApiLimitsOverride } from './limits.ts';
 export interface Apis {
   lnnode?: RpcServer;
   lnd?: RpcServer;
-  stop(): Promise<void>;
+  /** Both servers' stop (RpcServer.stop): with `graceMs`, calls in flight may finish first. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Both APIs as configured; if the second cannot start, the first is stopped again. */
@@ -30,7 +31,7 @@ export async function startApis(node: LightningNode, config: DaemonConfig, log: 
     await lnnode?.stop();
     throw e;
   }
-  return { lnnode, lnd, stop: async () => void (await Promise.all([lnnode?.stop(), lnd?.stop()])) };
+  return { lnnode, lnd, stop: async (graceMs) => void (await Promise.all([lnnode?.stop(graceMs), lnd?.stop(graceMs)])) };
 }
 
 /** `limits`: the numbers of src/rpc/limits.ts to change (tests lower them). */
@@ -48,6 +49,7 @@ export async function startApi(node: LightningNode, config: DaemonConfig, log: L
     authorize: (h) => (bearerMatches(h.get('authorization'), token) ? undefined : 'missing or wrong credential: send "authorization: Bearer <contents of rpc.token>"'),
     tls,
     log,
+    onCall: (service, method, code) => node.metrics.rpcCall(service, method, code),
   });
   const shown = host.includes(':') ? `[${host}]` : host;
   writeFileSync(join(config.dataDir, RPC_ADDR_FILE), `${shown}:${server.port}\n`);

@@ -137,6 +137,11 @@ export class Connections {
     c.socket?.destroy();
   }
 
+  /** Closes every connection with no call open now (a graceful stop: the others finish theirs first). */
+  closeIdle(): void {
+    for (const c of this.conns.values()) if (c.open === 0) this.destroy(c);
+  }
+
   /** Clears every timer (the server is stopping). */
   stop(): void {
     for (const c of this.conns.values()) {

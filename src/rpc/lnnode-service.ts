@@ -33,7 +33,7 @@ import { invalidArgument, notFound, requireBytes, requirePubkey, toConnectError 
 import { feed, streamsOf } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 import { until } from './until.ts';
-import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from './node-parts.ts';
+import { channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 /** An idempotency key is a client's id for one send (a UUID is 16 bytes). */
@@ -160,6 +160,10 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
           numActiveChannels: list.filter((c) => c.active).length,
           numPendingChannels: list.filter((c) => c.phase === 'awaiting_funding_signed' || c.phase === 'awaiting_lock_in').length,
         };
+      },
+
+      stop() {
+        return { status: requestStop(node, 'Stop') };
       },
 
       async connectPeer(req) {

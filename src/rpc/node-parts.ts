@@ -22,3 +22,12 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** The highest fee rate (sat/vB) the node pays or takes from an API call (--max-feerate). */
 export const maxFeerateSatPerVb = (node: LightningNode): number => node.config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB;
+
+/** The answer to Stop (lnnode.v1) and StopDaemon (lnd): the daemon stops once the answer is out. */
+export function requestStop(node: LightningNode, via: string): string {
+  if (!node.requestStop) throw failedPrecondition('this node is not run by the lnnode daemon: nothing to stop');
+  const stop = node.requestStop;
+  // After this call's answer is written: the shutdown closes the connection it goes out on.
+  setImmediate(() => stop(`${via} call`));
+  return 'shutdown initiated, check logs for progress';
+}

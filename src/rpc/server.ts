@@ -18,6 +18,7 @@ import { isIP, type Socket } from 'node:net';
 import { Code, createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Logger } from '../node/log.ts';
+import { callCounter, type CallObserver } from './call-counter.ts';
 import { Connections } from './connections.ts';
 import { RESET_STREAM } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
@@ -45,12 +46,19 @@ export interface RpcServerOptions {
   fallback?: Fallback;
   /** What one client may make the server hold (src/rpc/limits.ts); the defaults when absent. */
   limits?: ApiLimits;
+  /** Told the outcome of every call (/metrics); a refused call as method "*", code "unauthenticated". */
+  onCall?: CallObserver;
 }
 
 export interface RpcServer {
   port: number;
   tls: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops accepting connections and closes the open ones. With `graceMs`,
+   * calls in flight (a Stop call's own answer among them) may finish for up to
+   * that long first; streams still open then are cut, as they are at once without it.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function isLoopback(host: string): boolean {
@@ -119,6 +127,7 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
     // The length prefix of every message is checked against it before the message is read.
     readMaxBytes: limits.maxRequestBytes,
     acceptCompression: [],
+    ...(o.onCall ? { interceptors: [callCounter(o.onCall)] } : {}),
     contextValues: (req) => createContextValues().set(RESET_STREAM, () => resetRequest(req)),
     ...(o.fallback ? { fallback: o.fallback } : {}),
   });
@@ -129,6 +138,8 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
     res.once('close', () => call?.ended());
     if (refused) {
       if (!call || connections.firstRefusal(call.conn)) o.log.warn('rpc call refused', { path: req.url, reason: refused });
+      // Not labelled by path: a stranger could otherwise grow the counters without bound.
+      o.onCall?.('*', '*', 'unauthenticated');
       answerWithoutBody(req, res, Code.Unauthenticated, refused);
       return;
     }
@@ -164,12 +175,19 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
       resolve({
         port,
         tls: !!o.tls,
-        stop: () =>
+        stop: (graceMs = 0) =>
           new Promise<void>((done) => {
-            // Open streams (subscriptions) would keep close() waiting forever.
-            connections.stop();
-            for (const s of sessions) s.destroy();
+            // Open streams (subscriptions) would keep close() waiting forever: they are cut at the end.
+            const cut = (): void => {
+              connections.stop();
+              for (const s of sessions) s.destroy();
+            };
             server.close(() => done());
+            if (graceMs <= 0) return cut();
+            connections.closeIdle();
+            // GOAWAY: no new stream on these sessions, the open ones may end on their own.
+            for (const s of sessions) if (!s.closed) s.close();
+            setTimeout(cut, graceMs);
           }),
       });
     });

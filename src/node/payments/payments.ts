@@ -89,6 +89,7 @@ export class Payments {
   private readonly log: Logger;
   private readonly waiters = new Map<string, Set<(p: PaymentRecord) => void>>();
   private readonly resolvedListeners = new Set<(p: PaymentRecord) => void>();
+  private readonly startedListeners = new Set<(p: PaymentRecord) => void>();
   /** Ends every wait still open (a timer, a wait for room) when the node stops. */
   private readonly onStop = new Set<() => void>();
   private stopped = false;
@@ -155,9 +156,16 @@ export class Payments {
       throw new PaymentError(taken?.state === 'succeeded' ? 'already_paid' : 'in_flight', 'payment is in transition', taken);
     }
     const record = this.store.get(plan.paymentHash)!;
+    for (const f of this.startedListeners) f(record);
     const done = this.send(plan, o, only, now);
     done.catch(() => {}); // the caller observes it; a caller that left must not leave it unhandled
     return { record, done };
+  }
+
+  /** Called with each payment as it is reserved (in flight, nothing sent yet): where its latency starts. */
+  onStarted(f: (p: PaymentRecord) => void): () => void {
+    this.startedListeners.add(f);
+    return () => this.startedListeners.delete(f);
   }
 
   /** Called with each payment that ends (succeeded or failed), after it is stored; again if a failed one turns succeeded. */

@@ -108,6 +108,9 @@ export class PeerManager {
   private pumpTimer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   /** Custom messages dropped at the inbox bounds since start (for logs and tests). */
   customDropped = 0;
+  /** Custom messages received (before the inbox: dropped ones too) and sent since start (/metrics). */
+  customReceived = 0;
+  customSent = 0;
 
   constructor(private readonly opts: ManagerOptions) {
     this.limits = withLimits(opts.limits);
@@ -288,6 +291,7 @@ export class PeerManager {
   /** A custom message arrived: it waits its turn in the inbox (issue 16.9). */
   private received(key: string, noise: NoiseSocket, m: CustomMessage): void {
     const size = m.payload.length + 2;
+    this.customReceived++;
     const r = this.inbox.push(key, m, size);
     if (r !== 'queued') {
       this.customDropped++;
@@ -404,6 +408,7 @@ export class PeerManager {
     const queued = l.session.queuedBytes;
     if (queued > this.limits.customSendBusyBytes) throw new PeerBusyError(peer, queued, this.limits.customSendBusyBytes);
     l.session.sendCustom(type, payload);
+    this.customSent++;
   }
 
   peers(): PeerInfo[] {

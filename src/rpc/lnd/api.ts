@@ -45,6 +45,7 @@ export async function startLndApi(node: LightningNode, config: DaemonConfig, log
     log,
     limits: l,
     fallback: grpcUnimplemented('lnnode serves a subset of lnd\'s API (see proto-lnd/)'),
+    onCall: (service, method, code) => node.metrics.rpcCall(service, method, code),
   });
   log.info('lnd-compatible API ready', { tlsCert: tls.certPath, macaroon: macaroonPath });
   return server;

@@ -26,7 +26,7 @@ import { type ApiLimits, DEFAULT_API_LIMITS } from '../limits.ts';
 import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
-import { channelsOf, maxFeerateSatPerVb, nowSeconds, walletOf } from '../node-parts.ts';
+import { channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from '../node-parts.ts';
 
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
 const LND_INVOICE_EXPIRY_S = 86_400;
@@ -128,6 +128,10 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
 
   return (router) =>
     router.service(Lightning, {
+      stopDaemon() {
+        return { status: requestStop(node, 'StopDaemon') };
+      },
+
       getInfo() {
         const list = node.channels?.list() ?? [];
         const open = list.filter((c) => c.phase === 'normal' || c.phase === 'shutdown');

@@ -18,7 +18,37 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lnrpc/lightning.proto.
  */
 export const file_lnrpc_lightning: GenFile = /*@__PURE__*/
-  fileDesc("ChVsbnJwYy9saWdodG5pbmcucHJvdG8SBWxucnBjIjoKFFdhbGxldEJhbGFuY2VSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSEQoJbWluX2NvbmZzGAIgASgFIk4KFFdhbGxldEFjY291bnRCYWxhbmNlEhkKEWNvbmZpcm1lZF9iYWxhbmNlGAEgASgDEhsKE3VuY29uZmlybWVkX2JhbGFuY2UYAiABKAMiwwIKFVdhbGxldEJhbGFuY2VSZXNwb25zZRIVCg10b3RhbF9iYWxhbmNlGAEgASgDEhkKEWNvbmZpcm1lZF9iYWxhbmNlGAIgASgDEhsKE3VuY29uZmlybWVkX2JhbGFuY2UYAyABKAMSSQoPYWNjb3VudF9iYWxhbmNlGAQgAygLMjAubG5ycGMuV2FsbGV0QmFsYW5jZVJlc3BvbnNlLkFjY291bnRCYWxhbmNlRW50cnkSFgoObG9ja2VkX2JhbGFuY2UYBSABKAMSJAoccmVzZXJ2ZWRfYmFsYW5jZV9hbmNob3JfY2hhbhgGIAEoAxpSChNBY2NvdW50QmFsYW5jZUVudHJ5EgsKA2tleRgBIAEoCRIqCgV2YWx1ZRgCIAEoCzIbLmxucnBjLldhbGxldEFjY291bnRCYWxhbmNlOgI4ASLBAQoQU2VuZENvaW5zUmVxdWVzdBIMCgRhZGRyGAEgASgJEg4KBmFtb3VudBgCIAEoAxITCgt0YXJnZXRfY29uZhgDIAEoBRIVCg1zYXRfcGVyX3ZieXRlGAQgASgEEhQKDHNhdF9wZXJfYnl0ZRgFIAEoAxIQCghzZW5kX2FsbBgGIAEoCBINCgVsYWJlbBgHIAEoCRIRCgltaW5fY29uZnMYCCABKAUSGQoRc3BlbmRfdW5jb25maXJtZWQYCSABKAgiIQoRU2VuZENvaW5zUmVzcG9uc2USDAoEdHhpZBgBIAEoCSJGChFOZXdBZGRyZXNzUmVxdWVzdBIgCgR0eXBlGAEgASgOMhIubG5ycGMuQWRkcmVzc1R5cGUSDwoHYWNjb3VudBgCIAEoCSIlChJOZXdBZGRyZXNzUmVzcG9uc2USDwoHYWRkcmVzcxgBIAEoCSIwChBMaWdodG5pbmdBZGRyZXNzEg4KBnB1YmtleRgBIAEoCRIMCgRob3N0GAIgASgJIloKEkNvbm5lY3RQZWVyUmVxdWVzdBIlCgRhZGRyGAEgASgLMhcubG5ycGMuTGlnaHRuaW5nQWRkcmVzcxIMCgRwZXJtGAIgASgIEg8KB3RpbWVvdXQYAyABKAQiJQoTQ29ubmVjdFBlZXJSZXNwb25zZRIOCgZzdGF0dXMYASABKAkiKAoVRGlzY29ubmVjdFBlZXJSZXF1ZXN0Eg8KB3B1Yl9rZXkYASABKAkiKAoWRGlzY29ubmVjdFBlZXJSZXNwb25zZRIOCgZzdGF0dXMYASABKAkiPgoHRmVhdHVyZRIMCgRuYW1lGAIgASgJEhMKC2lzX3JlcXVpcmVkGAMgASgIEhAKCGlzX2tub3duGAQgASgIIigKEExpc3RQZWVyc1JlcXVlc3QSFAoMbGF0ZXN0X2Vycm9yGAEgASgIIoYCCgRQZWVyEg8KB3B1Yl9rZXkYASABKAkSDwoHYWRkcmVzcxgDIAEoCRISCgpieXRlc19zZW50GAQgASgEEhIKCmJ5dGVzX3JlY3YYBSABKAQSEAoIc2F0X3NlbnQYBiABKAMSEAoIc2F0X3JlY3YYByABKAMSDwoHaW5ib3VuZBgIIAEoCBIRCglwaW5nX3RpbWUYCSABKAMSKwoIZmVhdHVyZXMYCyADKAsyGS5sbnJwYy5QZWVyLkZlYXR1cmVzRW50cnkaPwoNRmVhdHVyZXNFbnRyeRILCgNrZXkYASABKA0SHQoFdmFsdWUYAiABKAsyDi5sbnJwYy5GZWF0dXJlOgI4ASIvChFMaXN0UGVlcnNSZXNwb25zZRIaCgVwZWVycxgBIAMoCzILLmxucnBjLlBlZXIiFwoVUGVlckV2ZW50U3Vic2NyaXB0aW9uInYKCVBlZXJFdmVudBIPCgdwdWJfa2V5GAEgASgJEigKBHR5cGUYAiABKA4yGi5sbnJwYy5QZWVyRXZlbnQuRXZlbnRUeXBlIi4KCUV2ZW50VHlwZRIPCgtQRUVSX09OTElORRAAEhAKDFBFRVJfT0ZGTElORRABIhAKDkdldEluZm9SZXF1ZXN0IicKBUNoYWluEg0KBWNoYWluGAEgASgJEg8KB25ldHdvcmsYAiABKAkiowQKD0dldEluZm9SZXNwb25zZRIXCg9pZGVudGl0eV9wdWJrZXkYASABKAkSDQoFYWxpYXMYAiABKAkSHAoUbnVtX3BlbmRpbmdfY2hhbm5lbHMYAyABKA0SGwoTbnVtX2FjdGl2ZV9jaGFubmVscxgEIAEoDRIRCgludW1fcGVlcnMYBSABKA0SFAoMYmxvY2tfaGVpZ2h0GAYgASgNEhIKCmJsb2NrX2hhc2gYCCABKAkSFwoPc3luY2VkX3RvX2NoYWluGAkgASgIEg8KB3Rlc3RuZXQYCiABKAgSDAoEdXJpcxgMIAMoCRIdChViZXN0X2hlYWRlcl90aW1lc3RhbXAYDSABKAMSDwoHdmVyc2lvbhgOIAEoCRIdChVudW1faW5hY3RpdmVfY2hhbm5lbHMYDyABKA0SHAoGY2hhaW5zGBAgAygLMgwubG5ycGMuQ2hhaW4SDQoFY29sb3IYESABKAkSFwoPc3luY2VkX3RvX2dyYXBoGBIgASgIEjYKCGZlYXR1cmVzGBMgAygLMiQubG5ycGMuR2V0SW5mb1Jlc3BvbnNlLkZlYXR1cmVzRW50cnkSEwoLY29tbWl0X2hhc2gYFCABKAkSFQoNd2FsbGV0X3N5bmNlZBgXIAEoCBo/Cg1GZWF0dXJlc0VudHJ5EgsKA2tleRgBIAEoDRIdCgV2YWx1ZRgCIAEoCzIOLmxucnBjLkZlYXR1cmU6AjgBIqoBChJDaGFubmVsQ29uc3RyYWludHMSEQoJY3N2X2RlbGF5GAEgASgNEhgKEGNoYW5fcmVzZXJ2ZV9zYXQYAiABKAQSFgoOZHVzdF9saW1pdF9zYXQYAyABKAQSHAoUbWF4X3BlbmRpbmdfYW10X21zYXQYBCABKAQSFQoNbWluX2h0bGNfbXNhdBgFIAEoBBIaChJtYXhfYWNjZXB0ZWRfaHRsY3MYBiABKA0i8QQKB0NoYW5uZWwSDgoGYWN0aXZlGAEgASgIEhUKDXJlbW90ZV9wdWJrZXkYAiABKAkSFQoNY2hhbm5lbF9wb2ludBgDIAEoCRITCgdjaGFuX2lkGAQgASgEQgIwARIQCghjYXBhY2l0eRgFIAEoAxIVCg1sb2NhbF9iYWxhbmNlGAYgASgDEhYKDnJlbW90ZV9iYWxhbmNlGAcgASgDEhIKCmNvbW1pdF9mZWUYCCABKAMSFQoNY29tbWl0X3dlaWdodBgJIAEoAxISCgpmZWVfcGVyX2t3GAogASgDEhkKEXVuc2V0dGxlZF9iYWxhbmNlGAsgASgDEhsKE3RvdGFsX3NhdG9zaGlzX3NlbnQYDCABKAMSHwoXdG90YWxfc2F0b3NoaXNfcmVjZWl2ZWQYDSABKAMSEwoLbnVtX3VwZGF0ZXMYDiABKAQSDwoHcHJpdmF0ZRgRIAEoCBIRCglpbml0aWF0b3IYEiABKAgSGQoRY2hhbl9zdGF0dXNfZmxhZ3MYEyABKAkSLgoPY29tbWl0bWVudF90eXBlGBogASgOMhUubG5ycGMuQ29tbWl0bWVudFR5cGUSFwoPcHVzaF9hbW91bnRfc2F0GBsgASgEEjQKEWxvY2FsX2NvbnN0cmFpbnRzGB0gASgLMhkubG5ycGMuQ2hhbm5lbENvbnN0cmFpbnRzEjUKEnJlbW90ZV9jb25zdHJhaW50cxgeIAEoCzIZLmxucnBjLkNoYW5uZWxDb25zdHJhaW50cxITCgthbGlhc19zY2lkcxgfIAMoBBIbCg9wZWVyX3NjaWRfYWxpYXMYIyABKARCAjABIpUBChNMaXN0Q2hhbm5lbHNSZXF1ZXN0EhMKC2FjdGl2ZV9vbmx5GAEgASgIEhUKDWluYWN0aXZlX29ubHkYAiABKAgSEwoLcHVibGljX29ubHkYAyABKAgSFAoMcHJpdmF0ZV9vbmx5GAQgASgIEgwKBHBlZXIYBSABKAwSGQoRcGVlcl9hbGlhc19sb29rdXAYBiABKAgiOAoUTGlzdENoYW5uZWxzUmVzcG9uc2USIAoIY2hhbm5lbHMYCyADKAsyDi5sbnJwYy5DaGFubmVsIm4KDENoYW5uZWxQb2ludBIcChJmdW5kaW5nX3R4aWRfYnl0ZXMYASABKAxIABIaChBmdW5kaW5nX3R4aWRfc3RyGAIgASgJSAASFAoMb3V0cHV0X2luZGV4GAMgASgNQg4KDGZ1bmRpbmdfdHhpZCKABQoST3BlbkNoYW5uZWxSZXF1ZXN0EhUKDXNhdF9wZXJfdmJ5dGUYASABKAQSEwoLbm9kZV9wdWJrZXkYAiABKAwSGgoSbm9kZV9wdWJrZXlfc3RyaW5nGAMgASgJEhwKFGxvY2FsX2Z1bmRpbmdfYW1vdW50GAQgASgDEhAKCHB1c2hfc2F0GAUgASgDEhMKC3RhcmdldF9jb25mGAYgASgFEhQKDHNhdF9wZXJfYnl0ZRgHIAEoAxIPCgdwcml2YXRlGAggASgIEhUKDW1pbl9odGxjX21zYXQYCSABKAMSGAoQcmVtb3RlX2Nzdl9kZWxheRgKIAEoDRIRCgltaW5fY29uZnMYCyABKAUSGQoRc3BlbmRfdW5jb25maXJtZWQYDCABKAgSFQoNY2xvc2VfYWRkcmVzcxgNIAEoCRInCh9yZW1vdGVfbWF4X3ZhbHVlX2luX2ZsaWdodF9tc2F0GA8gASgEEhgKEHJlbW90ZV9tYXhfaHRsY3MYECABKA0SFQoNbWF4X2xvY2FsX2NzdhgRIAEoDRIuCg9jb21taXRtZW50X3R5cGUYEiABKA4yFS5sbnJwYy5Db21taXRtZW50VHlwZRIRCgl6ZXJvX2NvbmYYEyABKAgSEgoKc2NpZF9hbGlhcxgUIAEoCBIQCghiYXNlX2ZlZRgVIAEoBBIQCghmZWVfcmF0ZRgWIAEoBBIUCgx1c2VfYmFzZV9mZWUYFyABKAgSFAoMdXNlX2ZlZV9yYXRlGBggASgIEh8KF3JlbW90ZV9jaGFuX3Jlc2VydmVfc2F0GBkgASgEEhAKCGZ1bmRfbWF4GBogASgIEgwKBG1lbW8YGyABKAkiYgoNUGVuZGluZ1VwZGF0ZRIMCgR0eGlkGAEgASgMEhQKDG91dHB1dF9pbmRleBgCIAEoDRIVCg1mZWVfcGVyX3ZieXRlGAMgASgDEhYKDmxvY2FsX2Nsb3NlX3R4GAQgASgIIj8KEUNoYW5uZWxPcGVuVXBkYXRlEioKDWNoYW5uZWxfcG9pbnQYASABKAsyEy5sbnJwYy5DaGFubmVsUG9pbnQikgEKEE9wZW5TdGF0dXNVcGRhdGUSLAoMY2hhbl9wZW5kaW5nGAEgASgLMhQubG5ycGMuUGVuZGluZ1VwZGF0ZUgAEi0KCWNoYW5fb3BlbhgDIAEoCzIYLmxucnBjLkNoYW5uZWxPcGVuVXBkYXRlSAASFwoPcGVuZGluZ19jaGFuX2lkGAQgASgMQggKBnVwZGF0ZSLYAQoTQ2xvc2VDaGFubmVsUmVxdWVzdBIqCg1jaGFubmVsX3BvaW50GAEgASgLMhMubG5ycGMuQ2hhbm5lbFBvaW50Eg0KBWZvcmNlGAIgASgIEhMKC3RhcmdldF9jb25mGAMgASgFEhQKDHNhdF9wZXJfYnl0ZRgEIAEoAxIYChBkZWxpdmVyeV9hZGRyZXNzGAUgASgJEhUKDXNhdF9wZXJfdmJ5dGUYBiABKAQSGQoRbWF4X2ZlZV9wZXJfdmJ5dGUYByABKAQSDwoHbm9fd2FpdBgIIAEoCCI7ChJDaGFubmVsQ2xvc2VVcGRhdGUSFAoMY2xvc2luZ190eGlkGAEgASgMEg8KB3N1Y2Nlc3MYAiABKAgiKgoNSW5zdGFudFVwZGF0ZRIZChFudW1fcGVuZGluZ19odGxjcxgBIAEoBSKsAQoRQ2xvc2VTdGF0dXNVcGRhdGUSLQoNY2xvc2VfcGVuZGluZxgBIAEoCzIULmxucnBjLlBlbmRpbmdVcGRhdGVIABIvCgpjaGFuX2Nsb3NlGAMgASgLMhkubG5ycGMuQ2hhbm5lbENsb3NlVXBkYXRlSAASLQoNY2xvc2VfaW5zdGFudBgEIAEoCzIULmxucnBjLkluc3RhbnRVcGRhdGVIAEIICgZ1cGRhdGUinQUKB0ludm9pY2USDAoEbWVtbxgBIAEoCRISCgpyX3ByZWltYWdlGAMgASgMEg4KBnJfaGFzaBgEIAEoDBINCgV2YWx1ZRgFIAEoAxIPCgdzZXR0bGVkGAYgASgIEhUKDWNyZWF0aW9uX2RhdGUYByABKAMSEwoLc2V0dGxlX2RhdGUYCCABKAMSFwoPcGF5bWVudF9yZXF1ZXN0GAkgASgJEhgKEGRlc2NyaXB0aW9uX2hhc2gYCiABKAwSDgoGZXhwaXJ5GAsgASgDEhUKDWZhbGxiYWNrX2FkZHIYDCABKAkSEwoLY2x0dl9leHBpcnkYDSABKAQSDwoHcHJpdmF0ZRgPIAEoCBIRCglhZGRfaW5kZXgYECABKAQSFAoMc2V0dGxlX2luZGV4GBEgASgEEhAKCGFtdF9wYWlkGBIgASgDEhQKDGFtdF9wYWlkX3NhdBgTIAEoAxIVCg1hbXRfcGFpZF9tc2F0GBQgASgDEioKBXN0YXRlGBUgASgOMhsubG5ycGMuSW52b2ljZS5JbnZvaWNlU3RhdGUSEgoKdmFsdWVfbXNhdBgXIAEoAxIuCghmZWF0dXJlcxgYIAMoCzIcLmxucnBjLkludm9pY2UuRmVhdHVyZXNFbnRyeRISCgppc19rZXlzZW5kGBkgASgIEhQKDHBheW1lbnRfYWRkchgaIAEoDBIOCgZpc19hbXAYGyABKAgaPwoNRmVhdHVyZXNFbnRyeRILCgNrZXkYASABKA0SHQoFdmFsdWUYAiABKAsyDi5sbnJwYy5GZWF0dXJlOgI4ASJBCgxJbnZvaWNlU3RhdGUSCAoET1BFThAAEgsKB1NFVFRMRUQQARIMCghDQU5DRUxFRBACEgwKCEFDQ0VQVEVEEAMiZgoSQWRkSW52b2ljZVJlc3BvbnNlEg4KBnJfaGFzaBgBIAEoDBIXCg9wYXltZW50X3JlcXVlc3QYAiABKAkSEQoJYWRkX2luZGV4GBAgASgEEhQKDHBheW1lbnRfYWRkchgRIAEoDCIxCgtQYXltZW50SGFzaBISCgpyX2hhc2hfc3RyGAEgASgJEg4KBnJfaGFzaBgCIAEoDCI+ChNJbnZvaWNlU3Vic2NyaXB0aW9uEhEKCWFkZF9pbmRleBgBIAEoBBIUCgxzZXR0bGVfaW5kZXgYAiABKAQiHwoMUGF5UmVxU3RyaW5nEg8KB3BheV9yZXEYASABKAki3wIKBlBheVJlcRITCgtkZXN0aW5hdGlvbhgBIAEoCRIUCgxwYXltZW50X2hhc2gYAiABKAkSFAoMbnVtX3NhdG9zaGlzGAMgASgDEhEKCXRpbWVzdGFtcBgEIAEoAxIOCgZleHBpcnkYBSABKAMSEwoLZGVzY3JpcHRpb24YBiABKAkSGAoQZGVzY3JpcHRpb25faGFzaBgHIAEoCRIVCg1mYWxsYmFja19hZGRyGAggASgJEhMKC2NsdHZfZXhwaXJ5GAkgASgDEhQKDHBheW1lbnRfYWRkchgLIAEoDBIQCghudW1fbXNhdBgMIAEoAxItCghmZWF0dXJlcxgNIAMoCzIbLmxucnBjLlBheVJlcS5GZWF0dXJlc0VudHJ5Gj8KDUZlYXR1cmVzRW50cnkSCwoDa2V5GAEgASgNEh0KBXZhbHVlGAIgASgLMg4ubG5ycGMuRmVhdHVyZToCOAEiRAoYU2VuZEN1c3RvbU1lc3NhZ2VSZXF1ZXN0EgwKBHBlZXIYASABKAwSDAoEdHlwZRgCIAEoDRIMCgRkYXRhGAMgASgMIisKGVNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJIiAKHlN1YnNjcmliZUN1c3RvbU1lc3NhZ2VzUmVxdWVzdCI5Cg1DdXN0b21NZXNzYWdlEgwKBHBlZXIYASABKAwSDAoEdHlwZRgCIAEoDRIMCgRkYXRhGAMgASgMIroDCgdQYXltZW50EhQKDHBheW1lbnRfaGFzaBgBIAEoCRINCgV2YWx1ZRgCIAEoAxIVCg1jcmVhdGlvbl9kYXRlGAMgASgDEgsKA2ZlZRgFIAEoAxIYChBwYXltZW50X3ByZWltYWdlGAYgASgJEhEKCXZhbHVlX3NhdBgHIAEoAxISCgp2YWx1ZV9tc2F0GAggASgDEhcKD3BheW1lbnRfcmVxdWVzdBgJIAEoCRIsCgZzdGF0dXMYCiABKA4yHC5sbnJwYy5QYXltZW50LlBheW1lbnRTdGF0dXMSDwoHZmVlX3NhdBgLIAEoAxIQCghmZWVfbXNhdBgMIAEoAxIYChBjcmVhdGlvbl90aW1lX25zGA0gASgDEhUKDXBheW1lbnRfaW5kZXgYDyABKAQSMwoOZmFpbHVyZV9yZWFzb24YECABKA4yGy5sbnJwYy5QYXltZW50RmFpbHVyZVJlYXNvbiJVCg1QYXltZW50U3RhdHVzEgsKB1VOS05PV04QABINCglJTl9GTElHSFQQARINCglTVUNDRUVERUQQAhIKCgZGQUlMRUQQAxINCglJTklUSUFURUQQBCqsAQoLQWRkcmVzc1R5cGUSFwoTV0lUTkVTU19QVUJLRVlfSEFTSBAAEhYKEk5FU1RFRF9QVUJLRVlfSEFTSBABEh4KGlVOVVNFRF9XSVRORVNTX1BVQktFWV9IQVNIEAISHQoZVU5VU0VEX05FU1RFRF9QVUJLRVlfSEFTSBADEhIKDlRBUFJPT1RfUFVCS0VZEAQSGQoVVU5VU0VEX1RBUFJPT1RfUFVCS0VZEAUqwgEKDkNvbW1pdG1lbnRUeXBlEhsKF1VOS05PV05fQ09NTUlUTUVOVF9UWVBFEAASCgoGTEVHQUNZEAESFQoRU1RBVElDX1JFTU9URV9LRVkQAhILCgdBTkNIT1JTEAMSGQoVU0NSSVBUX0VORk9SQ0VEX0xFQVNFEAQSEgoOU0lNUExFX1RBUFJPT1QQBRIaChZTSU1QTEVfVEFQUk9PVF9PVkVSTEFZEAYSGAoUU0lNUExFX1RBUFJPT1RfRklOQUwQByr2AQoUUGF5bWVudEZhaWx1cmVSZWFzb24SFwoTRkFJTFVSRV9SRUFTT05fTk9ORRAAEhoKFkZBSUxVUkVfUkVBU09OX1RJTUVPVVQQARIbChdGQUlMVVJFX1JFQVNPTl9OT19ST1VURRACEhgKFEZBSUxVUkVfUkVBU09OX0VSUk9SEAMSLAooRkFJTFVSRV9SRUFTT05fSU5DT1JSRUNUX1BBWU1FTlRfREVUQUlMUxAEEicKI0ZBSUxVUkVfUkVBU09OX0lOU1VGRklDSUVOVF9CQUxBTkNFEAUSGwoXRkFJTFVSRV9SRUFTT05fQ0FOQ0VMRUQQBjLiCQoJTGlnaHRuaW5nEkoKDVdhbGxldEJhbGFuY2USGy5sbnJwYy5XYWxsZXRCYWxhbmNlUmVxdWVzdBocLmxucnBjLldhbGxldEJhbGFuY2VSZXNwb25zZRI+CglTZW5kQ29pbnMSFy5sbnJwYy5TZW5kQ29pbnNSZXF1ZXN0GhgubG5ycGMuU2VuZENvaW5zUmVzcG9uc2USQQoKTmV3QWRkcmVzcxIYLmxucnBjLk5ld0FkZHJlc3NSZXF1ZXN0GhkubG5ycGMuTmV3QWRkcmVzc1Jlc3BvbnNlEkQKC0Nvbm5lY3RQZWVyEhkubG5ycGMuQ29ubmVjdFBlZXJSZXF1ZXN0GhoubG5ycGMuQ29ubmVjdFBlZXJSZXNwb25zZRJNCg5EaXNjb25uZWN0UGVlchIcLmxucnBjLkRpc2Nvbm5lY3RQZWVyUmVxdWVzdBodLmxucnBjLkRpc2Nvbm5lY3RQZWVyUmVzcG9uc2USPgoJTGlzdFBlZXJzEhcubG5ycGMuTGlzdFBlZXJzUmVxdWVzdBoYLmxucnBjLkxpc3RQZWVyc1Jlc3BvbnNlEkcKE1N1YnNjcmliZVBlZXJFdmVudHMSHC5sbnJwYy5QZWVyRXZlbnRTdWJzY3JpcHRpb24aEC5sbnJwYy5QZWVyRXZlbnQwARI4CgdHZXRJbmZvEhUubG5ycGMuR2V0SW5mb1JlcXVlc3QaFi5sbnJwYy5HZXRJbmZvUmVzcG9uc2USRwoMTGlzdENoYW5uZWxzEhoubG5ycGMuTGlzdENoYW5uZWxzUmVxdWVzdBobLmxucnBjLkxpc3RDaGFubmVsc1Jlc3BvbnNlEkEKD09wZW5DaGFubmVsU3luYxIZLmxucnBjLk9wZW5DaGFubmVsUmVxdWVzdBoTLmxucnBjLkNoYW5uZWxQb2ludBJDCgtPcGVuQ2hhbm5lbBIZLmxucnBjLk9wZW5DaGFubmVsUmVxdWVzdBoXLmxucnBjLk9wZW5TdGF0dXNVcGRhdGUwARJGCgxDbG9zZUNoYW5uZWwSGi5sbnJwYy5DbG9zZUNoYW5uZWxSZXF1ZXN0GhgubG5ycGMuQ2xvc2VTdGF0dXNVcGRhdGUwARI3CgpBZGRJbnZvaWNlEg4ubG5ycGMuSW52b2ljZRoZLmxucnBjLkFkZEludm9pY2VSZXNwb25zZRIzCg1Mb29rdXBJbnZvaWNlEhIubG5ycGMuUGF5bWVudEhhc2gaDi5sbnJwYy5JbnZvaWNlEkEKEVN1YnNjcmliZUludm9pY2VzEhoubG5ycGMuSW52b2ljZVN1YnNjcmlwdGlvbhoOLmxucnBjLkludm9pY2UwARIyCgxEZWNvZGVQYXlSZXESEy5sbnJwYy5QYXlSZXFTdHJpbmcaDS5sbnJwYy5QYXlSZXESVgoRU2VuZEN1c3RvbU1lc3NhZ2USHy5sbnJwYy5TZW5kQ3VzdG9tTWVzc2FnZVJlcXVlc3QaIC5sbnJwYy5TZW5kQ3VzdG9tTWVzc2FnZVJlc3BvbnNlElgKF1N1YnNjcmliZUN1c3RvbU1lc3NhZ2VzEiUubG5ycGMuU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0GhQubG5ycGMuQ3VzdG9tTWVzc2FnZTABQidaJWdpdGh1Yi5jb20vbGlnaHRuaW5nbmV0d29yay9sbmQvbG5ycGNiBnByb3RvMw");
+  fileDesc("ChVsbnJwYy9saWdodG5pbmcucHJvdG8SBWxucnBjIg0KC1N0b3BSZXF1ZXN0Ih4KDFN0b3BSZXNwb25zZRIOCgZzdGF0dXMYASABKAkiOgoUV2FsbGV0QmFsYW5jZVJlcXVlc3QSDwoHYWNjb3VudBgBIAEoCRIRCgltaW5fY29uZnMYAiABKAUiTgoUV2FsbGV0QWNjb3VudEJhbGFuY2USGQoRY29uZmlybWVkX2JhbGFuY2UYASABKAMSGwoTdW5jb25maXJtZWRfYmFsYW5jZRgCIAEoAyLDAgoVV2FsbGV0QmFsYW5jZVJlc3BvbnNlEhUKDXRvdGFsX2JhbGFuY2UYASABKAMSGQoRY29uZmlybWVkX2JhbGFuY2UYAiABKAMSGwoTdW5jb25maXJtZWRfYmFsYW5jZRgDIAEoAxJJCg9hY2NvdW50X2JhbGFuY2UYBCADKAsyMC5sbnJwYy5XYWxsZXRCYWxhbmNlUmVzcG9uc2UuQWNjb3VudEJhbGFuY2VFbnRyeRIWCg5sb2NrZWRfYmFsYW5jZRgFIAEoAxIkChxyZXNlcnZlZF9iYWxhbmNlX2FuY2hvcl9jaGFuGAYgASgDGlIKE0FjY291bnRCYWxhbmNlRW50cnkSCwoDa2V5GAEgASgJEioKBXZhbHVlGAIgASgLMhsubG5ycGMuV2FsbGV0QWNjb3VudEJhbGFuY2U6AjgBIsEBChBTZW5kQ29pbnNSZXF1ZXN0EgwKBGFkZHIYASABKAkSDgoGYW1vdW50GAIgASgDEhMKC3RhcmdldF9jb25mGAMgASgFEhUKDXNhdF9wZXJfdmJ5dGUYBCABKAQSFAoMc2F0X3Blcl9ieXRlGAUgASgDEhAKCHNlbmRfYWxsGAYgASgIEg0KBWxhYmVsGAcgASgJEhEKCW1pbl9jb25mcxgIIAEoBRIZChFzcGVuZF91bmNvbmZpcm1lZBgJIAEoCCIhChFTZW5kQ29pbnNSZXNwb25zZRIMCgR0eGlkGAEgASgJIkYKEU5ld0FkZHJlc3NSZXF1ZXN0EiAKBHR5cGUYASABKA4yEi5sbnJwYy5BZGRyZXNzVHlwZRIPCgdhY2NvdW50GAIgASgJIiUKEk5ld0FkZHJlc3NSZXNwb25zZRIPCgdhZGRyZXNzGAEgASgJIjAKEExpZ2h0bmluZ0FkZHJlc3MSDgoGcHVia2V5GAEgASgJEgwKBGhvc3QYAiABKAkiWgoSQ29ubmVjdFBlZXJSZXF1ZXN0EiUKBGFkZHIYASABKAsyFy5sbnJwYy5MaWdodG5pbmdBZGRyZXNzEgwKBHBlcm0YAiABKAgSDwoHdGltZW91dBgDIAEoBCIlChNDb25uZWN0UGVlclJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSIoChVEaXNjb25uZWN0UGVlclJlcXVlc3QSDwoHcHViX2tleRgBIAEoCSIoChZEaXNjb25uZWN0UGVlclJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSI+CgdGZWF0dXJlEgwKBG5hbWUYAiABKAkSEwoLaXNfcmVxdWlyZWQYAyABKAgSEAoIaXNfa25vd24YBCABKAgiKAoQTGlzdFBlZXJzUmVxdWVzdBIUCgxsYXRlc3RfZXJyb3IYASABKAgihgIKBFBlZXISDwoHcHViX2tleRgBIAEoCRIPCgdhZGRyZXNzGAMgASgJEhIKCmJ5dGVzX3NlbnQYBCABKAQSEgoKYnl0ZXNfcmVjdhgFIAEoBBIQCghzYXRfc2VudBgGIAEoAxIQCghzYXRfcmVjdhgHIAEoAxIPCgdpbmJvdW5kGAggASgIEhEKCXBpbmdfdGltZRgJIAEoAxIrCghmZWF0dXJlcxgLIAMoCzIZLmxucnBjLlBlZXIuRmVhdHVyZXNFbnRyeRo/Cg1GZWF0dXJlc0VudHJ5EgsKA2tleRgBIAEoDRIdCgV2YWx1ZRgCIAEoCzIOLmxucnBjLkZlYXR1cmU6AjgBIi8KEUxpc3RQZWVyc1Jlc3BvbnNlEhoKBXBlZXJzGAEgAygLMgsubG5ycGMuUGVlciIXChVQZWVyRXZlbnRTdWJzY3JpcHRpb24idgoJUGVlckV2ZW50Eg8KB3B1Yl9rZXkYASABKAkSKAoEdHlwZRgCIAEoDjIaLmxucnBjLlBlZXJFdmVudC5FdmVudFR5cGUiLgoJRXZlbnRUeXBlEg8KC1BFRVJfT05MSU5FEAASEAoMUEVFUl9PRkZMSU5FEAEiEAoOR2V0SW5mb1JlcXVlc3QiJwoFQ2hhaW4SDQoFY2hhaW4YASABKAkSDwoHbmV0d29yaxgCIAEoCSKjBAoPR2V0SW5mb1Jlc3BvbnNlEhcKD2lkZW50aXR5X3B1YmtleRgBIAEoCRINCgVhbGlhcxgCIAEoCRIcChRudW1fcGVuZGluZ19jaGFubmVscxgDIAEoDRIbChNudW1fYWN0aXZlX2NoYW5uZWxzGAQgASgNEhEKCW51bV9wZWVycxgFIAEoDRIUCgxibG9ja19oZWlnaHQYBiABKA0SEgoKYmxvY2tfaGFzaBgIIAEoCRIXCg9zeW5jZWRfdG9fY2hhaW4YCSABKAgSDwoHdGVzdG5ldBgKIAEoCBIMCgR1cmlzGAwgAygJEh0KFWJlc3RfaGVhZGVyX3RpbWVzdGFtcBgNIAEoAxIPCgd2ZXJzaW9uGA4gASgJEh0KFW51bV9pbmFjdGl2ZV9jaGFubmVscxgPIAEoDRIcCgZjaGFpbnMYECADKAsyDC5sbnJwYy5DaGFpbhINCgVjb2xvchgRIAEoCRIXCg9zeW5jZWRfdG9fZ3JhcGgYEiABKAgSNgoIZmVhdHVyZXMYEyADKAsyJC5sbnJwYy5HZXRJbmZvUmVzcG9uc2UuRmVhdHVyZXNFbnRyeRITCgtjb21taXRfaGFzaBgUIAEoCRIVCg13YWxsZXRfc3luY2VkGBcgASgIGj8KDUZlYXR1cmVzRW50cnkSCwoDa2V5GAEgASgNEh0KBXZhbHVlGAIgASgLMg4ubG5ycGMuRmVhdHVyZToCOAEiqgEKEkNoYW5uZWxDb25zdHJhaW50cxIRCgljc3ZfZGVsYXkYASABKA0SGAoQY2hhbl9yZXNlcnZlX3NhdBgCIAEoBBIWCg5kdXN0X2xpbWl0X3NhdBgDIAEoBBIcChRtYXhfcGVuZGluZ19hbXRfbXNhdBgEIAEoBBIVCg1taW5faHRsY19tc2F0GAUgASgEEhoKEm1heF9hY2NlcHRlZF9odGxjcxgGIAEoDSLxBAoHQ2hhbm5lbBIOCgZhY3RpdmUYASABKAgSFQoNcmVtb3RlX3B1YmtleRgCIAEoCRIVCg1jaGFubmVsX3BvaW50GAMgASgJEhMKB2NoYW5faWQYBCABKARCAjABEhAKCGNhcGFjaXR5GAUgASgDEhUKDWxvY2FsX2JhbGFuY2UYBiABKAMSFgoOcmVtb3RlX2JhbGFuY2UYByABKAMSEgoKY29tbWl0X2ZlZRgIIAEoAxIVCg1jb21taXRfd2VpZ2h0GAkgASgDEhIKCmZlZV9wZXJfa3cYCiABKAMSGQoRdW5zZXR0bGVkX2JhbGFuY2UYCyABKAMSGwoTdG90YWxfc2F0b3NoaXNfc2VudBgMIAEoAxIfChd0b3RhbF9zYXRvc2hpc19yZWNlaXZlZBgNIAEoAxITCgtudW1fdXBkYXRlcxgOIAEoBBIPCgdwcml2YXRlGBEgASgIEhEKCWluaXRpYXRvchgSIAEoCBIZChFjaGFuX3N0YXR1c19mbGFncxgTIAEoCRIuCg9jb21taXRtZW50X3R5cGUYGiABKA4yFS5sbnJwYy5Db21taXRtZW50VHlwZRIXCg9wdXNoX2Ftb3VudF9zYXQYGyABKAQSNAoRbG9jYWxfY29uc3RyYWludHMYHSABKAsyGS5sbnJwYy5DaGFubmVsQ29uc3RyYWludHMSNQoScmVtb3RlX2NvbnN0cmFpbnRzGB4gASgLMhkubG5ycGMuQ2hhbm5lbENvbnN0cmFpbnRzEhMKC2FsaWFzX3NjaWRzGB8gAygEEhsKD3BlZXJfc2NpZF9hbGlhcxgjIAEoBEICMAEilQEKE0xpc3RDaGFubmVsc1JlcXVlc3QSEwoLYWN0aXZlX29ubHkYASABKAgSFQoNaW5hY3RpdmVfb25seRgCIAEoCBITCgtwdWJsaWNfb25seRgDIAEoCBIUCgxwcml2YXRlX29ubHkYBCABKAgSDAoEcGVlchgFIAEoDBIZChFwZWVyX2FsaWFzX2xvb2t1cBgGIAEoCCI4ChRMaXN0Q2hhbm5lbHNSZXNwb25zZRIgCghjaGFubmVscxgLIAMoCzIOLmxucnBjLkNoYW5uZWwibgoMQ2hhbm5lbFBvaW50EhwKEmZ1bmRpbmdfdHhpZF9ieXRlcxgBIAEoDEgAEhoKEGZ1bmRpbmdfdHhpZF9zdHIYAiABKAlIABIUCgxvdXRwdXRfaW5kZXgYAyABKA1CDgoMZnVuZGluZ190eGlkIoAFChJPcGVuQ2hhbm5lbFJlcXVlc3QSFQoNc2F0X3Blcl92Ynl0ZRgBIAEoBBITCgtub2RlX3B1YmtleRgCIAEoDBIaChJub2RlX3B1YmtleV9zdHJpbmcYAyABKAkSHAoUbG9jYWxfZnVuZGluZ19hbW91bnQYBCABKAMSEAoIcHVzaF9zYXQYBSABKAMSEwoLdGFyZ2V0X2NvbmYYBiABKAUSFAoMc2F0X3Blcl9ieXRlGAcgASgDEg8KB3ByaXZhdGUYCCABKAgSFQoNbWluX2h0bGNfbXNhdBgJIAEoAxIYChByZW1vdGVfY3N2X2RlbGF5GAogASgNEhEKCW1pbl9jb25mcxgLIAEoBRIZChFzcGVuZF91bmNvbmZpcm1lZBgMIAEoCBIVCg1jbG9zZV9hZGRyZXNzGA0gASgJEicKH3JlbW90ZV9tYXhfdmFsdWVfaW5fZmxpZ2h0X21zYXQYDyABKAQSGAoQcmVtb3RlX21heF9odGxjcxgQIAEoDRIVCg1tYXhfbG9jYWxfY3N2GBEgASgNEi4KD2NvbW1pdG1lbnRfdHlwZRgSIAEoDjIVLmxucnBjLkNvbW1pdG1lbnRUeXBlEhEKCXplcm9fY29uZhgTIAEoCBISCgpzY2lkX2FsaWFzGBQgASgIEhAKCGJhc2VfZmVlGBUgASgEEhAKCGZlZV9yYXRlGBYgASgEEhQKDHVzZV9iYXNlX2ZlZRgXIAEoCBIUCgx1c2VfZmVlX3JhdGUYGCABKAgSHwoXcmVtb3RlX2NoYW5fcmVzZXJ2ZV9zYXQYGSABKAQSEAoIZnVuZF9tYXgYGiABKAgSDAoEbWVtbxgbIAEoCSJiCg1QZW5kaW5nVXBkYXRlEgwKBHR4aWQYASABKAwSFAoMb3V0cHV0X2luZGV4GAIgASgNEhUKDWZlZV9wZXJfdmJ5dGUYAyABKAMSFgoObG9jYWxfY2xvc2VfdHgYBCABKAgiPwoRQ2hhbm5lbE9wZW5VcGRhdGUSKgoNY2hhbm5lbF9wb2ludBgBIAEoCzITLmxucnBjLkNoYW5uZWxQb2ludCKSAQoQT3BlblN0YXR1c1VwZGF0ZRIsCgxjaGFuX3BlbmRpbmcYASABKAsyFC5sbnJwYy5QZW5kaW5nVXBkYXRlSAASLQoJY2hhbl9vcGVuGAMgASgLMhgubG5ycGMuQ2hhbm5lbE9wZW5VcGRhdGVIABIXCg9wZW5kaW5nX2NoYW5faWQYBCABKAxCCAoGdXBkYXRlItgBChNDbG9zZUNoYW5uZWxSZXF1ZXN0EioKDWNoYW5uZWxfcG9pbnQYASABKAsyEy5sbnJwYy5DaGFubmVsUG9pbnQSDQoFZm9yY2UYAiABKAgSEwoLdGFyZ2V0X2NvbmYYAyABKAUSFAoMc2F0X3Blcl9ieXRlGAQgASgDEhgKEGRlbGl2ZXJ5X2FkZHJlc3MYBSABKAkSFQoNc2F0X3Blcl92Ynl0ZRgGIAEoBBIZChFtYXhfZmVlX3Blcl92Ynl0ZRgHIAEoBBIPCgdub193YWl0GAggASgIIjsKEkNoYW5uZWxDbG9zZVVwZGF0ZRIUCgxjbG9zaW5nX3R4aWQYASABKAwSDwoHc3VjY2VzcxgCIAEoCCIqCg1JbnN0YW50VXBkYXRlEhkKEW51bV9wZW5kaW5nX2h0bGNzGAEgASgFIqwBChFDbG9zZVN0YXR1c1VwZGF0ZRItCg1jbG9zZV9wZW5kaW5nGAEgASgLMhQubG5ycGMuUGVuZGluZ1VwZGF0ZUgAEi8KCmNoYW5fY2xvc2UYAyABKAsyGS5sbnJwYy5DaGFubmVsQ2xvc2VVcGRhdGVIABItCg1jbG9zZV9pbnN0YW50GAQgASgLMhQubG5ycGMuSW5zdGFudFVwZGF0ZUgAQggKBnVwZGF0ZSKdBQoHSW52b2ljZRIMCgRtZW1vGAEgASgJEhIKCnJfcHJlaW1hZ2UYAyABKAwSDgoGcl9oYXNoGAQgASgMEg0KBXZhbHVlGAUgASgDEg8KB3NldHRsZWQYBiABKAgSFQoNY3JlYXRpb25fZGF0ZRgHIAEoAxITCgtzZXR0bGVfZGF0ZRgIIAEoAxIXCg9wYXltZW50X3JlcXVlc3QYCSABKAkSGAoQZGVzY3JpcHRpb25faGFzaBgKIAEoDBIOCgZleHBpcnkYCyABKAMSFQoNZmFsbGJhY2tfYWRkchgMIAEoCRITCgtjbHR2X2V4cGlyeRgNIAEoBBIPCgdwcml2YXRlGA8gASgIEhEKCWFkZF9pbmRleBgQIAEoBBIUCgxzZXR0bGVfaW5kZXgYESABKAQSEAoIYW10X3BhaWQYEiABKAMSFAoMYW10X3BhaWRfc2F0GBMgASgDEhUKDWFtdF9wYWlkX21zYXQYFCABKAMSKgoFc3RhdGUYFSABKA4yGy5sbnJwYy5JbnZvaWNlLkludm9pY2VTdGF0ZRISCgp2YWx1ZV9tc2F0GBcgASgDEi4KCGZlYXR1cmVzGBggAygLMhwubG5ycGMuSW52b2ljZS5GZWF0dXJlc0VudHJ5EhIKCmlzX2tleXNlbmQYGSABKAgSFAoMcGF5bWVudF9hZGRyGBogASgMEg4KBmlzX2FtcBgbIAEoCBo/Cg1GZWF0dXJlc0VudHJ5EgsKA2tleRgBIAEoDRIdCgV2YWx1ZRgCIAEoCzIOLmxucnBjLkZlYXR1cmU6AjgBIkEKDEludm9pY2VTdGF0ZRIICgRPUEVOEAASCwoHU0VUVExFRBABEgwKCENBTkNFTEVEEAISDAoIQUNDRVBURUQQAyJmChJBZGRJbnZvaWNlUmVzcG9uc2USDgoGcl9oYXNoGAEgASgMEhcKD3BheW1lbnRfcmVxdWVzdBgCIAEoCRIRCglhZGRfaW5kZXgYECABKAQSFAoMcGF5bWVudF9hZGRyGBEgASgMIjEKC1BheW1lbnRIYXNoEhIKCnJfaGFzaF9zdHIYASABKAkSDgoGcl9oYXNoGAIgASgMIj4KE0ludm9pY2VTdWJzY3JpcHRpb24SEQoJYWRkX2luZGV4GAEgASgEEhQKDHNldHRsZV9pbmRleBgCIAEoBCIfCgxQYXlSZXFTdHJpbmcSDwoHcGF5X3JlcRgBIAEoCSLfAgoGUGF5UmVxEhMKC2Rlc3RpbmF0aW9uGAEgASgJEhQKDHBheW1lbnRfaGFzaBgCIAEoCRIUCgxudW1fc2F0b3NoaXMYAyABKAMSEQoJdGltZXN0YW1wGAQgASgDEg4KBmV4cGlyeRgFIAEoAxITCgtkZXNjcmlwdGlvbhgGIAEoCRIYChBkZXNjcmlwdGlvbl9oYXNoGAcgASgJEhUKDWZhbGxiYWNrX2FkZHIYCCABKAkSEwoLY2x0dl9leHBpcnkYCSABKAMSFAoMcGF5bWVudF9hZGRyGAsgASgMEhAKCG51bV9tc2F0GAwgASgDEi0KCGZlYXR1cmVzGA0gAygLMhsubG5ycGMuUGF5UmVxLkZlYXR1cmVzRW50cnkaPwoNRmVhdHVyZXNFbnRyeRILCgNrZXkYASABKA0SHQoFdmFsdWUYAiABKAsyDi5sbnJwYy5GZWF0dXJlOgI4ASJEChhTZW5kQ3VzdG9tTWVzc2FnZVJlcXVlc3QSDAoEcGVlchgBIAEoDBIMCgR0eXBlGAIgASgNEgwKBGRhdGEYAyABKAwiKwoZU2VuZEN1c3RvbU1lc3NhZ2VSZXNwb25zZRIOCgZzdGF0dXMYASABKAkiIAoeU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0IjkKDUN1c3RvbU1lc3NhZ2USDAoEcGVlchgBIAEoDBIMCgR0eXBlGAIgASgNEgwKBGRhdGEYAyABKAwiugMKB1BheW1lbnQSFAoMcGF5bWVudF9oYXNoGAEgASgJEg0KBXZhbHVlGAIgASgDEhUKDWNyZWF0aW9uX2RhdGUYAyABKAMSCwoDZmVlGAUgASgDEhgKEHBheW1lbnRfcHJlaW1hZ2UYBiABKAkSEQoJdmFsdWVfc2F0GAcgASgDEhIKCnZhbHVlX21zYXQYCCABKAMSFwoPcGF5bWVudF9yZXF1ZXN0GAkgASgJEiwKBnN0YXR1cxgKIAEoDjIcLmxucnBjLlBheW1lbnQuUGF5bWVudFN0YXR1cxIPCgdmZWVfc2F0GAsgASgDEhAKCGZlZV9tc2F0GAwgASgDEhgKEGNyZWF0aW9uX3RpbWVfbnMYDSABKAMSFQoNcGF5bWVudF9pbmRleBgPIAEoBBIzCg5mYWlsdXJlX3JlYXNvbhgQIAEoDjIbLmxucnBjLlBheW1lbnRGYWlsdXJlUmVhc29uIlUKDVBheW1lbnRTdGF0dXMSCwoHVU5LTk9XThAAEg0KCUlOX0ZMSUdIVBABEg0KCVNVQ0NFRURFRBACEgoKBkZBSUxFRBADEg0KCUlOSVRJQVRFRBAEKqwBCgtBZGRyZXNzVHlwZRIXChNXSVRORVNTX1BVQktFWV9IQVNIEAASFgoSTkVTVEVEX1BVQktFWV9IQVNIEAESHgoaVU5VU0VEX1dJVE5FU1NfUFVCS0VZX0hBU0gQAhIdChlVTlVTRURfTkVTVEVEX1BVQktFWV9IQVNIEAMSEgoOVEFQUk9PVF9QVUJLRVkQBBIZChVVTlVTRURfVEFQUk9PVF9QVUJLRVkQBSrCAQoOQ29tbWl0bWVudFR5cGUSGwoXVU5LTk9XTl9DT01NSVRNRU5UX1RZUEUQABIKCgZMRUdBQ1kQARIVChFTVEFUSUNfUkVNT1RFX0tFWRACEgsKB0FOQ0hPUlMQAxIZChVTQ1JJUFRfRU5GT1JDRURfTEVBU0UQBBISCg5TSU1QTEVfVEFQUk9PVBAFEhoKFlNJTVBMRV9UQVBST09UX09WRVJMQVkQBhIYChRTSU1QTEVfVEFQUk9PVF9GSU5BTBAHKvYBChRQYXltZW50RmFpbHVyZVJlYXNvbhIXChNGQUlMVVJFX1JFQVNPTl9OT05FEAASGgoWRkFJTFVSRV9SRUFTT05fVElNRU9VVBABEhsKF0ZBSUxVUkVfUkVBU09OX05PX1JPVVRFEAISGAoURkFJTFVSRV9SRUFTT05fRVJST1IQAxIsCihGQUlMVVJFX1JFQVNPTl9JTkNPUlJFQ1RfUEFZTUVOVF9ERVRBSUxTEAQSJwojRkFJTFVSRV9SRUFTT05fSU5TVUZGSUNJRU5UX0JBTEFOQ0UQBRIbChdGQUlMVVJFX1JFQVNPTl9DQU5DRUxFRBAGMpkKCglMaWdodG5pbmcSSgoNV2FsbGV0QmFsYW5jZRIbLmxucnBjLldhbGxldEJhbGFuY2VSZXF1ZXN0GhwubG5ycGMuV2FsbGV0QmFsYW5jZVJlc3BvbnNlEj4KCVNlbmRDb2lucxIXLmxucnBjLlNlbmRDb2luc1JlcXVlc3QaGC5sbnJwYy5TZW5kQ29pbnNSZXNwb25zZRJBCgpOZXdBZGRyZXNzEhgubG5ycGMuTmV3QWRkcmVzc1JlcXVlc3QaGS5sbnJwYy5OZXdBZGRyZXNzUmVzcG9uc2USRAoLQ29ubmVjdFBlZXISGS5sbnJwYy5Db25uZWN0UGVlclJlcXVlc3QaGi5sbnJwYy5Db25uZWN0UGVlclJlc3BvbnNlEk0KDkRpc2Nvbm5lY3RQZWVyEhwubG5ycGMuRGlzY29ubmVjdFBlZXJSZXF1ZXN0Gh0ubG5ycGMuRGlzY29ubmVjdFBlZXJSZXNwb25zZRI+CglMaXN0UGVlcnMSFy5sbnJwYy5MaXN0UGVlcnNSZXF1ZXN0GhgubG5ycGMuTGlzdFBlZXJzUmVzcG9uc2USRwoTU3Vic2NyaWJlUGVlckV2ZW50cxIcLmxucnBjLlBlZXJFdmVudFN1YnNjcmlwdGlvbhoQLmxucnBjLlBlZXJFdmVudDABEjgKB0dldEluZm8SFS5sbnJwYy5HZXRJbmZvUmVxdWVzdBoWLmxucnBjLkdldEluZm9SZXNwb25zZRI1CgpTdG9wRGFlbW9uEhIubG5ycGMuU3RvcFJlcXVlc3QaEy5sbnJwYy5TdG9wUmVzcG9uc2USRwoMTGlzdENoYW5uZWxzEhoubG5ycGMuTGlzdENoYW5uZWxzUmVxdWVzdBobLmxucnBjLkxpc3RDaGFubmVsc1Jlc3BvbnNlEkEKD09wZW5DaGFubmVsU3luYxIZLmxucnBjLk9wZW5DaGFubmVsUmVxdWVzdBoTLmxucnBjLkNoYW5uZWxQb2ludBJDCgtPcGVuQ2hhbm5lbBIZLmxucnBjLk9wZW5DaGFubmVsUmVxdWVzdBoXLmxucnBjLk9wZW5TdGF0dXNVcGRhdGUwARJGCgxDbG9zZUNoYW5uZWwSGi5sbnJwYy5DbG9zZUNoYW5uZWxSZXF1ZXN0GhgubG5ycGMuQ2xvc2VTdGF0dXNVcGRhdGUwARI3CgpBZGRJbnZvaWNlEg4ubG5ycGMuSW52b2ljZRoZLmxucnBjLkFkZEludm9pY2VSZXNwb25zZRIzCg1Mb29rdXBJbnZvaWNlEhIubG5ycGMuUGF5bWVudEhhc2gaDi5sbnJwYy5JbnZvaWNlEkEKEVN1YnNjcmliZUludm9pY2VzEhoubG5ycGMuSW52b2ljZVN1YnNjcmlwdGlvbhoOLmxucnBjLkludm9pY2UwARIyCgxEZWNvZGVQYXlSZXESEy5sbnJwYy5QYXlSZXFTdHJpbmcaDS5sbnJwYy5QYXlSZXESVgoRU2VuZEN1c3RvbU1lc3NhZ2USHy5sbnJwYy5TZW5kQ3VzdG9tTWVzc2FnZVJlcXVlc3QaIC5sbnJwYy5TZW5kQ3VzdG9tTWVzc2FnZVJlc3BvbnNlElgKF1N1YnNjcmliZUN1c3RvbU1lc3NhZ2VzEiUubG5ycGMuU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0GhQubG5ycGMuQ3VzdG9tTWVzc2FnZTABQidaJWdpdGh1Yi5jb20vbGlnaHRuaW5nbmV0d29yay9sbmQvbG5ycGNiBnByb3RvMw");
+
+/**
+ * @generated from message lnrpc.StopRequest
+ */
+export type StopRequest = Message<"lnrpc.StopRequest"> & {
+};
+
+/**
+ * Describes the message lnrpc.StopRequest.
+ * Use `create(StopRequestSchema)` to create a new message.
+ */
+export const StopRequestSchema: GenMessage<StopRequest> = /*@__PURE__*/
+  messageDesc(file_lnrpc_lightning, 0);
+
+/**
+ * @generated from message lnrpc.StopResponse
+ */
+export type StopResponse = Message<"lnrpc.StopResponse"> & {
+  /**
+   * @generated from field: string status = 1;
+   */
+  status: string;
+};
+
+/**
+ * Describes the message lnrpc.StopResponse.
+ * Use `create(StopResponseSchema)` to create a new message.
+ */
+export const StopResponseSchema: GenMessage<StopResponse> = /*@__PURE__*/
+  messageDesc(file_lnrpc_lightning, 1);
 
 /**
  * @generated from message lnrpc.WalletBalanceRequest
@@ -40,7 +70,7 @@ export type WalletBalanceRequest = Message<"lnrpc.WalletBalanceRequest"> & {
  * Use `create(WalletBalanceRequestSchema)` to create a new message.
  */
 export const WalletBalanceRequestSchema: GenMessage<WalletBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 0);
+  messageDesc(file_lnrpc_lightning, 2);
 
 /**
  * @generated from message lnrpc.WalletAccountBalance
@@ -62,7 +92,7 @@ export type WalletAccountBalance = Message<"lnrpc.WalletAccountBalance"> & {
  * Use `create(WalletAccountBalanceSchema)` to create a new message.
  */
 export const WalletAccountBalanceSchema: GenMessage<WalletAccountBalance> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 1);
+  messageDesc(file_lnrpc_lightning, 3);
 
 /**
  * @generated from message lnrpc.WalletBalanceResponse
@@ -104,7 +134,7 @@ export type WalletBalanceResponse = Message<"lnrpc.WalletBalanceResponse"> & {
  * Use `create(WalletBalanceResponseSchema)` to create a new message.
  */
 export const WalletBalanceResponseSchema: GenMessage<WalletBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 2);
+  messageDesc(file_lnrpc_lightning, 4);
 
 /**
  * @generated from message lnrpc.SendCoinsRequest
@@ -161,7 +191,7 @@ export type SendCoinsRequest = Message<"lnrpc.SendCoinsRequest"> & {
  * Use `create(SendCoinsRequestSchema)` to create a new message.
  */
 export const SendCoinsRequestSchema: GenMessage<SendCoinsRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 3);
+  messageDesc(file_lnrpc_lightning, 5);
 
 /**
  * @generated from message lnrpc.SendCoinsResponse
@@ -178,7 +208,7 @@ export type SendCoinsResponse = Message<"lnrpc.SendCoinsResponse"> & {
  * Use `create(SendCoinsResponseSchema)` to create a new message.
  */
 export const SendCoinsResponseSchema: GenMessage<SendCoinsResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 4);
+  messageDesc(file_lnrpc_lightning, 6);
 
 /**
  * @generated from message lnrpc.NewAddressRequest
@@ -200,7 +230,7 @@ export type NewAddressRequest = Message<"lnrpc.NewAddressRequest"> & {
  * Use `create(NewAddressRequestSchema)` to create a new message.
  */
 export const NewAddressRequestSchema: GenMessage<NewAddressRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 5);
+  messageDesc(file_lnrpc_lightning, 7);
 
 /**
  * @generated from message lnrpc.NewAddressResponse
@@ -217,7 +247,7 @@ export type NewAddressResponse = Message<"lnrpc.NewAddressResponse"> & {
  * Use `create(NewAddressResponseSchema)` to create a new message.
  */
 export const NewAddressResponseSchema: GenMessage<NewAddressResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 6);
+  messageDesc(file_lnrpc_lightning, 8);
 
 /**
  * @generated from message lnrpc.LightningAddress
@@ -239,7 +269,7 @@ export type LightningAddress = Message<"lnrpc.LightningAddress"> & {
  * Use `create(LightningAddressSchema)` to create a new message.
  */
 export const LightningAddressSchema: GenMessage<LightningAddress> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 7);
+  messageDesc(file_lnrpc_lightning, 9);
 
 /**
  * @generated from message lnrpc.ConnectPeerRequest
@@ -266,7 +296,7 @@ export type ConnectPeerRequest = Message<"lnrpc.ConnectPeerRequest"> & {
  * Use `create(ConnectPeerRequestSchema)` to create a new message.
  */
 export const ConnectPeerRequestSchema: GenMessage<ConnectPeerRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 8);
+  messageDesc(file_lnrpc_lightning, 10);
 
 /**
  * @generated from message lnrpc.ConnectPeerResponse
@@ -283,7 +313,7 @@ export type ConnectPeerResponse = Message<"lnrpc.ConnectPeerResponse"> & {
  * Use `create(ConnectPeerResponseSchema)` to create a new message.
  */
 export const ConnectPeerResponseSchema: GenMessage<ConnectPeerResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 9);
+  messageDesc(file_lnrpc_lightning, 11);
 
 /**
  * @generated from message lnrpc.DisconnectPeerRequest
@@ -300,7 +330,7 @@ export type DisconnectPeerRequest = Message<"lnrpc.DisconnectPeerRequest"> & {
  * Use `create(DisconnectPeerRequestSchema)` to create a new message.
  */
 export const DisconnectPeerRequestSchema: GenMessage<DisconnectPeerRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 10);
+  messageDesc(file_lnrpc_lightning, 12);
 
 /**
  * @generated from message lnrpc.DisconnectPeerResponse
@@ -317,7 +347,7 @@ export type DisconnectPeerResponse = Message<"lnrpc.DisconnectPeerResponse"> & {
  * Use `create(DisconnectPeerResponseSchema)` to create a new message.
  */
 export const DisconnectPeerResponseSchema: GenMessage<DisconnectPeerResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 11);
+  messageDesc(file_lnrpc_lightning, 13);
 
 /**
  * @generated from message lnrpc.Feature
@@ -344,7 +374,7 @@ export type Feature = Message<"lnrpc.Feature"> & {
  * Use `create(FeatureSchema)` to create a new message.
  */
 export const FeatureSchema: GenMessage<Feature> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 12);
+  messageDesc(file_lnrpc_lightning, 14);
 
 /**
  * @generated from message lnrpc.ListPeersRequest
@@ -361,7 +391,7 @@ export type ListPeersRequest = Message<"lnrpc.ListPeersRequest"> & {
  * Use `create(ListPeersRequestSchema)` to create a new message.
  */
 export const ListPeersRequestSchema: GenMessage<ListPeersRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 13);
+  messageDesc(file_lnrpc_lightning, 15);
 
 /**
  * @generated from message lnrpc.Peer
@@ -418,7 +448,7 @@ export type Peer = Message<"lnrpc.Peer"> & {
  * Use `create(PeerSchema)` to create a new message.
  */
 export const PeerSchema: GenMessage<Peer> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 14);
+  messageDesc(file_lnrpc_lightning, 16);
 
 /**
  * @generated from message lnrpc.ListPeersResponse
@@ -435,7 +465,7 @@ export type ListPeersResponse = Message<"lnrpc.ListPeersResponse"> & {
  * Use `create(ListPeersResponseSchema)` to create a new message.
  */
 export const ListPeersResponseSchema: GenMessage<ListPeersResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 15);
+  messageDesc(file_lnrpc_lightning, 17);
 
 /**
  * @generated from message lnrpc.PeerEventSubscription
@@ -448,7 +478,7 @@ export type PeerEventSubscription = Message<"lnrpc.PeerEventSubscription"> & {
  * Use `create(PeerEventSubscriptionSchema)` to create a new message.
  */
 export const PeerEventSubscriptionSchema: GenMessage<PeerEventSubscription> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 16);
+  messageDesc(file_lnrpc_lightning, 18);
 
 /**
  * @generated from message lnrpc.PeerEvent
@@ -470,7 +500,7 @@ export type PeerEvent = Message<"lnrpc.PeerEvent"> & {
  * Use `create(PeerEventSchema)` to create a new message.
  */
 export const PeerEventSchema: GenMessage<PeerEvent> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 17);
+  messageDesc(file_lnrpc_lightning, 19);
 
 /**
  * @generated from enum lnrpc.PeerEvent.EventType
@@ -491,7 +521,7 @@ export enum PeerEvent_EventType {
  * Describes the enum lnrpc.PeerEvent.EventType.
  */
 export const PeerEvent_EventTypeSchema: GenEnum<PeerEvent_EventType> = /*@__PURE__*/
-  enumDesc(file_lnrpc_lightning, 17, 0);
+  enumDesc(file_lnrpc_lightning, 19, 0);
 
 /**
  * @generated from message lnrpc.GetInfoRequest
@@ -504,7 +534,7 @@ export type GetInfoRequest = Message<"lnrpc.GetInfoRequest"> & {
  * Use `create(GetInfoRequestSchema)` to create a new message.
  */
 export const GetInfoRequestSchema: GenMessage<GetInfoRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 18);
+  messageDesc(file_lnrpc_lightning, 20);
 
 /**
  * @generated from message lnrpc.Chain
@@ -526,7 +556,7 @@ export type Chain = Message<"lnrpc.Chain"> & {
  * Use `create(ChainSchema)` to create a new message.
  */
 export const ChainSchema: GenMessage<Chain> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 19);
+  messageDesc(file_lnrpc_lightning, 21);
 
 /**
  * @generated from message lnrpc.GetInfoResponse
@@ -633,7 +663,7 @@ export type GetInfoResponse = Message<"lnrpc.GetInfoResponse"> & {
  * Use `create(GetInfoResponseSchema)` to create a new message.
  */
 export const GetInfoResponseSchema: GenMessage<GetInfoResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 20);
+  messageDesc(file_lnrpc_lightning, 22);
 
 /**
  * @generated from message lnrpc.ChannelConstraints
@@ -675,7 +705,7 @@ export type ChannelConstraints = Message<"lnrpc.ChannelConstraints"> & {
  * Use `create(ChannelConstraintsSchema)` to create a new message.
  */
 export const ChannelConstraintsSchema: GenMessage<ChannelConstraints> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 21);
+  messageDesc(file_lnrpc_lightning, 23);
 
 /**
  * @generated from message lnrpc.Channel
@@ -802,7 +832,7 @@ export type Channel = Message<"lnrpc.Channel"> & {
  * Use `create(ChannelSchema)` to create a new message.
  */
 export const ChannelSchema: GenMessage<Channel> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 22);
+  messageDesc(file_lnrpc_lightning, 24);
 
 /**
  * @generated from message lnrpc.ListChannelsRequest
@@ -844,7 +874,7 @@ export type ListChannelsRequest = Message<"lnrpc.ListChannelsRequest"> & {
  * Use `create(ListChannelsRequestSchema)` to create a new message.
  */
 export const ListChannelsRequestSchema: GenMessage<ListChannelsRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 23);
+  messageDesc(file_lnrpc_lightning, 25);
 
 /**
  * @generated from message lnrpc.ListChannelsResponse
@@ -861,7 +891,7 @@ export type ListChannelsResponse = Message<"lnrpc.ListChannelsResponse"> & {
  * Use `create(ListChannelsResponseSchema)` to create a new message.
  */
 export const ListChannelsResponseSchema: GenMessage<ListChannelsResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 24);
+  messageDesc(file_lnrpc_lightning, 26);
 
 /**
  * @generated from message lnrpc.ChannelPoint
@@ -897,7 +927,7 @@ export type ChannelPoint = Message<"lnrpc.ChannelPoint"> & {
  * Use `create(ChannelPointSchema)` to create a new message.
  */
 export const ChannelPointSchema: GenMessage<ChannelPoint> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 25);
+  messageDesc(file_lnrpc_lightning, 27);
 
 /**
  * @generated from message lnrpc.OpenChannelRequest
@@ -1039,7 +1069,7 @@ export type OpenChannelRequest = Message<"lnrpc.OpenChannelRequest"> & {
  * Use `create(OpenChannelRequestSchema)` to create a new message.
  */
 export const OpenChannelRequestSchema: GenMessage<OpenChannelRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 26);
+  messageDesc(file_lnrpc_lightning, 28);
 
 /**
  * @generated from message lnrpc.PendingUpdate
@@ -1071,7 +1101,7 @@ export type PendingUpdate = Message<"lnrpc.PendingUpdate"> & {
  * Use `create(PendingUpdateSchema)` to create a new message.
  */
 export const PendingUpdateSchema: GenMessage<PendingUpdate> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 27);
+  messageDesc(file_lnrpc_lightning, 29);
 
 /**
  * @generated from message lnrpc.ChannelOpenUpdate
@@ -1088,7 +1118,7 @@ export type ChannelOpenUpdate = Message<"lnrpc.ChannelOpenUpdate"> & {
  * Use `create(ChannelOpenUpdateSchema)` to create a new message.
  */
 export const ChannelOpenUpdateSchema: GenMessage<ChannelOpenUpdate> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 28);
+  messageDesc(file_lnrpc_lightning, 30);
 
 /**
  * @generated from message lnrpc.OpenStatusUpdate
@@ -1122,7 +1152,7 @@ export type OpenStatusUpdate = Message<"lnrpc.OpenStatusUpdate"> & {
  * Use `create(OpenStatusUpdateSchema)` to create a new message.
  */
 export const OpenStatusUpdateSchema: GenMessage<OpenStatusUpdate> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 29);
+  messageDesc(file_lnrpc_lightning, 31);
 
 /**
  * @generated from message lnrpc.CloseChannelRequest
@@ -1174,7 +1204,7 @@ export type CloseChannelRequest = Message<"lnrpc.CloseChannelRequest"> & {
  * Use `create(CloseChannelRequestSchema)` to create a new message.
  */
 export const CloseChannelRequestSchema: GenMessage<CloseChannelRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 30);
+  messageDesc(file_lnrpc_lightning, 32);
 
 /**
  * @generated from message lnrpc.ChannelCloseUpdate
@@ -1196,7 +1226,7 @@ export type ChannelCloseUpdate = Message<"lnrpc.ChannelCloseUpdate"> & {
  * Use `create(ChannelCloseUpdateSchema)` to create a new message.
  */
 export const ChannelCloseUpdateSchema: GenMessage<ChannelCloseUpdate> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 31);
+  messageDesc(file_lnrpc_lightning, 33);
 
 /**
  * @generated from message lnrpc.InstantUpdate
@@ -1213,7 +1243,7 @@ export type InstantUpdate = Message<"lnrpc.InstantUpdate"> & {
  * Use `create(InstantUpdateSchema)` to create a new message.
  */
 export const InstantUpdateSchema: GenMessage<InstantUpdate> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 32);
+  messageDesc(file_lnrpc_lightning, 34);
 
 /**
  * @generated from message lnrpc.CloseStatusUpdate
@@ -1248,7 +1278,7 @@ export type CloseStatusUpdate = Message<"lnrpc.CloseStatusUpdate"> & {
  * Use `create(CloseStatusUpdateSchema)` to create a new message.
  */
 export const CloseStatusUpdateSchema: GenMessage<CloseStatusUpdate> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 33);
+  messageDesc(file_lnrpc_lightning, 35);
 
 /**
  * @generated from message lnrpc.Invoice
@@ -1380,7 +1410,7 @@ export type Invoice = Message<"lnrpc.Invoice"> & {
  * Use `create(InvoiceSchema)` to create a new message.
  */
 export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 34);
+  messageDesc(file_lnrpc_lightning, 36);
 
 /**
  * @generated from enum lnrpc.Invoice.InvoiceState
@@ -1411,7 +1441,7 @@ export enum Invoice_InvoiceState {
  * Describes the enum lnrpc.Invoice.InvoiceState.
  */
 export const Invoice_InvoiceStateSchema: GenEnum<Invoice_InvoiceState> = /*@__PURE__*/
-  enumDesc(file_lnrpc_lightning, 34, 0);
+  enumDesc(file_lnrpc_lightning, 36, 0);
 
 /**
  * @generated from message lnrpc.AddInvoiceResponse
@@ -1443,7 +1473,7 @@ export type AddInvoiceResponse = Message<"lnrpc.AddInvoiceResponse"> & {
  * Use `create(AddInvoiceResponseSchema)` to create a new message.
  */
 export const AddInvoiceResponseSchema: GenMessage<AddInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 35);
+  messageDesc(file_lnrpc_lightning, 37);
 
 /**
  * @generated from message lnrpc.PaymentHash
@@ -1465,7 +1495,7 @@ export type PaymentHash = Message<"lnrpc.PaymentHash"> & {
  * Use `create(PaymentHashSchema)` to create a new message.
  */
 export const PaymentHashSchema: GenMessage<PaymentHash> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 36);
+  messageDesc(file_lnrpc_lightning, 38);
 
 /**
  * @generated from message lnrpc.InvoiceSubscription
@@ -1487,7 +1517,7 @@ export type InvoiceSubscription = Message<"lnrpc.InvoiceSubscription"> & {
  * Use `create(InvoiceSubscriptionSchema)` to create a new message.
  */
 export const InvoiceSubscriptionSchema: GenMessage<InvoiceSubscription> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 37);
+  messageDesc(file_lnrpc_lightning, 39);
 
 /**
  * @generated from message lnrpc.PayReqString
@@ -1504,7 +1534,7 @@ export type PayReqString = Message<"lnrpc.PayReqString"> & {
  * Use `create(PayReqStringSchema)` to create a new message.
  */
 export const PayReqStringSchema: GenMessage<PayReqString> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 38);
+  messageDesc(file_lnrpc_lightning, 40);
 
 /**
  * @generated from message lnrpc.PayReq
@@ -1576,7 +1606,7 @@ export type PayReq = Message<"lnrpc.PayReq"> & {
  * Use `create(PayReqSchema)` to create a new message.
  */
 export const PayReqSchema: GenMessage<PayReq> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 39);
+  messageDesc(file_lnrpc_lightning, 41);
 
 /**
  * @generated from message lnrpc.SendCustomMessageRequest
@@ -1603,7 +1633,7 @@ export type SendCustomMessageRequest = Message<"lnrpc.SendCustomMessageRequest">
  * Use `create(SendCustomMessageRequestSchema)` to create a new message.
  */
 export const SendCustomMessageRequestSchema: GenMessage<SendCustomMessageRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 40);
+  messageDesc(file_lnrpc_lightning, 42);
 
 /**
  * @generated from message lnrpc.SendCustomMessageResponse
@@ -1620,7 +1650,7 @@ export type SendCustomMessageResponse = Message<"lnrpc.SendCustomMessageResponse
  * Use `create(SendCustomMessageResponseSchema)` to create a new message.
  */
 export const SendCustomMessageResponseSchema: GenMessage<SendCustomMessageResponse> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 41);
+  messageDesc(file_lnrpc_lightning, 43);
 
 /**
  * @generated from message lnrpc.SubscribeCustomMessagesRequest
@@ -1633,7 +1663,7 @@ export type SubscribeCustomMessagesRequest = Message<"lnrpc.SubscribeCustomMessa
  * Use `create(SubscribeCustomMessagesRequestSchema)` to create a new message.
  */
 export const SubscribeCustomMessagesRequestSchema: GenMessage<SubscribeCustomMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 42);
+  messageDesc(file_lnrpc_lightning, 44);
 
 /**
  * @generated from message lnrpc.CustomMessage
@@ -1660,7 +1690,7 @@ export type CustomMessage = Message<"lnrpc.CustomMessage"> & {
  * Use `create(CustomMessageSchema)` to create a new message.
  */
 export const CustomMessageSchema: GenMessage<CustomMessage> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 43);
+  messageDesc(file_lnrpc_lightning, 45);
 
 /**
  * @generated from message lnrpc.Payment
@@ -1742,7 +1772,7 @@ export type Payment = Message<"lnrpc.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_lnrpc_lightning, 44);
+  messageDesc(file_lnrpc_lightning, 46);
 
 /**
  * @generated from enum lnrpc.Payment.PaymentStatus
@@ -1778,7 +1808,7 @@ export enum Payment_PaymentStatus {
  * Describes the enum lnrpc.Payment.PaymentStatus.
  */
 export const Payment_PaymentStatusSchema: GenEnum<Payment_PaymentStatus> = /*@__PURE__*/
-  enumDesc(file_lnrpc_lightning, 44, 0);
+  enumDesc(file_lnrpc_lightning, 46, 0);
 
 /**
  * @generated from enum lnrpc.AddressType
@@ -1985,6 +2015,14 @@ export const Lightning: GenService<{
     methodKind: "unary";
     input: typeof GetInfoRequestSchema;
     output: typeof GetInfoResponseSchema;
+  },
+  /**
+   * @generated from rpc lnrpc.Lightning.StopDaemon
+   */
+  stopDaemon: {
+    methodKind: "unary";
+    input: typeof StopRequestSchema;
+    output: typeof StopResponseSchema;
   },
   /**
    * @generated from rpc lnrpc.Lightning.ListChannels

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lnnode/v1/lnnode.proto.
  */
 export const file_lnnode_v1_lnnode: GenFile = /*@__PURE__*/
-  fileDesc("ChZsbm5vZGUvdjEvbG5ub2RlLnByb3RvEglsbm5vZGUudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0Io0CChNHZXROb2RlSW5mb1Jlc3BvbnNlEhMKC25vZGVfcHVia2V5GAEgASgMEg8KB25ldHdvcmsYAiABKAkSGAoQcDJwX2xpc3Rlbl9hZGRycxgDIAMoCRIPCgd2ZXJzaW9uGAQgASgJEhQKDGJsb2NrX2hlaWdodBgFIAEoDRISCgpibG9ja19oYXNoGAYgASgJEhcKD3N5bmNlZF90b19jaGFpbhgHIAEoCBIUCgxjaGFpbl9zb3VyY2UYCCABKAkSEQoJbnVtX3BlZXJzGAkgASgNEhsKE251bV9hY3RpdmVfY2hhbm5lbHMYCiABKA0SHAoUbnVtX3BlbmRpbmdfY2hhbm5lbHMYCyABKA0iSwoSQ29ubmVjdFBlZXJSZXF1ZXN0EhMKC3BlZXJfcHVia2V5GAEgASgMEgwKBGFkZHIYAiABKAkSEgoKcGVyc2lzdGVudBgDIAEoCCIwChNDb25uZWN0UGVlclJlc3BvbnNlEhkKEWFscmVhZHlfY29ubmVjdGVkGAEgASgIIiwKFURpc2Nvbm5lY3RQZWVyUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDCIYChZEaXNjb25uZWN0UGVlclJlc3BvbnNlIhIKEExpc3RQZWVyc1JlcXVlc3QiXwoEUGVlchITCgtwZWVyX3B1YmtleRgBIAEoDBIMCgRhZGRyGAIgASgJEhEKCWNvbm5lY3RlZBgDIAEoCBIPCgdpbmJvdW5kGAQgASgIEhAKCGZlYXR1cmVzGAUgAygNIjMKEUxpc3RQZWVyc1Jlc3BvbnNlEh4KBXBlZXJzGAEgAygLMg8ubG5ub2RlLnYxLlBlZXIiHAoaU3Vic2NyaWJlUGVlckV2ZW50c1JlcXVlc3QimgEKCVBlZXJFdmVudBITCgtwZWVyX3B1YmtleRgBIAEoDBInCgR0eXBlGAIgASgOMhkubG5ub2RlLnYxLlBlZXJFdmVudC5UeXBlEg4KBmRldGFpbBgDIAEoCSI/CgRUeXBlEhQKEFRZUEVfVU5TUEVDSUZJRUQQABIPCgtUWVBFX09OTElORRABEhAKDFRZUEVfT0ZGTElORRACIk8KGFNlbmRDdXN0b21NZXNzYWdlUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDBIQCghtc2dfdHlwZRgCIAEoDRIMCgRkYXRhGAMgASgMIhsKGVNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2UiMwoeU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0EhEKCW1zZ190eXBlcxgBIAMoDSJECg1DdXN0b21NZXNzYWdlEhMKC3BlZXJfcHVia2V5GAEgASgMEhAKCG1zZ190eXBlGAIgASgNEgwKBGRhdGEYAyABKAwioAEKEk9wZW5DaGFubmVsUmVxdWVzdBITCgtwZWVyX3B1YmtleRgBIAEoDBIgChhsb2NhbF9mdW5kaW5nX2Ftb3VudF9zYXQYAiABKAQSGAoQYW5ub3VuY2VfY2hhbm5lbBgDIAEoCBIRCglwdXNoX21zYXQYBCABKAQSJgoeZnVuZGluZ19mZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAUgASgEImEKE09wZW5DaGFubmVsUmVzcG9uc2USEgoKY2hhbm5lbF9pZBgBIAEoDBIYChBmdW5kaW5nX3R4aWRfaGV4GAIgASgJEhwKFGZ1bmRpbmdfb3V0cHV0X2luZGV4GAMgASgNIlgKE0Nsb3NlQ2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoDBINCgVmb3JjZRgCIAEoCBIeChZmZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAMgASgEIjAKFENsb3NlQ2hhbm5lbFJlc3BvbnNlEhgKEGNsb3NpbmdfdHhpZF9oZXgYASABKAkiLQoTTGlzdENoYW5uZWxzUmVxdWVzdBIWCg5pbmNsdWRlX2Nsb3NlZBgBIAEoCCKEAwoHQ2hhbm5lbBISCgpjaGFubmVsX2lkGAEgASgMEhMKC3BlZXJfcHVia2V5GAIgASgMEhkKEWNoYW5uZWxfdmFsdWVfc2F0GAMgASgEEh4KFm91dGJvdW5kX2NhcGFjaXR5X21zYXQYBCABKAQSHQoVaW5ib3VuZF9jYXBhY2l0eV9tc2F0GAUgASgEEg4KBnVzYWJsZRgGIAEoCBINCgVzdGF0ZRgHIAEoCRIRCglpbml0aWF0b3IYCCABKAgSGAoQZnVuZGluZ190eGlkX2hleBgJIAEoCRIcChRmdW5kaW5nX291dHB1dF9pbmRleBgKIAEoDRIYChBzaG9ydF9jaGFubmVsX2lkGAsgASgJEhUKDXBlbmRpbmdfaHRsY3MYDCABKA0SEgoKY2xvc2Vfa2luZBgNIAEoCRIYChBjbG9zaW5nX3R4aWRfaGV4GA4gASgJEhcKD3N3ZWVwX3R4aWRzX2hleBgPIAMoCRIUCgxjbG9zZV9yZWFzb24YECABKAkiPAoUTGlzdENoYW5uZWxzUmVzcG9uc2USJAoIY2hhbm5lbHMYASADKAsyEi5sbm5vZGUudjEuQ2hhbm5lbCITChFOZXdBZGRyZXNzUmVxdWVzdCIlChJOZXdBZGRyZXNzUmVzcG9uc2USDwoHYWRkcmVzcxgBIAEoCSIWChRXYWxsZXRCYWxhbmNlUmVxdWVzdCJdChVXYWxsZXRCYWxhbmNlUmVzcG9uc2USFQoNY29uZmlybWVkX3NhdBgBIAEoBBIXCg91bmNvbmZpcm1lZF9zYXQYAiABKAQSFAoMcmVzZXJ2ZWRfc2F0GAMgASgEIqsBChRTZW5kVG9BZGRyZXNzUmVxdWVzdBIPCgdhZGRyZXNzGAEgASgJEhIKCmFtb3VudF9zYXQYAiABKAQSHgoWZmVlX3JhdGVfc2F0X3Blcl92Ynl0ZRgDIAEoBBILCgNyYmYYBCABKAgSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgMEhAKCHNlbmRfYWxsGAYgASgIEhYKDmFsbG93X2hpZ2hfZmVlGAcgASgIImYKFVNlbmRUb0FkZHJlc3NSZXNwb25zZRIQCgh0eGlkX2hleBgBIAEoCRIPCgdmZWVfc2F0GAIgASgEEhEKCWJyb2FkY2FzdBgDIAEoCBIXCg9icm9hZGNhc3RfZXJyb3IYBCABKAkiHwodTGlzdFdhbGxldFRyYW5zYWN0aW9uc1JlcXVlc3QiVAoeTGlzdFdhbGxldFRyYW5zYWN0aW9uc1Jlc3BvbnNlEjIKDHRyYW5zYWN0aW9ucxgBIAMoCzIcLmxubm9kZS52MS5XYWxsZXRUcmFuc2FjdGlvbiLSAQoRV2FsbGV0VHJhbnNhY3Rpb24SEAoIdHhpZF9oZXgYASABKAkSDwoHcHVycG9zZRgCIAEoCRINCgVzdGF0ZRgDIAEoCRIPCgdmZWVfc2F0GAQgASgEEhIKCmNyZWF0ZWRfYXQYBSABKAMSFAoMYmxvY2tfaGVpZ2h0GAYgASgNEhIKCmxhc3RfZXJyb3IYByABKAkSGQoRY29uZmxpY3RfdHhpZF9oZXgYCCABKAkSDgoGaW5wdXRzGAkgAygJEhEKCW5lZWRlZF9ieRgKIAEoCSItChlSZWxlYXNlVHJhbnNhY3Rpb25SZXF1ZXN0EhAKCHR4aWRfaGV4GAEgASgJIk8KGlJlbGVhc2VUcmFuc2FjdGlvblJlc3BvbnNlEjEKC3RyYW5zYWN0aW9uGAEgASgLMhwubG5ub2RlLnYxLldhbGxldFRyYW5zYWN0aW9uInwKFENyZWF0ZUludm9pY2VSZXF1ZXN0EhgKEGRlc2NyaXB0aW9uX2hhc2gYASABKAwSEwoLYW1vdW50X21zYXQYAiABKAQSFgoOZXhwaXJ5X3NlY29uZHMYAyABKAQSHQoVbWluX2ZpbmFsX2NsdHZfZXhwaXJ5GAQgASgNIlwKFUNyZWF0ZUludm9pY2VSZXNwb25zZRIXCg9wYXltZW50X3JlcXVlc3QYASABKAkSFAoMcGF5bWVudF9oYXNoGAIgASgMEhQKDHBheW1lbnRfYWRkchgDIAEoDCJKChlXYWl0SW52b2ljZVNldHRsZWRSZXF1ZXN0EhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg90aW1lb3V0X3NlY29uZHMYAiABKA0i6gEKGldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlEjoKBXN0YXRlGAEgASgOMisubG5ub2RlLnYxLldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlLlN0YXRlEhwKFGFtb3VudF9yZWNlaXZlZF9tc2F0GAIgASgEEhgKEHBheW1lbnRfcHJlaW1hZ2UYAyABKAwiWAoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIRCg1TVEFURV9TRVRUTEVEEAESEgoOU1RBVEVfQ0FOQ0VMRUQQAhIRCg1TVEFURV9FWFBJUkVEEAMiFQoTTGlzdEludm9pY2VzUmVxdWVzdCLeAQoHSW52b2ljZRIUCgxwYXltZW50X2hhc2gYASABKAwSFwoPcGF5bWVudF9yZXF1ZXN0GAIgASgJEhMKC2Ftb3VudF9tc2F0GAMgASgEEiYKBXN0YXRlGAQgASgOMhcubG5ub2RlLnYxLkludm9pY2VTdGF0ZRIXCg9jcmVhdGVkX2F0X3VuaXgYBSABKAQSFwoPZXhwaXJlc19hdF91bml4GAYgASgEEhcKD3NldHRsZWRfYXRfdW5peBgHIAEoBBIcChRhbW91bnRfcmVjZWl2ZWRfbXNhdBgIIAEoBCI8ChRMaXN0SW52b2ljZXNSZXNwb25zZRIkCghpbnZvaWNlcxgBIAMoCzISLmxubm9kZS52MS5JbnZvaWNlIi8KFERlY29kZUludm9pY2VSZXF1ZXN0EhcKD3BheW1lbnRfcmVxdWVzdBgBIAEoCSL9AQoVRGVjb2RlSW52b2ljZVJlc3BvbnNlEhQKDHBheWVlX3B1YmtleRgBIAEoDBIYChBkZXNjcmlwdGlvbl9oYXNoGAIgASgMEhMKC2Ftb3VudF9tc2F0GAMgASgEEhYKDnRpbWVzdGFtcF91bml4GAQgASgEEhYKDmV4cGlyeV9zZWNvbmRzGAUgASgEEhQKDHBheW1lbnRfaGFzaBgGIAEoDBIUCgxwYXltZW50X2FkZHIYByABKAwSEwoLZGVzY3JpcHRpb24YCCABKAkSHQoVbWluX2ZpbmFsX2NsdHZfZXhwaXJ5GAkgASgNEg8KB25ldHdvcmsYCiABKAkicgoRUGF5SW52b2ljZVJlcXVlc3QSFwoPcGF5bWVudF9yZXF1ZXN0GAEgASgJEhcKD3RpbWVvdXRfc2Vjb25kcxgCIAEoDRIWCg5mZWVfbGltaXRfbXNhdBgDIAEoBBITCgthbW91bnRfbXNhdBgEIAEoBCKFAgoSUGF5SW52b2ljZVJlc3BvbnNlEjQKBnN0YXR1cxgBIAEoDjIkLmxubm9kZS52MS5QYXlJbnZvaWNlUmVzcG9uc2UuU3RhdHVzEhgKEHBheW1lbnRfcHJlaW1hZ2UYAiABKAwSFwoPZmFpbHVyZV9tZXNzYWdlGAMgASgJEhQKDHBheW1lbnRfaGFzaBgEIAEoDBITCgthbW91bnRfbXNhdBgFIAEoBBIQCghmZWVfbXNhdBgGIAEoBCJJCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX1NVQ0NFRURFRBABEhEKDVNUQVRVU19GQUlMRUQQAiIVChNMaXN0UGF5bWVudHNSZXF1ZXN0ItUCCgdQYXltZW50EhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg9wYXltZW50X3JlcXVlc3QYAiABKAkSFAoMcGF5ZWVfcHVia2V5GAMgASgMEhMKC2Ftb3VudF9tc2F0GAQgASgEEikKBnN0YXR1cxgFIAEoDjIZLmxubm9kZS52MS5QYXltZW50LlN0YXR1cxIYChBwYXltZW50X3ByZWltYWdlGAYgASgMEhcKD2ZhaWx1cmVfbWVzc2FnZRgHIAEoCRIXCg9jcmVhdGVkX2F0X3VuaXgYCCABKAQSGAoQcmVzb2x2ZWRfYXRfdW5peBgJIAEoBCJfCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFVTX0lOX0ZMSUdIVBABEhQKEFNUQVRVU19TVUNDRUVERUQQAhIRCg1TVEFUVVNfRkFJTEVEEAMiPAoUTGlzdFBheW1lbnRzUmVzcG9uc2USJAoIcGF5bWVudHMYASADKAsyEi5sbm5vZGUudjEuUGF5bWVudCqXAQoMSW52b2ljZVN0YXRlEh0KGUlOVk9JQ0VfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJJTlZPSUNFX1NUQVRFX09QRU4QARIZChVJTlZPSUNFX1NUQVRFX1NFVFRMRUQQAhIaChZJTlZPSUNFX1NUQVRFX0NBTkNFTEVEEAMSGQoVSU5WT0lDRV9TVEFURV9FWFBJUkVEEAQylg4KFExpZ2h0bmluZ05vZGVTZXJ2aWNlEkwKC0dldE5vZGVJbmZvEh0ubG5ub2RlLnYxLkdldE5vZGVJbmZvUmVxdWVzdBoeLmxubm9kZS52MS5HZXROb2RlSW5mb1Jlc3BvbnNlEkwKC0Nvbm5lY3RQZWVyEh0ubG5ub2RlLnYxLkNvbm5lY3RQZWVyUmVxdWVzdBoeLmxubm9kZS52MS5Db25uZWN0UGVlclJlc3BvbnNlElUKDkRpc2Nvbm5lY3RQZWVyEiAubG5ub2RlLnYxLkRpc2Nvbm5lY3RQZWVyUmVxdWVzdBohLmxubm9kZS52MS5EaXNjb25uZWN0UGVlclJlc3BvbnNlEkYKCUxpc3RQZWVycxIbLmxubm9kZS52MS5MaXN0UGVlcnNSZXF1ZXN0GhwubG5ub2RlLnYxLkxpc3RQZWVyc1Jlc3BvbnNlElQKE1N1YnNjcmliZVBlZXJFdmVudHMSJS5sbm5vZGUudjEuU3Vic2NyaWJlUGVlckV2ZW50c1JlcXVlc3QaFC5sbm5vZGUudjEuUGVlckV2ZW50MAESXgoRU2VuZEN1c3RvbU1lc3NhZ2USIy5sbm5vZGUudjEuU2VuZEN1c3RvbU1lc3NhZ2VSZXF1ZXN0GiQubG5ub2RlLnYxLlNlbmRDdXN0b21NZXNzYWdlUmVzcG9uc2USYAoXU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXMSKS5sbm5vZGUudjEuU3Vic2NyaWJlQ3VzdG9tTWVzc2FnZXNSZXF1ZXN0GhgubG5ub2RlLnYxLkN1c3RvbU1lc3NhZ2UwARJMCgtPcGVuQ2hhbm5lbBIdLmxubm9kZS52MS5PcGVuQ2hhbm5lbFJlcXVlc3QaHi5sbm5vZGUudjEuT3BlbkNoYW5uZWxSZXNwb25zZRJPCgxDbG9zZUNoYW5uZWwSHi5sbm5vZGUudjEuQ2xvc2VDaGFubmVsUmVxdWVzdBofLmxubm9kZS52MS5DbG9zZUNoYW5uZWxSZXNwb25zZRJPCgxMaXN0Q2hhbm5lbHMSHi5sbm5vZGUudjEuTGlzdENoYW5uZWxzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0Q2hhbm5lbHNSZXNwb25zZRJJCgpOZXdBZGRyZXNzEhwubG5ub2RlLnYxLk5ld0FkZHJlc3NSZXF1ZXN0Gh0ubG5ub2RlLnYxLk5ld0FkZHJlc3NSZXNwb25zZRJSCg1XYWxsZXRCYWxhbmNlEh8ubG5ub2RlLnYxLldhbGxldEJhbGFuY2VSZXF1ZXN0GiAubG5ub2RlLnYxLldhbGxldEJhbGFuY2VSZXNwb25zZRJSCg1TZW5kVG9BZGRyZXNzEh8ubG5ub2RlLnYxLlNlbmRUb0FkZHJlc3NSZXF1ZXN0GiAubG5ub2RlLnYxLlNlbmRUb0FkZHJlc3NSZXNwb25zZRJtChZMaXN0V2FsbGV0VHJhbnNhY3Rpb25zEigubG5ub2RlLnYxLkxpc3RXYWxsZXRUcmFuc2FjdGlvbnNSZXF1ZXN0GikubG5ub2RlLnYxLkxpc3RXYWxsZXRUcmFuc2FjdGlvbnNSZXNwb25zZRJhChJSZWxlYXNlVHJhbnNhY3Rpb24SJC5sbm5vZGUudjEuUmVsZWFzZVRyYW5zYWN0aW9uUmVxdWVzdBolLmxubm9kZS52MS5SZWxlYXNlVHJhbnNhY3Rpb25SZXNwb25zZRJSCg1DcmVhdGVJbnZvaWNlEh8ubG5ub2RlLnYxLkNyZWF0ZUludm9pY2VSZXF1ZXN0GiAubG5ub2RlLnYxLkNyZWF0ZUludm9pY2VSZXNwb25zZRJhChJXYWl0SW52b2ljZVNldHRsZWQSJC5sbm5vZGUudjEuV2FpdEludm9pY2VTZXR0bGVkUmVxdWVzdBolLmxubm9kZS52MS5XYWl0SW52b2ljZVNldHRsZWRSZXNwb25zZRJPCgxMaXN0SW52b2ljZXMSHi5sbm5vZGUudjEuTGlzdEludm9pY2VzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0SW52b2ljZXNSZXNwb25zZRJSCg1EZWNvZGVJbnZvaWNlEh8ubG5ub2RlLnYxLkRlY29kZUludm9pY2VSZXF1ZXN0GiAubG5ub2RlLnYxLkRlY29kZUludm9pY2VSZXNwb25zZRJJCgpQYXlJbnZvaWNlEhwubG5ub2RlLnYxLlBheUludm9pY2VSZXF1ZXN0Gh0ubG5ub2RlLnYxLlBheUludm9pY2VSZXNwb25zZRJPCgxMaXN0UGF5bWVudHMSHi5sbm5vZGUudjEuTGlzdFBheW1lbnRzUmVxdWVzdBofLmxubm9kZS52MS5MaXN0UGF5bWVudHNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChZsbm5vZGUvdjEvbG5ub2RlLnByb3RvEglsbm5vZGUudjEiFAoSR2V0Tm9kZUluZm9SZXF1ZXN0Io0CChNHZXROb2RlSW5mb1Jlc3BvbnNlEhMKC25vZGVfcHVia2V5GAEgASgMEg8KB25ldHdvcmsYAiABKAkSGAoQcDJwX2xpc3Rlbl9hZGRycxgDIAMoCRIPCgd2ZXJzaW9uGAQgASgJEhQKDGJsb2NrX2hlaWdodBgFIAEoDRISCgpibG9ja19oYXNoGAYgASgJEhcKD3N5bmNlZF90b19jaGFpbhgHIAEoCBIUCgxjaGFpbl9zb3VyY2UYCCABKAkSEQoJbnVtX3BlZXJzGAkgASgNEhsKE251bV9hY3RpdmVfY2hhbm5lbHMYCiABKA0SHAoUbnVtX3BlbmRpbmdfY2hhbm5lbHMYCyABKA0iDQoLU3RvcFJlcXVlc3QiHgoMU3RvcFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSJLChJDb25uZWN0UGVlclJlcXVlc3QSEwoLcGVlcl9wdWJrZXkYASABKAwSDAoEYWRkchgCIAEoCRISCgpwZXJzaXN0ZW50GAMgASgIIjAKE0Nvbm5lY3RQZWVyUmVzcG9uc2USGQoRYWxyZWFkeV9jb25uZWN0ZWQYASABKAgiLAoVRGlzY29ubmVjdFBlZXJSZXF1ZXN0EhMKC3BlZXJfcHVia2V5GAEgASgMIhgKFkRpc2Nvbm5lY3RQZWVyUmVzcG9uc2UiEgoQTGlzdFBlZXJzUmVxdWVzdCJfCgRQZWVyEhMKC3BlZXJfcHVia2V5GAEgASgMEgwKBGFkZHIYAiABKAkSEQoJY29ubmVjdGVkGAMgASgIEg8KB2luYm91bmQYBCABKAgSEAoIZmVhdHVyZXMYBSADKA0iMwoRTGlzdFBlZXJzUmVzcG9uc2USHgoFcGVlcnMYASADKAsyDy5sbm5vZGUudjEuUGVlciIcChpTdWJzY3JpYmVQZWVyRXZlbnRzUmVxdWVzdCKaAQoJUGVlckV2ZW50EhMKC3BlZXJfcHVia2V5GAEgASgMEicKBHR5cGUYAiABKA4yGS5sbm5vZGUudjEuUGVlckV2ZW50LlR5cGUSDgoGZGV0YWlsGAMgASgJIj8KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEg8KC1RZUEVfT05MSU5FEAESEAoMVFlQRV9PRkZMSU5FEAIiTwoYU2VuZEN1c3RvbU1lc3NhZ2VSZXF1ZXN0EhMKC3BlZXJfcHVia2V5GAEgASgMEhAKCG1zZ190eXBlGAIgASgNEgwKBGRhdGEYAyABKAwiGwoZU2VuZEN1c3RvbU1lc3NhZ2VSZXNwb25zZSIzCh5TdWJzY3JpYmVDdXN0b21NZXNzYWdlc1JlcXVlc3QSEQoJbXNnX3R5cGVzGAEgAygNIkQKDUN1c3RvbU1lc3NhZ2USEwoLcGVlcl9wdWJrZXkYASABKAwSEAoIbXNnX3R5cGUYAiABKA0SDAoEZGF0YRgDIAEoDCKgAQoST3BlbkNoYW5uZWxSZXF1ZXN0EhMKC3BlZXJfcHVia2V5GAEgASgMEiAKGGxvY2FsX2Z1bmRpbmdfYW1vdW50X3NhdBgCIAEoBBIYChBhbm5vdW5jZV9jaGFubmVsGAMgASgIEhEKCXB1c2hfbXNhdBgEIAEoBBImCh5mdW5kaW5nX2ZlZV9yYXRlX3NhdF9wZXJfdmJ5dGUYBSABKAQiYQoTT3BlbkNoYW5uZWxSZXNwb25zZRISCgpjaGFubmVsX2lkGAEgASgMEhgKEGZ1bmRpbmdfdHhpZF9oZXgYAiABKAkSHAoUZnVuZGluZ19vdXRwdXRfaW5kZXgYAyABKA0iWAoTQ2xvc2VDaGFubmVsUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgMEg0KBWZvcmNlGAIgASgIEh4KFmZlZV9yYXRlX3NhdF9wZXJfdmJ5dGUYAyABKAQiMAoUQ2xvc2VDaGFubmVsUmVzcG9uc2USGAoQY2xvc2luZ190eGlkX2hleBgBIAEoCSItChNMaXN0Q2hhbm5lbHNSZXF1ZXN0EhYKDmluY2x1ZGVfY2xvc2VkGAEgASgIIoQDCgdDaGFubmVsEhIKCmNoYW5uZWxfaWQYASABKAwSEwoLcGVlcl9wdWJrZXkYAiABKAwSGQoRY2hhbm5lbF92YWx1ZV9zYXQYAyABKAQSHgoWb3V0Ym91bmRfY2FwYWNpdHlfbXNhdBgEIAEoBBIdChVpbmJvdW5kX2NhcGFjaXR5X21zYXQYBSABKAQSDgoGdXNhYmxlGAYgASgIEg0KBXN0YXRlGAcgASgJEhEKCWluaXRpYXRvchgIIAEoCBIYChBmdW5kaW5nX3R4aWRfaGV4GAkgASgJEhwKFGZ1bmRpbmdfb3V0cHV0X2luZGV4GAogASgNEhgKEHNob3J0X2NoYW5uZWxfaWQYCyABKAkSFQoNcGVuZGluZ19odGxjcxgMIAEoDRISCgpjbG9zZV9raW5kGA0gASgJEhgKEGNsb3NpbmdfdHhpZF9oZXgYDiABKAkSFwoPc3dlZXBfdHhpZHNfaGV4GA8gAygJEhQKDGNsb3NlX3JlYXNvbhgQIAEoCSI8ChRMaXN0Q2hhbm5lbHNSZXNwb25zZRIkCghjaGFubmVscxgBIAMoCzISLmxubm9kZS52MS5DaGFubmVsIhMKEU5ld0FkZHJlc3NSZXF1ZXN0IiUKEk5ld0FkZHJlc3NSZXNwb25zZRIPCgdhZGRyZXNzGAEgASgJIhYKFFdhbGxldEJhbGFuY2VSZXF1ZXN0Il0KFVdhbGxldEJhbGFuY2VSZXNwb25zZRIVCg1jb25maXJtZWRfc2F0GAEgASgEEhcKD3VuY29uZmlybWVkX3NhdBgCIAEoBBIUCgxyZXNlcnZlZF9zYXQYAyABKAQiqwEKFFNlbmRUb0FkZHJlc3NSZXF1ZXN0Eg8KB2FkZHJlc3MYASABKAkSEgoKYW1vdW50X3NhdBgCIAEoBBIeChZmZWVfcmF0ZV9zYXRfcGVyX3ZieXRlGAMgASgEEgsKA3JiZhgEIAEoCBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAwSEAoIc2VuZF9hbGwYBiABKAgSFgoOYWxsb3dfaGlnaF9mZWUYByABKAgiZgoVU2VuZFRvQWRkcmVzc1Jlc3BvbnNlEhAKCHR4aWRfaGV4GAEgASgJEg8KB2ZlZV9zYXQYAiABKAQSEQoJYnJvYWRjYXN0GAMgASgIEhcKD2Jyb2FkY2FzdF9lcnJvchgEIAEoCSIfCh1MaXN0V2FsbGV0VHJhbnNhY3Rpb25zUmVxdWVzdCJUCh5MaXN0V2FsbGV0VHJhbnNhY3Rpb25zUmVzcG9uc2USMgoMdHJhbnNhY3Rpb25zGAEgAygLMhwubG5ub2RlLnYxLldhbGxldFRyYW5zYWN0aW9uItIBChFXYWxsZXRUcmFuc2FjdGlvbhIQCgh0eGlkX2hleBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJEg0KBXN0YXRlGAMgASgJEg8KB2ZlZV9zYXQYBCABKAQSEgoKY3JlYXRlZF9hdBgFIAEoAxIUCgxibG9ja19oZWlnaHQYBiABKA0SEgoKbGFzdF9lcnJvchgHIAEoCRIZChFjb25mbGljdF90eGlkX2hleBgIIAEoCRIOCgZpbnB1dHMYCSADKAkSEQoJbmVlZGVkX2J5GAogASgJIi0KGVJlbGVhc2VUcmFuc2FjdGlvblJlcXVlc3QSEAoIdHhpZF9oZXgYASABKAkiTwoaUmVsZWFzZVRyYW5zYWN0aW9uUmVzcG9uc2USMQoLdHJhbnNhY3Rpb24YASABKAsyHC5sbm5vZGUudjEuV2FsbGV0VHJhbnNhY3Rpb24ifAoUQ3JlYXRlSW52b2ljZVJlcXVlc3QSGAoQZGVzY3JpcHRpb25faGFzaBgBIAEoDBITCgthbW91bnRfbXNhdBgCIAEoBBIWCg5leHBpcnlfc2Vjb25kcxgDIAEoBBIdChVtaW5fZmluYWxfY2x0dl9leHBpcnkYBCABKA0iXAoVQ3JlYXRlSW52b2ljZVJlc3BvbnNlEhcKD3BheW1lbnRfcmVxdWVzdBgBIAEoCRIUCgxwYXltZW50X2hhc2gYAiABKAwSFAoMcGF5bWVudF9hZGRyGAMgASgMIkoKGVdhaXRJbnZvaWNlU2V0dGxlZFJlcXVlc3QSFAoMcGF5bWVudF9oYXNoGAEgASgMEhcKD3RpbWVvdXRfc2Vjb25kcxgCIAEoDSLqAQoaV2FpdEludm9pY2VTZXR0bGVkUmVzcG9uc2USOgoFc3RhdGUYASABKA4yKy5sbm5vZGUudjEuV2FpdEludm9pY2VTZXR0bGVkUmVzcG9uc2UuU3RhdGUSHAoUYW1vdW50X3JlY2VpdmVkX21zYXQYAiABKAQSGAoQcGF5bWVudF9wcmVpbWFnZRgDIAEoDCJYCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX1NFVFRMRUQQARISCg5TVEFURV9DQU5DRUxFRBACEhEKDVNUQVRFX0VYUElSRUQQAyIVChNMaXN0SW52b2ljZXNSZXF1ZXN0It4BCgdJbnZvaWNlEhQKDHBheW1lbnRfaGFzaBgBIAEoDBIXCg9wYXltZW50X3JlcXVlc3QYAiABKAkSEwoLYW1vdW50X21zYXQYAyABKAQSJgoFc3RhdGUYBCABKA4yFy5sbm5vZGUudjEuSW52b2ljZVN0YXRlEhcKD2NyZWF0ZWRfYXRfdW5peBgFIAEoBBIXCg9leHBpcmVzX2F0X3VuaXgYBiABKAQSFwoPc2V0dGxlZF9hdF91bml4GAcgASgEEhwKFGFtb3VudF9yZWNlaXZlZF9tc2F0GAggASgEIjwKFExpc3RJbnZvaWNlc1Jlc3BvbnNlEiQKCGludm9pY2VzGAEgAygLMhIubG5ub2RlLnYxLkludm9pY2UiLwoURGVjb2RlSW52b2ljZVJlcXVlc3QSFwoPcGF5bWVudF9yZXF1ZXN0GAEgASgJIv0BChVEZWNvZGVJbnZvaWNlUmVzcG9uc2USFAoMcGF5ZWVfcHVia2V5GAEgASgMEhgKEGRlc2NyaXB0aW9uX2hhc2gYAiABKAwSEwoLYW1vdW50X21zYXQYAyABKAQSFgoOdGltZXN0YW1wX3VuaXgYBCABKAQSFgoOZXhwaXJ5X3NlY29uZHMYBSABKAQSFAoMcGF5bWVudF9oYXNoGAYgASgMEhQKDHBheW1lbnRfYWRkchgHIAEoDBITCgtkZXNjcmlwdGlvbhgIIAEoCRIdChVtaW5fZmluYWxfY2x0dl9leHBpcnkYCSABKA0SDwoHbmV0d29yaxgKIAEoCSJyChFQYXlJbnZvaWNlUmVxdWVzdBIXCg9wYXltZW50X3JlcXVlc3QYASABKAkSFwoPdGltZW91dF9zZWNvbmRzGAIgASgNEhYKDmZlZV9saW1pdF9tc2F0GAMgASgEEhMKC2Ftb3VudF9tc2F0GAQgASgEIoUCChJQYXlJbnZvaWNlUmVzcG9uc2USNAoGc3RhdHVzGAEgASgOMiQubG5ub2RlLnYxLlBheUludm9pY2VSZXNwb25zZS5TdGF0dXMSGAoQcGF5bWVudF9wcmVpbWFnZRgCIAEoDBIXCg9mYWlsdXJlX21lc3NhZ2UYAyABKAkSFAoMcGF5bWVudF9oYXNoGAQgASgMEhMKC2Ftb3VudF9tc2F0GAUgASgEEhAKCGZlZV9tc2F0GAYgASgEIkkKBlN0YXR1cxIWChJTVEFUVVNfVU5TUEVDSUZJRUQQABIUChBTVEFUVVNfU1VDQ0VFREVEEAESEQoNU1RBVFVTX0ZBSUxFRBACIhUKE0xpc3RQYXltZW50c1JlcXVlc3Qi1QIKB1BheW1lbnQSFAoMcGF5bWVudF9oYXNoGAEgASgMEhcKD3BheW1lbnRfcmVxdWVzdBgCIAEoCRIUCgxwYXllZV9wdWJrZXkYAyABKAwSEwoLYW1vdW50X21zYXQYBCABKAQSKQoGc3RhdHVzGAUgASgOMhkubG5ub2RlLnYxLlBheW1lbnQuU3RhdHVzEhgKEHBheW1lbnRfcHJlaW1hZ2UYBiABKAwSFwoPZmFpbHVyZV9tZXNzYWdlGAcgASgJEhcKD2NyZWF0ZWRfYXRfdW5peBgIIAEoBBIYChByZXNvbHZlZF9hdF91bml4GAkgASgEIl8KBlN0YXR1cxIWChJTVEFUVVNfVU5TUEVDSUZJRUQQABIUChBTVEFUVVNfSU5fRkxJR0hUEAESFAoQU1RBVFVTX1NVQ0NFRURFRBACEhEKDVNUQVRVU19GQUlMRUQQAyI8ChRMaXN0UGF5bWVudHNSZXNwb25zZRIkCghwYXltZW50cxgBIAMoCzISLmxubm9kZS52MS5QYXltZW50KpcBCgxJbnZvaWNlU3RhdGUSHQoZSU5WT0lDRV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEklOVk9JQ0VfU1RBVEVfT1BFThABEhkKFUlOVk9JQ0VfU1RBVEVfU0VUVExFRBACEhoKFklOVk9JQ0VfU1RBVEVfQ0FOQ0VMRUQQAxIZChVJTlZPSUNFX1NUQVRFX0VYUElSRUQQBDLPDgoUTGlnaHRuaW5nTm9kZVNlcnZpY2USTAoLR2V0Tm9kZUluZm8SHS5sbm5vZGUudjEuR2V0Tm9kZUluZm9SZXF1ZXN0Gh4ubG5ub2RlLnYxLkdldE5vZGVJbmZvUmVzcG9uc2USNwoEU3RvcBIWLmxubm9kZS52MS5TdG9wUmVxdWVzdBoXLmxubm9kZS52MS5TdG9wUmVzcG9uc2USTAoLQ29ubmVjdFBlZXISHS5sbm5vZGUudjEuQ29ubmVjdFBlZXJSZXF1ZXN0Gh4ubG5ub2RlLnYxLkNvbm5lY3RQZWVyUmVzcG9uc2USVQoORGlzY29ubmVjdFBlZXISIC5sbm5vZGUudjEuRGlzY29ubmVjdFBlZXJSZXF1ZXN0GiEubG5ub2RlLnYxLkRpc2Nvbm5lY3RQZWVyUmVzcG9uc2USRgoJTGlzdFBlZXJzEhsubG5ub2RlLnYxLkxpc3RQZWVyc1JlcXVlc3QaHC5sbm5vZGUudjEuTGlzdFBlZXJzUmVzcG9uc2USVAoTU3Vic2NyaWJlUGVlckV2ZW50cxIlLmxubm9kZS52MS5TdWJzY3JpYmVQZWVyRXZlbnRzUmVxdWVzdBoULmxubm9kZS52MS5QZWVyRXZlbnQwARJeChFTZW5kQ3VzdG9tTWVzc2FnZRIjLmxubm9kZS52MS5TZW5kQ3VzdG9tTWVzc2FnZVJlcXVlc3QaJC5sbm5vZGUudjEuU2VuZEN1c3RvbU1lc3NhZ2VSZXNwb25zZRJgChdTdWJzY3JpYmVDdXN0b21NZXNzYWdlcxIpLmxubm9kZS52MS5TdWJzY3JpYmVDdXN0b21NZXNzYWdlc1JlcXVlc3QaGC5sbm5vZGUudjEuQ3VzdG9tTWVzc2FnZTABEkwKC09wZW5DaGFubmVsEh0ubG5ub2RlLnYxLk9wZW5DaGFubmVsUmVxdWVzdBoeLmxubm9kZS52MS5PcGVuQ2hhbm5lbFJlc3BvbnNlEk8KDENsb3NlQ2hhbm5lbBIeLmxubm9kZS52MS5DbG9zZUNoYW5uZWxSZXF1ZXN0Gh8ubG5ub2RlLnYxLkNsb3NlQ2hhbm5lbFJlc3BvbnNlEk8KDExpc3RDaGFubmVscxIeLmxubm9kZS52MS5MaXN0Q2hhbm5lbHNSZXF1ZXN0Gh8ubG5ub2RlLnYxLkxpc3RDaGFubmVsc1Jlc3BvbnNlEkkKCk5ld0FkZHJlc3MSHC5sbm5vZGUudjEuTmV3QWRkcmVzc1JlcXVlc3QaHS5sbm5vZGUudjEuTmV3QWRkcmVzc1Jlc3BvbnNlElIKDVdhbGxldEJhbGFuY2USHy5sbm5vZGUudjEuV2FsbGV0QmFsYW5jZVJlcXVlc3QaIC5sbm5vZGUudjEuV2FsbGV0QmFsYW5jZVJlc3BvbnNlElIKDVNlbmRUb0FkZHJlc3MSHy5sbm5vZGUudjEuU2VuZFRvQWRkcmVzc1JlcXVlc3QaIC5sbm5vZGUudjEuU2VuZFRvQWRkcmVzc1Jlc3BvbnNlEm0KFkxpc3RXYWxsZXRUcmFuc2FjdGlvbnMSKC5sbm5vZGUudjEuTGlzdFdhbGxldFRyYW5zYWN0aW9uc1JlcXVlc3QaKS5sbm5vZGUudjEuTGlzdFdhbGxldFRyYW5zYWN0aW9uc1Jlc3BvbnNlEmEKElJlbGVhc2VUcmFuc2FjdGlvbhIkLmxubm9kZS52MS5SZWxlYXNlVHJhbnNhY3Rpb25SZXF1ZXN0GiUubG5ub2RlLnYxLlJlbGVhc2VUcmFuc2FjdGlvblJlc3BvbnNlElIKDUNyZWF0ZUludm9pY2USHy5sbm5vZGUudjEuQ3JlYXRlSW52b2ljZVJlcXVlc3QaIC5sbm5vZGUudjEuQ3JlYXRlSW52b2ljZVJlc3BvbnNlEmEKEldhaXRJbnZvaWNlU2V0dGxlZBIkLmxubm9kZS52MS5XYWl0SW52b2ljZVNldHRsZWRSZXF1ZXN0GiUubG5ub2RlLnYxLldhaXRJbnZvaWNlU2V0dGxlZFJlc3BvbnNlEk8KDExpc3RJbnZvaWNlcxIeLmxubm9kZS52MS5MaXN0SW52b2ljZXNSZXF1ZXN0Gh8ubG5ub2RlLnYxLkxpc3RJbnZvaWNlc1Jlc3BvbnNlElIKDURlY29kZUludm9pY2USHy5sbm5vZGUudjEuRGVjb2RlSW52b2ljZVJlcXVlc3QaIC5sbm5vZGUudjEuRGVjb2RlSW52b2ljZVJlc3BvbnNlEkkKClBheUludm9pY2USHC5sbm5vZGUudjEuUGF5SW52b2ljZVJlcXVlc3QaHS5sbm5vZGUudjEuUGF5SW52b2ljZVJlc3BvbnNlEk8KDExpc3RQYXltZW50cxIeLmxubm9kZS52MS5MaXN0UGF5bWVudHNSZXF1ZXN0Gh8ubG5ub2RlLnYxLkxpc3RQYXltZW50c1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message lnnode.v1.GetNodeInfoRequest
@@ -111,6 +111,38 @@ export const GetNodeInfoResponseSchema: GenMessage<GetNodeInfoResponse> = /*@__P
   messageDesc(file_lnnode_v1_lnnode, 1);
 
 /**
+ * @generated from message lnnode.v1.StopRequest
+ */
+export type StopRequest = Message<"lnnode.v1.StopRequest"> & {
+};
+
+/**
+ * Describes the message lnnode.v1.StopRequest.
+ * Use `create(StopRequestSchema)` to create a new message.
+ */
+export const StopRequestSchema: GenMessage<StopRequest> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 2);
+
+/**
+ * @generated from message lnnode.v1.StopResponse
+ */
+export type StopResponse = Message<"lnnode.v1.StopResponse"> & {
+  /**
+   * What happens next, for a person ("stopping: ...").
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+};
+
+/**
+ * Describes the message lnnode.v1.StopResponse.
+ * Use `create(StopResponseSchema)` to create a new message.
+ */
+export const StopResponseSchema: GenMessage<StopResponse> = /*@__PURE__*/
+  messageDesc(file_lnnode_v1_lnnode, 3);
+
+/**
  * @generated from message lnnode.v1.ConnectPeerRequest
  */
 export type ConnectPeerRequest = Message<"lnnode.v1.ConnectPeerRequest"> & {
@@ -139,7 +171,7 @@ export type ConnectPeerRequest = Message<"lnnode.v1.ConnectPeerRequest"> & {
  * Use `create(ConnectPeerRequestSchema)` to create a new message.
  */
 export const ConnectPeerRequestSchema: GenMessage<ConnectPeerRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 2);
+  messageDesc(file_lnnode_v1_lnnode, 4);
 
 /**
  * @generated from message lnnode.v1.ConnectPeerResponse
@@ -156,7 +188,7 @@ export type ConnectPeerResponse = Message<"lnnode.v1.ConnectPeerResponse"> & {
  * Use `create(ConnectPeerResponseSchema)` to create a new message.
  */
 export const ConnectPeerResponseSchema: GenMessage<ConnectPeerResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 3);
+  messageDesc(file_lnnode_v1_lnnode, 5);
 
 /**
  * @generated from message lnnode.v1.DisconnectPeerRequest
@@ -173,7 +205,7 @@ export type DisconnectPeerRequest = Message<"lnnode.v1.DisconnectPeerRequest"> &
  * Use `create(DisconnectPeerRequestSchema)` to create a new message.
  */
 export const DisconnectPeerRequestSchema: GenMessage<DisconnectPeerRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 4);
+  messageDesc(file_lnnode_v1_lnnode, 6);
 
 /**
  * @generated from message lnnode.v1.DisconnectPeerResponse
@@ -186,7 +218,7 @@ export type DisconnectPeerResponse = Message<"lnnode.v1.DisconnectPeerResponse">
  * Use `create(DisconnectPeerResponseSchema)` to create a new message.
  */
 export const DisconnectPeerResponseSchema: GenMessage<DisconnectPeerResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 5);
+  messageDesc(file_lnnode_v1_lnnode, 7);
 
 /**
  * @generated from message lnnode.v1.ListPeersRequest
@@ -199,7 +231,7 @@ export type ListPeersRequest = Message<"lnnode.v1.ListPeersRequest"> & {
  * Use `create(ListPeersRequestSchema)` to create a new message.
  */
 export const ListPeersRequestSchema: GenMessage<ListPeersRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 6);
+  messageDesc(file_lnnode_v1_lnnode, 8);
 
 /**
  * @generated from message lnnode.v1.Peer
@@ -238,7 +270,7 @@ export type Peer = Message<"lnnode.v1.Peer"> & {
  * Use `create(PeerSchema)` to create a new message.
  */
 export const PeerSchema: GenMessage<Peer> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 7);
+  messageDesc(file_lnnode_v1_lnnode, 9);
 
 /**
  * @generated from message lnnode.v1.ListPeersResponse
@@ -255,7 +287,7 @@ export type ListPeersResponse = Message<"lnnode.v1.ListPeersResponse"> & {
  * Use `create(ListPeersResponseSchema)` to create a new message.
  */
 export const ListPeersResponseSchema: GenMessage<ListPeersResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 8);
+  messageDesc(file_lnnode_v1_lnnode, 10);
 
 /**
  * @generated from message lnnode.v1.SubscribePeerEventsRequest
@@ -268,7 +300,7 @@ export type SubscribePeerEventsRequest = Message<"lnnode.v1.SubscribePeerEventsR
  * Use `create(SubscribePeerEventsRequestSchema)` to create a new message.
  */
 export const SubscribePeerEventsRequestSchema: GenMessage<SubscribePeerEventsRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 9);
+  messageDesc(file_lnnode_v1_lnnode, 11);
 
 /**
  * @generated from message lnnode.v1.PeerEvent
@@ -297,7 +329,7 @@ export type PeerEvent = Message<"lnnode.v1.PeerEvent"> & {
  * Use `create(PeerEventSchema)` to create a new message.
  */
 export const PeerEventSchema: GenMessage<PeerEvent> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 10);
+  messageDesc(file_lnnode_v1_lnnode, 12);
 
 /**
  * @generated from enum lnnode.v1.PeerEvent.Type
@@ -323,7 +355,7 @@ export enum PeerEvent_Type {
  * Describes the enum lnnode.v1.PeerEvent.Type.
  */
 export const PeerEvent_TypeSchema: GenEnum<PeerEvent_Type> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 10, 0);
+  enumDesc(file_lnnode_v1_lnnode, 12, 0);
 
 /**
  * @generated from message lnnode.v1.SendCustomMessageRequest
@@ -352,7 +384,7 @@ export type SendCustomMessageRequest = Message<"lnnode.v1.SendCustomMessageReque
  * Use `create(SendCustomMessageRequestSchema)` to create a new message.
  */
 export const SendCustomMessageRequestSchema: GenMessage<SendCustomMessageRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 11);
+  messageDesc(file_lnnode_v1_lnnode, 13);
 
 /**
  * @generated from message lnnode.v1.SendCustomMessageResponse
@@ -365,7 +397,7 @@ export type SendCustomMessageResponse = Message<"lnnode.v1.SendCustomMessageResp
  * Use `create(SendCustomMessageResponseSchema)` to create a new message.
  */
 export const SendCustomMessageResponseSchema: GenMessage<SendCustomMessageResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 12);
+  messageDesc(file_lnnode_v1_lnnode, 14);
 
 /**
  * @generated from message lnnode.v1.SubscribeCustomMessagesRequest
@@ -384,7 +416,7 @@ export type SubscribeCustomMessagesRequest = Message<"lnnode.v1.SubscribeCustomM
  * Use `create(SubscribeCustomMessagesRequestSchema)` to create a new message.
  */
 export const SubscribeCustomMessagesRequestSchema: GenMessage<SubscribeCustomMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 13);
+  messageDesc(file_lnnode_v1_lnnode, 15);
 
 /**
  * @generated from message lnnode.v1.CustomMessage
@@ -411,7 +443,7 @@ export type CustomMessage = Message<"lnnode.v1.CustomMessage"> & {
  * Use `create(CustomMessageSchema)` to create a new message.
  */
 export const CustomMessageSchema: GenMessage<CustomMessage> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 14);
+  messageDesc(file_lnnode_v1_lnnode, 16);
 
 /**
  * @generated from message lnnode.v1.OpenChannelRequest
@@ -454,7 +486,7 @@ export type OpenChannelRequest = Message<"lnnode.v1.OpenChannelRequest"> & {
  * Use `create(OpenChannelRequestSchema)` to create a new message.
  */
 export const OpenChannelRequestSchema: GenMessage<OpenChannelRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 15);
+  messageDesc(file_lnnode_v1_lnnode, 17);
 
 /**
  * @generated from message lnnode.v1.OpenChannelResponse
@@ -481,7 +513,7 @@ export type OpenChannelResponse = Message<"lnnode.v1.OpenChannelResponse"> & {
  * Use `create(OpenChannelResponseSchema)` to create a new message.
  */
 export const OpenChannelResponseSchema: GenMessage<OpenChannelResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 16);
+  messageDesc(file_lnnode_v1_lnnode, 18);
 
 /**
  * @generated from message lnnode.v1.CloseChannelRequest
@@ -512,7 +544,7 @@ export type CloseChannelRequest = Message<"lnnode.v1.CloseChannelRequest"> & {
  * Use `create(CloseChannelRequestSchema)` to create a new message.
  */
 export const CloseChannelRequestSchema: GenMessage<CloseChannelRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 17);
+  messageDesc(file_lnnode_v1_lnnode, 19);
 
 /**
  * @generated from message lnnode.v1.CloseChannelResponse
@@ -529,7 +561,7 @@ export type CloseChannelResponse = Message<"lnnode.v1.CloseChannelResponse"> & {
  * Use `create(CloseChannelResponseSchema)` to create a new message.
  */
 export const CloseChannelResponseSchema: GenMessage<CloseChannelResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 18);
+  messageDesc(file_lnnode_v1_lnnode, 20);
 
 /**
  * @generated from message lnnode.v1.ListChannelsRequest
@@ -548,7 +580,7 @@ export type ListChannelsRequest = Message<"lnnode.v1.ListChannelsRequest"> & {
  * Use `create(ListChannelsRequestSchema)` to create a new message.
  */
 export const ListChannelsRequestSchema: GenMessage<ListChannelsRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 19);
+  messageDesc(file_lnnode_v1_lnnode, 21);
 
 /**
  * @generated from message lnnode.v1.Channel
@@ -648,7 +680,7 @@ export type Channel = Message<"lnnode.v1.Channel"> & {
  * Use `create(ChannelSchema)` to create a new message.
  */
 export const ChannelSchema: GenMessage<Channel> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 20);
+  messageDesc(file_lnnode_v1_lnnode, 22);
 
 /**
  * @generated from message lnnode.v1.ListChannelsResponse
@@ -665,7 +697,7 @@ export type ListChannelsResponse = Message<"lnnode.v1.ListChannelsResponse"> & {
  * Use `create(ListChannelsResponseSchema)` to create a new message.
  */
 export const ListChannelsResponseSchema: GenMessage<ListChannelsResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 21);
+  messageDesc(file_lnnode_v1_lnnode, 23);
 
 /**
  * @generated from message lnnode.v1.NewAddressRequest
@@ -678,7 +710,7 @@ export type NewAddressRequest = Message<"lnnode.v1.NewAddressRequest"> & {
  * Use `create(NewAddressRequestSchema)` to create a new message.
  */
 export const NewAddressRequestSchema: GenMessage<NewAddressRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 22);
+  messageDesc(file_lnnode_v1_lnnode, 24);
 
 /**
  * @generated from message lnnode.v1.NewAddressResponse
@@ -695,7 +727,7 @@ export type NewAddressResponse = Message<"lnnode.v1.NewAddressResponse"> & {
  * Use `create(NewAddressResponseSchema)` to create a new message.
  */
 export const NewAddressResponseSchema: GenMessage<NewAddressResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 23);
+  messageDesc(file_lnnode_v1_lnnode, 25);
 
 /**
  * @generated from message lnnode.v1.WalletBalanceRequest
@@ -708,7 +740,7 @@ export type WalletBalanceRequest = Message<"lnnode.v1.WalletBalanceRequest"> & {
  * Use `create(WalletBalanceRequestSchema)` to create a new message.
  */
 export const WalletBalanceRequestSchema: GenMessage<WalletBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 24);
+  messageDesc(file_lnnode_v1_lnnode, 26);
 
 /**
  * @generated from message lnnode.v1.WalletBalanceResponse
@@ -738,7 +770,7 @@ export type WalletBalanceResponse = Message<"lnnode.v1.WalletBalanceResponse"> &
  * Use `create(WalletBalanceResponseSchema)` to create a new message.
  */
 export const WalletBalanceResponseSchema: GenMessage<WalletBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 25);
+  messageDesc(file_lnnode_v1_lnnode, 27);
 
 /**
  * @generated from message lnnode.v1.SendToAddressRequest
@@ -795,7 +827,7 @@ export type SendToAddressRequest = Message<"lnnode.v1.SendToAddressRequest"> & {
  * Use `create(SendToAddressRequestSchema)` to create a new message.
  */
 export const SendToAddressRequestSchema: GenMessage<SendToAddressRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 26);
+  messageDesc(file_lnnode_v1_lnnode, 28);
 
 /**
  * @generated from message lnnode.v1.SendToAddressResponse
@@ -831,7 +863,7 @@ export type SendToAddressResponse = Message<"lnnode.v1.SendToAddressResponse"> &
  * Use `create(SendToAddressResponseSchema)` to create a new message.
  */
 export const SendToAddressResponseSchema: GenMessage<SendToAddressResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 27);
+  messageDesc(file_lnnode_v1_lnnode, 29);
 
 /**
  * @generated from message lnnode.v1.ListWalletTransactionsRequest
@@ -844,7 +876,7 @@ export type ListWalletTransactionsRequest = Message<"lnnode.v1.ListWalletTransac
  * Use `create(ListWalletTransactionsRequestSchema)` to create a new message.
  */
 export const ListWalletTransactionsRequestSchema: GenMessage<ListWalletTransactionsRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 28);
+  messageDesc(file_lnnode_v1_lnnode, 30);
 
 /**
  * @generated from message lnnode.v1.ListWalletTransactionsResponse
@@ -863,7 +895,7 @@ export type ListWalletTransactionsResponse = Message<"lnnode.v1.ListWalletTransa
  * Use `create(ListWalletTransactionsResponseSchema)` to create a new message.
  */
 export const ListWalletTransactionsResponseSchema: GenMessage<ListWalletTransactionsResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 29);
+  messageDesc(file_lnnode_v1_lnnode, 31);
 
 /**
  * @generated from message lnnode.v1.WalletTransaction
@@ -942,7 +974,7 @@ export type WalletTransaction = Message<"lnnode.v1.WalletTransaction"> & {
  * Use `create(WalletTransactionSchema)` to create a new message.
  */
 export const WalletTransactionSchema: GenMessage<WalletTransaction> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 30);
+  messageDesc(file_lnnode_v1_lnnode, 32);
 
 /**
  * @generated from message lnnode.v1.ReleaseTransactionRequest
@@ -959,7 +991,7 @@ export type ReleaseTransactionRequest = Message<"lnnode.v1.ReleaseTransactionReq
  * Use `create(ReleaseTransactionRequestSchema)` to create a new message.
  */
 export const ReleaseTransactionRequestSchema: GenMessage<ReleaseTransactionRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 31);
+  messageDesc(file_lnnode_v1_lnnode, 33);
 
 /**
  * Refused with FAILED_PRECONDITION when the chain source has the transaction (in the mempool
@@ -981,7 +1013,7 @@ export type ReleaseTransactionResponse = Message<"lnnode.v1.ReleaseTransactionRe
  * Use `create(ReleaseTransactionResponseSchema)` to create a new message.
  */
 export const ReleaseTransactionResponseSchema: GenMessage<ReleaseTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 32);
+  messageDesc(file_lnnode_v1_lnnode, 34);
 
 /**
  * @generated from message lnnode.v1.CreateInvoiceRequest
@@ -1021,7 +1053,7 @@ export type CreateInvoiceRequest = Message<"lnnode.v1.CreateInvoiceRequest"> & {
  * Use `create(CreateInvoiceRequestSchema)` to create a new message.
  */
 export const CreateInvoiceRequestSchema: GenMessage<CreateInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 33);
+  messageDesc(file_lnnode_v1_lnnode, 35);
 
 /**
  * @generated from message lnnode.v1.CreateInvoiceResponse
@@ -1048,7 +1080,7 @@ export type CreateInvoiceResponse = Message<"lnnode.v1.CreateInvoiceResponse"> &
  * Use `create(CreateInvoiceResponseSchema)` to create a new message.
  */
 export const CreateInvoiceResponseSchema: GenMessage<CreateInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 34);
+  messageDesc(file_lnnode_v1_lnnode, 36);
 
 /**
  * @generated from message lnnode.v1.WaitInvoiceSettledRequest
@@ -1072,7 +1104,7 @@ export type WaitInvoiceSettledRequest = Message<"lnnode.v1.WaitInvoiceSettledReq
  * Use `create(WaitInvoiceSettledRequestSchema)` to create a new message.
  */
 export const WaitInvoiceSettledRequestSchema: GenMessage<WaitInvoiceSettledRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 35);
+  messageDesc(file_lnnode_v1_lnnode, 37);
 
 /**
  * @generated from message lnnode.v1.WaitInvoiceSettledResponse
@@ -1099,7 +1131,7 @@ export type WaitInvoiceSettledResponse = Message<"lnnode.v1.WaitInvoiceSettledRe
  * Use `create(WaitInvoiceSettledResponseSchema)` to create a new message.
  */
 export const WaitInvoiceSettledResponseSchema: GenMessage<WaitInvoiceSettledResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 36);
+  messageDesc(file_lnnode_v1_lnnode, 38);
 
 /**
  * @generated from enum lnnode.v1.WaitInvoiceSettledResponse.State
@@ -1130,7 +1162,7 @@ export enum WaitInvoiceSettledResponse_State {
  * Describes the enum lnnode.v1.WaitInvoiceSettledResponse.State.
  */
 export const WaitInvoiceSettledResponse_StateSchema: GenEnum<WaitInvoiceSettledResponse_State> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 36, 0);
+  enumDesc(file_lnnode_v1_lnnode, 38, 0);
 
 /**
  * @generated from message lnnode.v1.ListInvoicesRequest
@@ -1143,7 +1175,7 @@ export type ListInvoicesRequest = Message<"lnnode.v1.ListInvoicesRequest"> & {
  * Use `create(ListInvoicesRequestSchema)` to create a new message.
  */
 export const ListInvoicesRequestSchema: GenMessage<ListInvoicesRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 37);
+  messageDesc(file_lnnode_v1_lnnode, 39);
 
 /**
  * @generated from message lnnode.v1.Invoice
@@ -1195,7 +1227,7 @@ export type Invoice = Message<"lnnode.v1.Invoice"> & {
  * Use `create(InvoiceSchema)` to create a new message.
  */
 export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 38);
+  messageDesc(file_lnnode_v1_lnnode, 40);
 
 /**
  * @generated from message lnnode.v1.ListInvoicesResponse
@@ -1212,7 +1244,7 @@ export type ListInvoicesResponse = Message<"lnnode.v1.ListInvoicesResponse"> & {
  * Use `create(ListInvoicesResponseSchema)` to create a new message.
  */
 export const ListInvoicesResponseSchema: GenMessage<ListInvoicesResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 39);
+  messageDesc(file_lnnode_v1_lnnode, 41);
 
 /**
  * @generated from message lnnode.v1.DecodeInvoiceRequest
@@ -1229,7 +1261,7 @@ export type DecodeInvoiceRequest = Message<"lnnode.v1.DecodeInvoiceRequest"> & {
  * Use `create(DecodeInvoiceRequestSchema)` to create a new message.
  */
 export const DecodeInvoiceRequestSchema: GenMessage<DecodeInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 40);
+  messageDesc(file_lnnode_v1_lnnode, 42);
 
 /**
  * @generated from message lnnode.v1.DecodeInvoiceResponse
@@ -1291,7 +1323,7 @@ export type DecodeInvoiceResponse = Message<"lnnode.v1.DecodeInvoiceResponse"> &
  * Use `create(DecodeInvoiceResponseSchema)` to create a new message.
  */
 export const DecodeInvoiceResponseSchema: GenMessage<DecodeInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 41);
+  messageDesc(file_lnnode_v1_lnnode, 43);
 
 /**
  * @generated from message lnnode.v1.PayInvoiceRequest
@@ -1330,7 +1362,7 @@ export type PayInvoiceRequest = Message<"lnnode.v1.PayInvoiceRequest"> & {
  * Use `create(PayInvoiceRequestSchema)` to create a new message.
  */
 export const PayInvoiceRequestSchema: GenMessage<PayInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 42);
+  messageDesc(file_lnnode_v1_lnnode, 44);
 
 /**
  * @generated from message lnnode.v1.PayInvoiceResponse
@@ -1376,7 +1408,7 @@ export type PayInvoiceResponse = Message<"lnnode.v1.PayInvoiceResponse"> & {
  * Use `create(PayInvoiceResponseSchema)` to create a new message.
  */
 export const PayInvoiceResponseSchema: GenMessage<PayInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 43);
+  messageDesc(file_lnnode_v1_lnnode, 45);
 
 /**
  * @generated from enum lnnode.v1.PayInvoiceResponse.Status
@@ -1402,7 +1434,7 @@ export enum PayInvoiceResponse_Status {
  * Describes the enum lnnode.v1.PayInvoiceResponse.Status.
  */
 export const PayInvoiceResponse_StatusSchema: GenEnum<PayInvoiceResponse_Status> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 43, 0);
+  enumDesc(file_lnnode_v1_lnnode, 45, 0);
 
 /**
  * @generated from message lnnode.v1.ListPaymentsRequest
@@ -1415,7 +1447,7 @@ export type ListPaymentsRequest = Message<"lnnode.v1.ListPaymentsRequest"> & {
  * Use `create(ListPaymentsRequestSchema)` to create a new message.
  */
 export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 44);
+  messageDesc(file_lnnode_v1_lnnode, 46);
 
 /**
  * @generated from message lnnode.v1.Payment
@@ -1472,7 +1504,7 @@ export type Payment = Message<"lnnode.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 45);
+  messageDesc(file_lnnode_v1_lnnode, 47);
 
 /**
  * @generated from enum lnnode.v1.Payment.Status
@@ -1503,7 +1535,7 @@ export enum Payment_Status {
  * Describes the enum lnnode.v1.Payment.Status.
  */
 export const Payment_StatusSchema: GenEnum<Payment_Status> = /*@__PURE__*/
-  enumDesc(file_lnnode_v1_lnnode, 45, 0);
+  enumDesc(file_lnnode_v1_lnnode, 47, 0);
 
 /**
  * @generated from message lnnode.v1.ListPaymentsResponse
@@ -1520,7 +1552,7 @@ export type ListPaymentsResponse = Message<"lnnode.v1.ListPaymentsResponse"> & {
  * Use `create(ListPaymentsResponseSchema)` to create a new message.
  */
 export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_lnnode_v1_lnnode, 46);
+  messageDesc(file_lnnode_v1_lnnode, 48);
 
 /**
  * @generated from enum lnnode.v1.InvoiceState
@@ -1569,6 +1601,18 @@ export const LightningNodeService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeInfoRequestSchema;
     output: typeof GetNodeInfoResponseSchema;
+  },
+  /**
+   * Stops the daemon cleanly once it has answered: no new connections or
+   * calls, calls in flight may finish (up to 2 s), peers are disconnected,
+   * the database is closed and the data-dir lock released; the process exits 0.
+   *
+   * @generated from rpc lnnode.v1.LightningNodeService.Stop
+   */
+  stop: {
+    methodKind: "unary";
+    input: typeof StopRequestSchema;
+    output: typeof StopResponseSchema;
   },
   /**
    * Peers and custom messages (the LCP transport).
