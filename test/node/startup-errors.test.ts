@@ -99,7 +99,8 @@ describe('daemon start-up errors', () => {
 
   test('mainnet with the opt-in starts, after printing the same warning', async () => {
     const port = await freePort();
-    const r = await daemonUntil(['--network', 'mainnet', MAINNET_OPT_IN, '--p2p-listen', `127.0.0.1:${port}`, '--rpc-listen', 'off'], '"msg":"ready"');
+    // --esplora-url off: mainnet would otherwise follow the default public Esplora server (a test stays offline).
+    const r = await daemonUntil(['--network', 'mainnet', MAINNET_OPT_IN, '--esplora-url', 'off', '--p2p-listen', `127.0.0.1:${port}`, '--rpc-listen', 'off'], '"msg":"ready"');
     expect(r.err.indexOf('lnnode: WARNING: mainnet is not yet safe')).toBeLessThan(r.err.indexOf('"p2p listening"'));
     expect(r.err).toContain(`"port":${port}`);
     expect(r.code).toBe(0);
