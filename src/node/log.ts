@@ -17,6 +17,8 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(component: string): Logger;
+  /** Whether a line at `level` is written: a caller skips building fields nobody reads (debug lines on hot paths). */
+  enabled(level: Level): boolean;
 }
 
 export interface LogSink {
@@ -67,6 +69,7 @@ export function createLogger(opts: { level?: Level; component?: string; sink?: L
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (c) => createLogger({ ...opts, component: `${component}.${c}`, sink }),
+    enabled: (level) => ORDER[level] >= min,
   };
 }
 

@@ -19,6 +19,16 @@ export const PEER_COMMANDS: CommandGroup = {
       run: async ({ client }) => ({ schema: m.getNodeInfo.output, msg: await client.getNodeInfo({}) }),
     },
     {
+      name: 'stop',
+      summary: 'stop the daemon cleanly: it answers, closes its listeners, peers and database, and exits 0',
+      args: [],
+      flags: [],
+      run: async ({ client }) => {
+        const r = await client.stop({});
+        return { json: { status: r.status }, text: `stopping: ${r.status}` };
+      },
+    },
+    {
       name: 'connect',
       summary: 'connect to a peer',
       args: [{ name: 'node_id@host:port', help: "the peer's node id (66 hex digits) and P2P address, e.g. 02ab…@127.0.0.1:9735" }],

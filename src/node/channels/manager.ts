@@ -532,6 +532,7 @@ export class ChannelManager {
       p.accept = m;
       this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
       this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_funding_signed', rec, reestablished: true });
+      this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_funding_signed' });
       this.pending.delete(tempId);
       this.pending.set(hex(channelId), p);
       this.peers.send(peer, 'funding_created', {
@@ -577,6 +578,7 @@ export class ChannelManager {
       this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
       this.reservedKeys.delete(p.keyIndex);
       this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_lock_in', rec, reestablished: true });
+      this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_lock_in' });
       this.peers.send(peer, 'funding_signed', { channelId, signature: signed.signature });
       this.log.info('channel accepted, waiting for the funding transaction', { channelId: hex(channelId), fundingTxid: txid });
       this.changed(channelId);
@@ -1352,6 +1354,7 @@ export class ChannelManager {
   }
 
   private setPhase(l: Live, channelId: Uint8Array, phase: ChannelPhase, rec: ChannelRecord): void {
+    if (l.phase !== phase) this.log.debug('channel phase', { channelId: hex(channelId), from: l.phase, to: phase });
     l.phase = phase;
     l.rec = rec;
     this.save(l, channelId);

@@ -53,6 +53,17 @@ const registry = new MessageRegistry([...BOLT1_MESSAGES, ...BOLT2_MESSAGES], GOS
 /** Codecs by message name, for the layers above that send by name. */
 export const CODECS: ReadonlyMap<string, MessageCodec<unknown>> = new Map([...BOLT1_MESSAGES, ...BOLT2_MESSAGES].map((c) => [c.name, c]));
 
+/**
+ * The channel a message is about, for debug logs: its channel_id, or the
+ * temporary one while a channel is being opened. Nothing else of a message
+ * is logged (DESIGN.md rule 3: no payloads, secrets, preimages or onions).
+ */
+function channelOf(msg: unknown): string | undefined {
+  const m = msg as { channelId?: unknown; temporaryChannelId?: unknown } | undefined;
+  const id = m?.channelId ?? m?.temporaryChannelId;
+  return id instanceof Uint8Array ? hex(id) : undefined;
+}
+
 export interface SessionEvents {
   onInit(peer: Uint8Array, init: Init): void;
   onCustom(peer: Uint8Array, type: number, payload: Uint8Array): void;
@@ -97,8 +108,19 @@ export class PeerSession {
     this.pongs = new TokenBucket(this.limits.pingBurst, 1 / this.limits.pingRefillMs);
   }
 
+  /** Debug logging is on: one line per message each way (name, peer, channel), never what it carries. */
+  private get debug(): boolean {
+    return this.log.enabled('debug');
+  }
+
+  private logWire(direction: 'in' | 'out', msg: string, decoded: unknown, custom?: { type: number; size: number }): void {
+    const channelId = channelOf(decoded);
+    this.log.debug(`p2p ${direction}`, { message: msg, peer: hex(this.nodeId), ...(channelId ? { channelId } : {}), ...(custom ?? {}) });
+  }
+
   /** Called when the Noise handshake completes: send our init first. */
   start(): void {
+    if (this.debug) this.logWire('out', 'init', undefined);
     this.conn.send(
       encodeMessage(initCodec, {
         globalFeatures: FeatureVector.empty(),
@@ -135,6 +157,7 @@ export class PeerSession {
       if (e instanceof DecodeError) return this.fail(`bad message: ${e.message}`);
       throw e;
     }
+    if (this.debug) this.logWire('in', d.kind === 'known' ? d.name : d.kind === 'custom' ? 'custom' : `type_${d.type}`, d.kind === 'known' ? d.msg : undefined, d.kind === 'custom' ? { type: d.type, size: d.payload.length } : undefined);
     if (!this.theirInit) {
       if (d.kind !== 'known' || d.name !== 'init') return this.fail(`first message was not init (type ${d.type})`);
       return this.acceptInit(d.msg as Init);
@@ -150,6 +173,7 @@ export class PeerSession {
           this.keepalive.pingsIgnored++;
           return;
         }
+        if (this.debug) this.logWire('out', 'pong', undefined);
         this.conn.send(encodeMessage(pongCodec, pong));
         return;
       }
@@ -193,6 +217,7 @@ export class PeerSession {
 
   private ping(): void {
     if (this.pongDeadline) return; // still waiting for the last one
+    if (this.debug) this.logWire('out', 'ping', undefined);
     this.conn.send(encodeMessage(pingCodec, { numPongBytes: 1, ignored: new Uint8Array(0) }));
     this.keepalive.pingsSent++;
     this.pongDeadline = setTimeout(() => this.fail('no pong within the time limit'), this.opts.pingTimeoutMs ?? this.limits.pingTimeoutMs);
@@ -200,12 +225,14 @@ export class PeerSession {
 
   sendCustom(type: number, payload: Uint8Array): void {
     if (!this.theirInit) throw new Error('peer has not completed init');
+    if (this.debug) this.logWire('out', 'custom', undefined, { type, size: payload.length });
     this.conn.send(encodeCustomMessage(type, payload));
   }
 
   /** Sends a BOLT 1/2 message by codec name. */
   send<N extends PeerMessageName>(name: N, msg: BodyOf<N>): void {
     if (!this.theirInit) throw new Error('peer has not completed init');
+    if (this.debug) this.logWire('out', name, msg);
     this.conn.send(encodeMessage(peerMessageCodec(name), msg));
   }
 
