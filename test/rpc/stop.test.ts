@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromHex, hex } from '../../src/bolt/bytes.ts';
@@ -22,6 +22,7 @@ import { startLnnode, type LnnodeProcess } from '../lab/lnnode.ts';
 import { freePort, waitFor } from '../lab/processes.ts';
 import { startNodeWithApi } from './node-with-api.ts';
 
+const CLI = resolve(import.meta.dir, '../../src/cli.ts');
 const daemons: LnnodeProcess[] = [];
 const managers: PeerManager[] = [];
 afterAll(async () => {
@@ -56,6 +57,7 @@ describe('the daemon stopped through the API', () => {
   for (const [name, how] of [
     ['Stop (lnnode.v1)', 'stop'],
     ['StopDaemon (lnd API, lncli stop)', 'stopDaemon'],
+    ['lnnode-cli stop', 'cli'],
   ] as const) {
     test(`${name}: exit 0 within seconds, the peer told, restart on the same data dir with identity, token and peer`, async () => {
       const lndPort = await freePort();
@@ -72,7 +74,11 @@ describe('the daemon stopped through the API', () => {
 
       const t0 = performance.now();
       if (how === 'stop') expect((await d.client().stop({})).status).toBe('shutdown initiated, check logs for progress');
-      else {
+      else if (how === 'cli') {
+        const p = Bun.spawn([process.execPath, CLI, '--data-dir', d.dataDir, 'stop'], { stdout: 'pipe', stderr: 'pipe' });
+        const [out, err, exit] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+        expect([exit, out, err]).toEqual([0, 'stopping: shutdown initiated, check logs for progress\n', '']);
+      } else {
         const transport = credentialTransport({
           host: '127.0.0.1',
           port: lndPort,
@@ -86,7 +92,7 @@ describe('the daemon stopped through the API', () => {
       expect(code).toBe(0);
       expect(ms).toBeLessThan(5_000);
       const logs = d.logs();
-      expect(logs.find((r) => r.msg === 'stopping')?.reason).toBe(how === 'stop' ? 'Stop call' : 'StopDaemon call');
+      expect(logs.find((r) => r.msg === 'stopping')?.reason).toBe(how === 'stopDaemon' ? 'StopDaemon call' : 'Stop call');
       expect(logs.at(-1)?.msg).toBe('stopped');
       await waitFor('the peer to see it go', () => !peer.isConnected(fromHex(nodeId)));
       // Nothing listens any more.
