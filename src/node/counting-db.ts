@@ -17,13 +17,6 @@ const COUNTED = Symbol('counted');
 export class CountingDatabase extends Database {
   /** Durable commits since the database was opened. */
   commits = 0;
-  /** Called right after each durable commit (fault-injection.ts, in tests). */
-  onCommit: (() => void) | undefined;
-
-  private committed(): void {
-    this.commits++;
-    this.onCommit?.();
-  }
 
   override query<R, P extends SQLQueryBindings | SQLQueryBindings[]>(sql: string): Statement<R, Params<P>> {
     return this.counted(super.query<R, P>(sql), sql);
@@ -36,7 +29,7 @@ export class CountingDatabase extends Database {
   override run(sql: string, ...rest: unknown[]): ReturnType<Database['run']> {
     const outside = !this.inTransaction;
     const r = (super.run as (s: string, ...a: unknown[]) => ReturnType<Database['run']>)(sql, ...rest);
-    if (outside && WRITE.test(sql)) this.committed();
+    if (outside && WRITE.test(sql)) this.commits++;
     return r;
   }
 
@@ -50,7 +43,7 @@ export class CountingDatabase extends Database {
     const wrapped = function (this: unknown, ...args: unknown[]): unknown {
       const outermost = !db.inTransaction;
       const r = inner.apply(this, args);
-      if (outermost) db.committed();
+      if (outermost) db.commits++;
       return r;
     };
     return Object.assign(wrapped, { deferred: inner.deferred, immediate: inner.immediate, exclusive: inner.exclusive });
@@ -66,7 +59,7 @@ export class CountingDatabase extends Database {
       (s as unknown as Record<string, unknown>)[m] = (...args: unknown[]): unknown => {
         const outside = !this.inTransaction;
         const r = orig(...args);
-        if (outside) this.committed();
+        if (outside) this.commits++;
         return r;
       };
     }

@@ -109,10 +109,6 @@ export class LightningNode {
   readonly channels: ChannelManager | undefined;
   readonly invoices: Invoices;
   readonly payments: Payments;
-  /** Where the seed came from on this start (a raw seed has no mnemonic). */
-  readonly seedOrigin: SeedOrigin;
-  /** Rewrites the static channel backup when the channels change (with a chain source). */
-  readonly backup: ChannelBackupWriter | undefined;
   /** Counters kept while running, for /metrics (metrics/collect.ts reads the rest from the node). */
   readonly metrics = new NodeMetrics();
   private tracker: TipTracker | undefined;
@@ -123,6 +119,7 @@ export class LightningNode {
   private newestTip: BlockRef | undefined;
   private handled: BlockRef | undefined;
   private stopped = false;
+  private lastChainAnswerMs: number | undefined;
   private readonly peerEventSubscribers = new Set<Subscription<PeerEvent>>();
   /** Called once if the node hits an error it must not run on with. */
   onFatal: (e: Error) => void = () => {};
@@ -305,6 +302,11 @@ export class LightningNode {
     return this.tip?.height ?? this.startTip?.height;
   }
 
+  /** Milliseconds since the chain source last answered a tip poll (undefined before its first answer). */
+  get chainSilentMs(): number | undefined {
+    return this.lastChainAnswerMs === undefined ? undefined : performance.now() - this.lastChainAnswerMs;
+  }
+
   /** Peers coming online and going offline, through a bounded feed (see Subscription). */
   subscribePeerEvents(budget?: QueueBudget): Subscription<PeerEvent> {
     const s = new Subscription<PeerEvent>((x) => this.peerEventSubscribers.delete(x), {
@@ -381,6 +383,7 @@ export class LightningNode {
         const stored = this.storedTip();
         const change = await this.tracker.start(stored, stored ? this.storedRecent() : []);
         // Also without a new block: the wallet sends again what did not go out before the restart.
+        this.lastChainAnswerMs = performance.now();
         this.tipChanged(change, log);
         break;
       } catch (e) {
@@ -397,6 +400,7 @@ export class LightningNode {
       if (this.stopped || !this.tracker) return;
       try {
         const change = await this.tracker.poll();
+        this.lastChainAnswerMs = performance.now();
         if (change.connected.length || change.disconnected.length) this.tipChanged(change, log);
       } catch (e) {
         log.warn('chain poll failed', { source: source.kind, error: e });

@@ -6,7 +6,6 @@
  */
 import { type Database } from 'bun:sqlite';
 import { CountingDatabase } from './counting-db.ts';
-import { commitFaultHook } from './fault-injection.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export class Store {

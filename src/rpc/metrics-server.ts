@@ -2,10 +2,11 @@
  * The operator's HTTP endpoint (off by default, --metrics-listen): GET
  * /metrics in the Prometheus text format (src/node/metrics), GET /health
  * (200 while the node runs, 503 once it stops) and GET /ready (200 when the
- * chain source's tip is known and every configured listener is up, else 503
- * naming what is not), both JSON. It has no credential, so it shows only
- * counts and sums, never an id, key or payload, and serves loopback unless
- * the operator allows otherwise (config.ts). Requests are answered from
+ * chain source's tip is known and the source answered lately, and every
+ * configured listener is up, else 503 naming what is not), both JSON. It
+ * has no credential, so it shows only counts and sums, never an id, key or
+ * payload, and serves loopback unless the operator allows otherwise
+ * (config.ts). Requests are answered from
  * memory and one GROUP BY per table; bodies are never read.
  */
 import { type DaemonConfig } from '../node/config.ts';
@@ -13,6 +14,9 @@ import { type Logger } from '../node/log.ts';
 import { collectMetrics } from '../node/metrics/collect.ts';
 import { CONTENT_TYPE, renderExposition } from '../node/metrics/exposition.ts';
 import { type LightningNode } from '../node/node.ts';
+
+/** How long the chain source may stay silent (at least; five polls when they are slower) before /ready says so. */
+export const CHAIN_SILENCE_MIN_MS = 30_000;
 
 export interface MetricsServer {
   port: number;
@@ -33,7 +37,16 @@ interface Check {
 export function readiness(node: LightningNode, config: DaemonConfig, up: ListenersUp | undefined): { ready: boolean; checks: Record<string, Check> } {
   const checks: Record<string, Check> = {};
   if (config.chain.kind === 'none') checks.chain = { ok: true, detail: 'no chain source configured' };
-  else checks.chain = node.tip ? { ok: true, detail: `synced to height ${node.tip.height}` } : { ok: false, detail: `waiting for the ${config.chain.kind} chain source` };
+  else if (!node.tip) checks.chain = { ok: false, detail: `waiting for the ${config.chain.kind} chain source` };
+  else {
+    // A source that stopped answering leaves the tip where it was: past a few polls, the node is not following the chain.
+    const silent = node.chainSilentMs ?? 0;
+    const limit = Math.max(CHAIN_SILENCE_MIN_MS, 5 * (config.tipPollMs ?? 2_000));
+    checks.chain =
+      silent > limit
+        ? { ok: false, detail: `the ${config.chain.kind} chain source has not answered for ${Math.round(silent / 1000)} s (tip height ${node.tip.height})` }
+        : { ok: true, detail: `synced to height ${node.tip.height}` };
+  }
   if (config.p2pListen) checks.p2p = node.p2pPort !== undefined && !node.isStopped ? { ok: true, detail: `listening on port ${node.p2pPort}` } : { ok: false, detail: 'not listening' };
   if (config.rpcListen) checks.rpc = up?.rpc ? { ok: true, detail: 'listening' } : { ok: false, detail: 'not listening yet' };
   if (config.lndRpcListen) checks.lndRpc = up?.lndRpc ? { ok: true, detail: 'listening' } : { ok: false, detail: 'not listening yet' };

@@ -25,7 +25,7 @@ import { Store } from '../../src/node/store.ts';
 import { startApis, type Apis } from '../../src/rpc/api.ts';
 import { lnnodeClient } from '../../src/rpc/client.ts';
 import { readFileSync } from 'node:fs';
-import { startMetricsServer, type MetricsServer } from '../../src/rpc/metrics-server.ts';
+import { readiness, startMetricsServer, type MetricsServer } from '../../src/rpc/metrics-server.ts';
 import { waitFor } from '../lab/processes.ts';
 import { parseExposition, sampleOf } from '../support/prometheus.ts';
 
@@ -241,6 +241,19 @@ describe('a running node scraped', () => {
     expect(((await notReady.json()) as { checks: Record<string, unknown> }).checks.node).toEqual({ ok: false, detail: 'stopping' });
     expect((await fetch(`${a.base}/metrics`)).status).toBe(503);
   }, 30_000);
+
+  test('/ready turns 503 when a chain source that answered goes silent for longer than five polls (30 s at least)', () => {
+    const config = parseArgs(['--esplora-url', 'http://127.0.0.1:3002', '--p2p-listen', 'off', '--rpc-listen', 'off', '--chain-poll-ms', '10000']);
+    const node = (silentMs: number) => ({ tip: { height: 7, hash: '' }, chainSilentMs: silentMs, isStopped: false }) as unknown as LightningNode;
+    expect(readiness(node(49_000), config, { rpc: false, lndRpc: false })).toEqual({ ready: true, checks: { chain: { ok: true, detail: 'synced to height 7' } } });
+    expect(readiness(node(51_000), config, { rpc: false, lndRpc: false })).toEqual({
+      ready: false,
+      checks: { chain: { ok: false, detail: 'the esplora chain source has not answered for 51 s (tip height 7)' } },
+    });
+    const fast = parseArgs(['--esplora-url', 'http://127.0.0.1:3002', '--p2p-listen', 'off', '--rpc-listen', 'off', '--chain-poll-ms', '100']);
+    expect(readiness(node(29_000), fast, undefined).ready).toBe(true);
+    expect(readiness(node(31_000), fast, undefined).ready).toBe(false);
+  });
 
   test('/ready waits for a chain source that does not answer, and names it', async () => {
     const dataDir = tempDir();

@@ -130,7 +130,7 @@ func (x PeerEvent_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PeerEvent_Type.Descriptor instead.
 func (PeerEvent_Type) EnumDescriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{10, 0}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{12, 0}
 }
 
 type WaitInvoiceSettledResponse_State int32
@@ -182,7 +182,7 @@ func (x WaitInvoiceSettledResponse_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WaitInvoiceSettledResponse_State.Descriptor instead.
 func (WaitInvoiceSettledResponse_State) EnumDescriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{31, 0}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{38, 0}
 }
 
 type PayInvoiceResponse_Status int32
@@ -231,7 +231,7 @@ func (x PayInvoiceResponse_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PayInvoiceResponse_Status.Descriptor instead.
 func (PayInvoiceResponse_Status) EnumDescriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{38, 0}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{45, 0}
 }
 
 type Payment_Status int32
@@ -283,7 +283,7 @@ func (x Payment_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Payment_Status.Descriptor instead.
 func (Payment_Status) EnumDescriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{40, 0}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{47, 0}
 }
 
 type GetNodeInfoRequest struct {
@@ -451,6 +451,87 @@ func (x *GetNodeInfoResponse) GetNumPendingChannels() uint32 {
 	return 0
 }
 
+type StopRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopRequest) Reset() {
+	*x = StopRequest{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopRequest) ProtoMessage() {}
+
+func (x *StopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
+func (*StopRequest) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{2}
+}
+
+type StopResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happens next, for a person ("stopping: ...").
+	Status        string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopResponse) Reset() {
+	*x = StopResponse{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopResponse) ProtoMessage() {}
+
+func (x *StopResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
+func (*StopResponse) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StopResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 type ConnectPeerRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	PeerPubkey []byte                 `protobuf:"bytes,1,opt,name=peer_pubkey,json=peerPubkey,proto3" json:"peer_pubkey,omitempty"`
@@ -464,7 +545,7 @@ type ConnectPeerRequest struct {
 
 func (x *ConnectPeerRequest) Reset() {
 	*x = ConnectPeerRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[2]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +557,7 @@ func (x *ConnectPeerRequest) String() string {
 func (*ConnectPeerRequest) ProtoMessage() {}
 
 func (x *ConnectPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[2]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +570,7 @@ func (x *ConnectPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectPeerRequest.ProtoReflect.Descriptor instead.
 func (*ConnectPeerRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{2}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConnectPeerRequest) GetPeerPubkey() []byte {
@@ -522,7 +603,7 @@ type ConnectPeerResponse struct {
 
 func (x *ConnectPeerResponse) Reset() {
 	*x = ConnectPeerResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[3]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +615,7 @@ func (x *ConnectPeerResponse) String() string {
 func (*ConnectPeerResponse) ProtoMessage() {}
 
 func (x *ConnectPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[3]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +628,7 @@ func (x *ConnectPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectPeerResponse.ProtoReflect.Descriptor instead.
 func (*ConnectPeerResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{3}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConnectPeerResponse) GetAlreadyConnected() bool {
@@ -566,7 +647,7 @@ type DisconnectPeerRequest struct {
 
 func (x *DisconnectPeerRequest) Reset() {
 	*x = DisconnectPeerRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[4]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +659,7 @@ func (x *DisconnectPeerRequest) String() string {
 func (*DisconnectPeerRequest) ProtoMessage() {}
 
 func (x *DisconnectPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[4]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +672,7 @@ func (x *DisconnectPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectPeerRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectPeerRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{4}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DisconnectPeerRequest) GetPeerPubkey() []byte {
@@ -609,7 +690,7 @@ type DisconnectPeerResponse struct {
 
 func (x *DisconnectPeerResponse) Reset() {
 	*x = DisconnectPeerResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[5]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +702,7 @@ func (x *DisconnectPeerResponse) String() string {
 func (*DisconnectPeerResponse) ProtoMessage() {}
 
 func (x *DisconnectPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[5]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +715,7 @@ func (x *DisconnectPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectPeerResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectPeerResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{5}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{7}
 }
 
 type ListPeersRequest struct {
@@ -645,7 +726,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[6]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +738,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[6]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +751,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{6}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{8}
 }
 
 type Peer struct {
@@ -687,7 +768,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[7]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +780,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[7]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +793,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{7}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Peer) GetPeerPubkey() []byte {
@@ -759,7 +840,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[8]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +852,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[8]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +865,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{8}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -802,7 +883,7 @@ type SubscribePeerEventsRequest struct {
 
 func (x *SubscribePeerEventsRequest) Reset() {
 	*x = SubscribePeerEventsRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[9]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +895,7 @@ func (x *SubscribePeerEventsRequest) String() string {
 func (*SubscribePeerEventsRequest) ProtoMessage() {}
 
 func (x *SubscribePeerEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[9]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +908,7 @@ func (x *SubscribePeerEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribePeerEventsRequest.ProtoReflect.Descriptor instead.
 func (*SubscribePeerEventsRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{9}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{11}
 }
 
 type PeerEvent struct {
@@ -842,7 +923,7 @@ type PeerEvent struct {
 
 func (x *PeerEvent) Reset() {
 	*x = PeerEvent{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[10]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +935,7 @@ func (x *PeerEvent) String() string {
 func (*PeerEvent) ProtoMessage() {}
 
 func (x *PeerEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[10]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +948,7 @@ func (x *PeerEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerEvent.ProtoReflect.Descriptor instead.
 func (*PeerEvent) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{10}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PeerEvent) GetPeerPubkey() []byte {
@@ -903,7 +984,7 @@ type SendCustomMessageRequest struct {
 
 func (x *SendCustomMessageRequest) Reset() {
 	*x = SendCustomMessageRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[11]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +996,7 @@ func (x *SendCustomMessageRequest) String() string {
 func (*SendCustomMessageRequest) ProtoMessage() {}
 
 func (x *SendCustomMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[11]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1009,7 @@ func (x *SendCustomMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCustomMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendCustomMessageRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{11}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendCustomMessageRequest) GetPeerPubkey() []byte {
@@ -960,7 +1041,7 @@ type SendCustomMessageResponse struct {
 
 func (x *SendCustomMessageResponse) Reset() {
 	*x = SendCustomMessageResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[12]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1053,7 @@ func (x *SendCustomMessageResponse) String() string {
 func (*SendCustomMessageResponse) ProtoMessage() {}
 
 func (x *SendCustomMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[12]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1066,7 @@ func (x *SendCustomMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCustomMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendCustomMessageResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{12}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{14}
 }
 
 type SubscribeCustomMessagesRequest struct {
@@ -998,7 +1079,7 @@ type SubscribeCustomMessagesRequest struct {
 
 func (x *SubscribeCustomMessagesRequest) Reset() {
 	*x = SubscribeCustomMessagesRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[13]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1091,7 @@ func (x *SubscribeCustomMessagesRequest) String() string {
 func (*SubscribeCustomMessagesRequest) ProtoMessage() {}
 
 func (x *SubscribeCustomMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[13]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1104,7 @@ func (x *SubscribeCustomMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeCustomMessagesRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeCustomMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{13}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubscribeCustomMessagesRequest) GetMsgTypes() []uint32 {
@@ -1044,7 +1125,7 @@ type CustomMessage struct {
 
 func (x *CustomMessage) Reset() {
 	*x = CustomMessage{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[14]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1137,7 @@ func (x *CustomMessage) String() string {
 func (*CustomMessage) ProtoMessage() {}
 
 func (x *CustomMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[14]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1150,7 @@ func (x *CustomMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomMessage.ProtoReflect.Descriptor instead.
 func (*CustomMessage) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{14}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CustomMessage) GetPeerPubkey() []byte {
@@ -1109,7 +1190,7 @@ type OpenChannelRequest struct {
 
 func (x *OpenChannelRequest) Reset() {
 	*x = OpenChannelRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[15]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1202,7 @@ func (x *OpenChannelRequest) String() string {
 func (*OpenChannelRequest) ProtoMessage() {}
 
 func (x *OpenChannelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[15]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1215,7 @@ func (x *OpenChannelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenChannelRequest.ProtoReflect.Descriptor instead.
 func (*OpenChannelRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{15}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OpenChannelRequest) GetPeerPubkey() []byte {
@@ -1183,7 +1264,7 @@ type OpenChannelResponse struct {
 
 func (x *OpenChannelResponse) Reset() {
 	*x = OpenChannelResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[16]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1276,7 @@ func (x *OpenChannelResponse) String() string {
 func (*OpenChannelResponse) ProtoMessage() {}
 
 func (x *OpenChannelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[16]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1289,7 @@ func (x *OpenChannelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenChannelResponse.ProtoReflect.Descriptor instead.
 func (*OpenChannelResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{16}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *OpenChannelResponse) GetChannelId() []byte {
@@ -1245,7 +1326,7 @@ type CloseChannelRequest struct {
 
 func (x *CloseChannelRequest) Reset() {
 	*x = CloseChannelRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[17]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1338,7 @@ func (x *CloseChannelRequest) String() string {
 func (*CloseChannelRequest) ProtoMessage() {}
 
 func (x *CloseChannelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[17]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1351,7 @@ func (x *CloseChannelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseChannelRequest.ProtoReflect.Descriptor instead.
 func (*CloseChannelRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{17}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CloseChannelRequest) GetChannelId() []byte {
@@ -1303,7 +1384,7 @@ type CloseChannelResponse struct {
 
 func (x *CloseChannelResponse) Reset() {
 	*x = CloseChannelResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[18]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1396,7 @@ func (x *CloseChannelResponse) String() string {
 func (*CloseChannelResponse) ProtoMessage() {}
 
 func (x *CloseChannelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[18]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1409,7 @@ func (x *CloseChannelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseChannelResponse.ProtoReflect.Descriptor instead.
 func (*CloseChannelResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{18}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CloseChannelResponse) GetClosingTxidHex() string {
@@ -1348,7 +1429,7 @@ type ListChannelsRequest struct {
 
 func (x *ListChannelsRequest) Reset() {
 	*x = ListChannelsRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[19]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1441,7 @@ func (x *ListChannelsRequest) String() string {
 func (*ListChannelsRequest) ProtoMessage() {}
 
 func (x *ListChannelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[19]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1454,7 @@ func (x *ListChannelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChannelsRequest.ProtoReflect.Descriptor instead.
 func (*ListChannelsRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{19}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListChannelsRequest) GetIncludeClosed() bool {
@@ -1411,7 +1492,7 @@ type Channel struct {
 
 func (x *Channel) Reset() {
 	*x = Channel{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[20]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1504,7 @@ func (x *Channel) String() string {
 func (*Channel) ProtoMessage() {}
 
 func (x *Channel) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[20]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1517,7 @@ func (x *Channel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Channel.ProtoReflect.Descriptor instead.
 func (*Channel) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{20}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Channel) GetChannelId() []byte {
@@ -1560,7 +1641,7 @@ type ListChannelsResponse struct {
 
 func (x *ListChannelsResponse) Reset() {
 	*x = ListChannelsResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[21]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1653,7 @@ func (x *ListChannelsResponse) String() string {
 func (*ListChannelsResponse) ProtoMessage() {}
 
 func (x *ListChannelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[21]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1666,7 @@ func (x *ListChannelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChannelsResponse.ProtoReflect.Descriptor instead.
 func (*ListChannelsResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{21}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListChannelsResponse) GetChannels() []*Channel {
@@ -1603,7 +1684,7 @@ type NewAddressRequest struct {
 
 func (x *NewAddressRequest) Reset() {
 	*x = NewAddressRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[22]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1696,7 @@ func (x *NewAddressRequest) String() string {
 func (*NewAddressRequest) ProtoMessage() {}
 
 func (x *NewAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[22]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1709,7 @@ func (x *NewAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewAddressRequest.ProtoReflect.Descriptor instead.
 func (*NewAddressRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{22}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{24}
 }
 
 type NewAddressResponse struct {
@@ -1640,7 +1721,7 @@ type NewAddressResponse struct {
 
 func (x *NewAddressResponse) Reset() {
 	*x = NewAddressResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[23]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1733,7 @@ func (x *NewAddressResponse) String() string {
 func (*NewAddressResponse) ProtoMessage() {}
 
 func (x *NewAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[23]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1746,7 @@ func (x *NewAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewAddressResponse.ProtoReflect.Descriptor instead.
 func (*NewAddressResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{23}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NewAddressResponse) GetAddress() string {
@@ -1683,7 +1764,7 @@ type WalletBalanceRequest struct {
 
 func (x *WalletBalanceRequest) Reset() {
 	*x = WalletBalanceRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[24]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1776,7 @@ func (x *WalletBalanceRequest) String() string {
 func (*WalletBalanceRequest) ProtoMessage() {}
 
 func (x *WalletBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[24]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,14 +1789,15 @@ func (x *WalletBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalletBalanceRequest.ProtoReflect.Descriptor instead.
 func (*WalletBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{24}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{26}
 }
 
 type WalletBalanceResponse struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ConfirmedSat   uint64                 `protobuf:"varint,1,opt,name=confirmed_sat,json=confirmedSat,proto3" json:"confirmed_sat,omitempty"`
 	UnconfirmedSat uint64                 `protobuf:"varint,2,opt,name=unconfirmed_sat,json=unconfirmedSat,proto3" json:"unconfirmed_sat,omitempty"`
-	// Spent by our own transactions that are not yet seen by the chain source.
+	// Spent by our own transactions that are not yet confirmed (or held for a channel open).
+	// A transaction the network refused or that was double-spent holds nothing.
 	ReservedSat   uint64 `protobuf:"varint,3,opt,name=reserved_sat,json=reservedSat,proto3" json:"reserved_sat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1723,7 +1805,7 @@ type WalletBalanceResponse struct {
 
 func (x *WalletBalanceResponse) Reset() {
 	*x = WalletBalanceResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[25]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1817,7 @@ func (x *WalletBalanceResponse) String() string {
 func (*WalletBalanceResponse) ProtoMessage() {}
 
 func (x *WalletBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[25]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1830,7 @@ func (x *WalletBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalletBalanceResponse.ProtoReflect.Descriptor instead.
 func (*WalletBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{25}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WalletBalanceResponse) GetConfirmedSat() uint64 {
@@ -1775,20 +1857,25 @@ func (x *WalletBalanceResponse) GetReservedSat() uint64 {
 type SendToAddressRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
-	// 0 with send_all = true sweeps the wallet.
-	AmountSat          uint64 `protobuf:"varint,2,opt,name=amount_sat,json=amountSat,proto3" json:"amount_sat,omitempty"`
+	// 0 with send_all = true sweeps the wallet. Below the address type's dust limit
+	// (294 sat for P2WPKH, 330 for P2WSH/P2TR, 546 for P2PKH): FAILED_PRECONDITION.
+	AmountSat uint64 `protobuf:"varint,2,opt,name=amount_sat,json=amountSat,proto3" json:"amount_sat,omitempty"`
+	// 0: the chain's 6-block estimate. At most the node's --max-feerate (INVALID_ARGUMENT above it).
 	FeeRateSatPerVbyte uint64 `protobuf:"varint,3,opt,name=fee_rate_sat_per_vbyte,json=feeRateSatPerVbyte,proto3" json:"fee_rate_sat_per_vbyte,omitempty"`
 	Rbf                bool   `protobuf:"varint,4,opt,name=rbf,proto3" json:"rbf,omitempty"`
-	// A retried call with the same key returns the first transaction and pays nothing more.
+	// A retried call with the same key returns the first transaction and pays nothing more
+	// (unless that transaction was refused or double-spent: then nothing was paid and a new one is made).
 	IdempotencyKey []byte `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	SendAll        bool   `protobuf:"varint,6,opt,name=send_all,json=sendAll,proto3" json:"send_all,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// A fee above 10% of the amount sent is refused (FAILED_PRECONDITION) unless this is set.
+	AllowHighFee  bool `protobuf:"varint,7,opt,name=allow_high_fee,json=allowHighFee,proto3" json:"allow_high_fee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendToAddressRequest) Reset() {
 	*x = SendToAddressRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[26]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1887,7 @@ func (x *SendToAddressRequest) String() string {
 func (*SendToAddressRequest) ProtoMessage() {}
 
 func (x *SendToAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[26]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1900,7 @@ func (x *SendToAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendToAddressRequest.ProtoReflect.Descriptor instead.
 func (*SendToAddressRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{26}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SendToAddressRequest) GetAddress() string {
@@ -1858,17 +1945,29 @@ func (x *SendToAddressRequest) GetSendAll() bool {
 	return false
 }
 
+func (x *SendToAddressRequest) GetAllowHighFee() bool {
+	if x != nil {
+		return x.AllowHighFee
+	}
+	return false
+}
+
 type SendToAddressResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TxidHex       string                 `protobuf:"bytes,1,opt,name=txid_hex,json=txidHex,proto3" json:"txid_hex,omitempty"`
-	FeeSat        uint64                 `protobuf:"varint,2,opt,name=fee_sat,json=feeSat,proto3" json:"fee_sat,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TxidHex string                 `protobuf:"bytes,1,opt,name=txid_hex,json=txidHex,proto3" json:"txid_hex,omitempty"`
+	FeeSat  uint64                 `protobuf:"varint,2,opt,name=fee_sat,json=feeSat,proto3" json:"fee_sat,omitempty"`
+	// False when the chain source could not be reached: the transaction is stored and sent again
+	// on every block until it confirms (see ListWalletTransactions). A refusal by the network is
+	// an error instead, with the coins spendable again.
+	Broadcast      bool   `protobuf:"varint,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	BroadcastError string `protobuf:"bytes,4,opt,name=broadcast_error,json=broadcastError,proto3" json:"broadcast_error,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendToAddressResponse) Reset() {
 	*x = SendToAddressResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[27]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1979,7 @@ func (x *SendToAddressResponse) String() string {
 func (*SendToAddressResponse) ProtoMessage() {}
 
 func (x *SendToAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[27]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +1992,7 @@ func (x *SendToAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendToAddressResponse.ProtoReflect.Descriptor instead.
 func (*SendToAddressResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{27}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SendToAddressResponse) GetTxidHex() string {
@@ -1908,6 +2007,320 @@ func (x *SendToAddressResponse) GetFeeSat() uint64 {
 		return x.FeeSat
 	}
 	return 0
+}
+
+func (x *SendToAddressResponse) GetBroadcast() bool {
+	if x != nil {
+		return x.Broadcast
+	}
+	return false
+}
+
+func (x *SendToAddressResponse) GetBroadcastError() string {
+	if x != nil {
+		return x.BroadcastError
+	}
+	return ""
+}
+
+type ListWalletTransactionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWalletTransactionsRequest) Reset() {
+	*x = ListWalletTransactionsRequest{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWalletTransactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWalletTransactionsRequest) ProtoMessage() {}
+
+func (x *ListWalletTransactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWalletTransactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListWalletTransactionsRequest) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{30}
+}
+
+type ListWalletTransactionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Transactions  []*WalletTransaction `protobuf:"bytes,1,rep,name=transactions,proto3" json:"transactions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWalletTransactionsResponse) Reset() {
+	*x = ListWalletTransactionsResponse{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWalletTransactionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWalletTransactionsResponse) ProtoMessage() {}
+
+func (x *ListWalletTransactionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWalletTransactionsResponse.ProtoReflect.Descriptor instead.
+func (*ListWalletTransactionsResponse) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListWalletTransactionsResponse) GetTransactions() []*WalletTransaction {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+type WalletTransaction struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TxidHex string                 `protobuf:"bytes,1,opt,name=txid_hex,json=txidHex,proto3" json:"txid_hex,omitempty"`
+	// "send", "funding" (a channel's funding transaction) or "fee-bump" (wallet coins paying
+	// an HTLC transaction's fee on an anchors channel).
+	Purpose string `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// "held": a funding not broadcast until the peer signs; "unconfirmed": sent again on every
+	// block until 6 deep; "confirmed"; "failed": refused by the network, coins released;
+	// "conflicted": an input was spent by another confirmed transaction, coins released;
+	// "released": given up with ReleaseTransaction.
+	State     string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	FeeSat    uint64 `protobuf:"varint,4,opt,name=fee_sat,json=feeSat,proto3" json:"fee_sat,omitempty"`
+	CreatedAt int64  `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// 0 while not in a block.
+	BlockHeight uint32 `protobuf:"varint,6,opt,name=block_height,json=blockHeight,proto3" json:"block_height,omitempty"`
+	// The last refusal or failure while sending it.
+	LastError       string `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	ConflictTxidHex string `protobuf:"bytes,8,opt,name=conflict_txid_hex,json=conflictTxidHex,proto3" json:"conflict_txid_hex,omitempty"`
+	// Outpoints it spends, "txid:vout".
+	Inputs []string `protobuf:"bytes,9,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	// What still needs it (e.g. "channel <id> (awaiting_lock_in), whose funding it is"):
+	// ReleaseTransaction refuses it while this is set.
+	NeededBy      string `protobuf:"bytes,10,opt,name=needed_by,json=neededBy,proto3" json:"needed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WalletTransaction) Reset() {
+	*x = WalletTransaction{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WalletTransaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WalletTransaction) ProtoMessage() {}
+
+func (x *WalletTransaction) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WalletTransaction.ProtoReflect.Descriptor instead.
+func (*WalletTransaction) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *WalletTransaction) GetTxidHex() string {
+	if x != nil {
+		return x.TxidHex
+	}
+	return ""
+}
+
+func (x *WalletTransaction) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *WalletTransaction) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *WalletTransaction) GetFeeSat() uint64 {
+	if x != nil {
+		return x.FeeSat
+	}
+	return 0
+}
+
+func (x *WalletTransaction) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+func (x *WalletTransaction) GetBlockHeight() uint32 {
+	if x != nil {
+		return x.BlockHeight
+	}
+	return 0
+}
+
+func (x *WalletTransaction) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *WalletTransaction) GetConflictTxidHex() string {
+	if x != nil {
+		return x.ConflictTxidHex
+	}
+	return ""
+}
+
+func (x *WalletTransaction) GetInputs() []string {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *WalletTransaction) GetNeededBy() string {
+	if x != nil {
+		return x.NeededBy
+	}
+	return ""
+}
+
+type ReleaseTransactionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxidHex       string                 `protobuf:"bytes,1,opt,name=txid_hex,json=txidHex,proto3" json:"txid_hex,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseTransactionRequest) Reset() {
+	*x = ReleaseTransactionRequest{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTransactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTransactionRequest) ProtoMessage() {}
+
+func (x *ReleaseTransactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTransactionRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseTransactionRequest) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReleaseTransactionRequest) GetTxidHex() string {
+	if x != nil {
+		return x.TxidHex
+	}
+	return ""
+}
+
+// Refused with FAILED_PRECONDITION when the chain source has the transaction (in the mempool
+// or a block: it may still confirm) or when needed_by is set (a channel's funding, a fee bump);
+// NOT_FOUND for a transaction that is not ours. Releasing one that is already released,
+// failed or conflicted changes nothing.
+type ReleaseTransactionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transaction   *WalletTransaction     `protobuf:"bytes,1,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseTransactionResponse) Reset() {
+	*x = ReleaseTransactionResponse{}
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTransactionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTransactionResponse) ProtoMessage() {}
+
+func (x *ReleaseTransactionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTransactionResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseTransactionResponse) Descriptor() ([]byte, []int) {
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReleaseTransactionResponse) GetTransaction() *WalletTransaction {
+	if x != nil {
+		return x.Transaction
+	}
+	return nil
 }
 
 type CreateInvoiceRequest struct {
@@ -1926,7 +2339,7 @@ type CreateInvoiceRequest struct {
 
 func (x *CreateInvoiceRequest) Reset() {
 	*x = CreateInvoiceRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[28]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2351,7 @@ func (x *CreateInvoiceRequest) String() string {
 func (*CreateInvoiceRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[28]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2364,7 @@ func (x *CreateInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{28}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateInvoiceRequest) GetDescriptionHash() []byte {
@@ -1993,7 +2406,7 @@ type CreateInvoiceResponse struct {
 
 func (x *CreateInvoiceResponse) Reset() {
 	*x = CreateInvoiceResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[29]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +2418,7 @@ func (x *CreateInvoiceResponse) String() string {
 func (*CreateInvoiceResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[29]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +2431,7 @@ func (x *CreateInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{29}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateInvoiceResponse) GetPaymentRequest() string {
@@ -2053,7 +2466,7 @@ type WaitInvoiceSettledRequest struct {
 
 func (x *WaitInvoiceSettledRequest) Reset() {
 	*x = WaitInvoiceSettledRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[30]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2478,7 @@ func (x *WaitInvoiceSettledRequest) String() string {
 func (*WaitInvoiceSettledRequest) ProtoMessage() {}
 
 func (x *WaitInvoiceSettledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[30]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2491,7 @@ func (x *WaitInvoiceSettledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitInvoiceSettledRequest.ProtoReflect.Descriptor instead.
 func (*WaitInvoiceSettledRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{30}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WaitInvoiceSettledRequest) GetPaymentHash() []byte {
@@ -2106,7 +2519,7 @@ type WaitInvoiceSettledResponse struct {
 
 func (x *WaitInvoiceSettledResponse) Reset() {
 	*x = WaitInvoiceSettledResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[31]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2118,7 +2531,7 @@ func (x *WaitInvoiceSettledResponse) String() string {
 func (*WaitInvoiceSettledResponse) ProtoMessage() {}
 
 func (x *WaitInvoiceSettledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[31]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2131,7 +2544,7 @@ func (x *WaitInvoiceSettledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitInvoiceSettledResponse.ProtoReflect.Descriptor instead.
 func (*WaitInvoiceSettledResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{31}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WaitInvoiceSettledResponse) GetState() WaitInvoiceSettledResponse_State {
@@ -2163,7 +2576,7 @@ type ListInvoicesRequest struct {
 
 func (x *ListInvoicesRequest) Reset() {
 	*x = ListInvoicesRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[32]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2175,7 +2588,7 @@ func (x *ListInvoicesRequest) String() string {
 func (*ListInvoicesRequest) ProtoMessage() {}
 
 func (x *ListInvoicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[32]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2188,7 +2601,7 @@ func (x *ListInvoicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoicesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoicesRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{32}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{39}
 }
 
 type Invoice struct {
@@ -2207,7 +2620,7 @@ type Invoice struct {
 
 func (x *Invoice) Reset() {
 	*x = Invoice{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[33]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2632,7 @@ func (x *Invoice) String() string {
 func (*Invoice) ProtoMessage() {}
 
 func (x *Invoice) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[33]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2645,7 @@ func (x *Invoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invoice.ProtoReflect.Descriptor instead.
 func (*Invoice) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{33}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Invoice) GetPaymentHash() []byte {
@@ -2300,7 +2713,7 @@ type ListInvoicesResponse struct {
 
 func (x *ListInvoicesResponse) Reset() {
 	*x = ListInvoicesResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[34]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2725,7 @@ func (x *ListInvoicesResponse) String() string {
 func (*ListInvoicesResponse) ProtoMessage() {}
 
 func (x *ListInvoicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[34]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2738,7 @@ func (x *ListInvoicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoicesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoicesResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{34}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListInvoicesResponse) GetInvoices() []*Invoice {
@@ -2344,7 +2757,7 @@ type DecodeInvoiceRequest struct {
 
 func (x *DecodeInvoiceRequest) Reset() {
 	*x = DecodeInvoiceRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[35]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2769,7 @@ func (x *DecodeInvoiceRequest) String() string {
 func (*DecodeInvoiceRequest) ProtoMessage() {}
 
 func (x *DecodeInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[35]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2782,7 @@ func (x *DecodeInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecodeInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*DecodeInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{35}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DecodeInvoiceRequest) GetPaymentRequest() string {
@@ -2397,7 +2810,7 @@ type DecodeInvoiceResponse struct {
 
 func (x *DecodeInvoiceResponse) Reset() {
 	*x = DecodeInvoiceResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[36]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2822,7 @@ func (x *DecodeInvoiceResponse) String() string {
 func (*DecodeInvoiceResponse) ProtoMessage() {}
 
 func (x *DecodeInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[36]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2835,7 @@ func (x *DecodeInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecodeInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*DecodeInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{36}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DecodeInvoiceResponse) GetPayeePubkey() []byte {
@@ -2511,7 +2924,7 @@ type PayInvoiceRequest struct {
 
 func (x *PayInvoiceRequest) Reset() {
 	*x = PayInvoiceRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[37]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2936,7 @@ func (x *PayInvoiceRequest) String() string {
 func (*PayInvoiceRequest) ProtoMessage() {}
 
 func (x *PayInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[37]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2949,7 @@ func (x *PayInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*PayInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{37}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PayInvoiceRequest) GetPaymentRequest() string {
@@ -2583,7 +2996,7 @@ type PayInvoiceResponse struct {
 
 func (x *PayInvoiceResponse) Reset() {
 	*x = PayInvoiceResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[38]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2595,7 +3008,7 @@ func (x *PayInvoiceResponse) String() string {
 func (*PayInvoiceResponse) ProtoMessage() {}
 
 func (x *PayInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[38]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +3021,7 @@ func (x *PayInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*PayInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{38}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PayInvoiceResponse) GetStatus() PayInvoiceResponse_Status {
@@ -2661,7 +3074,7 @@ type ListPaymentsRequest struct {
 
 func (x *ListPaymentsRequest) Reset() {
 	*x = ListPaymentsRequest{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[39]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +3086,7 @@ func (x *ListPaymentsRequest) String() string {
 func (*ListPaymentsRequest) ProtoMessage() {}
 
 func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[39]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +3099,7 @@ func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{39}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{46}
 }
 
 type Payment struct {
@@ -2706,7 +3119,7 @@ type Payment struct {
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[40]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2718,7 +3131,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[40]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2731,7 +3144,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{40}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Payment) GetPaymentHash() []byte {
@@ -2806,7 +3219,7 @@ type ListPaymentsResponse struct {
 
 func (x *ListPaymentsResponse) Reset() {
 	*x = ListPaymentsResponse{}
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[41]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2818,7 +3231,7 @@ func (x *ListPaymentsResponse) String() string {
 func (*ListPaymentsResponse) ProtoMessage() {}
 
 func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lnnode_v1_lnnode_proto_msgTypes[41]
+	mi := &file_lnnode_v1_lnnode_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2831,7 +3244,7 @@ func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{41}
+	return file_lnnode_v1_lnnode_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListPaymentsResponse) GetPayments() []*Payment {
@@ -2861,7 +3274,10 @@ const file_lnnode_v1_lnnode_proto_rawDesc = "" +
 	"\tnum_peers\x18\t \x01(\rR\bnumPeers\x12.\n" +
 	"\x13num_active_channels\x18\n" +
 	" \x01(\rR\x11numActiveChannels\x120\n" +
-	"\x14num_pending_channels\x18\v \x01(\rR\x12numPendingChannels\"i\n" +
+	"\x14num_pending_channels\x18\v \x01(\rR\x12numPendingChannels\"\r\n" +
+	"\vStopRequest\"&\n" +
+	"\fStopResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\"i\n" +
 	"\x12ConnectPeerRequest\x12\x1f\n" +
 	"\vpeer_pubkey\x18\x01 \x01(\fR\n" +
 	"peerPubkey\x12\x12\n" +
@@ -2959,7 +3375,7 @@ const file_lnnode_v1_lnnode_proto_rawDesc = "" +
 	"\x15WalletBalanceResponse\x12#\n" +
 	"\rconfirmed_sat\x18\x01 \x01(\x04R\fconfirmedSat\x12'\n" +
 	"\x0funconfirmed_sat\x18\x02 \x01(\x04R\x0eunconfirmedSat\x12!\n" +
-	"\freserved_sat\x18\x03 \x01(\x04R\vreservedSat\"\xd9\x01\n" +
+	"\freserved_sat\x18\x03 \x01(\x04R\vreservedSat\"\xff\x01\n" +
 	"\x14SendToAddressRequest\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1d\n" +
 	"\n" +
@@ -2967,10 +3383,34 @@ const file_lnnode_v1_lnnode_proto_rawDesc = "" +
 	"\x16fee_rate_sat_per_vbyte\x18\x03 \x01(\x04R\x12feeRateSatPerVbyte\x12\x10\n" +
 	"\x03rbf\x18\x04 \x01(\bR\x03rbf\x12'\n" +
 	"\x0fidempotency_key\x18\x05 \x01(\fR\x0eidempotencyKey\x12\x19\n" +
-	"\bsend_all\x18\x06 \x01(\bR\asendAll\"K\n" +
+	"\bsend_all\x18\x06 \x01(\bR\asendAll\x12$\n" +
+	"\x0eallow_high_fee\x18\a \x01(\bR\fallowHighFee\"\x92\x01\n" +
 	"\x15SendToAddressResponse\x12\x19\n" +
 	"\btxid_hex\x18\x01 \x01(\tR\atxidHex\x12\x17\n" +
-	"\afee_sat\x18\x02 \x01(\x04R\x06feeSat\"\xbc\x01\n" +
+	"\afee_sat\x18\x02 \x01(\x04R\x06feeSat\x12\x1c\n" +
+	"\tbroadcast\x18\x03 \x01(\bR\tbroadcast\x12'\n" +
+	"\x0fbroadcast_error\x18\x04 \x01(\tR\x0ebroadcastError\"\x1f\n" +
+	"\x1dListWalletTransactionsRequest\"b\n" +
+	"\x1eListWalletTransactionsResponse\x12@\n" +
+	"\ftransactions\x18\x01 \x03(\v2\x1c.lnnode.v1.WalletTransactionR\ftransactions\"\xb9\x02\n" +
+	"\x11WalletTransaction\x12\x19\n" +
+	"\btxid_hex\x18\x01 \x01(\tR\atxidHex\x12\x18\n" +
+	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x17\n" +
+	"\afee_sat\x18\x04 \x01(\x04R\x06feeSat\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\x12!\n" +
+	"\fblock_height\x18\x06 \x01(\rR\vblockHeight\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\a \x01(\tR\tlastError\x12*\n" +
+	"\x11conflict_txid_hex\x18\b \x01(\tR\x0fconflictTxidHex\x12\x16\n" +
+	"\x06inputs\x18\t \x03(\tR\x06inputs\x12\x1b\n" +
+	"\tneeded_by\x18\n" +
+	" \x01(\tR\bneededBy\"6\n" +
+	"\x19ReleaseTransactionRequest\x12\x19\n" +
+	"\btxid_hex\x18\x01 \x01(\tR\atxidHex\"\\\n" +
+	"\x1aReleaseTransactionResponse\x12>\n" +
+	"\vtransaction\x18\x01 \x01(\v2\x1c.lnnode.v1.WalletTransactionR\vtransaction\"\xbc\x01\n" +
 	"\x14CreateInvoiceRequest\x12)\n" +
 	"\x10description_hash\x18\x01 \x01(\fR\x0fdescriptionHash\x12\x1f\n" +
 	"\vamount_msat\x18\x02 \x01(\x04R\n" +
@@ -3063,9 +3503,10 @@ const file_lnnode_v1_lnnode_proto_rawDesc = "" +
 	"\x12INVOICE_STATE_OPEN\x10\x01\x12\x19\n" +
 	"\x15INVOICE_STATE_SETTLED\x10\x02\x12\x1a\n" +
 	"\x16INVOICE_STATE_CANCELED\x10\x03\x12\x19\n" +
-	"\x15INVOICE_STATE_EXPIRED\x10\x042\xc4\f\n" +
+	"\x15INVOICE_STATE_EXPIRED\x10\x042\xcf\x0e\n" +
 	"\x14LightningNodeService\x12L\n" +
-	"\vGetNodeInfo\x12\x1d.lnnode.v1.GetNodeInfoRequest\x1a\x1e.lnnode.v1.GetNodeInfoResponse\x12L\n" +
+	"\vGetNodeInfo\x12\x1d.lnnode.v1.GetNodeInfoRequest\x1a\x1e.lnnode.v1.GetNodeInfoResponse\x127\n" +
+	"\x04Stop\x12\x16.lnnode.v1.StopRequest\x1a\x17.lnnode.v1.StopResponse\x12L\n" +
 	"\vConnectPeer\x12\x1d.lnnode.v1.ConnectPeerRequest\x1a\x1e.lnnode.v1.ConnectPeerResponse\x12U\n" +
 	"\x0eDisconnectPeer\x12 .lnnode.v1.DisconnectPeerRequest\x1a!.lnnode.v1.DisconnectPeerResponse\x12F\n" +
 	"\tListPeers\x12\x1b.lnnode.v1.ListPeersRequest\x1a\x1c.lnnode.v1.ListPeersResponse\x12T\n" +
@@ -3078,7 +3519,9 @@ const file_lnnode_v1_lnnode_proto_rawDesc = "" +
 	"\n" +
 	"NewAddress\x12\x1c.lnnode.v1.NewAddressRequest\x1a\x1d.lnnode.v1.NewAddressResponse\x12R\n" +
 	"\rWalletBalance\x12\x1f.lnnode.v1.WalletBalanceRequest\x1a .lnnode.v1.WalletBalanceResponse\x12R\n" +
-	"\rSendToAddress\x12\x1f.lnnode.v1.SendToAddressRequest\x1a .lnnode.v1.SendToAddressResponse\x12R\n" +
+	"\rSendToAddress\x12\x1f.lnnode.v1.SendToAddressRequest\x1a .lnnode.v1.SendToAddressResponse\x12m\n" +
+	"\x16ListWalletTransactions\x12(.lnnode.v1.ListWalletTransactionsRequest\x1a).lnnode.v1.ListWalletTransactionsResponse\x12a\n" +
+	"\x12ReleaseTransaction\x12$.lnnode.v1.ReleaseTransactionRequest\x1a%.lnnode.v1.ReleaseTransactionResponse\x12R\n" +
 	"\rCreateInvoice\x12\x1f.lnnode.v1.CreateInvoiceRequest\x1a .lnnode.v1.CreateInvoiceResponse\x12a\n" +
 	"\x12WaitInvoiceSettled\x12$.lnnode.v1.WaitInvoiceSettledRequest\x1a%.lnnode.v1.WaitInvoiceSettledResponse\x12O\n" +
 	"\fListInvoices\x12\x1e.lnnode.v1.ListInvoicesRequest\x1a\x1f.lnnode.v1.ListInvoicesResponse\x12R\n" +
@@ -3102,7 +3545,7 @@ func file_lnnode_v1_lnnode_proto_rawDescGZIP() []byte {
 }
 
 var file_lnnode_v1_lnnode_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_lnnode_v1_lnnode_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_lnnode_v1_lnnode_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_lnnode_v1_lnnode_proto_goTypes = []any{
 	(InvoiceState)(0),                      // 0: lnnode.v1.InvoiceState
 	(PeerEvent_Type)(0),                    // 1: lnnode.v1.PeerEvent.Type
@@ -3111,100 +3554,115 @@ var file_lnnode_v1_lnnode_proto_goTypes = []any{
 	(Payment_Status)(0),                    // 4: lnnode.v1.Payment.Status
 	(*GetNodeInfoRequest)(nil),             // 5: lnnode.v1.GetNodeInfoRequest
 	(*GetNodeInfoResponse)(nil),            // 6: lnnode.v1.GetNodeInfoResponse
-	(*ConnectPeerRequest)(nil),             // 7: lnnode.v1.ConnectPeerRequest
-	(*ConnectPeerResponse)(nil),            // 8: lnnode.v1.ConnectPeerResponse
-	(*DisconnectPeerRequest)(nil),          // 9: lnnode.v1.DisconnectPeerRequest
-	(*DisconnectPeerResponse)(nil),         // 10: lnnode.v1.DisconnectPeerResponse
-	(*ListPeersRequest)(nil),               // 11: lnnode.v1.ListPeersRequest
-	(*Peer)(nil),                           // 12: lnnode.v1.Peer
-	(*ListPeersResponse)(nil),              // 13: lnnode.v1.ListPeersResponse
-	(*SubscribePeerEventsRequest)(nil),     // 14: lnnode.v1.SubscribePeerEventsRequest
-	(*PeerEvent)(nil),                      // 15: lnnode.v1.PeerEvent
-	(*SendCustomMessageRequest)(nil),       // 16: lnnode.v1.SendCustomMessageRequest
-	(*SendCustomMessageResponse)(nil),      // 17: lnnode.v1.SendCustomMessageResponse
-	(*SubscribeCustomMessagesRequest)(nil), // 18: lnnode.v1.SubscribeCustomMessagesRequest
-	(*CustomMessage)(nil),                  // 19: lnnode.v1.CustomMessage
-	(*OpenChannelRequest)(nil),             // 20: lnnode.v1.OpenChannelRequest
-	(*OpenChannelResponse)(nil),            // 21: lnnode.v1.OpenChannelResponse
-	(*CloseChannelRequest)(nil),            // 22: lnnode.v1.CloseChannelRequest
-	(*CloseChannelResponse)(nil),           // 23: lnnode.v1.CloseChannelResponse
-	(*ListChannelsRequest)(nil),            // 24: lnnode.v1.ListChannelsRequest
-	(*Channel)(nil),                        // 25: lnnode.v1.Channel
-	(*ListChannelsResponse)(nil),           // 26: lnnode.v1.ListChannelsResponse
-	(*NewAddressRequest)(nil),              // 27: lnnode.v1.NewAddressRequest
-	(*NewAddressResponse)(nil),             // 28: lnnode.v1.NewAddressResponse
-	(*WalletBalanceRequest)(nil),           // 29: lnnode.v1.WalletBalanceRequest
-	(*WalletBalanceResponse)(nil),          // 30: lnnode.v1.WalletBalanceResponse
-	(*SendToAddressRequest)(nil),           // 31: lnnode.v1.SendToAddressRequest
-	(*SendToAddressResponse)(nil),          // 32: lnnode.v1.SendToAddressResponse
-	(*CreateInvoiceRequest)(nil),           // 33: lnnode.v1.CreateInvoiceRequest
-	(*CreateInvoiceResponse)(nil),          // 34: lnnode.v1.CreateInvoiceResponse
-	(*WaitInvoiceSettledRequest)(nil),      // 35: lnnode.v1.WaitInvoiceSettledRequest
-	(*WaitInvoiceSettledResponse)(nil),     // 36: lnnode.v1.WaitInvoiceSettledResponse
-	(*ListInvoicesRequest)(nil),            // 37: lnnode.v1.ListInvoicesRequest
-	(*Invoice)(nil),                        // 38: lnnode.v1.Invoice
-	(*ListInvoicesResponse)(nil),           // 39: lnnode.v1.ListInvoicesResponse
-	(*DecodeInvoiceRequest)(nil),           // 40: lnnode.v1.DecodeInvoiceRequest
-	(*DecodeInvoiceResponse)(nil),          // 41: lnnode.v1.DecodeInvoiceResponse
-	(*PayInvoiceRequest)(nil),              // 42: lnnode.v1.PayInvoiceRequest
-	(*PayInvoiceResponse)(nil),             // 43: lnnode.v1.PayInvoiceResponse
-	(*ListPaymentsRequest)(nil),            // 44: lnnode.v1.ListPaymentsRequest
-	(*Payment)(nil),                        // 45: lnnode.v1.Payment
-	(*ListPaymentsResponse)(nil),           // 46: lnnode.v1.ListPaymentsResponse
+	(*StopRequest)(nil),                    // 7: lnnode.v1.StopRequest
+	(*StopResponse)(nil),                   // 8: lnnode.v1.StopResponse
+	(*ConnectPeerRequest)(nil),             // 9: lnnode.v1.ConnectPeerRequest
+	(*ConnectPeerResponse)(nil),            // 10: lnnode.v1.ConnectPeerResponse
+	(*DisconnectPeerRequest)(nil),          // 11: lnnode.v1.DisconnectPeerRequest
+	(*DisconnectPeerResponse)(nil),         // 12: lnnode.v1.DisconnectPeerResponse
+	(*ListPeersRequest)(nil),               // 13: lnnode.v1.ListPeersRequest
+	(*Peer)(nil),                           // 14: lnnode.v1.Peer
+	(*ListPeersResponse)(nil),              // 15: lnnode.v1.ListPeersResponse
+	(*SubscribePeerEventsRequest)(nil),     // 16: lnnode.v1.SubscribePeerEventsRequest
+	(*PeerEvent)(nil),                      // 17: lnnode.v1.PeerEvent
+	(*SendCustomMessageRequest)(nil),       // 18: lnnode.v1.SendCustomMessageRequest
+	(*SendCustomMessageResponse)(nil),      // 19: lnnode.v1.SendCustomMessageResponse
+	(*SubscribeCustomMessagesRequest)(nil), // 20: lnnode.v1.SubscribeCustomMessagesRequest
+	(*CustomMessage)(nil),                  // 21: lnnode.v1.CustomMessage
+	(*OpenChannelRequest)(nil),             // 22: lnnode.v1.OpenChannelRequest
+	(*OpenChannelResponse)(nil),            // 23: lnnode.v1.OpenChannelResponse
+	(*CloseChannelRequest)(nil),            // 24: lnnode.v1.CloseChannelRequest
+	(*CloseChannelResponse)(nil),           // 25: lnnode.v1.CloseChannelResponse
+	(*ListChannelsRequest)(nil),            // 26: lnnode.v1.ListChannelsRequest
+	(*Channel)(nil),                        // 27: lnnode.v1.Channel
+	(*ListChannelsResponse)(nil),           // 28: lnnode.v1.ListChannelsResponse
+	(*NewAddressRequest)(nil),              // 29: lnnode.v1.NewAddressRequest
+	(*NewAddressResponse)(nil),             // 30: lnnode.v1.NewAddressResponse
+	(*WalletBalanceRequest)(nil),           // 31: lnnode.v1.WalletBalanceRequest
+	(*WalletBalanceResponse)(nil),          // 32: lnnode.v1.WalletBalanceResponse
+	(*SendToAddressRequest)(nil),           // 33: lnnode.v1.SendToAddressRequest
+	(*SendToAddressResponse)(nil),          // 34: lnnode.v1.SendToAddressResponse
+	(*ListWalletTransactionsRequest)(nil),  // 35: lnnode.v1.ListWalletTransactionsRequest
+	(*ListWalletTransactionsResponse)(nil), // 36: lnnode.v1.ListWalletTransactionsResponse
+	(*WalletTransaction)(nil),              // 37: lnnode.v1.WalletTransaction
+	(*ReleaseTransactionRequest)(nil),      // 38: lnnode.v1.ReleaseTransactionRequest
+	(*ReleaseTransactionResponse)(nil),     // 39: lnnode.v1.ReleaseTransactionResponse
+	(*CreateInvoiceRequest)(nil),           // 40: lnnode.v1.CreateInvoiceRequest
+	(*CreateInvoiceResponse)(nil),          // 41: lnnode.v1.CreateInvoiceResponse
+	(*WaitInvoiceSettledRequest)(nil),      // 42: lnnode.v1.WaitInvoiceSettledRequest
+	(*WaitInvoiceSettledResponse)(nil),     // 43: lnnode.v1.WaitInvoiceSettledResponse
+	(*ListInvoicesRequest)(nil),            // 44: lnnode.v1.ListInvoicesRequest
+	(*Invoice)(nil),                        // 45: lnnode.v1.Invoice
+	(*ListInvoicesResponse)(nil),           // 46: lnnode.v1.ListInvoicesResponse
+	(*DecodeInvoiceRequest)(nil),           // 47: lnnode.v1.DecodeInvoiceRequest
+	(*DecodeInvoiceResponse)(nil),          // 48: lnnode.v1.DecodeInvoiceResponse
+	(*PayInvoiceRequest)(nil),              // 49: lnnode.v1.PayInvoiceRequest
+	(*PayInvoiceResponse)(nil),             // 50: lnnode.v1.PayInvoiceResponse
+	(*ListPaymentsRequest)(nil),            // 51: lnnode.v1.ListPaymentsRequest
+	(*Payment)(nil),                        // 52: lnnode.v1.Payment
+	(*ListPaymentsResponse)(nil),           // 53: lnnode.v1.ListPaymentsResponse
 }
 var file_lnnode_v1_lnnode_proto_depIdxs = []int32{
-	12, // 0: lnnode.v1.ListPeersResponse.peers:type_name -> lnnode.v1.Peer
+	14, // 0: lnnode.v1.ListPeersResponse.peers:type_name -> lnnode.v1.Peer
 	1,  // 1: lnnode.v1.PeerEvent.type:type_name -> lnnode.v1.PeerEvent.Type
-	25, // 2: lnnode.v1.ListChannelsResponse.channels:type_name -> lnnode.v1.Channel
-	2,  // 3: lnnode.v1.WaitInvoiceSettledResponse.state:type_name -> lnnode.v1.WaitInvoiceSettledResponse.State
-	0,  // 4: lnnode.v1.Invoice.state:type_name -> lnnode.v1.InvoiceState
-	38, // 5: lnnode.v1.ListInvoicesResponse.invoices:type_name -> lnnode.v1.Invoice
-	3,  // 6: lnnode.v1.PayInvoiceResponse.status:type_name -> lnnode.v1.PayInvoiceResponse.Status
-	4,  // 7: lnnode.v1.Payment.status:type_name -> lnnode.v1.Payment.Status
-	45, // 8: lnnode.v1.ListPaymentsResponse.payments:type_name -> lnnode.v1.Payment
-	5,  // 9: lnnode.v1.LightningNodeService.GetNodeInfo:input_type -> lnnode.v1.GetNodeInfoRequest
-	7,  // 10: lnnode.v1.LightningNodeService.ConnectPeer:input_type -> lnnode.v1.ConnectPeerRequest
-	9,  // 11: lnnode.v1.LightningNodeService.DisconnectPeer:input_type -> lnnode.v1.DisconnectPeerRequest
-	11, // 12: lnnode.v1.LightningNodeService.ListPeers:input_type -> lnnode.v1.ListPeersRequest
-	14, // 13: lnnode.v1.LightningNodeService.SubscribePeerEvents:input_type -> lnnode.v1.SubscribePeerEventsRequest
-	16, // 14: lnnode.v1.LightningNodeService.SendCustomMessage:input_type -> lnnode.v1.SendCustomMessageRequest
-	18, // 15: lnnode.v1.LightningNodeService.SubscribeCustomMessages:input_type -> lnnode.v1.SubscribeCustomMessagesRequest
-	20, // 16: lnnode.v1.LightningNodeService.OpenChannel:input_type -> lnnode.v1.OpenChannelRequest
-	22, // 17: lnnode.v1.LightningNodeService.CloseChannel:input_type -> lnnode.v1.CloseChannelRequest
-	24, // 18: lnnode.v1.LightningNodeService.ListChannels:input_type -> lnnode.v1.ListChannelsRequest
-	27, // 19: lnnode.v1.LightningNodeService.NewAddress:input_type -> lnnode.v1.NewAddressRequest
-	29, // 20: lnnode.v1.LightningNodeService.WalletBalance:input_type -> lnnode.v1.WalletBalanceRequest
-	31, // 21: lnnode.v1.LightningNodeService.SendToAddress:input_type -> lnnode.v1.SendToAddressRequest
-	33, // 22: lnnode.v1.LightningNodeService.CreateInvoice:input_type -> lnnode.v1.CreateInvoiceRequest
-	35, // 23: lnnode.v1.LightningNodeService.WaitInvoiceSettled:input_type -> lnnode.v1.WaitInvoiceSettledRequest
-	37, // 24: lnnode.v1.LightningNodeService.ListInvoices:input_type -> lnnode.v1.ListInvoicesRequest
-	40, // 25: lnnode.v1.LightningNodeService.DecodeInvoice:input_type -> lnnode.v1.DecodeInvoiceRequest
-	42, // 26: lnnode.v1.LightningNodeService.PayInvoice:input_type -> lnnode.v1.PayInvoiceRequest
-	44, // 27: lnnode.v1.LightningNodeService.ListPayments:input_type -> lnnode.v1.ListPaymentsRequest
-	6,  // 28: lnnode.v1.LightningNodeService.GetNodeInfo:output_type -> lnnode.v1.GetNodeInfoResponse
-	8,  // 29: lnnode.v1.LightningNodeService.ConnectPeer:output_type -> lnnode.v1.ConnectPeerResponse
-	10, // 30: lnnode.v1.LightningNodeService.DisconnectPeer:output_type -> lnnode.v1.DisconnectPeerResponse
-	13, // 31: lnnode.v1.LightningNodeService.ListPeers:output_type -> lnnode.v1.ListPeersResponse
-	15, // 32: lnnode.v1.LightningNodeService.SubscribePeerEvents:output_type -> lnnode.v1.PeerEvent
-	17, // 33: lnnode.v1.LightningNodeService.SendCustomMessage:output_type -> lnnode.v1.SendCustomMessageResponse
-	19, // 34: lnnode.v1.LightningNodeService.SubscribeCustomMessages:output_type -> lnnode.v1.CustomMessage
-	21, // 35: lnnode.v1.LightningNodeService.OpenChannel:output_type -> lnnode.v1.OpenChannelResponse
-	23, // 36: lnnode.v1.LightningNodeService.CloseChannel:output_type -> lnnode.v1.CloseChannelResponse
-	26, // 37: lnnode.v1.LightningNodeService.ListChannels:output_type -> lnnode.v1.ListChannelsResponse
-	28, // 38: lnnode.v1.LightningNodeService.NewAddress:output_type -> lnnode.v1.NewAddressResponse
-	30, // 39: lnnode.v1.LightningNodeService.WalletBalance:output_type -> lnnode.v1.WalletBalanceResponse
-	32, // 40: lnnode.v1.LightningNodeService.SendToAddress:output_type -> lnnode.v1.SendToAddressResponse
-	34, // 41: lnnode.v1.LightningNodeService.CreateInvoice:output_type -> lnnode.v1.CreateInvoiceResponse
-	36, // 42: lnnode.v1.LightningNodeService.WaitInvoiceSettled:output_type -> lnnode.v1.WaitInvoiceSettledResponse
-	39, // 43: lnnode.v1.LightningNodeService.ListInvoices:output_type -> lnnode.v1.ListInvoicesResponse
-	41, // 44: lnnode.v1.LightningNodeService.DecodeInvoice:output_type -> lnnode.v1.DecodeInvoiceResponse
-	43, // 45: lnnode.v1.LightningNodeService.PayInvoice:output_type -> lnnode.v1.PayInvoiceResponse
-	46, // 46: lnnode.v1.LightningNodeService.ListPayments:output_type -> lnnode.v1.ListPaymentsResponse
-	28, // [28:47] is the sub-list for method output_type
-	9,  // [9:28] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	27, // 2: lnnode.v1.ListChannelsResponse.channels:type_name -> lnnode.v1.Channel
+	37, // 3: lnnode.v1.ListWalletTransactionsResponse.transactions:type_name -> lnnode.v1.WalletTransaction
+	37, // 4: lnnode.v1.ReleaseTransactionResponse.transaction:type_name -> lnnode.v1.WalletTransaction
+	2,  // 5: lnnode.v1.WaitInvoiceSettledResponse.state:type_name -> lnnode.v1.WaitInvoiceSettledResponse.State
+	0,  // 6: lnnode.v1.Invoice.state:type_name -> lnnode.v1.InvoiceState
+	45, // 7: lnnode.v1.ListInvoicesResponse.invoices:type_name -> lnnode.v1.Invoice
+	3,  // 8: lnnode.v1.PayInvoiceResponse.status:type_name -> lnnode.v1.PayInvoiceResponse.Status
+	4,  // 9: lnnode.v1.Payment.status:type_name -> lnnode.v1.Payment.Status
+	52, // 10: lnnode.v1.ListPaymentsResponse.payments:type_name -> lnnode.v1.Payment
+	5,  // 11: lnnode.v1.LightningNodeService.GetNodeInfo:input_type -> lnnode.v1.GetNodeInfoRequest
+	7,  // 12: lnnode.v1.LightningNodeService.Stop:input_type -> lnnode.v1.StopRequest
+	9,  // 13: lnnode.v1.LightningNodeService.ConnectPeer:input_type -> lnnode.v1.ConnectPeerRequest
+	11, // 14: lnnode.v1.LightningNodeService.DisconnectPeer:input_type -> lnnode.v1.DisconnectPeerRequest
+	13, // 15: lnnode.v1.LightningNodeService.ListPeers:input_type -> lnnode.v1.ListPeersRequest
+	16, // 16: lnnode.v1.LightningNodeService.SubscribePeerEvents:input_type -> lnnode.v1.SubscribePeerEventsRequest
+	18, // 17: lnnode.v1.LightningNodeService.SendCustomMessage:input_type -> lnnode.v1.SendCustomMessageRequest
+	20, // 18: lnnode.v1.LightningNodeService.SubscribeCustomMessages:input_type -> lnnode.v1.SubscribeCustomMessagesRequest
+	22, // 19: lnnode.v1.LightningNodeService.OpenChannel:input_type -> lnnode.v1.OpenChannelRequest
+	24, // 20: lnnode.v1.LightningNodeService.CloseChannel:input_type -> lnnode.v1.CloseChannelRequest
+	26, // 21: lnnode.v1.LightningNodeService.ListChannels:input_type -> lnnode.v1.ListChannelsRequest
+	29, // 22: lnnode.v1.LightningNodeService.NewAddress:input_type -> lnnode.v1.NewAddressRequest
+	31, // 23: lnnode.v1.LightningNodeService.WalletBalance:input_type -> lnnode.v1.WalletBalanceRequest
+	33, // 24: lnnode.v1.LightningNodeService.SendToAddress:input_type -> lnnode.v1.SendToAddressRequest
+	35, // 25: lnnode.v1.LightningNodeService.ListWalletTransactions:input_type -> lnnode.v1.ListWalletTransactionsRequest
+	38, // 26: lnnode.v1.LightningNodeService.ReleaseTransaction:input_type -> lnnode.v1.ReleaseTransactionRequest
+	40, // 27: lnnode.v1.LightningNodeService.CreateInvoice:input_type -> lnnode.v1.CreateInvoiceRequest
+	42, // 28: lnnode.v1.LightningNodeService.WaitInvoiceSettled:input_type -> lnnode.v1.WaitInvoiceSettledRequest
+	44, // 29: lnnode.v1.LightningNodeService.ListInvoices:input_type -> lnnode.v1.ListInvoicesRequest
+	47, // 30: lnnode.v1.LightningNodeService.DecodeInvoice:input_type -> lnnode.v1.DecodeInvoiceRequest
+	49, // 31: lnnode.v1.LightningNodeService.PayInvoice:input_type -> lnnode.v1.PayInvoiceRequest
+	51, // 32: lnnode.v1.LightningNodeService.ListPayments:input_type -> lnnode.v1.ListPaymentsRequest
+	6,  // 33: lnnode.v1.LightningNodeService.GetNodeInfo:output_type -> lnnode.v1.GetNodeInfoResponse
+	8,  // 34: lnnode.v1.LightningNodeService.Stop:output_type -> lnnode.v1.StopResponse
+	10, // 35: lnnode.v1.LightningNodeService.ConnectPeer:output_type -> lnnode.v1.ConnectPeerResponse
+	12, // 36: lnnode.v1.LightningNodeService.DisconnectPeer:output_type -> lnnode.v1.DisconnectPeerResponse
+	15, // 37: lnnode.v1.LightningNodeService.ListPeers:output_type -> lnnode.v1.ListPeersResponse
+	17, // 38: lnnode.v1.LightningNodeService.SubscribePeerEvents:output_type -> lnnode.v1.PeerEvent
+	19, // 39: lnnode.v1.LightningNodeService.SendCustomMessage:output_type -> lnnode.v1.SendCustomMessageResponse
+	21, // 40: lnnode.v1.LightningNodeService.SubscribeCustomMessages:output_type -> lnnode.v1.CustomMessage
+	23, // 41: lnnode.v1.LightningNodeService.OpenChannel:output_type -> lnnode.v1.OpenChannelResponse
+	25, // 42: lnnode.v1.LightningNodeService.CloseChannel:output_type -> lnnode.v1.CloseChannelResponse
+	28, // 43: lnnode.v1.LightningNodeService.ListChannels:output_type -> lnnode.v1.ListChannelsResponse
+	30, // 44: lnnode.v1.LightningNodeService.NewAddress:output_type -> lnnode.v1.NewAddressResponse
+	32, // 45: lnnode.v1.LightningNodeService.WalletBalance:output_type -> lnnode.v1.WalletBalanceResponse
+	34, // 46: lnnode.v1.LightningNodeService.SendToAddress:output_type -> lnnode.v1.SendToAddressResponse
+	36, // 47: lnnode.v1.LightningNodeService.ListWalletTransactions:output_type -> lnnode.v1.ListWalletTransactionsResponse
+	39, // 48: lnnode.v1.LightningNodeService.ReleaseTransaction:output_type -> lnnode.v1.ReleaseTransactionResponse
+	41, // 49: lnnode.v1.LightningNodeService.CreateInvoice:output_type -> lnnode.v1.CreateInvoiceResponse
+	43, // 50: lnnode.v1.LightningNodeService.WaitInvoiceSettled:output_type -> lnnode.v1.WaitInvoiceSettledResponse
+	46, // 51: lnnode.v1.LightningNodeService.ListInvoices:output_type -> lnnode.v1.ListInvoicesResponse
+	48, // 52: lnnode.v1.LightningNodeService.DecodeInvoice:output_type -> lnnode.v1.DecodeInvoiceResponse
+	50, // 53: lnnode.v1.LightningNodeService.PayInvoice:output_type -> lnnode.v1.PayInvoiceResponse
+	53, // 54: lnnode.v1.LightningNodeService.ListPayments:output_type -> lnnode.v1.ListPaymentsResponse
+	33, // [33:55] is the sub-list for method output_type
+	11, // [11:33] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_lnnode_v1_lnnode_proto_init() }
@@ -3218,7 +3676,7 @@ func file_lnnode_v1_lnnode_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lnnode_v1_lnnode_proto_rawDesc), len(file_lnnode_v1_lnnode_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   42,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	LightningNodeService_GetNodeInfo_FullMethodName             = "/lnnode.v1.LightningNodeService/GetNodeInfo"
+	LightningNodeService_Stop_FullMethodName                    = "/lnnode.v1.LightningNodeService/Stop"
 	LightningNodeService_ConnectPeer_FullMethodName             = "/lnnode.v1.LightningNodeService/ConnectPeer"
 	LightningNodeService_DisconnectPeer_FullMethodName          = "/lnnode.v1.LightningNodeService/DisconnectPeer"
 	LightningNodeService_ListPeers_FullMethodName               = "/lnnode.v1.LightningNodeService/ListPeers"
@@ -40,6 +41,8 @@ const (
 	LightningNodeService_NewAddress_FullMethodName              = "/lnnode.v1.LightningNodeService/NewAddress"
 	LightningNodeService_WalletBalance_FullMethodName           = "/lnnode.v1.LightningNodeService/WalletBalance"
 	LightningNodeService_SendToAddress_FullMethodName           = "/lnnode.v1.LightningNodeService/SendToAddress"
+	LightningNodeService_ListWalletTransactions_FullMethodName  = "/lnnode.v1.LightningNodeService/ListWalletTransactions"
+	LightningNodeService_ReleaseTransaction_FullMethodName      = "/lnnode.v1.LightningNodeService/ReleaseTransaction"
 	LightningNodeService_CreateInvoice_FullMethodName           = "/lnnode.v1.LightningNodeService/CreateInvoice"
 	LightningNodeService_WaitInvoiceSettled_FullMethodName      = "/lnnode.v1.LightningNodeService/WaitInvoiceSettled"
 	LightningNodeService_ListInvoices_FullMethodName            = "/lnnode.v1.LightningNodeService/ListInvoices"
@@ -53,6 +56,10 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type LightningNodeServiceClient interface {
 	GetNodeInfo(ctx context.Context, in *GetNodeInfoRequest, opts ...grpc.CallOption) (*GetNodeInfoResponse, error)
+	// Stops the daemon cleanly once it has answered: no new connections or
+	// calls, calls in flight may finish (up to 2 s), peers are disconnected,
+	// the database is closed and the data-dir lock released; the process exits 0.
+	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
 	// Peers and custom messages (the LCP transport).
 	ConnectPeer(ctx context.Context, in *ConnectPeerRequest, opts ...grpc.CallOption) (*ConnectPeerResponse, error)
 	DisconnectPeer(ctx context.Context, in *DisconnectPeerRequest, opts ...grpc.CallOption) (*DisconnectPeerResponse, error)
@@ -68,6 +75,10 @@ type LightningNodeServiceClient interface {
 	NewAddress(ctx context.Context, in *NewAddressRequest, opts ...grpc.CallOption) (*NewAddressResponse, error)
 	WalletBalance(ctx context.Context, in *WalletBalanceRequest, opts ...grpc.CallOption) (*WalletBalanceResponse, error)
 	SendToAddress(ctx context.Context, in *SendToAddressRequest, opts ...grpc.CallOption) (*SendToAddressResponse, error)
+	// Our transactions and where each stands (which are not on chain, and why).
+	ListWalletTransactions(ctx context.Context, in *ListWalletTransactionsRequest, opts ...grpc.CallOption) (*ListWalletTransactionsResponse, error)
+	// Gives up one of our transactions that the chain source does not have, making its coins spendable.
+	ReleaseTransaction(ctx context.Context, in *ReleaseTransactionRequest, opts ...grpc.CallOption) (*ReleaseTransactionResponse, error)
 	// Invoices and payments.
 	CreateInvoice(ctx context.Context, in *CreateInvoiceRequest, opts ...grpc.CallOption) (*CreateInvoiceResponse, error)
 	WaitInvoiceSettled(ctx context.Context, in *WaitInvoiceSettledRequest, opts ...grpc.CallOption) (*WaitInvoiceSettledResponse, error)
@@ -89,6 +100,16 @@ func (c *lightningNodeServiceClient) GetNodeInfo(ctx context.Context, in *GetNod
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetNodeInfoResponse)
 	err := c.cc.Invoke(ctx, LightningNodeService_GetNodeInfo_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *lightningNodeServiceClient) Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StopResponse)
+	err := c.cc.Invoke(ctx, LightningNodeService_Stop_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +254,26 @@ func (c *lightningNodeServiceClient) SendToAddress(ctx context.Context, in *Send
 	return out, nil
 }
 
+func (c *lightningNodeServiceClient) ListWalletTransactions(ctx context.Context, in *ListWalletTransactionsRequest, opts ...grpc.CallOption) (*ListWalletTransactionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWalletTransactionsResponse)
+	err := c.cc.Invoke(ctx, LightningNodeService_ListWalletTransactions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *lightningNodeServiceClient) ReleaseTransaction(ctx context.Context, in *ReleaseTransactionRequest, opts ...grpc.CallOption) (*ReleaseTransactionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseTransactionResponse)
+	err := c.cc.Invoke(ctx, LightningNodeService_ReleaseTransaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *lightningNodeServiceClient) CreateInvoice(ctx context.Context, in *CreateInvoiceRequest, opts ...grpc.CallOption) (*CreateInvoiceResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateInvoiceResponse)
@@ -298,6 +339,10 @@ func (c *lightningNodeServiceClient) ListPayments(ctx context.Context, in *ListP
 // for forward compatibility.
 type LightningNodeServiceServer interface {
 	GetNodeInfo(context.Context, *GetNodeInfoRequest) (*GetNodeInfoResponse, error)
+	// Stops the daemon cleanly once it has answered: no new connections or
+	// calls, calls in flight may finish (up to 2 s), peers are disconnected,
+	// the database is closed and the data-dir lock released; the process exits 0.
+	Stop(context.Context, *StopRequest) (*StopResponse, error)
 	// Peers and custom messages (the LCP transport).
 	ConnectPeer(context.Context, *ConnectPeerRequest) (*ConnectPeerResponse, error)
 	DisconnectPeer(context.Context, *DisconnectPeerRequest) (*DisconnectPeerResponse, error)
@@ -313,6 +358,10 @@ type LightningNodeServiceServer interface {
 	NewAddress(context.Context, *NewAddressRequest) (*NewAddressResponse, error)
 	WalletBalance(context.Context, *WalletBalanceRequest) (*WalletBalanceResponse, error)
 	SendToAddress(context.Context, *SendToAddressRequest) (*SendToAddressResponse, error)
+	// Our transactions and where each stands (which are not on chain, and why).
+	ListWalletTransactions(context.Context, *ListWalletTransactionsRequest) (*ListWalletTransactionsResponse, error)
+	// Gives up one of our transactions that the chain source does not have, making its coins spendable.
+	ReleaseTransaction(context.Context, *ReleaseTransactionRequest) (*ReleaseTransactionResponse, error)
 	// Invoices and payments.
 	CreateInvoice(context.Context, *CreateInvoiceRequest) (*CreateInvoiceResponse, error)
 	WaitInvoiceSettled(context.Context, *WaitInvoiceSettledRequest) (*WaitInvoiceSettledResponse, error)
@@ -332,6 +381,9 @@ type UnimplementedLightningNodeServiceServer struct{}
 
 func (UnimplementedLightningNodeServiceServer) GetNodeInfo(context.Context, *GetNodeInfoRequest) (*GetNodeInfoResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetNodeInfo not implemented")
+}
+func (UnimplementedLightningNodeServiceServer) Stop(context.Context, *StopRequest) (*StopResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Stop not implemented")
 }
 func (UnimplementedLightningNodeServiceServer) ConnectPeer(context.Context, *ConnectPeerRequest) (*ConnectPeerResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ConnectPeer not implemented")
@@ -368,6 +420,12 @@ func (UnimplementedLightningNodeServiceServer) WalletBalance(context.Context, *W
 }
 func (UnimplementedLightningNodeServiceServer) SendToAddress(context.Context, *SendToAddressRequest) (*SendToAddressResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SendToAddress not implemented")
+}
+func (UnimplementedLightningNodeServiceServer) ListWalletTransactions(context.Context, *ListWalletTransactionsRequest) (*ListWalletTransactionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWalletTransactions not implemented")
+}
+func (UnimplementedLightningNodeServiceServer) ReleaseTransaction(context.Context, *ReleaseTransactionRequest) (*ReleaseTransactionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReleaseTransaction not implemented")
 }
 func (UnimplementedLightningNodeServiceServer) CreateInvoice(context.Context, *CreateInvoiceRequest) (*CreateInvoiceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateInvoice not implemented")
@@ -422,6 +480,24 @@ func _LightningNodeService_GetNodeInfo_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LightningNodeServiceServer).GetNodeInfo(ctx, req.(*GetNodeInfoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LightningNodeService_Stop_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StopRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LightningNodeServiceServer).Stop(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LightningNodeService_Stop_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LightningNodeServiceServer).Stop(ctx, req.(*StopRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -628,6 +704,42 @@ func _LightningNodeService_SendToAddress_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LightningNodeService_ListWalletTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWalletTransactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LightningNodeServiceServer).ListWalletTransactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LightningNodeService_ListWalletTransactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LightningNodeServiceServer).ListWalletTransactions(ctx, req.(*ListWalletTransactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LightningNodeService_ReleaseTransaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseTransactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LightningNodeServiceServer).ReleaseTransaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LightningNodeService_ReleaseTransaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LightningNodeServiceServer).ReleaseTransaction(ctx, req.(*ReleaseTransactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LightningNodeService_CreateInvoice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateInvoiceRequest)
 	if err := dec(in); err != nil {
@@ -748,6 +860,10 @@ var LightningNodeService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _LightningNodeService_GetNodeInfo_Handler,
 		},
 		{
+			MethodName: "Stop",
+			Handler:    _LightningNodeService_Stop_Handler,
+		},
+		{
 			MethodName: "ConnectPeer",
 			Handler:    _LightningNodeService_ConnectPeer_Handler,
 		},
@@ -786,6 +902,14 @@ var LightningNodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SendToAddress",
 			Handler:    _LightningNodeService_SendToAddress_Handler,
+		},
+		{
+			MethodName: "ListWalletTransactions",
+			Handler:    _LightningNodeService_ListWalletTransactions_Handler,
+		},
+		{
+			MethodName: "ReleaseTransaction",
+			Handler:    _LightningNodeService_ReleaseTransaction_Handler,
 		},
 		{
 			MethodName: "CreateInvoice",
