@@ -161,7 +161,7 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--channel-backup', '--restore-mnemonic-file', '--restore-channel-backup',
 ]);
 /** Options that take no value. */
-export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--metrics-allow-remote']);
+export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--metrics-allow-remote', '--restore']);
 
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {

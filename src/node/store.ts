@@ -6,6 +6,7 @@
  */
 import { type Database } from 'bun:sqlite';
 import { CountingDatabase } from './counting-db.ts';
+import { commitFaultHook } from './fault-injection.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export class Store {
