@@ -11,7 +11,9 @@
  * listunspent, listchaintxns, feereport and version answer with the values
  * the lab knows; a force close shows its maturity height and limbo balance
  * in pendingchannels (and lnnode.v1's wallet limbo), then closedchannels its
- * close height, type and settled balance.
+ * close height, type and settled balance. lnnode-cli's listchannels,
+ * pendingchannels, closedchannels and walletbalance show the same numbers
+ * from lnnode.v1.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { hex } from '../../../src/bolt/bytes.ts';
@@ -20,6 +22,7 @@ import { type LightningNode } from '../../../src/node/node.ts';
 import { type ChannelSummary } from '../../../src/node/channels/manager.ts';
 import { PaymentError } from '../../../src/node/payments/payments.ts';
 import { createLogger } from '../../../src/node/log.ts';
+import { startApi } from '../../../src/rpc/api.ts';
 import { startLndApi } from '../../../src/rpc/lnd/api.ts';
 import { limboSat } from '../../../src/rpc/lnnode-service.ts';
 import { type RpcServer } from '../../../src/rpc/server.ts';
@@ -36,11 +39,21 @@ let lab: ChannelLab;
 let a: LightningNode;
 let b: LightningNode;
 let api: RpcServer;
+let lnnodeApi: RpcServer;
 let cli: Lncli;
 let channelId: string;
 let fundingTxid: string;
 let fundingFee: bigint;
 let scid: string;
+
+/** lnnode-cli against A (its data dir holds rpc.addr and rpc.token), printing JSON. */
+async function lnnodeCli<T>(...args: string[]): Promise<T> {
+  const p = Bun.spawn([process.execPath, 'src/cli.ts', '--data-dir', a.config.dataDir, ...args, '--json'], { stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`lnnode-cli ${args.join(' ')} exited ${code}: ${err}`);
+  return JSON.parse(out) as T;
+}
+type CliChannels = { channels: Record<string, string | number>[] };
 
 const channel = (): ChannelSummary => a.channels!.get(Buffer.from(channelId, 'hex'))!;
 
@@ -51,12 +64,14 @@ beforeAll(async () => {
   const port = await freePort();
   api = (await startLndApi(a, { ...a.config, lndRpcListen: { host: '127.0.0.1', port } }, createLogger({ level: 'error' })))!;
   cli = new Lncli(api.port, a.config.dataDir);
+  lnnodeApi = (await startApi(a, { ...a.config, rpcListen: { host: '127.0.0.1', port: 0 } }, createLogger({ level: 'error' })))!;
   await lab.fund(a, WALLET_SAT);
   await a.connect(b.nodeId, '127.0.0.1', b.p2pPort!);
 }, 120_000);
 
 afterAll(async () => {
   await api?.stop();
+  await lnnodeApi?.stop();
   await lab?.stop();
 });
 
@@ -90,6 +105,8 @@ describe('lncli against lnnode: numbers and listings', () => {
     });
     expect(one.confirmation_height).toBe(height);
     expect([channel().numbers.fundingConfirmations, channel().numbers.fundingBlocksToGo]).toEqual([1, 2]);
+    const viaCli = (await lnnodeCli<CliChannels>('pendingchannels')).channels;
+    expect(viaCli.map((c) => [c.state, c.funding_confirmations, c.funding_blocks_to_go, c.channel_value_sat])).toEqual([['awaiting_lock_in', 1, 2, String(FUNDING_SAT)]]);
     await lab.mine(2);
     for (const n of [a, b]) await lab.active(n, channelId);
     expect((await cli.json<Pending>(['pendingchannels'])).pending_open_channels).toEqual([]);
@@ -104,6 +121,15 @@ describe('lncli against lnnode: numbers and listings', () => {
     const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 172n)) / 1000n;
     expect(c.numbers.spendableMsat).toBe(msat((FUNDING_SAT - 5_000n - bufferSat - 660n) * 1000n));
     expect(c.numbers.receivableMsat).toBe(msat(0));
+    const viaCli = (await lnnodeCli<CliChannels>('listchannels')).channels[0]!;
+    expect([viaCli.spendable_msat, viaCli.receivable_msat, viaCli.local_reserve_sat, viaCli.csv_delay, viaCli.outbound_capacity_msat]).toEqual([
+      String(c.numbers.spendableMsat),
+      '0',
+      '5000',
+      LAB_TO_SELF_DELAY,
+      String(FUNDING_SAT * 1000n),
+    ]);
+    expect((await lnnodeCli<CliChannels>('pendingchannels')).channels).toEqual([]);
   }, 120_000);
 
   test('one sat more than the maximum is refused naming it; the maximum is paid with payinvoice, its HTLC shown', async () => {
@@ -198,6 +224,11 @@ describe('lncli against lnnode: numbers and listings', () => {
     expect(forced.total_limbo_balance).toBe(String(toLocal));
     expect(limboSat(a)).toBe(toLocal);
     expect(channel().numbers.maturityHeight).toBe(closeHeight + LAB_TO_SELF_DELAY);
+    const pendingCli = (await lnnodeCli<CliChannels>('pendingchannels')).channels;
+    expect(pendingCli.map((x) => [x.state, x.close_kind, x.close_height, x.maturity_height, x.blocks_til_maturity, x.limbo_sat])).toEqual([
+      ['closing', 'local', closeHeight, closeHeight + LAB_TO_SELF_DELAY, LAB_TO_SELF_DELAY, String(toLocal)],
+    ]);
+    expect((await lnnodeCli<{ limbo_sat: string }>('walletbalance')).limbo_sat).toBe(String(toLocal));
 
     await lab.mineUntil('the channel closed', () => channel().phase === 'closed', 40, 0);
     const sweeps = channel().sweepTxids;
@@ -208,6 +239,11 @@ describe('lncli against lnnode: numbers and listings', () => {
       [`${txid}:${vout}`, closing.closing_txid, closeHeight, 'LOCAL_FORCE_CLOSE', 'INITIATOR_LOCAL', 'INITIATOR_LOCAL', String(sweptSat), String(toLocal)],
     ]);
     expect((await cli.json<{ channels: unknown[] }>(['closedchannels', '--cooperative'])).channels).toEqual([]);
+    const closedCli = (await lnnodeCli<CliChannels>('closedchannels')).channels;
+    expect(closedCli.map((x) => [x.state, x.close_kind, x.close_height, x.settled_sat, x.time_locked_sat, x.limbo_sat])).toEqual([
+      ['closed', 'local', closeHeight, String(sweptSat), String(toLocal), '0'],
+    ]);
+    expect((await lnnodeCli<{ limbo_sat: string }>('walletbalance')).limbo_sat).toBe('0');
     const after = await cli.json<Pending>(['pendingchannels']);
     expect([after.total_limbo_balance, after.pending_force_closing_channels.length]).toEqual(['0', 0]);
   }, 180_000);
