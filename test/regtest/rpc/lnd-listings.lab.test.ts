@@ -147,7 +147,7 @@ describe('lncli against lnnode: numbers and listings', () => {
 
     const inv = b.invoices.create({ amountMsat: msat(maxSat * 1000n) });
     await lab.synced(a);
-    type Pay = { status: string; value_sat: string; fee_sat: string; payment_preimage: string; htlcs: { status: string; route: { total_amt: string; total_fees: string; hops: { chan_id: string; amt_to_forward: string; pub_key: string }[] } }[] };
+    type Pay = { status: string; value_sat: string; fee_sat: string; payment_preimage: string; htlcs: { status: string; route: { total_time_lock: number; total_amt: string; total_fees: string; hops: { chan_id: string; amt_to_forward: string; pub_key: string; expiry: number }[] } }[] };
     const paid = await cli.json<Pay>(['payinvoice', '--force', '--json', inv.bolt11]);
     expect([paid.status, paid.value_sat, paid.fee_sat, paid.payment_preimage]).toEqual(['SUCCEEDED', String(maxSat), '0', hex(inv.preimage)]);
     const scidU64 = (BigInt(scid.split('x')[0]!) << 40n) | (BigInt(scid.split('x')[1]!) << 16n) | BigInt(scid.split('x')[2]!);
@@ -155,12 +155,16 @@ describe('lncli against lnnode: numbers and listings', () => {
       ['SUCCEEDED', String(maxSat), '0', [[String(scidU64), String(maxSat), hex(b.nodeId)]]],
     ]);
     expect(b.invoices.get(inv.paymentHash)!.receivedMsat).toBe(msat(maxSat * 1000n));
+    // The HTLC's expiry: the tip plus the invoice's min_final_cltv_expiry_delta (lnnode adds no shadow delta).
+    const expiry = a.payments.get(inv.paymentHash)!.htlcCltvExpiry!;
+    expect(expiry).toBe((await lab.btcd.height()) + inv.minFinalCltv);
+    expect([paid.htlcs[0]!.route.total_time_lock, paid.htlcs[0]!.route.hops[0]!.expiry]).toEqual([expiry, expiry]);
     // lncli's table view: "Amount + fee" and one HTLC row.
     const tracked = await cli.run(['trackpayment', hex(inv.paymentHash)]);
     expect(tracked.code).toBe(0);
     expect(tracked.stdout).toMatch(new RegExp(`Amount \\+ fee:\\s+${maxSat} \\+ 0 sat`));
     expect(tracked.stdout).toContain('SUCCEEDED');
-    expect(tracked.stdout).toMatch(new RegExp(`\\| SUCCEEDED +\\|.*\\| ${maxSat} +\\| 0 +\\|.*\\| ${scidU64} +\\| ${hex(b.nodeId).slice(0, 6)}`));
+    expect(tracked.stdout).toMatch(new RegExp(`\\| SUCCEEDED +\\|.*\\| ${maxSat} +\\| 0 +\\| +${expiry} \\| ${scidU64} +\\| ${hex(b.nodeId).slice(0, 6)}`));
     const list = await cli.json<{ payments: (Pay & { payment_index: string })[] }>(['listpayments']);
     expect(list.payments.map((p) => [p.payment_index, p.status, p.value_sat, p.htlcs.length])).toEqual([['1', 'SUCCEEDED', String(maxSat), 1]]);
     const withFailed = await cli.json<{ payments: Pay[] }>(['listpayments', '--include_incomplete']);
