@@ -90,6 +90,13 @@ describe('CPFP of our anchors commitment', () => {
     // The estimate rises above it: the child follows.
     expect((await paid.step(5000)).anchorBump?.feerate).toBe(5000 as FeeratePerKw);
 
+    // Before the node saw any tip (height 0) nothing is built and the ramp does not start.
+    const early = setup();
+    await early.wallet.sync();
+    await early.source.broadcast(serializeTx(early.oc.tx));
+    const r0 = await early.step(5000, 0);
+    expect([r0.anchorBump, r0.bumpFrom]).toEqual([undefined, undefined]);
+
     const legacy = setup(STATIC_REMOTEKEY_TYPE, true, 253);
     await legacy.wallet.sync();
     await legacy.source.broadcast(serializeTx(legacy.oc.tx));
