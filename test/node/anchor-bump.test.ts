@@ -105,6 +105,19 @@ describe('CPFP of our anchors commitment', () => {
     expect(legacy.chain.mempool.size).toBe(1);
   });
 
+  test('a crash after the wallet stored the child but before the close record did: the next tip finds the same child, no second one', async () => {
+    const s = setup();
+    await s.wallet.sync();
+    await s.source.broadcast(serializeTx(s.oc.tx));
+    const stale = s.close;
+    const child = (await s.step(2500)).anchorBump!;
+    // The close record as it was before the child (its update lost with the process); the wallet kept the child under its key.
+    const again = await s.resolver.step({ ...s.ch, close: stale }, s.chain.tip.height, 2500 as FeeratePerKw, () => {});
+    expect(again.anchorBump!.txid).toBe(child.txid);
+    expect(s.wallet.transactions().filter((t) => t.purpose === 'fee-bump').map((t) => t.txid)).toEqual([child.txid]);
+    expect(s.chain.mempool.has(child.txid)).toBe(true);
+  });
+
   test('the peer\'s commitment confirms instead of ours: our child can never confirm and its coin is released', async () => {
     const s = setup();
     await s.wallet.sync();
