@@ -105,6 +105,18 @@ describe('CPFP of our anchors commitment', () => {
     expect(legacy.chain.mempool.size).toBe(1);
   });
 
+  test('the ramp tops out at the node\'s fee ceiling (--max-feerate) however near the deadline', async () => {
+    const s = setup(ANCHORS_TYPE, true, 253, 3000 as FeeratePerKw);
+    await s.wallet.sync();
+    await s.source.broadcast(serializeTx(s.oc.tx));
+    const h0 = s.chain.tip.height;
+    expect((await s.step(2500)).anchorBump!.feerate).toBe(2500 as FeeratePerKw);
+    // Half way to the deadline: 2500 + (3000 - 2500) / 2; at and past it, 3000 and no more.
+    expect((await s.step(2500, h0 + 10)).anchorBump!.feerate).toBe(2750 as FeeratePerKw);
+    expect((await s.step(2500, s.deadline + 5)).anchorBump!.feerate).toBe(3000 as FeeratePerKw);
+    expect((await s.step(2500, s.deadline + 6)).anchorBump!.round).toBe(2);
+  });
+
   test('a crash after the wallet stored the child but before the close record did: the next tip finds the same child, no second one', async () => {
     const s = setup();
     await s.wallet.sync();
