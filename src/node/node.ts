@@ -200,6 +200,7 @@ export class LightningNode {
         log.child('channel'),
         { ...DEFAULT_POLICY, ...config.channelPolicy },
         config.channelLimits,
+        satPerVbToPerKw(config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB),
       );
       const channels = this.channels;
       const addressBook = this.addressBook;
