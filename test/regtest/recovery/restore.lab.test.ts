@@ -1,4 +1,4 @@
-// lab-peers: btcd,lnd
+// lab-peers: btcd lnd
 /**
  * Restore from the mnemonic and the static channel backup, with an lnd and
  * an lnnode peer: node X opens a static_remotekey and an anchors channel to
