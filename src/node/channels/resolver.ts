@@ -27,6 +27,7 @@ import { serializeTx, txid, type Tx } from '../../bolt/bolt3/tx.ts';
 import { type Claim } from '../../bolt/bolt5/claim.ts';
 import { ourCommitment, type SecondStage } from '../../bolt/bolt5/our-commitment.ts';
 import { buildSweep } from '../../bolt/bolt5/sweep.ts';
+import { lostLocalCommitmentClaims } from '../../bolt/bolt5/lost-commitment.ts';
 import { type ConfirmedCommitment, outgoingWithoutOutput } from '../../bolt/bolt5/htlcs-without-output.ts';
 import {
   revokedCommitmentClaims,
@@ -323,16 +324,26 @@ export class ChannelResolver {
     return spends;
   }
 
-  /** For a commitment we cannot place (we lost data): our to_remote output does not depend on the commitment, so it is still ours. */
+  /**
+   * For a commitment we cannot place (we lost data): our to_remote output
+   * does not depend on the commitment, so it is still ours; and if it is a
+   * commitment of ours (broadcast before the loss), its to_local is found
+   * from the commitment number it carries (lost-commitment.ts).
+   */
   private async unknownClaims(ch: ResolvableChannel, r: CloseRecord): Promise<Claim[]> {
     const raw = await this.chain.transaction(r.txid);
     if (!raw) return [];
     const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
     const script = toRemoteOutputScript(ch.commitments);
     const claims: Claim[] = [];
+    const outputs: { script: Uint8Array; amount: bigint }[] = [];
     for (let i = 0; i < tx.outputsLength; i++) {
       const o = tx.getOutput(i);
+      outputs.push({ script: o.script ?? new Uint8Array(0), amount: o.amount ?? 0n });
       if (o.script && equalBytes(o.script, script)) claims.push(toRemoteClaim(ch.commitments, ch.secrets, r.txid, i, o.amount!));
+    }
+    if (tx.inputsLength === 1) {
+      claims.push(...lostLocalCommitmentClaims(ch.commitments, ch.secrets, { txid: r.txid, locktime: tx.lockTime, sequence: tx.getInput(0).sequence ?? 0, outputs }));
     }
     return claims;
   }
