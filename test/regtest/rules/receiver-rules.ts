@@ -1234,7 +1234,7 @@ export const RULES: readonly ReceiverRule[] = [
     bolt: 2,
     section: "Updating Fees: `update_fee`",
     quote: ["A receiving node:", "if the sender cannot afford the new fee rate on the receiving node's current commitment transaction:", "SHOULD send a `warning` and close the connection, or send an `error` and fail the channel.", "but MAY delay this check until the `update_fee` is committed."],
-    input: "update_fee the opener cannot pay from its balance (it pushed almost everything to the node)",
+    input: "update_fee the opener cannot pay from its balance (it pushed almost everything to the node), and one it could pay only from the channel reserve the node requires of it",
     expect: "one `error` naming the channel_id and nothing else; the channel fails: stored phase closing, the node's latest (unrevoked) commitment in btcd's mempool; channel balances as before the input",
     status: "tested",
     lab: "normal",
