@@ -443,8 +443,12 @@ export function receiveFee(c: Commitments, feeratePerKw: FeeratePerKw, policy: S
   // BOLT 2: an update_fee is never closed but simply replaced; one unsigned update_fee stands for all before it.
   const proposed = [...withoutFee(c.remoteChanges.proposed), { kind: 'fee' as const, feeratePerKw }];
   const spec = reduce(c.localCommit.spec, c.localChanges.acked, proposed);
-  if (spec.toRemoteMsat - commitFeeMsat(c, 'local', spec) < 0n) {
-    throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw`);
+  const left = spec.toRemoteMsat - commitFeeMsat(c, 'local', spec);
+  if (left < 0n) throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw`);
+  // BOLT 2 update_fee receiver: "cannot afford" keeps the channel reserve we require of the funder (as LDK and lnd count it,
+  // and as our own sendFee does). Only for a rise: a funder that fees left under its reserve may still lower them.
+  if (feeratePerKw > c.localCommit.spec.feeratePerKw && left < c.local.channelReserveSat * 1000n) {
+    throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw above its channel reserve of ${c.local.channelReserveSat} sat`);
   }
   return { ...c, remoteChanges: { ...c.remoteChanges, proposed } };
 }
