@@ -2160,7 +2160,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A local node:", "if `option_anchors` applies:", "if confirmation doesn't happen before reaching `security_delay` blocks from expiry:", "SHOULD *resolve* revoked outputs in their own, separate penalty transactions. A previous penalty transaction claiming multiple revoked outputs at once may be blocked from confirming because of a transaction pinning attack."],
     input: "an anchors channel's batched justice transaction not confirmed security_delay blocks before an HTLC's expiry",
     expect: "the node claims each revoked output in its own penalty transaction",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/single-tx",
