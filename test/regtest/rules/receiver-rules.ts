@@ -2159,8 +2159,9 @@ export const RULES: readonly ReceiverRule[] = [
     section: "Revoked Transaction Close Handling",
     quote: ["A local node:", "if `option_anchors` applies:", "if confirmation doesn't happen before reaching `security_delay` blocks from expiry:", "SHOULD *resolve* revoked outputs in their own, separate penalty transactions. A previous penalty transaction claiming multiple revoked outputs at once may be blocked from confirming because of a transaction pinning attack."],
     input: "an anchors channel's batched justice transaction not confirmed security_delay blocks before an HTLC's expiry",
-    expect: "the node claims each revoked output in its own penalty transaction",
-    status: "pending: onchain",
+    expect: "from security_delay (18) blocks before an output's expiry the node claims it in a penalty transaction of its own, replacing the batch (BIP 125: paying more than it); the outputs further from expiry go on in another",
+    status: "tested",
+    unit: true,
   },
   {
     id: "revoked/single-tx",
