@@ -8,7 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, parseArgs, USAGE } from './node/config.ts';
 import { configFileLocation, networkMismatch, parseConfigFile, withConfigFile } from './node/config-file.ts';
 import { createLogger } from './node/log.ts';
-import { LightningNode } from './node/node.ts';
+import { LightningNode, type StartOptions } from './node/node.ts';
+import { MnemonicError } from './node/mnemonic.ts';
+import { BackupError } from './node/backup/format.ts';
+import { mnemonicNotice, restoreOptions } from './node/seed-input.ts';
 import { listenProblem, mainnetWarning, startupRefusal } from './node/startup-errors.ts';
 import { type Apis, startApis } from './rpc/api.ts';
 import { type MetricsServer, startMetricsServer } from './rpc/metrics-server.ts';
@@ -51,10 +54,20 @@ if (config.network === 'mainnet') console.error(mainnetWarning());
 // The data directory holds the seed and channel secrets: nothing we create there is for other users.
 process.umask(0o077);
 const log = createLogger({ level: config.logLevel, format: config.logFormat, color: config.logFormat === 'text' && process.stderr.isTTY });
+let startOptions: StartOptions;
+try {
+  // A new mnemonic goes to the terminal only (stderr), never to the JSON log.
+  startOptions = await restoreOptions(config, process.env, (words) => console.error(mnemonicNotice(words, !!process.env.LNNODE_SEED_PASSPHRASE)));
+} catch (e) {
+  if (!(e instanceof MnemonicError) && !(e instanceof BackupError)) throw e;
+  console.error(`lnnode: --restore: ${e.message}`);
+  process.exit(2);
+}
 let node: LightningNode;
 try {
-  node = LightningNode.start(config, log);
+  node = LightningNode.start(config, log, startOptions);
 } catch (e) {
+  if (e instanceof BackupError || (e as Error).name === 'IdentityError') console.error(`lnnode: ${(e as Error).message}`);
   const why = listenProblem(e, config, 'p2p');
   if (why) console.error(`lnnode: ${why}`);
   log.error('cannot start', { error: e as Error });

@@ -49,6 +49,8 @@ export function parseConfigFile(text: string, file: string): ConfigEntry[] {
     const name = `--${m[1]}`;
     const value = m[2]?.trim();
     if (name === '--data-dir' || name === '--config') throw new ConfigError(`${file} line ${line}: ${m[1]} cannot be set in the config file (it is how the file is found)`);
+    // A restore happens once, on a new data dir: from the file it would be tried again on every start.
+    if (name.startsWith('--restore')) throw new ConfigError(`${file} line ${line}: ${m[1]} belongs on the command line of the one start that restores, not in a config file`);
     if (SWITCH_OPTIONS.has(name)) {
       if (value !== undefined && value !== 'true' && value !== 'false') throw new ConfigError(`${file} line ${line}: ${m[1]} is a switch: write it alone, or = true / false`);
       if (value !== 'false') out.push({ name, line });

@@ -69,6 +69,10 @@ export interface DaemonConfig {
   subscriberQueueLimit?: number;
   /** Peer-layer limits (limits.ts) a test raises or lowers; the defaults otherwise. */
   peerLimits?: Partial<Limits>;
+  /** --channel-backup: where the static channel backup is kept (default <data-dir>/channel.backup). */
+  channelBackupPath?: string;
+  /** --restore: the data dir is new and its seed comes from a mnemonic the operator gives (main.ts reads it). */
+  restore?: { mnemonicFile?: string; channelBackupFile?: string };
 }
 
 export class ConfigError extends Error {
@@ -122,6 +126,13 @@ ${Object.entries(DEFAULT_ESPLORA_URLS).map(([n, u]) => `${' '.repeat(38)}${n.pad
   --log-level <debug|info|warn|error>  (default info)
   --log-format <json|text>          json: one object a line (default); text: readable lines, the level in
                                     colour on a terminal
+  --channel-backup <file>           where the encrypted static channel backup is kept, rewritten whenever a
+                                    channel opens or closes (default <data-dir>/channel.backup); copy it off the machine
+  --restore                         start a NEW data dir from your 24-word mnemonic (asked on the terminal, or
+                                    read from stdin, --restore-mnemonic-file or LNNODE_MNEMONIC)
+  --restore-mnemonic-file <file>    with --restore: the words from this file (keeps them off the command line)
+  --restore-channel-backup <file>   with --restore: ask the peers of the channels in this backup to force close
+                                    and sweep our side of each into the wallet
   --allow-unsafe-mainnet            run on mainnet although it is not yet safe for real funds (the node
                                     refuses mainnet without it and prints what is missing)
   --config <file>                   options from this file (default <data-dir>/lnnode.conf when it exists):
@@ -132,8 +143,10 @@ ${Object.entries(DEFAULT_ESPLORA_URLS).map(([n, u]) => `${' '.repeat(38)}${n.pad
 environment:
   LNNODE_BITCOIND_RPC_USER          --bitcoind-rpc-user when the option is not given (keeps it out of ps)
   LNNODE_BITCOIND_RPC_PASSWORD      --bitcoind-rpc-password when the option is not given
+  LNNODE_SEED_PASSPHRASE            BIP39 passphrase of a new mnemonic, or of the one --restore reads
+  LNNODE_MNEMONIC                   the words for --restore when no --restore-mnemonic-file is given
 files in the data dir: rpc.token (the lnnode.v1 API's bearer token, created at first start), rpc.addr,
-  tls.cert/tls.key, seed, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
+  tls.cert/tls.key, seed (from the mnemonic), channel.backup, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 /** 1 BTC: far above any default (lnd's is 500,000 sat). */
@@ -145,10 +158,10 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--bitcoind-rpc-password', '--bitcoind-rpc-cafile', '--connect', '--log-level', '--rpc-listen', '--rpc-tls-cert', '--rpc-tls-key',
   '--chain-poll-ms', '--lnd-rpc-listen', '--metrics-listen', '--max-cltv-expiry', '--max-feerate', '--log-format', '--max-dust-exposure',
   '--anchor-reserve',
+  '--channel-backup', '--restore-mnemonic-file', '--restore-channel-backup',
 ]);
 /** Options that take no value. */
-export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--metrics-allow-remote']);
-
+export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--metrics-allow-remote', '--restore']);
 
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -273,6 +286,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(dustSat === undefined ? {} : { maxDustHtlcExposureMsat: msat(BigInt(dustSat) * 1000n) }),
     ...(reserveSat === undefined ? {} : { anchorReservePerChannelSat: sat(reserveSat) }),
   };
+  const restore = switches.has('--restore');
+  const mnemonicFile = one('--restore-mnemonic-file');
+  const restoreBackup = one('--restore-channel-backup');
+  if (!restore && (mnemonicFile || restoreBackup)) throw new ConfigError(`${mnemonicFile ? '--restore-mnemonic-file' : '--restore-channel-backup'} goes with --restore (a new data dir restored from your mnemonic)`);
+  const channelBackupPath = one('--channel-backup');
 
   const logLevel = one('--log-level') ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
@@ -294,5 +312,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ...(switches.has('--allow-unsafe-mainnet') ? { allowUnsafeMainnet: true } : {}),
     ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
     ...(Object.keys(channelLimits).length ? { channelLimits } : {}),
+    ...(channelBackupPath ? { channelBackupPath } : {}),
+    ...(restore ? { restore: { ...(mnemonicFile ? { mnemonicFile } : {}), ...(restoreBackup ? { channelBackupFile: restoreBackup } : {}) } } : {}),
   };
 }

@@ -17,6 +17,13 @@ const COUNTED = Symbol('counted');
 export class CountingDatabase extends Database {
   /** Durable commits since the database was opened. */
   commits = 0;
+  /** Called right after each durable commit (fault-injection.ts, in tests). */
+  onCommit: (() => void) | undefined;
+
+  private committed(): void {
+    this.commits++;
+    this.onCommit?.();
+  }
 
   override query<R, P extends SQLQueryBindings | SQLQueryBindings[]>(sql: string): Statement<R, Params<P>> {
     return this.counted(super.query<R, P>(sql), sql);
@@ -29,7 +36,7 @@ export class CountingDatabase extends Database {
   override run(sql: string, ...rest: unknown[]): ReturnType<Database['run']> {
     const outside = !this.inTransaction;
     const r = (super.run as (s: string, ...a: unknown[]) => ReturnType<Database['run']>)(sql, ...rest);
-    if (outside && WRITE.test(sql)) this.commits++;
+    if (outside && WRITE.test(sql)) this.committed();
     return r;
   }
 
@@ -43,7 +50,7 @@ export class CountingDatabase extends Database {
     const wrapped = function (this: unknown, ...args: unknown[]): unknown {
       const outermost = !db.inTransaction;
       const r = inner.apply(this, args);
-      if (outermost) db.commits++;
+      if (outermost) db.committed();
       return r;
     };
     return Object.assign(wrapped, { deferred: inner.deferred, immediate: inner.immediate, exclusive: inner.exclusive });
@@ -59,7 +66,7 @@ export class CountingDatabase extends Database {
       (s as unknown as Record<string, unknown>)[m] = (...args: unknown[]): unknown => {
         const outside = !this.inTransaction;
         const r = orig(...args);
-        if (outside) this.commits++;
+        if (outside) this.committed();
         return r;
       };
     }

@@ -25,7 +25,9 @@ import { SqliteHeaderStore } from './chain-headers.ts';
 import { AddressBook } from './address-book.ts';
 import { type ChainConfig, type DaemonConfig } from './config.ts';
 import { type DataDirLock, openDataDir } from './data-dir.ts';
-import { deriveIdentity, loadOrCreateSeed, type NodeIdentity } from './identity.ts';
+import { deriveIdentity, type NodeIdentity, openSeed, type SeedOrigin, type SeedSetup } from './identity.ts';
+import { BackupError, backupKey, type ChannelBackup, decryptBackup } from './backup/format.ts';
+import { ChannelBackupWriter } from './backup/writer.ts';
 import { type Logger } from './log.ts';
 import { chainHash, GENESIS } from './networks.ts';
 import { PeerManager, type PeerEvent } from './peer/manager.ts';
@@ -42,7 +44,7 @@ import { Wallet } from './wallet/wallet.ts';
 
 const TIP_POLL_MS = 2_000;
 /** Channel phases that need the peer online: being confirmed, in use, or negotiating a mutual close. */
-const REDIAL_PHASES: ReadonlySet<string> = new Set(['awaiting_lock_in', 'normal', 'shutdown']);
+const REDIAL_PHASES: ReadonlySet<string> = new Set(['awaiting_lock_in', 'normal', 'shutdown', 'recovering']);
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 export function chainSourceFor(c: ChainConfig): ChainSource | undefined {
@@ -74,6 +76,24 @@ export function checkedChainSource(raw: ChainSource, config: DaemonConfig, store
   });
 }
 
+/** What a start needs besides the configuration: how to make or restore the seed, a backup to restore channels from. */
+export interface StartOptions {
+  seed?: SeedSetup;
+  /** The bytes of a static channel backup file: its channels are stored as recovering (needs a chain source). */
+  restoreChannelBackup?: Uint8Array;
+}
+
+/** Where the static channel backup is kept unless --channel-backup says otherwise. */
+export const channelBackupPath = (config: DaemonConfig): string => config.channelBackupPath ?? join(config.dataDir, 'channel.backup');
+
+/** A channel backup's content, if it is this node's on this network (BackupError otherwise). */
+function openRestoreBackup(bytes: Uint8Array, identity: NodeIdentity, network: DaemonConfig['network']): ChannelBackup {
+  const b = decryptBackup(backupKey(identity.root, network), bytes);
+  if (b.network !== network) throw new BackupError(`the channel backup is for ${b.network}, this node runs on ${network}`);
+  if (b.nodeId !== hex(identity.nodeId)) throw new BackupError(`the channel backup belongs to node ${b.nodeId}, this seed is node ${hex(identity.nodeId)}`);
+  return b;
+}
+
 export class ChainMismatchError extends Error {
   override readonly name = 'ChainMismatchError';
 }
@@ -89,6 +109,10 @@ export class LightningNode {
   readonly channels: ChannelManager | undefined;
   readonly invoices: Invoices;
   readonly payments: Payments;
+  /** Where the seed came from on this start (a raw seed has no mnemonic). */
+  readonly seedOrigin: SeedOrigin;
+  /** Rewrites the static channel backup when the channels change (with a chain source). */
+  readonly backup: ChannelBackupWriter | undefined;
   /** Counters kept while running, for /metrics (metrics/collect.ts reads the rest from the node). */
   readonly metrics = new NodeMetrics();
   private tracker: TipTracker | undefined;
@@ -118,8 +142,15 @@ export class LightningNode {
     readonly config: DaemonConfig,
     private readonly log: Logger,
     private readonly dataDirLock: DataDirLock,
+    opts: StartOptions,
   ) {
-    this.identity = deriveIdentity(loadOrCreateSeed(config.dataDir, random), config.network);
+    // A backup the restored seed cannot open stops the start before the seed is written: the data dir stays new for another try.
+    const check = opts.restoreChannelBackup && opts.seed?.restore
+      ? (s: Uint8Array) => void openRestoreBackup(opts.restoreChannelBackup!, deriveIdentity(s, config.network), config.network)
+      : undefined;
+    const seed = openSeed(config.dataDir, random, { ...opts.seed, ...(check ? { check } : {}) });
+    this.seedOrigin = seed.origin;
+    this.identity = deriveIdentity(seed.seed, config.network);
     this.store = Store.open(join(config.dataDir, 'lnnode.sqlite'));
     this.addressBook = new AddressBook(this.store);
     this.peers = new PeerManager({
@@ -171,11 +202,25 @@ export class LightningNode {
         config.channelLimits,
       );
       const channels = this.channels;
+      const addressBook = this.addressBook;
+      this.backup = new ChannelBackupWriter({
+        path: channelBackupPath(config),
+        key: backupKey(this.identity.root, config.network),
+        network: config.network,
+        nodeId: this.identity.nodeId,
+        entries: () => channels.backupEntries((p) => [addressBook.addressOf(p)].filter((a): a is string => a !== undefined)),
+        random,
+        log: log.child('backup'),
+      });
+      if (opts.restoreChannelBackup) this.restoreChannels(opts.restoreChannelBackup);
+      channels.onStateChange(() => this.backup?.refresh());
+      this.backup.refresh();
       this.wallet.dependents = (txid) => {
         const c = channels.list().find((x) => x.fundingTxid === txid && x.phase !== 'closed');
         return c && `channel ${c.channelId} (${c.phase}), whose funding it is`;
       };
     } else {
+      if (opts.restoreChannelBackup) throw new BackupError('restoring channels from a backup needs a chain source (--esplora-url or --bitcoind-rpc-url) to watch and sweep them');
       refuseChannelsWithoutChain(this.peers);
     }
     this.payments = payments = new Payments({
@@ -191,17 +236,32 @@ export class LightningNode {
     for (const o of early) payments.resolved(o);
   }
 
-  static start(config: DaemonConfig, log: Logger): LightningNode {
+  /**
+   * The channels of a static channel backup, stored as recovering; their
+   * peers' addresses go to the address book so they are dialled (and asked
+   * to force close). A backup of another node or network is refused.
+   */
+  private restoreChannels(bytes: Uint8Array): void {
+    const b = openRestoreBackup(bytes, this.identity, this.config.network);
+    for (const c of b.channels) if (c.addresses[0] && !this.addressBook.addressOf(fromHex(c.peer))) this.addressBook.remember(fromHex(c.peer), c.addresses[0]);
+    const r = this.channels!.recover(b.channels);
+    this.log.warn('channels restored from backup', { restored: r.added.length, alreadyKnown: r.known.length, backupCreatedAt: b.createdAt });
+  }
+
+  static start(config: DaemonConfig, log: Logger, opts: StartOptions = {}): LightningNode {
     // Before anything is read from it: a second daemon on the same data dir stops here.
     const lock = openDataDir(config.dataDir, log);
     let node: LightningNode;
     try {
-      node = new LightningNode(config, log, lock);
+      node = new LightningNode(config, log, lock, opts);
     } catch (e) {
       lock.release();
       throw e;
     }
-    node.log.info('starting', { network: config.network, nodeId: node.identity.nodeId, dataDir: config.dataDir, chain: config.chain.kind });
+    node.log.info('starting', { network: config.network, nodeId: node.identity.nodeId, dataDir: config.dataDir, chain: config.chain.kind, seed: node.seedOrigin });
+    if (node.seedOrigin === 'raw') {
+      node.log.warn('this data dir has a raw seed from an older lnnode, without a mnemonic: back up the file itself', { seedFile: join(config.dataDir, 'seed') });
+    }
     if (config.p2pListen) {
       const port = node.peers.listen(config.p2pListen.host, config.p2pListen.port);
       node.log.info('p2p listening', { host: config.p2pListen.host, port });

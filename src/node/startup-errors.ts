@@ -16,7 +16,6 @@ export const MAINNET_OPT_IN = '--allow-unsafe-mainnet';
 export const MAINNET_NOT_YET_SAFE: readonly string[] = [
   'The seed is a raw 32-byte file (<data-dir>/seed) with no mnemonic backup; copying it restores on-chain funds only.',
   'There is no channel backup: funds in channels live in the database alone, and a lost or restored old database can lose them.',
-  'On anchors channels a force-closed commitment is not fee-bumped through its anchor (CPFP), so it may confirm too late for its HTLCs.',
   'Defences against hostile peers are not complete: no limit on dust HTLC exposure, and HTLC second-stage transactions of a revoked commitment are not claimed.',
   'One chain source is trusted not to withhold: it could hide a revoked commitment until its delay passes (no second source, no watchtower).',
   'The code has had no outside security review.',

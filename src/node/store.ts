@@ -6,6 +6,7 @@
  */
 import { type Database } from 'bun:sqlite';
 import { CountingDatabase } from './counting-db.ts';
+import { commitFaultHook } from './fault-injection.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export class Store {
@@ -31,6 +32,8 @@ export class Store {
     db.exec('PRAGMA busy_timeout = 5000');
     const store = new Store(db, db);
     store.migrate();
+    // Armed only by the crash tests' environment variables; after the migrations, which every start repeats.
+    db.onCommit = commitFaultHook();
     return store;
   }
 

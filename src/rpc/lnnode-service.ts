@@ -58,8 +58,26 @@ export function channelMessage(c: ChannelSummary): MessageInitShape<typeof Chann
     closingTxidHex: c.closingTxid ?? '',
     sweepTxidsHex: c.sweepTxids,
     closeReason: c.closeReason ?? '',
+    spendableMsat: c.numbers.spendableMsat,
+    receivableMsat: c.numbers.receivableMsat,
+    localReserveSat: c.numbers.localReserveSat,
+    remoteReserveSat: c.numbers.remoteReserveSat,
+    feeratePerKw: c.feeratePerKw,
+    commitFeeSat: c.commitFeeSat,
+    csvDelay: c.remoteParams.toSelfDelay,
+    fundingConfirmations: c.numbers.fundingConfirmations,
+    fundingBlocksToGo: c.numbers.fundingBlocksToGo,
+    closeHeight: c.numbers.closeHeight ?? 0,
+    maturityHeight: c.numbers.maturityHeight ?? 0,
+    blocksTilMaturity: Math.max(0, c.numbers.blocksTilMaturity ?? 0),
+    limboSat: c.numbers.limboSat,
+    settledSat: c.numbers.settledSat,
+    timeLockedSat: c.numbers.timeLockedSat,
   };
 }
+
+/** Our funds in closing channels not yet back in the wallet. */
+export const limboSat = (node: LightningNode): bigint => (node.channels?.list() ?? []).reduce((s, c) => s + c.numbers.limboSat, 0n);
 
 export function walletTxMessage(t: WalletTx, w: Wallet): MessageInitShape<typeof WalletTransactionSchema> {
   return {
@@ -265,7 +283,7 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
 
       walletBalance() {
         const b = wallet().balance();
-        return { confirmedSat: b.confirmedSat, unconfirmedSat: b.unconfirmedSat, reservedSat: b.reservedSat };
+        return { confirmedSat: b.confirmedSat, unconfirmedSat: b.unconfirmedSat, reservedSat: b.reservedSat, limboSat: limboSat(node) };
       },
 
       async sendToAddress(req) {

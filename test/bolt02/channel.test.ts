@@ -13,6 +13,7 @@ import {
   type Commitments,
   DataLossError,
   forgetUnsigned,
+  lostStateReestablish,
   ourReestablish,
   retransmissions,
   sendAdd,
@@ -265,12 +266,36 @@ describe('reconnection', () => {
     expect(() => retransmissions(old, p.a.secrets, ourReestablish(p.b.state, p.b.secrets))).toThrow('the peer holds our secret for 1: we lost data');
   });
 
+  test('a peer restored from a static backup (lost-state channel_reestablish) is behind: we fail the channel and broadcast, never conclude our own data loss', () => {
+    const p = Pair.open(FUNDING);
+    for (const i of [1, 2]) {
+      add(p, p.a, 10_000n, i);
+      p.sign(p.a);
+      p.settle();
+    }
+    const lost = lostStateReestablish(p.b.secrets);
+    expect([lost.nextCommitmentNumber, lost.nextRevocationNumber, hex(lost.yourLastPerCommitmentSecret)]).toEqual([0n, 0n, '00'.repeat(32)]);
+    for (const q of [p, Pair.open(FUNDING)]) {
+      // Also a channel that never moved: 0 is never a live channel's number (BOLT 2: fail and broadcast at once).
+      const thrown = (() => {
+        try {
+          retransmissions(q.a.state, q.a.secrets, lostStateReestablish(q.b.secrets));
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(thrown).toBeInstanceOf(ChannelProtocolError);
+      expect(thrown).not.toBeInstanceOf(DataLossError);
+      expect(thrown!.message).toBe('channel_reestablish: next_commitment_number 0: the peer lost its channel state and asks us to close');
+    }
+  });
+
   test('next_commitment_number ahead without a revocation to back it fails the channel (our commitment is not revoked)', () => {
     const p = Pair.open(FUNDING);
     const theirs = { ...ourReestablish(p.b.state, p.b.secrets), nextCommitmentNumber: 5n };
     expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).toThrow(ChannelProtocolError);
     expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).not.toThrow(DataLossError);
     expect(() => retransmissions(p.a.state, p.a.secrets, theirs)).toThrow('channel_reestablish: next_commitment_number 5, expected 1, ahead of the 0 we signed');
-    expect(() => retransmissions(p.a.state, p.a.secrets, { ...theirs, nextCommitmentNumber: 0n })).toThrow('next_commitment_number 0, expected 1');
+    expect(() => retransmissions(p.a.state, p.a.secrets, { ...theirs, nextCommitmentNumber: 0n })).toThrow('channel_reestablish: next_commitment_number 0: the peer lost its channel state and asks us to close');
   });
 });

@@ -66,6 +66,10 @@ import { BOLTS_DIR, normalize, requirementKey, specRequirements } from '../suppo
 import { writeCheckerReport } from '../support/receiver-rules-tally.ts';
 import { Pair, REGTEST, secrets, type Side } from './channel-harness.ts';
 import { ONCHAIN_SCENARIOS, runOnce } from '../bolt05/onchain-rows.ts';
+import { anchorsForceClose, feeOf } from '../node/anchor-bump-harness.ts';
+import { anchorScript } from '../../src/bolt/bolt3/scripts.ts';
+import { serializeTx } from '../../src/bolt/bolt3/tx.ts';
+import { parseTx } from '../../src/chain/txid.ts';
 
 // ------------------------------------------------------------------ the table against the spec
 
@@ -466,7 +470,7 @@ function afterPayments(): Pair {
 const reestablishOf = (_p: Pair, from: Side) => ourReestablish(from.state, from.secrets);
 row('reestablish/next_commitment-zero', () => {
   const p = afterPayments();
-  expect(refusal(() => retransmissions(p.b.state, p.b.secrets, { ...reestablishOf(p, p.a), nextCommitmentNumber: 0n }))).toMatch(/next_commitment_number 0, expected/);
+  expect(refusal(() => retransmissions(p.b.state, p.b.secrets, { ...reestablishOf(p, p.a), nextCommitmentNumber: 0n }))).toMatch(/next_commitment_number 0: the peer lost its channel state/);
 });
 row('reestablish/next_commitment-ahead', () => {
   const p = afterPayments();
@@ -685,6 +689,38 @@ for (const id of ['remote/unknown-spend-warns', 'general/rogue-spend-warns']) {
 
 // BOLT 5 output handling: A's side of a close resolved by the node's ChannelResolver on an in-memory chain (test/bolt05/onchain-rows.ts).
 for (const [id, f] of ONCHAIN_SCENARIOS) asyncScenarios.set(id, () => runOnce(f));
+// BOLT 5 "Failing a Channel", anchors: our commitment is CPFP'd through our to_local_anchor, and the child
+// replaced (RBF) as the HTLC deadline nears (also test/node/anchor-bump.test.ts and the lab's
+// test/regtest/onchain/anchor-cpfp.lab.test.ts on btcd).
+asyncScenarios.set('fail/anchor-cpfp', async () => {
+  const s = anchorsForceClose();
+  await s.wallet.sync();
+  await s.source.broadcast(serializeTx(s.oc.tx));
+  // The commitment pays 253 sat/kw, the estimate is 5000: a child spending our anchor brings the package to it.
+  const bump = (await s.step(5000)).anchorBump!;
+  const raw = s.chain.mempool.get(bump.txid)!;
+  const child = parseTx(raw);
+  expect([hex(child.getInput(0).txid!), child.getInput(0).index]).toEqual([s.oc.txid, s.oc.anchor!.vout]);
+  expect(s.oc.tx.outputs[s.oc.anchor!.vout]!.script).toEqual(p2wsh(anchorScript(s.p.a.state.localBasepoints.funding)));
+  const signedWeight = child.toBytes(true, false).length * 3 + raw.length;
+  expect(feeOf(s.chain, raw)).toBe(bump.fee);
+  expect(((s.oc.fee + bump.fee) * 1000n) / BigInt(s.oc.weight + signedWeight) >= 5000n).toBe(true);
+});
+asyncScenarios.set('fail/anchor-rbf', async () => {
+  const s = anchorsForceClose();
+  await s.wallet.sync();
+  await s.source.broadcast(serializeTx(s.oc.tx));
+  const h0 = s.chain.tip.height;
+  const first = (await s.step(2500)).anchorBump!;
+  // Not confirmed 10 of the 20 blocks to the HTLC deadline later: replaced, higher, the first one out of the mempool.
+  const second = (await s.step(2500, h0 + 10)).anchorBump!;
+  expect(second.txid).not.toBe(first.txid);
+  expect(second.feerate > first.feerate).toBe(true);
+  expect(second.fee > first.fee).toBe(true);
+  expect(s.chain.mempool.has(second.txid)).toBe(true);
+  expect(s.chain.mempool.has(first.txid)).toBe(false);
+  expect(s.wallet.transaction(first.txid)!.state).toBe('conflicted');
+});
 
 // ------------------------------------------------------------------ run them
 

@@ -412,10 +412,12 @@ async function reorgs(): Promise<void> {
   expect(justice.size).toBe(2); // the justice transaction and the to_remote sweep
   sim.chain.reorg(2);
   await sim.tick();
+  // The cheater's commitment and, in the same step, the justice on it (the resolver sends what a reorg took, parents first).
   expect(sim.chain.inMempool(cheat.txid)).toBe(true);
+  for (const t of justice) expect(sim.chain.inMempool(t)).toBe(true);
   await sim.mine(1);
   await sim.tick();
-  for (const t of justice) expect(sim.chain.inMempool(t)).toBe(true);
+  for (const t of justice) expect(sim.chain.confirmations(t)).toBe(1);
   await sim.mine(CLOSE_DEPTH);
   expect(sim.close!.doneAt).toBeDefined();
   sim.closeDb();

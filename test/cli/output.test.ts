@@ -45,7 +45,7 @@ describe('lnnode-cli output', () => {
     expect(satAsBtc(150_000n)).toBe('0.0015 BTC');
     expect(satAsBtc(2_100_000_000_000_000n)).toBe('21,000,000 BTC');
     const b = create(WalletBalanceResponseSchema, { confirmedSat: 1_000_000n });
-    expect(readable(WalletBalanceResponseSchema, b, NOW)).toBe('confirmed_sat: 1000000 (0.01 BTC)\nunconfirmed_sat: 0\nreserved_sat: 0');
+    expect(readable(WalletBalanceResponseSchema, b, NOW)).toBe('confirmed_sat: 1000000 (0.01 BTC)\nunconfirmed_sat: 0\nreserved_sat: 0\nlimbo_sat: 0');
     const inv = create(ListInvoicesResponseSchema, { invoices: [{ amountMsat: 150_000_000n }] });
     expect(readable(ListInvoicesResponseSchema, inv, NOW)).toContain('amount_msat: 150000000 (150,000 sat)');
     expect(duration(3600)).toBe('1h');

@@ -129,6 +129,22 @@ export class Victim {
     return this.proc.logs().filter(pred);
   }
 
+  /**
+   * Stops and starts the daemon on the same data dir; `whileDown` runs in
+   * between (e.g. to put back an older copy of it). Returns once the node
+   * has synced and its wallet reads what it read before the stop (the
+   * wallet reads 0 until its first sync): nothing of the wallet may move on
+   * chain meanwhile.
+   */
+  async restart(whileDown?: () => void | Promise<void>): Promise<void> {
+    const wallet = (await this.wallet()).confirmed;
+    this.db?.close();
+    this.db = undefined;
+    await this.proc.restart({ whileDown });
+    await waitFor('the node synced to the chain', async () => (await this.api.getNodeInfo({})).syncedToChain);
+    await waitFor('the wallet synced again', async () => (await this.wallet()).confirmed === wallet);
+  }
+
   async stop(): Promise<void> {
     this.db?.close();
     this.db = undefined;

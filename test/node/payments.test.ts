@@ -179,6 +179,22 @@ describe('waiting for room is on channel events, not polling', () => {
     expect([e.code, e.payment?.state, e.payment?.failureCode, w.channels.offered.length, w.channels.listening]).toEqual(['no_route', 'failed', 'no_route', 0, 0]);
   });
 
+  test('too much for every channel: no_route names the most that can be sent now', () => {
+    const w = world();
+    w.channels.add(payee, 40_123_456n);
+    w.channels.add(payee, 7_000_000n);
+    w.channels.add(payee, 90_000_000n, { active: false });
+    const inv = w.invoices.create({ amountMsat: msat(50_000_000) });
+    let e: PaymentError | undefined;
+    try {
+      w.payments.start(w.payments.plan(inv.bolt11));
+    } catch (x) {
+      e = x as PaymentError;
+    }
+    expect(e?.code).toBe('no_route');
+    expect(e?.message).toEndWith('can send 50000000 msat; at most 40123456 msat (40123 sat) can be sent now');
+  });
+
   test('no channel to the payee at all: no_route at once, nothing stored', () => {
     const w = world();
     const inv = w.invoices.create({ amountMsat: msat(50_000) });

@@ -51,7 +51,8 @@ describe('ChannelResolver, a close not on chain', () => {
     settled: [],
     doneAt: 100,
   };
-  const ch = { channelId: new Uint8Array(32), close } as unknown as ResolvableChannel & { close: CloseRecord };
+  // A static_remotekey channel: no anchor to bump (anchor-bump.ts looks only at anchors channels).
+  const ch = { channelId: new Uint8Array(32), close, commitments: { variant: 'static_remotekey' } } as unknown as ResolvableChannel & { close: CloseRecord };
   const parents = new Map([
     [txidOf(2), [txidOf(1)]],
     [txidOf(3), [txidOf(2)]],

@@ -5,12 +5,22 @@
  * clock whose timers run only when the test advances it.
  */
 import { hex } from '../../src/bolt/bytes.ts';
+import { type PartyConfig } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { type HtlcEntry } from '../../src/bolt/bolt2/channel/spec.ts';
 import { type CltvExpiry, type FeeratePerKw, type Msat, msat, sat } from '../../src/bolt/units.ts';
 import { type ChannelSummary } from '../../src/node/channels/manager.ts';
 import { type ChannelPhase } from '../../src/node/channels/store.ts';
 import { type Clock } from '../../src/node/clock.ts';
 import { type PaymentChannels } from '../../src/node/payments/payment-channels.ts';
+
+const PARAMS: PartyConfig = {
+  dustLimitSat: sat(354),
+  channelReserveSat: sat(10_000),
+  htlcMinimumMsat: msat(1),
+  maxHtlcValueInFlightMsat: msat(1_000_000_000),
+  maxAcceptedHtlcs: 483,
+  toSelfDelay: 144,
+};
 
 export interface FakeChannel {
   id: Uint8Array;
@@ -58,6 +68,20 @@ export class FakeChannels implements PaymentChannels {
       pendingHtlcs: c.pendingHtlcs,
       localAlias: String(16_000_000n << 40n),
       sweepTxids: [],
+      numbers: {
+        spendableMsat: msat(c.active ? c.roomMsat : 0n),
+        receivableMsat: msat(0),
+        localReserveSat: sat(10_000),
+        remoteReserveSat: sat(10_000),
+        fundingConfirmations: 6,
+        fundingBlocksToGo: 0,
+        limboSat: sat(0),
+        settledSat: sat(0),
+        timeLockedSat: sat(0),
+      },
+      localParams: PARAMS,
+      remoteParams: PARAMS,
+      minimumDepth: 3,
     }));
   }
 

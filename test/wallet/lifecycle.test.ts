@@ -342,7 +342,7 @@ describe('wallet: HTLC fee bumps (anchors channels)', () => {
     await block(s);
     expect(s.wallet.transaction(bumped.txid)).toMatchObject({ state: 'unconfirmed', lastError: 'mandatory-script-verify-flag-failed (kept: the channel layer sends this fee bump itself)' });
     expect(s.wallet.balance().reservedSat).toBe(sat(50_000));
-    await expect(s.wallet.release(bumped.txid)).rejects.toThrow(/is still needed by the channel layer, which sends this HTLC transaction until it or the peer claims the output/);
+    await expect(s.wallet.release(bumped.txid)).rejects.toThrow(/is still needed by the channel layer, which sends this HTLC transaction or CPFP child until it confirms or can never confirm/);
   });
 
   test('fee bumps do not spend unconfirmed coins from other wallets', async () => {

@@ -69,7 +69,8 @@ export class AnchorBumper {
     preimageOf: (paymentHash: Uint8Array) => Uint8Array | undefined,
     persist: (r: R) => void,
   ): Promise<R> {
-    if (r.kind !== 'local' || ch.commitments.variant !== 'anchors') return r;
+    // No tip seen yet (a force close at start-up): the ramp must not start at height 0.
+    if (r.kind !== 'local' || ch.commitments.variant !== 'anchors' || height <= 0) return r;
     const oc = ourCommitment(ch.commitments, ch.secrets, preimageOf);
     const anchor = oc.anchor;
     if (oc.txid !== r.txid || !anchor) return r;

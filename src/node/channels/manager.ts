@@ -37,6 +37,7 @@ import {
   DataLossError,
   forgetUnsigned,
   type Outgoing,
+  lostStateReestablish,
   ourReestablish,
   type RemoteCommit,
   retransmissions,
@@ -47,6 +48,7 @@ import {
   sendFulfill,
   availableToSend,
   commitFeeMsat,
+  type PartyConfig,
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
@@ -91,10 +93,13 @@ import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
 import { fundingDepth, fundingNeedsCheck, shortChannelIdOf } from './funding-depth.ts';
+import { channelNumbers, type ChannelNumbers } from './balances.ts';
 import { channelSecrets } from './secrets.ts';
 import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
 import { type HDKey } from '@scure/bip32';
 import { type Network } from '../identity.ts';
+import { type BackupChannel } from '../backup/format.ts';
+import { backupEntryOf, recoveringRecord } from '../backup/recovering.ts';
 
 /** What is stored per channel besides the commitments. */
 export interface ChannelRecord {
@@ -191,6 +196,12 @@ export interface ChannelSummary {
   closingTxid?: string;
   /** Our transactions spending the close's outputs (sweeps, justice, HTLC second stages). */
   sweepTxids: string[];
+  /** Spendable/receivable now, funding depth, close heights and balances (balances.ts). */
+  numbers: ChannelNumbers;
+  /** What each side announced (open_channel / accept_channel): `remote` limits what we may do, `local` what the peer may. */
+  localParams: PartyConfig;
+  remoteParams: PartyConfig;
+  minimumDepth: number;
 }
 
 export interface CloseOptions {
@@ -333,6 +344,42 @@ export class ChannelManager {
     return () => this.stateListeners.delete(f);
   }
 
+  // ------------------------------------------------------------------ backup
+
+  /**
+   * The static channel backup's entries: every channel whose funding is
+   * known and that is not closed (one being closed still has outputs to
+   * sweep), recovering ones included, so a backup written after a restore
+   * still restores.
+   */
+  backupEntries(addressesOf: (peer: Uint8Array) => string[]): BackupChannel[] {
+    return [...this.channels.values()]
+      .filter((l) => l.phase !== 'awaiting_funding_signed' && l.phase !== 'closed')
+      .map((l) => backupEntryOf(l.keyIndex, l.peer, l.rec.commitments, addressesOf(l.peer)));
+  }
+
+  /**
+   * Stores the channels of a static channel backup as `recovering` (see
+   * backup/recovering.ts) and asks each peer, once connected, to force
+   * close. A channel already stored is left as it is. Throws BackupError,
+   * storing nothing, when an entry's keys are not this seed's.
+   */
+  recover(entries: BackupChannel[]): { added: string[]; known: string[] } {
+    const fresh = entries.filter((e) => !this.store.has(fromHex(e.channelId)));
+    const records = fresh.map((e) => ({ e, rec: recoveringRecord(e, this.secretsOf(e.keyIndex)) }));
+    this.db.db.transaction(() => {
+      for (const { e, rec } of records) this.store.insert({ channelId: fromHex(e.channelId), peer: fromHex(e.peer), keyIndex: e.keyIndex, phase: 'recovering', state: rec });
+    })();
+    for (const { e, rec } of records) {
+      const l: Live = { peer: fromHex(e.peer), keyIndex: e.keyIndex, secrets: this.secretsOf(e.keyIndex), phase: 'recovering', rec, reestablished: false };
+      this.channels.set(e.channelId, l);
+      this.log.warn('channel restored from backup: the peer will be asked to force close', { channelId: e.channelId, peer: e.peer });
+      if (this.peers.isConnected(l.peer)) this.peers.send(l.peer, 'channel_reestablish', { channelId: fromHex(e.channelId), ...lostStateReestablish(l.secrets) });
+      this.changed(fromHex(e.channelId));
+    }
+    return { added: fresh.map((e) => e.channelId), known: entries.filter((e) => !fresh.includes(e)).map((e) => e.channelId) };
+  }
+
   // ------------------------------------------------------------------ queries
 
   list(): ChannelSummary[] {
@@ -369,6 +416,10 @@ export class ChannelManager {
       closingTxid: l.rec.close?.txid,
       // One justice transaction can spend several outputs.
       sweepTxids: [...new Set(Object.values(l.rec.close?.spends ?? {}).map((x) => x.txid))],
+      numbers: channelNumbers(l.rec, l.phase, this.isActive(l), this.tipHeight),
+      localParams: c.local,
+      remoteParams: c.remote,
+      minimumDepth: l.rec.minimumDepth,
     };
   }
 
@@ -807,6 +858,12 @@ export class ChannelManager {
     for (const [id, l] of this.channels) {
       if (hex(l.peer) !== hex(peer)) continue;
       l.errorResent = false;
+      if (l.phase === 'recovering') {
+        // We hold no state: tell the peer we are at the start, so that it (further along) force closes.
+        this.log.info('asking the peer to close a channel restored from backup', { channelId: id, peer: hex(peer) });
+        this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...lostStateReestablish(l.secrets) });
+        continue;
+      }
       if (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown') continue;
       l.reestablished = false;
       const r = ourReestablish(l.rec.commitments, l.secrets);
@@ -1270,6 +1327,7 @@ export class ChannelManager {
       }
       return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
     }
+    if (l.phase === 'recovering') return this.onRecoveringMessage(l, channelId, name);
     if (l.phase === 'closing' || l.phase === 'closed') return this.onFailedChannelMessage(l, channelId, name);
     switch (m.name) {
       case 'channel_ready':
@@ -1309,6 +1367,21 @@ export class ChannelManager {
     this.log.debug('ignored a message for a closed channel', { channelId: hex(channelId), message: name });
   }
 
+  /**
+   * A channel restored from backup answers the peer's channel_reestablish
+   * (sent after ours, as BOLT 2 asks) with an error requesting the close,
+   * once per connection: a peer whose state is still at the start (no
+   * payment ever) sees nothing wrong in our numbers. Everything else is
+   * ignored: we have no state to sign or check anything against.
+   */
+  private onRecoveringMessage(l: Live, channelId: Uint8Array, name: string): void {
+    if (name === 'channel_reestablish' && !l.errorResent) {
+      l.errorResent = true;
+      return this.sendError(l.peer, channelId, 'we lost our channel state (restored from a static channel backup): please force close');
+    }
+    this.log.debug('ignored a message for a channel restored from backup', { channelId: hex(channelId), message: name });
+  }
+
   private onPeerError(peer: Uint8Array, kind: 'error' | 'warning', m: ErrorMessage): void {
     // BOLT 1 warning: the receiver may log it and otherwise ignores it; only an error ends our opens and channels.
     if (kind !== 'error') return;
@@ -1340,7 +1413,8 @@ export class ChannelManager {
 
   /** Stops the channel and publishes our latest commitment (BOLT 2 "fail the channel"). */
   private markFailed(l: Live, channelId: Uint8Array, reason: string): void {
-    if (l.phase === 'closing' || l.phase === 'closed') return;
+    // A restored channel has no commitment of ours to broadcast: it waits for the peer's.
+    if (l.phase === 'closing' || l.phase === 'closed' || l.phase === 'recovering') return;
     void this.forceClose(l, channelId, reason);
   }
 

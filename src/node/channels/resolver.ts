@@ -71,6 +71,8 @@ export interface CloseRecord {
   spends: Record<string, SweepRecord>;
   /** Outpoints that are settled for us: spent by the peer, or not worth sweeping. */
   settled: string[];
+  /** Height of the block the closing transaction confirmed in, as last seen (maturity heights count from it). */
+  confirmedAt?: number;
   /** Height at which everything was CLOSE_DEPTH deep (cleared if a reorg undoes part of it). */
   doneAt?: number;
   /** Height at which everything was MAX_REORG_DEPTH deep: no longer watched. */
@@ -175,6 +177,10 @@ export class ChannelResolver {
       // Ours on an anchors channel: a CPFP child when it pays less than it must (anchor-bump.ts).
       r = await this.anchors.step(ch, r, height, feerate, (h) => this.hooks.preimageOf(h), persist);
       return this.reopen(r, persist);
+    }
+    if (status.block && r.confirmedAt !== status.block.height) {
+      r = { ...r, confirmedAt: status.block.height };
+      persist(r);
     }
     if (!r.sweepScript && r.kind !== 'mutual') {
       r = { ...r, sweepScript: this.wallet.newChangeScript() };

@@ -248,7 +248,13 @@ export class Payments {
 
   private noRouteMessage(plan: PaymentPlan, o: PayOptions): string {
     const which = o.outgoingChannels?.length ? `of ${o.outgoingChannels.join(', ')} ` : '';
-    return `no active channel ${which}with ${hex(plan.payee)} can send ${plan.amountMsat} msat`;
+    const only = channelFilter(o.outgoingChannels);
+    const peer = hex(plan.payee);
+    // The most any one usable channel can carry now (reserve, commitment fee with its spike buffer, anchors, limits): what the payer can act on.
+    const usable = this.channels.list().filter((c) => c.peer === peer && c.active && (!only || only(c)));
+    const max = usable.reduce((m, c) => (c.numbers.spendableMsat > m ? c.numbers.spendableMsat : m), 0n);
+    const most = usable.length ? `; at most ${max} msat (${max / 1000n} sat) can be sent now` : '';
+    return `no active channel ${which}with ${peer} can send ${plan.amountMsat} msat${most}`;
   }
 
   /** A channel to the payee that is active but carries HTLCs still being removed: room may free up within a round. */

@@ -1,9 +1,10 @@
 /**
  * BOLT 8 over a TCP socket: drives the pure handshake steps with bytes as
  * they arrive (with a deadline per act), then frames encrypted messages in
- * and out. Incoming bytes are buffered only up to the length the protocol
- * allows next (an act, an 18-byte header, a body of at most 65535+16), so a
- * peer cannot make us hold more than one message. Writes that the socket
+ * and out. Incoming bytes are framed as soon as the protocol's next length
+ * (an act, an 18-byte header, a body of at most 65535+16) is there; while
+ * reading is paused they wait in the socket's chunks (byte-queue.ts) and
+ * TCP pushes back on the sender. Writes that the socket
  * cannot take yet wait in a queue that is flushed on drain; its size is
  * exposed so callers can stop producing, and a peer that lets it grow past
  * `maxQueuedBytes` (it is not reading) is disconnected rather than buffered
@@ -22,7 +23,7 @@ import {
   type ResponderAwaitingActThree,
 } from '../../bolt/bolt8/handshake.ts';
 import { HEADER_LENGTH, type NoiseTransport } from '../../bolt/bolt8/transport.ts';
-import { concat } from '../../bolt/bytes.ts';
+import { ByteQueue } from './byte-queue.ts';
 import { DecodeError } from '../../bolt/errors.ts';
 
 import { LIMITS } from '../limits.ts';
@@ -61,7 +62,7 @@ type Phase =
 
 export class NoiseSocket {
   private phase: Phase;
-  private buf: Uint8Array = new Uint8Array(0);
+  private readonly received = new ByteQueue();
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private actTimer: ReturnType<typeof setTimeout> | undefined;
@@ -135,13 +136,10 @@ export class NoiseSocket {
 
   /** Feed bytes from the socket. */
   data(chunk: Uint8Array): void {
-    if (chunk.length) this.buf = this.buf.length ? concat(this.buf, chunk) : chunk;
+    this.received.push(chunk);
     try {
-      while (!this.readingPaused && this.phase.kind !== 'closed' && this.buf.length >= this.need()) {
-        const n = this.need();
-        const piece = this.buf.subarray(0, n);
-        this.buf = this.buf.subarray(n);
-        this.step(piece);
+      while (!this.readingPaused && this.phase.kind !== 'closed' && this.received.length >= this.need()) {
+        this.step(this.received.take(this.need()));
       }
     } catch (e) {
       this.close(e instanceof DecodeError ? `protocol violation: ${e.message}` : `internal error: ${(e as Error).message}`);

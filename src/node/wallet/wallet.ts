@@ -24,7 +24,7 @@ import { SIGHASH_ALL, serializeTx, type Tx } from '../../bolt/bolt3/tx.ts';
 import { p2pkhScriptCode } from '../../bolt/bolt5/sweep.ts';
 import { type FeeratePerKw, type Sat, sat } from '../../bolt/units.ts';
 import { parseTx, txidOf } from '../../chain/txid.ts';
-import { type ChainSource } from '../../chain/types.ts';
+import { type ChainSource, type TxStatus } from '../../chain/types.ts';
 import { coinType, type Network } from '../identity.ts';
 import { type Logger } from '../log.ts';
 import { addressNetwork, type AddressNetwork } from '../networks.ts';
@@ -50,6 +50,14 @@ export interface WalletCoin extends Coin {
   chain: KeyChain;
   index: number;
   script: Uint8Array;
+  /** Height of the block it confirmed in, when confirmed. */
+  height?: number;
+}
+
+/** A transaction touching one of our scripts, as the chain source last showed it. */
+export interface WalletHistoryEntry {
+  txid: string;
+  status: TxStatus;
 }
 
 export interface Balance {
@@ -93,6 +101,7 @@ export class Wallet {
   private readonly account: HDKey;
   private readonly net: AddressNetwork;
   private coins: WalletCoin[] = [];
+  private history: WalletHistoryEntry[] = [];
   private syncing: Promise<void> | undefined;
   private blocks: Promise<void> = Promise.resolve();
   /** The block handling queued behind the running one, not started yet (later blocks join it), and its reorg depth. */
@@ -183,6 +192,7 @@ export class Wallet {
 
   private async doSync(): Promise<void> {
     const coins: WalletCoin[] = [];
+    const all = new Map<string, TxStatus>();
     const seen = new Set<string>();
     for (;;) {
       const rows = this.store.db
@@ -193,16 +203,27 @@ export class Wallet {
       const results = await mapLimit(rows, 8, async (r) => ({ r, utxos: await this.chain.scriptUtxos(r.script), history: await this.chain.scriptHistory(r.script) }));
       for (const { r, utxos, history } of results) {
         seen.add(`${r.chain}/${r.idx}`);
+        for (const h of history) all.set(h.txid, h.status);
         if (history.length) {
           this.store.db.query('UPDATE wallet_scripts SET used = 1 WHERE chain = ? AND idx = ?').run(r.chain, r.idx);
           this.ensureScripts(r.chain as KeyChain, r.idx + 1 + GAP_LIMIT);
         }
         for (const u of utxos) {
-          coins.push({ txid: u.txid, vout: u.vout, value: u.value, confirmed: u.status.confirmed, chain: r.chain as KeyChain, index: r.idx, script: new Uint8Array(r.script) });
+          coins.push({
+            txid: u.txid,
+            vout: u.vout,
+            value: u.value,
+            confirmed: u.status.confirmed,
+            chain: r.chain as KeyChain,
+            index: r.idx,
+            script: new Uint8Array(r.script),
+            ...(u.status.block ? { height: u.status.block.height } : {}),
+          });
         }
       }
     }
     this.coins = coins;
+    this.history = [...all].map(([txid, status]) => ({ txid, status }));
   }
 
   /** Coins not spent by a live transaction of ours. */
@@ -481,6 +502,16 @@ export class Wallet {
     return this.onBlock();
   }
 
+  /** Every transaction that paid or spent one of our scripts, as of the last sync. */
+  historyEntries(): WalletHistoryEntry[] {
+    return this.history;
+  }
+
+  /** The address of one of our scripts. */
+  addressOf(script: Uint8Array): string {
+    return Address(this.net).encode(OutScript.decode(script));
+  }
+
   /** Our transactions, newest first, with their state. */
   transactions(limit?: number): WalletTx[] {
     return this.ledger.list(limit);
@@ -498,7 +529,7 @@ export class Wallet {
   /** What still needs a live transaction of ours, so that it may not be released. */
   neededBy(t: WalletTx): string | undefined {
     if (t.state !== 'held' && t.state !== 'unconfirmed') return undefined;
-    if (t.purpose === 'fee-bump') return 'the channel layer, which sends this HTLC transaction until it or the peer claims the output';
+    if (t.purpose === 'fee-bump') return 'the channel layer, which sends this HTLC transaction or CPFP child until it confirms or can never confirm';
     return this.dependents(t.txid);
   }
 

@@ -1,6 +1,6 @@
 /**
  * The lnd-compatible API: lnrpc.Lightning, routerrpc.Router and
- * invoicesrpc.Invoices (the subset in proto-lnd/) on their own listener,
+ * invoicesrpc.Invoices (the subset in proto-lnd/) and verrpc.Versioner on their own listener,
  * always over TLS with the data dir's tls.cert, every call authenticated by
  * a macaroon in the `macaroon` metadata header (hex), as lnd clients send
  * it. Methods outside the subset answer Unimplemented.
@@ -15,6 +15,7 @@ import { invoicesRoutes } from './invoices-service.ts';
 import { lightningRoutes } from './lightning-service.ts';
 import { decodeMacaroon, MacaroonError, macaroonRefusal } from './macaroon.ts';
 import { routerRoutes } from './router-service.ts';
+import { versionRoutes } from './version-service.ts';
 import { apiLimits, type ApiLimitsOverride } from '../limits.ts';
 
 /** Why a call's `macaroon` header is refused, or undefined to let it through. */
@@ -35,7 +36,7 @@ export async function startLndApi(node: LightningNode, config: DaemonConfig, log
   const { host, port } = config.lndRpcListen;
   const tls = loadOrCreateTls(config.dataDir, [host], config.rpcTls);
   const { rootKey, macaroonPath } = loadOrCreateAdminMacaroon(config.dataDir, config.network);
-  const services = [lightningRoutes(node, l), routerRoutes(node), invoicesRoutes(node)];
+  const services = [lightningRoutes(node, l), routerRoutes(node), invoicesRoutes(node), versionRoutes()];
   const server = await startRpcServer({
     host,
     port,

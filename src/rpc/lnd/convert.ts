@@ -14,9 +14,12 @@ import { type ChannelSummary } from '../../node/channels/manager.ts';
 import { type InvoiceRecord } from '../../node/payments/invoices.ts';
 import { type PaymentRecord } from '../../node/payments/payments.ts';
 import {
+  type ChannelConstraintsSchema,
   type ChannelSchema,
   CommitmentType,
+  HTLCAttempt_HTLCStatus,
   type FeatureSchema,
+  type HTLCAttemptSchema,
   type InvoiceSchema,
   Invoice_InvoiceState,
   PaymentFailureReason,
@@ -35,6 +38,12 @@ export function scidToUint64(scid: string | undefined): bigint {
   return (BigInt(m[1]!) << 40n) | (BigInt(m[2]!) << 16n) | BigInt(m[3]!);
 }
 
+/** lnd's chan_id of a channel: its short channel id, or our alias for it before it has one. */
+export function lndChanId(c: ChannelSummary | undefined): bigint {
+  if (!c) return 0n;
+  return c.shortChannelId ? scidToUint64(c.shortChannelId) : /^\d+$/.test(c.localAlias) ? BigInt(c.localAlias) : 0n;
+}
+
 export function uint64ToScid(n: bigint): string {
   return `${n >> 40n}x${(n >> 16n) & 0xffffffn}x${n & 0xffffn}`;
 }
@@ -51,9 +60,36 @@ export function lndFeatures(f: FeatureVector): Record<number, MessageInitShape<t
   return out;
 }
 
+/** Both balances as lnd shows them: the opener's net of the commitment fee (and anchors) it pays, in msat. */
+export function netBalances(c: ChannelSummary): { localMsat: bigint; remoteMsat: bigint } {
+  const openerCostMsat = (c.commitFeeSat + (c.channelType === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n)) * 1000n;
+  const net = (b: bigint): bigint => (b > openerCostMsat ? b - openerCostMsat : 0n);
+  return c.weAreOpener ? { localMsat: net(c.localBalanceMsat), remoteMsat: c.remoteBalanceMsat } : { localMsat: c.localBalanceMsat, remoteMsat: net(c.remoteBalanceMsat) };
+}
+
+/** What one side may do, as lnd's ChannelConstraints: `ours` are the limits the peer set on us. */
+function constraints(c: ChannelSummary, ours: boolean): MessageInitShape<typeof ChannelConstraintsSchema> {
+  const on = ours ? c.remoteParams : c.localParams;
+  const own = ours ? c.localParams : c.remoteParams;
+  return {
+    csvDelay: on.toSelfDelay,
+    chanReserveSat: on.channelReserveSat,
+    dustLimitSat: own.dustLimitSat,
+    maxPendingAmtMsat: on.maxHtlcValueInFlightMsat,
+    minHtlcMsat: on.htlcMinimumMsat,
+    maxAcceptedHtlcs: on.maxAcceptedHtlcs,
+  };
+}
+
 export function channelMessage(c: ChannelSummary): MessageInitShape<typeof ChannelSchema> {
   const openerCost = c.commitFeeSat + (c.channelType === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n);
   return {
+    csvDelay: c.remoteParams.toSelfDelay,
+    localChanReserveSat: c.numbers.localReserveSat,
+    remoteChanReserveSat: c.numbers.remoteReserveSat,
+    localConstraints: constraints(c, true),
+    remoteConstraints: constraints(c, false),
+    commitWeight: c.channelType === 'anchors' ? 1124n : 724n,
     active: c.active,
     remotePubkey: c.peer,
     channelPoint: `${c.fundingTxid}:${c.fundingVout}`,
@@ -123,7 +159,43 @@ export function failureReason(p: PaymentRecord): PaymentFailureReason {
   }
 }
 
-export function paymentMessage(p: PaymentRecord): MessageInitShape<typeof PaymentSchema> {
+/**
+ * The payment's HTLC as lnd lists its attempts: one attempt over one hop (a
+ * direct payment pays no fee), its channel the one it went out on.
+ */
+function htlcAttempts(p: PaymentRecord, chanId: bigint, omitHops: boolean): MessageInitShape<typeof HTLCAttemptSchema>[] {
+  if (p.htlcId === undefined) return [];
+  const status = p.state === 'succeeded' ? HTLCAttempt_HTLCStatus.SUCCEEDED : p.state === 'failed' ? HTLCAttempt_HTLCStatus.FAILED : HTLCAttempt_HTLCStatus.IN_FLIGHT;
+  const hop = {
+    chanId: chanId.toString(),
+    amtToForward: sats(p.amountMsat),
+    amtToForwardMsat: p.amountMsat,
+    fee: 0n,
+    feeMsat: 0n,
+    pubKey: hex(p.payee),
+    tlvPayload: true,
+    totalAmtMsat: p.amountMsat,
+  };
+  return [
+    {
+      attemptId: p.htlcId,
+      status,
+      attemptTimeNs: BigInt(p.createdAt) * 1_000_000_000n,
+      resolveTimeNs: BigInt(p.resolvedAt ?? 0) * 1_000_000_000n,
+      preimage: p.preimage ?? new Uint8Array(),
+      route: {
+        totalAmt: sats(p.amountMsat),
+        totalAmtMsat: p.amountMsat,
+        totalFees: 0n,
+        totalFeesMsat: 0n,
+        firstHopAmountMsat: p.amountMsat,
+        hops: omitHops ? [] : [hop],
+      },
+    },
+  ];
+}
+
+export function paymentMessage(p: PaymentRecord, o: { chanId?: bigint; omitHops?: boolean } = {}): MessageInitShape<typeof PaymentSchema> {
   const status =
     p.state === 'succeeded' ? Payment_PaymentStatus.SUCCEEDED : p.state === 'failed' ? Payment_PaymentStatus.FAILED : Payment_PaymentStatus.IN_FLIGHT;
   return {
@@ -137,5 +209,10 @@ export function paymentMessage(p: PaymentRecord): MessageInitShape<typeof Paymen
     paymentRequest: p.bolt11 ?? '',
     status,
     failureReason: p.state === 'failed' ? failureReason(p) : PaymentFailureReason.FAILURE_REASON_NONE,
+    // A direct payment pays no routing fee.
+    fee: 0n,
+    feeSat: 0n,
+    feeMsat: 0n,
+    htlcs: htlcAttempts(p, o.chanId ?? 0n, o.omitHops ?? false),
   };
 }

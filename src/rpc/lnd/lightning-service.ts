@@ -27,6 +27,7 @@ import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
 import { channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from '../node-parts.ts';
+import { listingRoutes } from './listings.ts';
 
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
 const LND_INVOICE_EXPIRY_S = 86_400;
@@ -131,6 +132,7 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
       stopDaemon() {
         return { status: requestStop(node, 'StopDaemon') };
       },
+      ...listingRoutes(node),
 
       getInfo() {
         const list = node.channels?.list() ?? [];

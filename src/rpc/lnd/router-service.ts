@@ -21,7 +21,7 @@ import { failedPrecondition, invalidArgument, notFound, requireBytes, toConnectE
 import { msatArg, satArg, waitSecondsArg } from '../args.ts';
 import { PaymentFailureReason, type PaymentSchema } from '../gen/lnrpc/lightning_pb.ts';
 import { Router, type SendPaymentRequest, type TrackPaymentRequest } from '../gen/routerrpc/router_pb.ts';
-import { paymentMessage, uint64ToScid } from './convert.ts';
+import { lndChanId, paymentMessage as paymentFields, uint64ToScid } from './convert.ts';
 
 type PaymentMsg = MessageInitShape<typeof PaymentSchema>;
 
@@ -68,6 +68,8 @@ function lndRefusal(e: unknown): ConnectError {
 }
 
 export function routerRoutes(node: LightningNode): (router: ConnectRouter) => void {
+  // With its HTLC's channel, as lncli's payinvoice/trackpayment table shows it.
+  const paymentMessage = (p: PaymentRecord): PaymentMsg => paymentFields(p, { chanId: lndChanId(p.channelId ? node.channels?.get(p.channelId) : undefined) });
   async function* sendPayment(req: SendPaymentRequest, ctx: HandlerContext): AsyncGenerator<PaymentMsg> {
     if (!req.paymentRequest) {
       throw invalidArgument('payment_request is required: lnnode pays BOLT 11 invoices over a direct channel (no keysend or bare payment hashes)');

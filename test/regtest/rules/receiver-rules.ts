@@ -754,7 +754,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["An offering node:", "if an HTLC which it offered is in either node's current commitment transaction, AND is past this timeout deadline:", "SHOULD send an `error` to the receiving peer (if connected)."],
     input: "the node pays the hostile peer, which never settles the HTLC; blocks mined to cltv_expiry + 3",
     expect: "one `error` naming the channel_id",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -764,7 +764,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["An offering node:", "if an HTLC which it offered is in either node's current commitment transaction, AND is past this timeout deadline:", "MUST fail the channel."],
     input: "as above",
     expect: "the channel fails: its latest commitment (holding the HTLC) broadcast, phase closing",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -794,7 +794,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "if an HTLC it has fulfilled is in either node's current commitment transaction, AND is past this fulfillment deadline:", "SHOULD send an `error` to the offering peer (if connected)."],
     input: "the hostile peer pays the node, which fulfils; the peer never signs the removal; blocks mined to cltv_expiry - 10",
     expect: "one `error` naming the channel_id",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -804,7 +804,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A fulfilling node:", "if an HTLC it has fulfilled is in either node's current commitment transaction, AND is past this fulfillment deadline:", "MUST fail the channel."],
     input: "as above",
     expect: "the channel fails: its latest commitment broadcast, phase closing",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   // ---- BOLT 2: Adding an HTLC: `update_add_htlc`
@@ -890,7 +890,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if the sender did not previously acknowledge the commitment of that HTLC:", "MUST ignore a repeated `id` value after a reconnection."],
     input: "update_add_htlc id N without commitment_signed, reconnect, update_add_htlc id N again and commitment_signed",
     expect: "no error; the re-sent add is settled",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1277,7 +1277,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A funding node:", "upon disconnection:", "if it has broadcast the funding transaction:", "MUST remember the channel for reconnection."],
     input: "a channel the node opened and broadcast, then a reconnection",
     expect: "the node sends channel_reestablish for it and the channel carries on",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1297,7 +1297,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A non-funding node:", "upon disconnection:", "if it has sent the `funding_signed` message:", "MUST remember the channel for reconnection."],
     input: "a channel the hostile peer funded, the funding not yet confirmed, then a reconnection",
     expect: "the node sends channel_reestablish for it",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1317,7 +1317,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "MUST handle continuation of a previous channel on a new encrypted transport."],
     input: "reconnect with an honest channel_reestablish, then a payment",
     expect: "the payment settles on the new connection",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1327,7 +1327,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon disconnection:", "MUST reverse any uncommitted updates sent by the other side (i.e. all messages beginning with `update_` for which no `commitment_signed` has been received)."],
     input: "update_add_htlc without commitment_signed, then reconnect",
     expect: "the node's stored state holds no trace of the add (the peer's proposed changes empty, its next HTLC id unchanged)",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1337,7 +1337,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "if a channel is in an error state:", "SHOULD retransmit the error packet and ignore any other packets for that channel."],
     input: "a channel the node failed earlier; reconnect, channel_reestablish, then update_add_htlc",
     expect: "the node answers the channel_reestablish with one `error` on the channel_id and ignores the add (nothing more sent for that channel)",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1347,7 +1347,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "otherwise:", "MUST transmit `channel_reestablish` for each channel."],
     input: "a reconnection of a peer with several open channels",
     expect: "one channel_reestablish per channel in awaiting lock-in, normal or shutdown",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1357,7 +1357,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "otherwise:", "MUST wait to receive the other node's `channel_reestablish` message before sending any other messages for that channel."],
     input: "reconnect with a revoke_and_ack owed by the node, and send nothing but a ping",
     expect: "only channel_reestablish until ours arrives (no revoke_and_ack, no update)",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1378,7 +1378,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "if `next_commitment_number` is 1 in both the `channel_reestablish` it sent and received, and none of those `channel_reestablish` messages contain `my_current_funding_locked` or `next_funding` for a splice transaction:", "MUST retransmit `channel_ready`."],
     input: "reconnect before any commitment_signed (both next_commitment_number 1)",
     expect: "the node sends channel_ready again after the channel_reestablish",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1388,7 +1388,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "MUST NOT retransmit `channel_ready`, but MAY send `channel_ready` with a different `short_channel_id` `alias` field."],
     input: "reconnect after payments",
     expect: "no channel_ready",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1398,7 +1398,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon reconnection:", "MUST ignore any redundant `channel_ready` it receives."],
     input: "channel_ready again after reconnecting a used channel",
     expect: "nothing sent; the channel stays normal and keeps the peer's next point",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1474,7 +1474,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "MUST ignore `my_current_per_commitment_point`, but MAY require it to be a valid point."],
     input: "an honest channel_reestablish but with another valid my_current_per_commitment_point",
     expect: "no error; the channel carries on and pays",
-    status: "pending: lab scenario not yet written (group reestablish)",
+    status: "tested",
     lab: "reestablish",
   },
   {
@@ -1495,7 +1495,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A receiving node:", "if `next_revocation_number` is greater than expected above, AND `your_last_per_commitment_secret` is correct for that `next_revocation_number` minus 1:", "SHOULD send an `error` to request the peer to fail the channel."],
     input: "as above",
     expect: "one `error` naming the channel_id",
-    status: "pending: lab scenario not yet written (group dataloss)",
+    status: "tested",
     lab: "dataloss",
   },
   {
@@ -1580,6 +1580,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the node signed a new commitment for the hostile peer, which broadcasts it without revoking its previous one",
     expect: "the node recognises the peer's commitment (close kind remote) and resolves the channel: phase closing, to_remote is the node's",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -1600,7 +1601,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "once it has broadcast a funding transaction OR sent a commitment signature for a commitment transaction that contains an HTLC output:", "until all outputs are *irrevocably resolved*:", "MUST monitor the blockchain for transactions that spend any output that is NOT *irrevocably resolved*."],
     input: "the hostile peer spends the funding output (its commitment, a revoked commitment)",
     expect: "the node sees each spend on the next blocks and acts on it (rows onchain/funding-spent-fail, revoked/*)",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -1639,7 +1640,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "upon the funding transaction being spent, if the channel is NOT already closed:", "SHOULD fail the channel."],
     input: "the hostile peer broadcasts its latest commitment while the channel is normal",
     expect: "the node stops using the channel: phase closing, close kind remote; a later update_add_htlc on it is ignored",
-    status: "pending: lab scenario not yet written (group onchain)",
+    status: "tested",
     lab: "onchain",
   },
   {
@@ -1697,7 +1698,7 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "if the node knows or assumes its channel state is outdated:", "MUST NOT broadcast its *last commitment transaction*."],
     input: "row reestablish/data-loss-no-broadcast",
     expect: "no commitment broadcast",
-    status: "pending: lab scenario not yet written (group dataloss)",
+    status: "tested",
     lab: "dataloss",
   },
   {
@@ -1717,7 +1718,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "otherwise:", "MUST spend any `to_local_anchor` output, providing sufficient fees as incentive to include the commitment transaction in a block. Special care must be taken when spending to a third-party, because this re-introduces the vulnerability that was addressed by adding the CSV delay to the non-anchor outputs."],
     input: "an anchors channel failed with HTLCs at stake while the commitment's feerate is below the estimate",
     expect: "the node spends its to_local_anchor with a child paying enough fee (CPFP), paced by the HTLC deadlines (issue 13 item 7)",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   {
     id: "fail/anchor-rbf",
@@ -1726,7 +1728,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node:", "otherwise:", "otherwise:", "otherwise:", "otherwise:", "SHOULD use [replace-by-fee](https://github.com/bitcoin/bips/blob/master/bip-0125.mediawiki) or other mechanism on the spending transaction if it proves insufficient for timely inclusion in a block."],
     input: "the anchor CPFP above does not confirm in time",
     expect: "the node bumps it (RBF) before the HTLC deadline",
-    status: "pending: onchain",
+    status: "tested",
+    unit: true,
   },
   // ---- BOLT 5: Unilateral Close Handling: Local Commitment Transaction
   {
@@ -1737,6 +1740,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the node failed a channel where it has a to_local output; to_self_delay blocks mined after its commitment confirms",
     expect: "the node sweeps to_local to its wallet",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -1747,6 +1751,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "as above, checked one block before the delay ends",
     expect: "no spend of to_local before to_self_delay blocks",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -1935,6 +1940,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the hostile peer broadcasts its latest commitment",
     expect: "the node identifies it (close kind remote), takes to_remote as its own (static_remotekey: its wallet key) and resolves the channel",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2083,6 +2089,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the hostile peer broadcasts a commitment it revoked",
     expect: "the node's justice transaction spends the peer's to_local with the revocation key, to the node's wallet, before to_self_delay",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2093,6 +2100,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the revoked commitment holds an HTLC the peer offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2103,6 +2111,7 @@ export const RULES: readonly ReceiverRule[] = [
     input: "the revoked commitment holds an HTLC the node offered",
     expect: "the justice transaction also spends that HTLC output with the revocation key",
     status: "tested",
+    lab: "onchain",
     unit: true,
   },
   {
@@ -2180,7 +2189,8 @@ export const RULES: readonly ReceiverRule[] = [
     quote: ["A node which broadcasts an HTLC-success or HTLC-timeout transaction for a commitment transaction:", "if `option_anchors` applies:", "MUST combine it with inputs contributing sufficient fee to ensure timely inclusion in a block."],
     input: "the node's anchors commitment confirmed with an HTLC to time out or claim (its HTLC transaction pays no fee, the peer signed it SIGHASH_SINGLE|ANYONECANPAY)",
     expect: "the node's HTLC transaction spends a wallet coin besides the HTLC output and pays the fee its weight needs at the current estimate, before the HTLC's deadline (issue 13 item 7)",
-    status: "pending: onchain",
+    status: "tested",
+    lab: "onchain",
   },
   {
     id: "htlc-tx/anchors-combine",

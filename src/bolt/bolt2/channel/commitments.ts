@@ -237,6 +237,26 @@ export function availableToSend(c: Commitments): Msat {
   return (out > 0n ? out : 0n) as Msat;
 }
 
+/**
+ * How much the peer can send us in one new HTLC right now, as it would
+ * compute it: its balance on our next commitment less the reserve we ask of
+ * it, less (when it is the opener) the commitment fee with the same spike
+ * buffer, within our in-flight limit. An estimate of what we can receive:
+ * the peer may keep a larger buffer.
+ */
+export function availableToReceive(c: Commitments): Msat {
+  const spec = reduce(c.localCommit.spec, c.localChanges.acked, c.remoteChanges.proposed);
+  let avail = spec.toRemoteMsat - c.local.channelReserveSat * 1000n;
+  if (!c.weAreOpener) {
+    const withOneMore = { ...spec, htlcs: [...spec.htlcs, { ...dummyHtlc, direction: 'in' as const, amountMsat: (1n << 60n) as Msat }] };
+    avail -= commitFeeMsat(c, 'local', withOneMore, (spec.feeratePerKw * 2) as FeeratePerKw);
+  }
+  const inFlight = spec.htlcs.filter((h) => h.direction === 'in').reduce((a, h) => a + h.amountMsat, 0n);
+  const inFlightRoom = c.local.maxHtlcValueInFlightMsat - inFlight;
+  const out = avail < inFlightRoom ? avail : inFlightRoom;
+  return (out > 0n ? out : 0n) as Msat;
+}
+
 const dummyHtlc: HtlcEntry = {
   direction: 'out',
   id: -1n,
@@ -553,6 +573,20 @@ export function ourReestablish(c: Commitments, s: ChannelSecrets): ReestablishFi
   };
 }
 
+/**
+ * The channel_reestablish of a node that lost the channel's state (restored
+ * from a static channel backup): next_commitment_number 0, which no live
+ * channel sends (BOLT 2: a receiver of 0 MUST immediately fail the channel
+ * and broadcast its latest commitment; lnd's restored channels send the
+ * same), next_revocation_number 0 and an all-zero last secret. The peer
+ * broadcasts its commitment, on which our to_remote output needs no state
+ * to sweep. It proves nothing, so an honest peer never concludes it lost
+ * data itself.
+ */
+export function lostStateReestablish(s: ChannelSecrets): ReestablishFields {
+  return { nextCommitmentNumber: 0n, nextRevocationNumber: 0n, yourLastPerCommitmentSecret: new Uint8Array(32), myCurrentPerCommitmentPoint: perCommitmentPoint(s, 0n) };
+}
+
 function updateMessage(c: Commitments, u: Update): Outgoing {
   const channelId = c.channelId;
   switch (u.kind) {
@@ -584,6 +618,8 @@ const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n;
  * commitment, so that commitment must never be broadcast.
  */
 export function retransmissions(c: Commitments, s: ChannelSecrets, theirs: ReestablishFields): Outgoing[] {
+  // BOLT 2 channel_reestablish: if next_commitment_number is zero, MUST immediately fail the channel and broadcast its latest commitment.
+  if (theirs.nextCommitmentNumber === 0n) throw new ChannelProtocolError('channel_reestablish: next_commitment_number 0: the peer lost its channel state and asks us to close');
   const out: Outgoing[] = [];
   // Their view of our revocations.
   let revoke: Outgoing | undefined;

@@ -1,0 +1,76 @@
+/**
+ * The daemon's side of the mnemonic: the notice that shows a new one (on
+ * stderr, once, never in the JSON log), and reading the words back for
+ * --restore from a file, LNNODE_MNEMONIC, or stdin (with a prompt on a
+ * terminal): never from argv, where `ps` and shell history would keep them.
+ */
+import { readFileSync } from 'node:fs';
+import { type DaemonConfig } from './config.ts';
+import { type SeedSetup } from './identity.ts';
+import { checkMnemonic, MnemonicError } from './mnemonic.ts';
+import { type StartOptions } from './node.ts';
+import { readBackupFile } from './backup/file.ts';
+
+/** What the operator sees once when a node is created: the words, numbered, and why they matter. */
+export function mnemonicNotice(words: readonly string[], withPassphrase: boolean): string {
+  const rows: string[] = [];
+  for (let i = 0; i < words.length; i += 4) {
+    rows.push('   ' + words.slice(i, i + 4).map((w, j) => `${String(i + j + 1).padStart(2)}. ${w.padEnd(10)}`).join(' ').trimEnd());
+  }
+  return [
+    '',
+    '!!! lnnode created a new wallet seed. Write these 24 words down, in order, and keep them offline. !!!',
+    '',
+    ...rows,
+    '',
+    'They are the only way to get this node\'s keys and on-chain funds back; with <data-dir>/channel.backup',
+    'they also get the funds of its channels back (lnnode --restore, see the README, "Backups and recovery").',
+    withPassphrase ? 'The passphrase given in LNNODE_SEED_PASSPHRASE is needed with them: without it the words restore another wallet.' : 'No passphrase was set (LNNODE_SEED_PASSPHRASE): the words alone restore everything.',
+    'They are shown only this once and are not stored in words anywhere: anyone who has them can take the funds.',
+    '',
+  ].join('\n');
+}
+
+/** Reads everything on stdin (after a prompt on stderr when it is a terminal) and returns the first `lines` lines. */
+async function readStdinLines(prompts: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const tty = process.stdin.isTTY;
+  if (tty) process.stderr.write(prompts[0]!);
+  for await (const line of console) {
+    out.push(line);
+    if (out.length >= prompts.length) break;
+    if (tty) process.stderr.write(prompts[out.length]!);
+  }
+  return out;
+}
+
+/**
+ * The start options of a --restore: the checked words and passphrase, and
+ * the channel backup's bytes if one was named. Throws MnemonicError (a bad
+ * word named) or BackupError (an unreadable file).
+ */
+export async function restoreOptions(config: DaemonConfig, env: Record<string, string | undefined>, onNewMnemonic: SeedSetup['onNewMnemonic']): Promise<StartOptions> {
+  const passphraseEnv = env.LNNODE_SEED_PASSPHRASE;
+  if (!config.restore) return { seed: { ...(passphraseEnv ? { passphrase: passphraseEnv } : {}), onNewMnemonic } };
+  let text: string;
+  let passphrase = passphraseEnv;
+  if (config.restore.mnemonicFile) {
+    try {
+      text = readFileSync(config.restore.mnemonicFile, 'utf8');
+    } catch (e) {
+      throw new MnemonicError(`--restore-mnemonic-file: cannot read ${config.restore.mnemonicFile}: ${(e as Error).message}`);
+    }
+  } else if (env.LNNODE_MNEMONIC) {
+    text = env.LNNODE_MNEMONIC;
+  } else {
+    const prompts = ['lnnode --restore: type your mnemonic words (on one line, separated by spaces), then Enter:\n> '];
+    if (passphrase === undefined && process.stdin.isTTY) prompts.push('BIP39 passphrase (Enter for none; it is shown as you type):\n> ');
+    const lines = await readStdinLines(prompts);
+    text = lines[0] ?? '';
+    if (lines.length > 1) passphrase = lines[1];
+    if (!text.trim()) throw new MnemonicError('--restore needs your mnemonic: type it when asked, pipe it on stdin, or give --restore-mnemonic-file <file> or LNNODE_MNEMONIC');
+  }
+  const words = checkMnemonic(text);
+  const backup = config.restore.channelBackupFile ? readBackupFile(config.restore.channelBackupFile) : undefined;
+  return { seed: { restore: { words, ...(passphrase ? { passphrase } : {}) } }, ...(backup ? { restoreChannelBackup: backup } : {}) };
+}
