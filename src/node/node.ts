@@ -331,6 +331,8 @@ export class LightningNode {
     if (persistent) this.addressBook.upsert({ nodeId, address: `${host}:${port}`, persistent });
     await this.peers.connect(nodeId, host, port, { persistent });
     if (!persistent) this.addressBook.remember(nodeId, `${host}:${port}`);
+    // A channel peer's new address goes into the channel backup (written only if it changed).
+    this.backup?.refresh();
   }
 
   /**

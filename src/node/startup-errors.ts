@@ -14,8 +14,7 @@ export const MAINNET_OPT_IN = '--allow-unsafe-mainnet';
  * when it is done.
  */
 export const MAINNET_NOT_YET_SAFE: readonly string[] = [
-  'The seed is a raw 32-byte file (<data-dir>/seed) with no mnemonic backup; copying it restores on-chain funds only.',
-  'There is no channel backup: funds in channels live in the database alone, and a lost or restored old database can lose them.',
+  'Channel funds come back after a loss only through the peers: a restore from the mnemonic and channel.backup asks each peer to force close, so HTLCs pending at the loss are lost, and a peer that is gone keeps the funds locked.',
   'Defences against hostile peers are not complete: no limit on dust HTLC exposure, and HTLC second-stage transactions of a revoked commitment are not claimed.',
   'One chain source is trusted not to withhold: it could hide a revoked commitment until its delay passes (no second source, no watchtower).',
   'The code has had no outside security review.',

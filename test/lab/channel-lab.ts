@@ -17,7 +17,7 @@ import { hex } from '../../src/bolt/bytes.ts';
 import { type FeeratePerKw, type Msat, type Sat, sat } from '../../src/bolt/units.ts';
 import { type DaemonConfig } from '../../src/node/config.ts';
 import { createLogger } from '../../src/node/log.ts';
-import { LightningNode } from '../../src/node/node.ts';
+import { LightningNode, type StartOptions } from '../../src/node/node.ts';
 import { type OpenOptions } from '../../src/node/channels/manager.ts';
 import { mainChainBlock, reorg, submitBlockOn } from './blocks.ts';
 import { startBtcd, type Btcd } from './btcd.ts';
@@ -62,8 +62,8 @@ export class ChannelLab {
     rmSync(this.root, { recursive: true, force: true });
   }
 
-  /** `extra` overrides the config (another Esplora URL, a fee ceiling, a channel policy field). */
-  startNode(name: string, extra: Partial<DaemonConfig> = {}): LightningNode {
+  /** `extra` overrides the config (another Esplora URL, a fee ceiling, a channel policy field); `opts`: a seed to restore, a backup. */
+  startNode(name: string, extra: Partial<DaemonConfig> = {}, opts: StartOptions = {}): LightningNode {
     const n = LightningNode.start(
       {
         network: 'regtest',
@@ -79,6 +79,7 @@ export class ChannelLab {
         channelLimits: { anchorReservePerChannelSat: sat(0), ...extra.channelLimits },
       },
       quiet.child(name),
+      opts,
     );
     this.nodes.push(n);
     return n;

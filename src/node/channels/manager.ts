@@ -1268,7 +1268,9 @@ export class ChannelManager {
       if (!found) return;
       if (found !== l.rec.close) {
         this.log.warn('funding output spent', { channelId: id, kind: found.kind, txid: found.txid });
-        if (found.kind === 'unknown') this.log.error('the funding output was spent by a transaction we do not recognise; taking what pays to our key', { channelId: id, txid: found.txid });
+        // After a data loss (or a restore from backup) the peer's commitment is one we cannot place: expected, not alarming.
+        if (found.kind === 'unknown' && l.rec.dataLoss) this.log.info('the peer closed a channel we hold no state for; taking our to_remote output', { channelId: id, txid: found.txid });
+        else if (found.kind === 'unknown') this.log.error('the funding output was spent by a transaction we do not recognise; taking what pays to our key', { channelId: id, txid: found.txid });
         this.setPhase(l, channelId, 'closing', { ...l.rec, close: found, closeReason: l.rec.closeReason ?? `funding spent (${found.kind})` });
       }
       const persist = (close: CloseRecord): void => {

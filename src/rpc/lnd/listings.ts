@@ -99,7 +99,8 @@ export function listingRoutes(node: LightningNode): Partial<ServiceImpl<typeof L
         confirmationsUntilActive: c.numbers.fundingBlocksToGo,
         confirmationHeight: c.numbers.fundingConfirmations ? tip - c.numbers.fundingConfirmations + 1 : 0,
       }));
-      const closing = all.filter((c) => c.phase === 'closing');
+      // A channel restored from backup waits for the peer's close, as lnd lists its restored channels.
+      const closing = all.filter((c) => c.phase === 'closing' || c.phase === 'recovering');
       // Until the closing transaction confirms (and for a mutual close until it is final) the channel is waiting to close, as in lnd.
       const waiting = closing.filter((c) => c.numbers.closeHeight === undefined || c.closeKind === 'mutual' || c.closeKind === undefined);
       const forced = closing.filter((c) => !waiting.includes(c));

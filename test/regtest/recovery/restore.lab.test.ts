@@ -1,0 +1,151 @@
+// lab-peers: btcd,lnd
+/**
+ * Restore from the mnemonic and the static channel backup, with an lnd and
+ * an lnnode peer: node X opens a static_remotekey channel to lnd and an
+ * anchors channel to lnnode Y, payments go both ways over each so the
+ * balances are uneven, then X is stopped and its data dir deleted (the
+ * backup file copied off first, as an operator would). A new X on an empty
+ * data dir, from the 24 words and the backup, has the same node id, holds
+ * both channels as `recovering`, dials both peers and asks them to force
+ * close (channel_reestablish with next_commitment_number 0); both do, X
+ * never broadcasts a commitment, sweeps its to_remote output of each, and
+ * its wallet ends with exactly what it had before the opens, minus the
+ * peers' balances, minus every fee it paid (funding, the commitments it
+ * paid for as opener, anchors, sweeps), to the sat, from the transactions.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
+import { type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
+import { backupKey, decryptBackup } from '../../../src/node/backup/format.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { startLnd, type Lnd } from '../../lab/lnd.ts';
+import { waitFor } from '../../lab/processes.ts';
+
+const LND_WAIT_MS = 60_000;
+let lab: ChannelLab;
+let lnd: Lnd;
+let x: LightningNode;
+let y: LightningNode;
+let words: string[] = [];
+
+interface LndChannel {
+  active: boolean;
+  channel_point: string;
+  chan_id: string;
+  local_balance: string;
+  pending_htlcs?: unknown[];
+}
+const lndChannelOf = async (fundingTxid: string): Promise<LndChannel | undefined> =>
+  ((await lnd.rest<{ channels?: LndChannel[] }>('GET', '/v1/channels')).channels ?? []).find((c) => c.channel_point.startsWith(fundingTxid));
+
+beforeAll(async () => {
+  lab = await ChannelLab.start('restore');
+  lnd = await startLnd(lab.btcd);
+  x = lab.startNode('x', {}, { seed: { onNewMnemonic: (w) => (words = w) } });
+  y = lab.startNode('y');
+  await lab.fund(x, 3_000_000n);
+  await x.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
+  await x.connect(y.nodeId, '127.0.0.1', y.p2pPort!);
+}, 180_000);
+
+afterAll(async () => {
+  await lnd?.stop();
+  await lab?.stop();
+});
+
+describe('restore from mnemonic + static channel backup', () => {
+  const chans: { peer: 'lnd' | 'y'; channelId: Uint8Array; fundingTxid: string; anchors: boolean }[] = [];
+  let walletBefore = 0n;
+  /** What each peer holds in its channel with X when X is lost (sat, the commitment's output value). */
+  const peerSat = new Map<string, bigint>();
+  let backup: Uint8Array;
+
+  test('X opens to lnd (static_remotekey) and to Y (anchors); payments both ways leave uneven balances; the backup names both channels', async () => {
+    expect(words).toHaveLength(24);
+    walletBefore = await lab.walletBalance(x);
+    const toLnd = await x.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw, channelType: 'static_remotekey' });
+    await lab.mine(6);
+    await waitFor('lnd channel active in X', () => x.channels!.get(toLnd.channelId)?.active, LND_WAIT_MS);
+    await waitFor('active in lnd', async () => (await lndChannelOf(toLnd.fundingTxid))?.active, LND_WAIT_MS);
+    chans.push({ peer: 'lnd', channelId: toLnd.channelId, fundingTxid: toLnd.fundingTxid, anchors: false });
+    // The first funding's change is the coin of the second: the wallet sees it confirmed first.
+    await lab.walletBalance(x);
+    const toY = await lab.openChannel(x, y, sat(800_000), 'anchors');
+    chans.push({ peer: 'y', channelId: fromHex(toY.id), fundingTxid: toY.fundingTxid, anchors: true });
+
+    // X -> lnd 300,000 sat, lnd -> X 120,000 sat.
+    const inv = await lnd.rest<{ payment_request: string }>('POST', '/v1/invoices', { value_msat: '300000000', description_hash: Buffer.from(sha256(new Uint8Array([1]))).toString('base64') });
+    expect((await x.payments.pay(inv.payment_request)).state).toBe('succeeded');
+    const chanId = (await lndChannelOf(toLnd.fundingTxid))!.chan_id;
+    await waitFor(`channel ${chanId} in lnd's graph`, () => lnd.rest('GET', `/v1/graph/edge/${chanId}`).then(() => true, () => false), LND_WAIT_MS);
+    const back = x.invoices.create({ amountMsat: msat(120_000_000n), descriptionHash: sha256(new Uint8Array([2])) });
+    const paid = await lnd.restAll<{ status: string }>('/v2/router/send', { payment_request: back.bolt11, timeout_seconds: 30, fee_limit_sat: '10' });
+    expect(paid.at(-1)!.status).toBe('SUCCEEDED');
+    await waitFor('X settled lnd\'s payment', () => x.invoices.get(back.paymentHash)?.state === 'settled', LND_WAIT_MS);
+    await waitFor('no HTLC left with lnd', async () => x.channels!.get(toLnd.channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(toLnd.fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
+
+    // X -> Y 250,000 sat, Y -> X 70,000 sat.
+    await lab.pay(x, y, msat(250_000_000n));
+    await lab.pay(y, x, msat(70_000_000n));
+    await lab.settled(x, y, toY.id);
+
+    for (const c of chans) {
+      const s = x.channels!.get(c.channelId)!;
+      peerSat.set(hex(c.channelId), s.remoteBalanceMsat / 1000n);
+    }
+    expect(peerSat.get(hex(toLnd.channelId))).toBe(180_000n);
+    expect(peerSat.get(toY.id)).toBe(180_000n);
+    backup = new Uint8Array(readFileSync(join(x.config.dataDir, 'channel.backup')));
+    const b = decryptBackup(backupKey(x.identity.root, 'regtest'), backup);
+    expect(b.nodeId).toBe(hex(x.nodeId));
+    expect(b.channels.map((c) => [c.channelId, c.peer, c.fundingTxid, c.channelType, c.addresses.length]).sort()).toEqual(
+      [
+        [hex(toLnd.channelId), lnd.nodeId, toLnd.fundingTxid, 'static_remotekey', 1],
+        [toY.id, hex(y.nodeId), toY.fundingTxid, 'anchors', 1],
+      ].sort(),
+    );
+  }, 240_000);
+
+  test('X is lost; restored from the words and the backup on an empty data dir, both peers force close and X sweeps its side of each to the sat', async () => {
+    const nodeId = hex(x.nodeId);
+    const dataDir = x.config.dataDir;
+    lab.stopNode(x);
+    rmSync(dataDir, { recursive: true, force: true });
+
+    x = lab.startNode('x-restored', {}, { seed: { restore: { words } }, restoreChannelBackup: backup });
+    expect(x.seedOrigin).toBe('restored');
+    expect(hex(x.nodeId)).toBe(nodeId);
+    for (const c of chans) expect(x.channels!.get(c.channelId)!.phase).toBe('recovering');
+    // X's own on-chain coins come back with the seed (the change of the two fundings).
+    await waitFor('restored wallet found its coins', async () => {
+      await x.wallet!.sync();
+      return x.wallet!.balance().confirmedSat > 0n;
+    });
+
+    const commits = new Map<string, string>();
+    for (const c of chans) {
+      const txid = await waitFor(`${c.peer} broadcast its commitment`, () => lab.mempoolSpendOf(c.fundingTxid), LND_WAIT_MS);
+      commits.set(hex(c.channelId), txid!);
+    }
+    // Y (lnnode) failed the channel with its own latest commitment; it never concluded that it lost data.
+    const yChan = chans.find((c) => c.peer === 'y')!;
+    await waitFor('Y force closed', () => y.channels!.get(yChan.channelId)?.closeKind === 'local');
+    expect(y.channels!.get(yChan.channelId)!.closeReason).toContain('next_commitment_number 0');
+
+    await lab.mineUntil('X resolved both channels', () => chans.every((c) => x.channels!.get(c.channelId)!.phase === 'closed'), 40, 0);
+    let expected = walletBefore;
+    for (const c of chans) {
+      const s = x.channels!.get(c.channelId)!;
+      // The spend was the peer's commitment (X has none to broadcast); X took its to_remote in one sweep.
+      expect([s.closeKind, s.closingTxid]).toEqual(['unknown', commits.get(hex(c.channelId))]);
+      expect(s.sweepTxids).toHaveLength(1);
+      expect(await lab.confirmations(s.sweepTxids[0]!)).toBeGreaterThan(0);
+      expected -= (await lab.fee(c.fundingTxid)) + peerSat.get(hex(c.channelId))! + (await lab.fee(s.closingTxid!)) + (c.anchors ? 2n * ANCHOR_SAT : 0n) + (await lab.fee(s.sweepTxids[0]!));
+    }
+    expect(await lab.walletBalance(x)).toBe(expected);
+  }, 300_000);
+});
