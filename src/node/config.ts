@@ -163,6 +163,7 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
 /** Options that take no value. */
 export const SWITCH_OPTIONS: ReadonlySet<string> = new Set(['--allow-unsafe-mainnet', '--metrics-allow-remote', '--restore']);
 
+
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;

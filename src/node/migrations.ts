@@ -169,4 +169,12 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'payment htlc expiry',
+    // The absolute CLTV expiry of the HTLC a payment sent: lnd's route total_time_lock (lncli's TIMELOCK).
+    sql: `
+      ALTER TABLE payments ADD COLUMN htlc_cltv_expiry INTEGER;
+    `,
+  },
 ];

@@ -115,6 +115,10 @@ export class LightningNode {
   readonly backup: ChannelBackupWriter | undefined;
   /** Counters kept while running, for /metrics (metrics/collect.ts reads the rest from the node). */
   readonly metrics = new NodeMetrics();
+  /** Where the seed came from on this start (a raw seed has no mnemonic). */
+  readonly seedOrigin: SeedOrigin;
+  /** Rewrites the static channel backup when the channels change (with a chain source). */
+  readonly backup: ChannelBackupWriter | undefined;
   private tracker: TipTracker | undefined;
   private readonly startTip: BlockRef | undefined;
   private tipTimer: ReturnType<typeof setTimeout> | undefined;

@@ -61,6 +61,18 @@ describe('spendable and receivable on a 500k-sat anchors channel', () => {
     expect(availableToSend(p.a.state)).toBe(0n as Msat);
   });
 
+  test('no HTLC slot left: nothing can be sent; the HTLC out counts as unsettled', () => {
+    const p = Pair.open(FUNDING, 0n as Msat, FEERATE, ANCHORS_TYPE);
+    p.a.state = { ...p.a.state, remote: { ...p.a.state.remote, maxAcceptedHtlcs: 1 } };
+    add(p, 10_000_000n);
+    p.sign(p.a);
+    p.settle();
+    expect(availableToSend(p.a.state)).toBe(0n as Msat);
+    const n = channelNumbers(record(p), 'normal', true, 100);
+    expect([n.spendableMsat, n.pendingOutMsat, n.pendingInMsat]).toEqual([0n as Msat, 10_000_000n as Msat, 0n as Msat]);
+    expect(() => add(p, 1_000_000n)).toThrow('the peer accepts at most 1 HTLCs');
+  });
+
   test('an unusable channel can send nothing', () => {
     const p = Pair.open(FUNDING, 0n as Msat, FEERATE, ANCHORS_TYPE);
     expect(channelNumbers(record(p), 'normal', false, 100).spendableMsat).toBe(0n as Msat);

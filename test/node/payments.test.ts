@@ -101,6 +101,16 @@ describe('never twice (issue 16 item 1)', () => {
     expect(w.invoices.get(inv.paymentHash)).toMatchObject({ state: 'settled', receivedMsat: msat(100_000) });
   });
 
+  test('the HTLC\'s expiry is stored with the payment (lnd\'s route total_time_lock)', async () => {
+    const inv = w.invoices.create({ amountMsat: msat(5_000) });
+    const paying = w.payments.pay(inv.bolt11);
+    const sent = w.channels.offered[0]!.htlc.cltvExpiry;
+    expect(sent).toBeGreaterThan(w.channels.height);
+    expect(w.payments.get(inv.paymentHash)!.htlcCltvExpiry).toBe(sent);
+    deliver(w, w.channels.offered[0]!);
+    expect((await paying).htlcCltvExpiry).toBe(sent);
+  });
+
   test('pay() of a paid invoice returns the stored payment and sends nothing', async () => {
     const inv = w.invoices.create({ amountMsat: msat(5_000) });
     const paying = w.payments.pay(inv.bolt11);

@@ -71,6 +71,8 @@ export class FakeChannels implements PaymentChannels {
       numbers: {
         spendableMsat: msat(c.active ? c.roomMsat : 0n),
         receivableMsat: msat(0),
+        pendingOutMsat: msat(0),
+        pendingInMsat: msat(0),
         localReserveSat: sat(10_000),
         remoteReserveSat: sat(10_000),
         fundingConfirmations: 6,

@@ -58,5 +58,33 @@ export const CHANNEL_COMMANDS: CommandGroup = {
       flags: [{ name: '--all', help: 'also closed and resolved channels (default: open and closing ones)' }],
       run: async ({ client, values }) => ({ schema: m.listChannels.output, msg: await client.listChannels({ includeClosed: values.has('--all') }) }),
     },
+    {
+      name: 'pendingchannels',
+      summary: 'channels opening (confirmations to go) or closing (maturity height, funds in limbo)',
+      args: [],
+      flags: [],
+      notes: [
+        'Opening: funding_confirmations and funding_blocks_to_go. Closing: close_height once the closing transaction confirmed;',
+        'after a force close maturity_height / blocks_til_maturity (when our output can be swept) and limbo_sat (not yet in the wallet).',
+      ],
+      run: async ({ client }) => {
+        const all = await client.listChannels({ includeClosed: false });
+        return { schema: m.listChannels.output, msg: { ...all, channels: all.channels.filter((c) => PENDING_STATES.has(c.state)) } };
+      },
+    },
+    {
+      name: 'closedchannels',
+      summary: 'closed channels with close height, close kind and the balance that came back',
+      args: [],
+      flags: [],
+      notes: ['settled_sat: what reached the wallet (the mutual-close output, or the sum of our sweeps); close_kind: mutual, local, remote, revoked.'],
+      run: async ({ client }) => {
+        const all = await client.listChannels({ includeClosed: true });
+        return { schema: m.listChannels.output, msg: { ...all, channels: all.channels.filter((c) => c.state === 'closed') } };
+      },
+    },
   ],
 };
+
+/** Channel states between asking for a channel and using it, and between closing it and having every satoshi back. */
+const PENDING_STATES = new Set(['awaiting_funding_signed', 'awaiting_lock_in', 'closing']);

@@ -17,7 +17,7 @@ export const WALLET_COMMANDS: CommandGroup = {
     },
     {
       name: 'walletbalance',
-      summary: 'confirmed, unconfirmed and reserved satoshis',
+      summary: 'confirmed, unconfirmed and reserved satoshis, and funds in closing channels (limbo_sat)',
       args: [],
       flags: [],
       run: async ({ client }) => ({ schema: m.walletBalance.output, msg: await client.walletBalance({}) }),

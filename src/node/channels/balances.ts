@@ -20,6 +20,9 @@ export interface ChannelNumbers {
   spendableMsat: Msat;
   /** The largest HTLC the peer can offer us now, as it would compute it. */
   receivableMsat: Msat;
+  /** HTLCs on our current commitment: ours to the peer, and the peer's to us (lnd's unsettled balance). */
+  pendingOutMsat: Msat;
+  pendingInMsat: Msat;
   /** The reserve the peer asks us to keep (our balance cannot go below it). */
   localReserveSat: Sat;
   /** The reserve we ask of the peer. */
@@ -77,8 +80,11 @@ export function channelNumbers(rec: ChannelRecord, phase: ChannelPhase, usable: 
   const c = rec.commitments;
   const open = phase === 'normal' || phase === 'shutdown';
   const confirmations = rec.fundingConfirmedAt !== undefined && height >= rec.fundingConfirmedAt ? height - rec.fundingConfirmedAt + 1 : 0;
+  const htlcSum = (dir: 'in' | 'out'): Msat => c.localCommit.spec.htlcs.filter((h) => h.direction === dir).reduce((s, h) => s + h.amountMsat, 0n) as Msat;
   const n: ChannelNumbers = {
     spendableMsat: usable ? availableToSend(c) : (0n as Msat),
+    pendingOutMsat: htlcSum('out'),
+    pendingInMsat: htlcSum('in'),
     receivableMsat: open ? availableToReceive(c) : (0n as Msat),
     localReserveSat: c.remote.channelReserveSat,
     remoteReserveSat: c.local.channelReserveSat,

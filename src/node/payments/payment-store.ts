@@ -46,6 +46,8 @@ export interface PaymentRecord {
   failureCode?: PaymentFailureCode;
   channelId?: Uint8Array;
   htlcId?: bigint;
+  /** The absolute CLTV expiry of the HTLC sent (block height). */
+  htlcCltvExpiry?: number;
   /** Unix seconds. */
   createdAt: number;
   resolvedAt?: number;
@@ -68,6 +70,7 @@ interface Row {
   state: string;
   channel_id: Uint8Array | null;
   htlc_id: bigint | null;
+  htlc_cltv_expiry: bigint | null;
   session_key: Uint8Array | null;
   route: Uint8Array | null;
   preimage: Uint8Array | null;
@@ -90,6 +93,7 @@ const fromRow = (r: Row): PaymentRecord => ({
   failureCode: (r.failure_code ?? undefined) as PaymentFailureCode | undefined,
   channelId: r.channel_id ? new Uint8Array(r.channel_id) : undefined,
   htlcId: r.htlc_id ?? undefined,
+  htlcCltvExpiry: r.htlc_cltv_expiry === null || r.htlc_cltv_expiry === undefined ? undefined : Number(r.htlc_cltv_expiry),
   createdAt: Number(r.created_at),
   resolvedAt: r.resolved_at === null ? undefined : Number(r.resolved_at),
 });
@@ -132,7 +136,7 @@ export class PaymentStore {
          VALUES (?, ?, ?, ?, 'in_flight', ?)
          ON CONFLICT(payment_hash) DO UPDATE SET
            bolt11 = excluded.bolt11, payee = excluded.payee, amount_msat = excluded.amount_msat, state = 'in_flight',
-           channel_id = NULL, htlc_id = NULL, session_key = NULL, route = NULL, preimage = NULL,
+           channel_id = NULL, htlc_id = NULL, htlc_cltv_expiry = NULL, session_key = NULL, route = NULL, preimage = NULL,
            failure = NULL, failure_code = NULL, resolved_at = NULL
          WHERE payments.state = 'failed'`,
       )
@@ -141,13 +145,13 @@ export class PaymentStore {
   }
 
   /** Runs inside the channel's transaction: the HTLC exists exactly when this row names it. */
-  htlcSent(paymentHash: Uint8Array, h: SentHtlc): void {
+  htlcSent(paymentHash: Uint8Array, h: SentHtlc & { cltvExpiry?: number }): void {
     this.store.db
       .query(
-        `UPDATE payments SET channel_id = ?, htlc_id = ?, session_key = ?, route = ?
+        `UPDATE payments SET channel_id = ?, htlc_id = ?, session_key = ?, route = ?, htlc_cltv_expiry = ?
          WHERE payment_hash = ? AND state = 'in_flight' AND htlc_id IS NULL`,
       )
-      .run(h.channelId, h.htlcId, h.sessionKey, concatKeys(h.route), paymentHash);
+      .run(h.channelId, h.htlcId, h.sessionKey, concatKeys(h.route), h.cltvExpiry ?? null, paymentHash);
   }
 
   /** Records the preimage; false if the payment had succeeded already. */

@@ -224,7 +224,7 @@ export class Payments {
       const onion = constructOnion({ sessionKey, hops, associatedData: plan.paymentHash }).packet;
       try {
         this.channels.addHtlc(channelId, { amountMsat: route.htlcAmountMsat, paymentHash: plan.paymentHash, cltvExpiry: route.htlcCltvExpiry, onion }, (htlcId) =>
-          this.store.htlcSent(plan.paymentHash, { channelId, htlcId, sessionKey, route: route.pubkeys }),
+          this.store.htlcSent(plan.paymentHash, { channelId, htlcId, sessionKey, route: route.pubkeys, cltvExpiry: route.htlcCltvExpiry }),
         );
       } catch (e) {
         return this.failUnsent(plan, 'no_route', `cannot send: ${(e as Error).message}`);

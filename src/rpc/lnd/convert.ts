@@ -90,6 +90,7 @@ export function channelMessage(c: ChannelSummary): MessageInitShape<typeof Chann
     localConstraints: constraints(c, true),
     remoteConstraints: constraints(c, false),
     commitWeight: c.channelType === 'anchors' ? 1124n : 724n,
+    unsettledBalance: (c.numbers.pendingOutMsat + c.numbers.pendingInMsat) / 1000n,
     active: c.active,
     remotePubkey: c.peer,
     channelPoint: `${c.fundingTxid}:${c.fundingVout}`,
@@ -173,6 +174,7 @@ function htlcAttempts(p: PaymentRecord, chanId: bigint, omitHops: boolean): Mess
     fee: 0n,
     feeMsat: 0n,
     pubKey: hex(p.payee),
+    expiry: p.htlcCltvExpiry ?? 0,
     tlvPayload: true,
     totalAmtMsat: p.amountMsat,
   };
@@ -184,6 +186,7 @@ function htlcAttempts(p: PaymentRecord, chanId: bigint, omitHops: boolean): Mess
       resolveTimeNs: BigInt(p.resolvedAt ?? 0) * 1_000_000_000n,
       preimage: p.preimage ?? new Uint8Array(),
       route: {
+        totalTimeLock: p.htlcCltvExpiry ?? 0,
         totalAmt: sats(p.amountMsat),
         totalAmtMsat: p.amountMsat,
         totalFees: 0n,

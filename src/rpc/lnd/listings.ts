@@ -132,11 +132,15 @@ export function listingRoutes(node: LightningNode): Partial<ServiceImpl<typeof L
       let remote = 0n;
       let pendingLocal = 0n;
       let pendingRemote = 0n;
+      let unsettledLocal = 0n;
+      let unsettledRemote = 0n;
       for (const c of list()) {
         const { localMsat, remoteMsat } = netBalances(c);
         if (isOpen(c)) {
           local += localMsat;
           remote += remoteMsat;
+          unsettledLocal += c.numbers.pendingOutMsat;
+          unsettledRemote += c.numbers.pendingInMsat;
         } else if (isPendingOpen(c)) {
           pendingLocal += localMsat;
           pendingRemote += remoteMsat;
@@ -147,8 +151,8 @@ export function listingRoutes(node: LightningNode): Partial<ServiceImpl<typeof L
         pendingOpenBalance: pendingLocal / 1000n,
         localBalance: amount(local),
         remoteBalance: amount(remote),
-        unsettledLocalBalance: amount(0n),
-        unsettledRemoteBalance: amount(0n),
+        unsettledLocalBalance: amount(unsettledLocal),
+        unsettledRemoteBalance: amount(unsettledRemote),
         pendingOpenLocalBalance: amount(pendingLocal),
         pendingOpenRemoteBalance: amount(pendingRemote),
       };

@@ -235,7 +235,7 @@ describe('lncli against lnnode', () => {
     rmSync(otherDir, { recursive: true, force: true });
     expect(tls.code).not.toBe(0);
     expect(tls.stderr).toContain('certificate');
-    const unserved = await cli.run(['listpayments']);
+    const unserved = await cli.run(['describegraph']);
     expect(unserved.code).not.toBe(0);
     expect(unserved.stderr).toContain('Unimplemented');
   }, 120_000);

@@ -231,7 +231,10 @@ export function availableToSend(c: Commitments): Msat {
     const withOneMore = { ...spec, htlcs: [...spec.htlcs, { ...dummyHtlc, amountMsat: (1n << 60n) as Msat }] };
     avail -= commitFeeMsat(c, 'remote', withOneMore, (spec.feeratePerKw * 2) as FeeratePerKw);
   }
-  const inFlight = spec.htlcs.filter((h) => h.direction === 'out').reduce((a, h) => a + h.amountMsat, 0n);
+  const outgoing = spec.htlcs.filter((h) => h.direction === 'out');
+  // No slot for one more HTLC: nothing can be sent whatever the balance.
+  if (outgoing.length >= c.remote.maxAcceptedHtlcs) return 0n as Msat;
+  const inFlight = outgoing.reduce((a, h) => a + h.amountMsat, 0n);
   const inFlightRoom = c.remote.maxHtlcValueInFlightMsat - inFlight;
   const out = avail < inFlightRoom ? avail : inFlightRoom;
   return (out > 0n ? out : 0n) as Msat;
@@ -251,7 +254,9 @@ export function availableToReceive(c: Commitments): Msat {
     const withOneMore = { ...spec, htlcs: [...spec.htlcs, { ...dummyHtlc, direction: 'in' as const, amountMsat: (1n << 60n) as Msat }] };
     avail -= commitFeeMsat(c, 'local', withOneMore, (spec.feeratePerKw * 2) as FeeratePerKw);
   }
-  const inFlight = spec.htlcs.filter((h) => h.direction === 'in').reduce((a, h) => a + h.amountMsat, 0n);
+  const incoming = spec.htlcs.filter((h) => h.direction === 'in');
+  if (incoming.length >= c.local.maxAcceptedHtlcs) return 0n as Msat;
+  const inFlight = incoming.reduce((a, h) => a + h.amountMsat, 0n);
   const inFlightRoom = c.local.maxHtlcValueInFlightMsat - inFlight;
   const out = avail < inFlightRoom ? avail : inFlightRoom;
   return (out > 0n ? out : 0n) as Msat;
