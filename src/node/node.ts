@@ -109,10 +109,6 @@ export class LightningNode {
   readonly channels: ChannelManager | undefined;
   readonly invoices: Invoices;
   readonly payments: Payments;
-  /** Where the seed came from on this start (a raw seed has no mnemonic). */
-  readonly seedOrigin: SeedOrigin;
-  /** Rewrites the static channel backup when the channels change (with a chain source). */
-  readonly backup: ChannelBackupWriter | undefined;
   /** Counters kept while running, for /metrics (metrics/collect.ts reads the rest from the node). */
   readonly metrics = new NodeMetrics();
   /** Where the seed came from on this start (a raw seed has no mnemonic). */
