@@ -108,6 +108,9 @@ describe('a funded daemon with a channel and a payment', () => {
     const calls = (method: string, code = 'ok'): number => sampleOf(f, 'lnnode_rpc_calls_total', { service: 'lnnode.v1.LightningNodeService', method, code }).value;
     expect([calls('OpenChannel'), calls('PayInvoice'), calls('ConnectPeer')]).toEqual([1, 1, 1]);
     expect(sampleOf(f, 'lnnode_store_commits_total').value).toBeGreaterThan(10);
+    const wire = (direction: string, message: string): number => sampleOf(f, 'lnnode_p2p_messages_total', { direction, message }).value;
+    expect([wire('out', 'open_channel'), wire('in', 'accept_channel'), wire('out', 'update_add_htlc'), wire('in', 'update_fulfill_htlc')]).toEqual([1, 1, 1, 1]);
+    for (const m of ['commitment_signed', 'revoke_and_ack']) for (const d of ['in', 'out']) expect(wire(d, m)).toBeGreaterThanOrEqual(1);
     console.log(
       `A: ${sampleOf(f, 'lnnode_store_commits_total').value} durable commits, payment in ${Math.round(latency * 1000)} ms, RSS ${Math.round(sampleOf(f, 'process_resident_memory_bytes').value / 1e6)} MB`,
     );
