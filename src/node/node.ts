@@ -200,6 +200,7 @@ export class LightningNode {
         log.child('channel'),
         { ...DEFAULT_POLICY, ...config.channelPolicy },
         config.channelLimits,
+        satPerVbToPerKw(config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB),
       );
       const channels = this.channels;
       const addressBook = this.addressBook;
@@ -400,13 +401,22 @@ export class LightningNode {
         await Bun.sleep(delay);
       }
     }
+    let failing = false;
     const poll = async (): Promise<void> => {
       if (this.stopped || !this.tracker) return;
       try {
         const change = await this.tracker.poll();
         this.lastChainAnswerMs = performance.now();
         if (change.connected.length || change.disconnected.length) this.tipChanged(change, log);
+        else if (failing) {
+          // Back after an outage, which may have been a restart that lost its mempool: what we depend on is
+          // checked and sent again now, as on a block, rather than at the next block (minutes away on mainnet).
+          log.info('chain source reachable again: unconfirmed transactions checked', { source: source.kind, height: change.tip.height });
+          this.tipChanged(change, log);
+        }
+        failing = false;
       } catch (e) {
+        failing = true;
         log.warn('chain poll failed', { source: source.kind, error: e });
       }
       if (!this.stopped) this.tipTimer = setTimeout(poll, this.config.tipPollMs ?? TIP_POLL_MS);

@@ -43,8 +43,15 @@ export interface Btcd {
    * Stopped (by PID) and started again; `args` replace the extra flags it was started with. `whileDown` runs in between.
    * `whileCut` runs first, once clients are cut off and btcd still runs, on an RPC client past the proxy:
    * what it does to the chain (a reorg) clients see only after the restart, with the mempool already empty.
+   * `beforeRestore` runs last, on the restarted btcd (empty mempool, blocks back) before clients are let in:
+   * what must happen before a node that finds the source back sends its transactions again.
    */
-  restart(opts?: { args?: string[]; whileDown?: () => Promise<void> | void; whileCut?: (direct: JsonRpcClient) => Promise<void> }): Promise<void>;
+  restart(opts?: {
+    args?: string[];
+    whileDown?: () => Promise<void> | void;
+    whileCut?: (direct: JsonRpcClient) => Promise<void>;
+    beforeRestore?: (direct: JsonRpcClient) => Promise<void>;
+  }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -125,6 +132,7 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
           const refused = await direct.call<string | null>('submitblock', b);
           if (refused) throw new Error(`btcd refused a block it had before the restart: ${refused}`);
         }
+        await r.beforeRestore?.(direct);
       } finally {
         proxy.restore();
       }

@@ -25,7 +25,7 @@ import { FakeChain } from '../chain/fake-chain.ts';
 const REGTEST_NET = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef };
 export const COIN = 200_000n;
 
-export function anchorsForceClose(channelType = ANCHORS_TYPE, htlc = true, commitFeerate = 253) {
+export function anchorsForceClose(channelType = ANCHORS_TYPE, htlc = true, commitFeerate = 253, maxFeerate?: FeeratePerKw) {
   const chain = new FakeChain();
   chain.mineMany(100);
   chain.replaceByFee = true;
@@ -47,7 +47,7 @@ export function anchorsForceClose(channelType = ANCHORS_TYPE, htlc = true, commi
   }
   // The funding output exists outside this chain (Pair funds 'abab…:1').
   chain.externalCoins.add(`${'ab'.repeat(32)}:1`);
-  const resolver = new ChannelResolver(source, wallet, new ChannelStore(store), { preimageOf: () => undefined, htlcResolved: () => {} }, process.env.DBG ? createLogger({ level: 'debug' }) : silentLogger);
+  const resolver = new ChannelResolver(source, wallet, new ChannelStore(store), { preimageOf: () => undefined, htlcResolved: () => {} }, process.env.DBG ? createLogger({ level: 'debug' }) : silentLogger, maxFeerate);
   const oc = ourCommitment(p.a.state, p.a.secrets, () => undefined);
   let close: CloseRecord = { kind: 'local', txid: oc.txid, raw: serializeTx(oc.tx), spends: {}, settled: [] };
   const ch = { channelId: p.a.state.channelId, commitments: p.a.state, secrets: p.a.secrets };

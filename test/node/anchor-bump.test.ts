@@ -90,12 +90,44 @@ describe('CPFP of our anchors commitment', () => {
     // The estimate rises above it: the child follows.
     expect((await paid.step(5000)).anchorBump?.feerate).toBe(5000 as FeeratePerKw);
 
+    // Before the node saw any tip (height 0) nothing is built and the ramp does not start.
+    const early = setup();
+    await early.wallet.sync();
+    await early.source.broadcast(serializeTx(early.oc.tx));
+    const r0 = await early.step(5000, 0);
+    expect([r0.anchorBump, r0.bumpFrom]).toEqual([undefined, undefined]);
+
     const legacy = setup(STATIC_REMOTEKEY_TYPE, true, 253);
     await legacy.wallet.sync();
     await legacy.source.broadcast(serializeTx(legacy.oc.tx));
     expect(legacy.oc.anchor).toBeUndefined();
     expect((await legacy.step(10_000)).anchorBump).toBeUndefined();
     expect(legacy.chain.mempool.size).toBe(1);
+  });
+
+  test('the ramp tops out at the node\'s fee ceiling (--max-feerate) however near the deadline', async () => {
+    const s = setup(ANCHORS_TYPE, true, 253, 3000 as FeeratePerKw);
+    await s.wallet.sync();
+    await s.source.broadcast(serializeTx(s.oc.tx));
+    const h0 = s.chain.tip.height;
+    expect((await s.step(2500)).anchorBump!.feerate).toBe(2500 as FeeratePerKw);
+    // Half way to the deadline: 2500 + (3000 - 2500) / 2; at and past it, 3000 and no more.
+    expect((await s.step(2500, h0 + 10)).anchorBump!.feerate).toBe(2750 as FeeratePerKw);
+    expect((await s.step(2500, s.deadline + 5)).anchorBump!.feerate).toBe(3000 as FeeratePerKw);
+    expect((await s.step(2500, s.deadline + 6)).anchorBump!.round).toBe(2);
+  });
+
+  test('a crash after the wallet stored the child but before the close record did: the next tip finds the same child, no second one', async () => {
+    const s = setup();
+    await s.wallet.sync();
+    await s.source.broadcast(serializeTx(s.oc.tx));
+    const stale = s.close;
+    const child = (await s.step(2500)).anchorBump!;
+    // The close record as it was before the child (its update lost with the process); the wallet kept the child under its key.
+    const again = await s.resolver.step({ ...s.ch, close: stale }, s.chain.tip.height, 2500 as FeeratePerKw, () => {});
+    expect(again.anchorBump!.txid).toBe(child.txid);
+    expect(s.wallet.transactions().filter((t) => t.purpose === 'fee-bump').map((t) => t.txid)).toEqual([child.txid]);
+    expect(s.chain.mempool.has(child.txid)).toBe(true);
   });
 
   test('the peer\'s commitment confirms instead of ours: our child can never confirm and its coin is released', async () => {

@@ -294,6 +294,8 @@ export class ChannelManager {
     private readonly log: Logger,
     private readonly policy: ChannelPolicy = DEFAULT_POLICY,
     limits: Partial<ChannelLimits> = {},
+    /** The node's fee ceiling (--max-feerate): the top of the anchor CPFP ramp. */
+    maxFeerate?: FeeratePerKw,
   ) {
     this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...limits };
     this.wallet.anchorReserve = (extra) => anchorReserve(this.anchorChannelCount() + extra, this.limits.anchorReservePerChannelSat);
@@ -302,7 +304,7 @@ export class ChannelManager {
       preimageOf: (h) => hooks.preimageOf(h),
       htlcResolved: (channelId, htlc, preimage) =>
         hooks.outgoingResolved(preimage ? { kind: 'fulfilled', channelId, htlc, preimage } : { kind: 'failed', channelId, htlc }),
-    }, log.child('onchain'));
+    }, log.child('onchain'), maxFeerate);
     for (const c of this.store.all<ChannelRecord>()) {
       if (c.phase === 'awaiting_funding_signed') {
         // We never broadcast its funding: the peer may hold our signature on

@@ -126,8 +126,10 @@ export class ChannelResolver {
     private readonly store: ChannelStore,
     private readonly hooks: ResolverHooks,
     private readonly log: Logger,
+    /** The top of the anchor CPFP ramp (the node's --max-feerate); lnd's default ceiling when unset. */
+    maxFeerate?: FeeratePerKw,
   ) {
-    this.anchors = new AnchorBumper(chain, wallet, log);
+    this.anchors = new AnchorBumper(chain, wallet, log, maxFeerate);
   }
 
   /** What spent the funding output; the stored close while it is unspent (a close reorged out), undefined before any. */

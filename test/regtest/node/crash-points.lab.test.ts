@@ -73,9 +73,9 @@ function disarm(): number {
 }
 
 /** A's balance once no HTLC is pending and both sides agree on it. */
-async function settledBalance(api: LnnodeClient): Promise<Msat> {
+async function settledBalance(api: LnnodeClient, killAt?: number): Promise<Msat> {
   return waitFor(
-    'no HTLC pending and both sides agreeing',
+    `no HTLC pending and both sides agreeing${killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`}`,
     async () => {
       const ca = (await api.listChannels({}).catch(() => undefined))?.channels.find((c) => hex(c.channelId) === hex(channelId));
       const cb = b.channels!.get(channelId)!;
@@ -116,10 +116,10 @@ async function aPays(killAt: number | undefined): Promise<boolean> {
   const killed = killAt !== undefined && (await diedWithin(15_000));
   await call;
   if (killed) api = await restartA();
-  const after = await settledBalance(api);
+  const after = await settledBalance(api, killAt);
   // Not killed: the count goes on until the exchange is over (the writes after the call returned count too).
   if (!killed) disarm();
-  const p = await waitFor('the payment resolved on A', async () => {
+  const p = await waitFor(`the payment resolved on A (A killed after write ${killAt} of the scenario)`, async () => {
     const x = (await api.listPayments({})).payments.find((y) => hex(y.paymentHash) === hex(inv.paymentHash));
     return x && x.status !== Payment_Status.IN_FLIGHT ? x : undefined;
   });
@@ -142,9 +142,9 @@ async function bPays(killAt: number | undefined): Promise<boolean> {
   const killed = killAt !== undefined && (await diedWithin(15_000));
   if (killed) api = await restartA();
   await paying;
-  const after = await settledBalance(api);
+  const after = await settledBalance(api, killAt);
   if (!killed) disarm();
-  const p = await waitFor('the payment resolved on B', () => {
+  const p = await waitFor(`the payment resolved on B (A killed after write ${killAt} of the scenario)`, () => {
     const x = b.payments.get(inv.paymentHash);
     return x && x.state !== 'in_flight' ? x : undefined;
   });
@@ -160,9 +160,60 @@ async function bPays(killAt: number | undefined): Promise<boolean> {
   return killed;
 }
 
+/**
+ * Four payments at once, two each way, A killed after its `killAt`-th
+ * write: each payment is checked on its own (outcome on both sides), and
+ * A's balance moved by exactly what it received less what it paid.
+ */
+async function interleaved(killAt: number | undefined): Promise<boolean> {
+  let api = a.client();
+  const before = await settledBalance(api);
+  const out = [amountOf(), amountOf()].map((amount, i) => ({ amount, inv: b.invoices.create({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix out ${round} ${i}`)) }) }));
+  const inn = await Promise.all(
+    [amountOf(), amountOf()].map(async (amount, i) => ({ amount, inv: await api.createInvoice({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix in ${round} ${i}`)) }) })),
+  );
+  arm(killAt);
+  const calls = [
+    ...out.map((o) => api.payInvoice({ paymentRequest: o.inv.bolt11, timeoutSeconds: 30 }).catch((e) => ConnectError.from(e))),
+    ...inn.map((o) => b.payments.pay(o.inv.paymentRequest, { timeoutMs: 90_000 }).catch((e: Error) => e)),
+  ];
+  const killed = killAt !== undefined && (await diedWithin(15_000));
+  if (killed) api = await restartA();
+  await Promise.all(calls);
+  const after = await settledBalance(api, killAt);
+  if (!killed) disarm();
+  let delta = 0n;
+  const ours = new Set(out.map((o) => hex(o.inv.paymentHash)));
+  // A call the kill cut off before A stored it never became a payment: it must not be paid either.
+  const payments = await waitFor('no payment in flight on A', async () => {
+    const ps = (await api.listPayments({})).payments.filter((p) => ours.has(hex(p.paymentHash)));
+    return ps.some((p) => p.status === Payment_Status.IN_FLIGHT) ? undefined : ps;
+  });
+  for (const o of out) {
+    const p = payments.find((y) => hex(y.paymentHash) === hex(o.inv.paymentHash));
+    const settled = b.invoices.get(o.inv.paymentHash)!.state === 'settled';
+    expect([killAt, 'out', p?.status === Payment_Status.SUCCEEDED]).toEqual([killAt, 'out', settled]);
+    if (settled) delta -= o.amount;
+  }
+  const listed = (await api.listInvoices({})).invoices;
+  for (const o of inn) {
+    const p = await waitFor('the payment resolved on B', () => {
+      const x = b.payments.get(o.inv.paymentHash);
+      return x && x.state !== 'in_flight' ? x : undefined;
+    });
+    const settled = listed.find((x) => hex(x.paymentHash) === hex(o.inv.paymentHash))!.amountReceivedMsat > 0n;
+    expect([killAt, 'in', p.state === 'succeeded']).toEqual([killAt, 'in', settled]);
+    if (settled) delta += o.amount;
+  }
+  expect(after - before).toBe(delta);
+  expectNoForceClose();
+  return killed;
+}
+
 const SCENARIOS: [string, (killAt: number | undefined) => Promise<boolean>][] = [
   ['A pays B', aPays],
   ['B pays A', bPays],
+  ['four payments at once, two each way', interleaved],
 ];
 
 describe('SIGKILL right after each durable write of a payment, then restart', () => {
@@ -180,8 +231,9 @@ describe('SIGKILL right after each durable write of a payment, then restart', ()
         await aPays(undefined);
         await bPays(undefined);
         console.log(`crash points, ${name}: ${covered} of ${writes} writes of A killed at and recovered from`);
-        // A run can take another path than the counting one (a write fewer); most points must be reached.
-        expect(covered).toBeGreaterThanOrEqual(writes - 1);
+        // A run can take another path than the counting one (concurrent payments interleave differently each time):
+        // most points must be reached.
+        expect(covered).toBeGreaterThanOrEqual(Math.floor(writes * 0.8));
       },
       600_000,
     );

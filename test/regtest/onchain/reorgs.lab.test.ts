@@ -7,6 +7,8 @@
  * - A funding reorged out after channel_ready is sent again by the funder;
  *   while it is below its depth no HTLC is added, and once it is deep again
  *   the short_channel_id is the one of the block it confirmed in.
+ * - The same reorg seen by the nodes before btcd restarts and loses its
+ *   mempool: the funding is sent again as soon as btcd is back, before any block.
  * - A mutual close reorged out after the channel was closed (deeper than
  *   CLOSE_DEPTH, within MAX_REORG_DEPTH) reopens the channel's resolution;
  *   the close is sent again and the channel closes again.
@@ -24,6 +26,7 @@ import { msat, sat } from '../../../src/bolt/units.ts';
 import { CLOSE_DEPTH, MAX_REORG_DEPTH } from '../../../src/node/channels/resolver.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { PaymentError } from '../../../src/node/payments/payments.ts';
+import { reorg } from '../../lab/blocks.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 import { decoded, muteFrom } from './onchain-helpers.ts';
@@ -95,6 +98,33 @@ describe('reorgs, with the mempool emptied', () => {
     const { closingTxid } = await a.channels!.close(fromHex(id));
     await lab.mineUntil('closed on both sides', closed(id));
     const toB = 15_000n;
+    expect(await lab.walletBalance(a)).toBe(startA - (await lab.fee(fundingTxid)) - (await lab.fee(closingTxid)) - toB);
+    expect(await lab.walletBalance(b)).toBe(startB + toB);
+  }, 180_000);
+
+  test('a reorg seen first, then the backend restarts and loses its mempool: the funding is sent again when it is back, before any block', async () => {
+    const startA = await lab.walletBalance(a);
+    const startB = await lab.walletBalance(b);
+    const { id, fundingTxid } = await lab.openChannel(a, b, FUNDING);
+    // The nodes follow the competing branch while btcd still has its mempool, where it put the funding back.
+    await reorg(lab.btcd.rpc, 3, lab.btcd.miner.script);
+    for (const n of [a, b]) await lab.processed(n);
+    expect(await mempool()).toContain(fundingTxid);
+    // Then btcd restarts: the funding is nowhere, and no block comes to make the nodes look.
+    const height = await lab.btcd.height();
+    await lab.btcd.restart();
+    await waitFor('the funding sent again', async () => (await mempool()).includes(fundingTxid));
+    expect(await lab.btcd.height()).toBe(height);
+    for (const n of [a, b]) expect(summary(n, id).active).toBe(false);
+
+    await lab.mine(3);
+    for (const n of [a, b]) await lab.active(n, id);
+    expect(summary(a, id).shortChannelId).toBe(await scidOnChain(fundingTxid, summary(a, id).fundingVout));
+    await lab.pay(a, b, msat(7_000_000));
+    await lab.settled(a, b, id);
+    const { closingTxid } = await a.channels!.close(fromHex(id));
+    await lab.mineUntil('closed on both sides', closed(id));
+    const toB = 7_000n;
     expect(await lab.walletBalance(a)).toBe(startA - (await lab.fee(fundingTxid)) - (await lab.fee(closingTxid)) - toB);
     expect(await lab.walletBalance(b)).toBe(startB + toB);
   }, 180_000);

@@ -68,15 +68,20 @@ describe('wallet transactions that can no longer confirm', () => {
     expect(inputs).toContain(`${c60}:0`);
     expect(await mempool()).toContain(sent.txid);
 
-    // The mempool is lost; before the node sends again, another copy of the wallet spends the 60,000 sat coin, and it is mined.
-    await lab.btcd.restart();
+    // The mempool is lost; before the node sends again (it does as soon as btcd is back), another copy of the wallet
+    // spends the 60,000 sat coin, and it is mined.
     const thief = new Transaction();
     thief.addInput({ txid: fromHex(c60), index: 0, witnessUtxo: { script: OutScript.encode(Address(REGTEST).decode(addr60)), amount: 60_000n } });
     thief.addOutput({ script: lab.btcd.miner.script, amount: 59_000n });
     thief.sign(keyOf(a, addr60));
     thief.finalize();
-    const thiefTxid = await lab.btcd.rpc.call<string>('sendrawtransaction', hex(thief.extract()));
-    await lab.btcd.generate(1);
+    let thiefTxid = '';
+    await lab.btcd.restart({
+      beforeRestore: async (direct) => {
+        thiefTxid = await direct.call<string>('sendrawtransaction', hex(thief.extract()));
+        await direct.call('generate', 1);
+      },
+    });
 
     await waitFor('the send marked conflicted', () => a.wallet!.transaction(sent.txid)?.state === 'conflicted');
     expect(a.wallet!.transaction(sent.txid)).toMatchObject({ conflictTxid: thiefTxid, conflictHeight: await lab.btcd.height() });
@@ -101,10 +106,14 @@ describe('wallet transactions that can no longer confirm', () => {
 
     // Two empty blocks replace the one holding the funding; btcd puts it back in its mempool, then restarts without it.
     await reorg(lab.btcd.rpc, 1, lab.btcd.miner.script);
-    await lab.btcd.restart();
-    expect(await mempool()).not.toContain(opened.fundingTxid);
-    // Neither in a block nor in the mempool: btcd knows nothing of it.
-    expect(await lab.btcd.rpc.call('getrawtransaction', opened.fundingTxid, 1).catch(() => 'unknown')).toBe('unknown');
+    await lab.btcd.restart({
+      // Looked at before the node is let back in (it sends its transactions again as soon as it finds btcd back).
+      beforeRestore: async (direct) => {
+        expect(await direct.call<string[]>('getrawmempool')).not.toContain(opened.fundingTxid);
+        // Neither in a block nor in the mempool: btcd knows nothing of it.
+        expect(await direct.call('getrawtransaction', opened.fundingTxid, 1).catch(() => 'unknown')).toBe('unknown');
+      },
+    });
 
     await lab.mineUntil('the channel open on both sides', () => !!a.channels!.get(opened.channelId)?.active && !!b.channels!.get(opened.channelId)?.active, 15);
     const confirmations = (await lab.btcd.rpc.call<{ confirmations?: number }>('getrawtransaction', opened.fundingTxid, 1)).confirmations ?? 0;
