@@ -14,6 +14,7 @@ import { BackupError } from './node/backup/format.ts';
 import { mnemonicNotice, restoreOptions } from './node/seed-input.ts';
 import { listenProblem, mainnetWarning, startupRefusal } from './node/startup-errors.ts';
 import { type Apis, startApis } from './rpc/api.ts';
+import { endStreams } from './rpc/feed.ts';
 import { type MetricsServer, startMetricsServer } from './rpc/metrics-server.ts';
 
 /** How long calls in flight (a Stop call's own answer among them) may take to finish when the daemon stops. */
@@ -91,7 +92,10 @@ async function shutdown(reason: string): Promise<void> {
   stopping = true;
   log.info('stopping', { reason });
   metrics?.stop();
-  await apis?.stop(STOP_GRACE_MS).catch((e: Error) => log.warn('API stop failed', { error: e }));
+  const apisStopped = apis?.stop(STOP_GRACE_MS).catch((e: Error) => log.warn('API stop failed', { error: e }));
+  // Subscription streams would hold their connections for the whole grace: they end now, with a status.
+  endStreams(node, 'the node is stopping');
+  await apisStopped;
   node.stop();
   process.exit(0);
 }

@@ -26,6 +26,19 @@ export interface Streams {
 
 // One pool per node, shared by both APIs' streams.
 const pools = new WeakMap<object, SubscriberPool>();
+/** The subscriptions being fed to a stream now, by their node's pool: what endStreams ends. */
+const feeding = new WeakMap<SubscriberPool, Set<Subscription<unknown>>>();
+
+/**
+ * Ends every subscription stream of the node's APIs with Unavailable and
+ * `reason` (the daemon is stopping): clients see the stream end with a
+ * status instead of a connection that is cut later.
+ */
+export function endStreams(node: object, reason: string): void {
+  const pool = pools.get(node);
+  const subs = pool && feeding.get(pool);
+  for (const s of [...(subs ?? [])]) s.fail(new ConnectError(reason, Code.Unavailable));
+}
 
 export function streamsOf(node: object, limits: StreamLimits = DEFAULT_API_LIMITS.streams): Streams {
   let pool = pools.get(node);
@@ -37,6 +50,13 @@ export function streamsOf(node: object, limits: StreamLimits = DEFAULT_API_LIMIT
 export async function* feed<T, R>(sub: Subscription<T>, ctx: HandlerContext, map: (t: T) => R, streams: Streams): AsyncGenerator<R> {
   const stop = (): void => sub.close();
   ctx.signal.addEventListener('abort', stop, { once: true });
+  const pool = streams.budget.pool;
+  let live: Set<Subscription<unknown>> | undefined;
+  if (pool) {
+    live = feeding.get(pool) ?? new Set();
+    feeding.set(pool, live);
+    live.add(sub as Subscription<unknown>);
+  }
   let stall: ReturnType<typeof setTimeout> | undefined;
   try {
     for await (const t of sub) {
@@ -53,6 +73,7 @@ export async function* feed<T, R>(sub: Subscription<T>, ctx: HandlerContext, map
   } finally {
     clearTimeout(stall);
     ctx.signal.removeEventListener('abort', stop);
+    live?.delete(sub as Subscription<unknown>);
     sub.close();
   }
 }

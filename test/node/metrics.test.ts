@@ -202,6 +202,10 @@ describe('a running node scraped', () => {
     expect(sampleOf(f, 'lnnode_peers_connected').value).toBe(1);
     expect(sampleOf(f, 'lnnode_custom_messages_total', { direction: 'out' }).value).toBe(3);
     expect(sampleOf(f, 'lnnode_custom_messages_total', { direction: 'in' }).value).toBe(1);
+    expect(sampleOf(f, 'lnnode_p2p_messages_total', { direction: 'out', message: 'custom' }).value).toBe(3);
+    expect(sampleOf(f, 'lnnode_p2p_messages_total', { direction: 'in', message: 'custom' }).value).toBe(1);
+    expect(sampleOf(f, 'lnnode_p2p_messages_total', { direction: 'in', message: 'init' }).value).toBe(1);
+    expect(sampleOf(f, 'lnnode_p2p_messages_total', { direction: 'out', message: 'init' }).value).toBe(1);
     const calls = (method: string, code: string): number => sampleOf(f, 'lnnode_rpc_calls_total', { service: 'lnnode.v1.LightningNodeService', method, code }).value;
     expect(calls('GetNodeInfo', 'ok')).toBe(2);
     expect(calls('ConnectPeer', 'ok')).toBe(1);

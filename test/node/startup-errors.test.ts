@@ -82,6 +82,13 @@ describe('daemon start-up errors', () => {
     expect(r2.err).toContain('--lnd-rpc-listen HOST:PORT');
   });
 
+  test('the metrics port in use: --metrics-listen is named, exit 1', async () => {
+    const port = takenPort();
+    const r = await daemon(['--p2p-listen', `127.0.0.1:${await freePort()}`, '--rpc-listen', 'off', '--metrics-listen', `127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`lnnode: cannot listen for metrics on 127.0.0.1:${port}: the port is in use (another lnnode, lnd or earlier run?); pick a free one with --metrics-listen HOST:PORT`);
+  });
+
   test('no listener and no chain source: refused with what to give, exit 2 (not a silent exit 0)', async () => {
     const r = await daemon(['--p2p-listen', 'off', '--rpc-listen', 'off']);
     expect(r.code).toBe(2);

@@ -59,7 +59,7 @@ describe('the daemon stopped through the API', () => {
     ['StopDaemon (lnd API, lncli stop)', 'stopDaemon'],
     ['lnnode-cli stop', 'cli'],
   ] as const) {
-    test(`${name}: exit 0 within seconds, the peer told, restart on the same data dir with identity, token and peer`, async () => {
+    test(`${name}: exit 0 within seconds, an open stream ended with UNAVAILABLE, the peer told, restart on the same data dir with identity, token and peer`, async () => {
       const lndPort = await freePort();
       const metricsPort = await freePort();
       const args = ['--lnd-rpc-listen', `127.0.0.1:${lndPort}`, '--metrics-listen', `127.0.0.1:${metricsPort}`];
@@ -72,6 +72,17 @@ describe('the daemon stopped through the API', () => {
       const nodeId = d.nodeId;
       await waitFor('metrics up', async () => (await fetch(`http://127.0.0.1:${metricsPort}/ready`).catch(() => undefined))?.status === 200);
 
+      // A client holding a stream open does not keep the daemon waiting: its stream ends with UNAVAILABLE at once.
+      const stream = (async () => {
+        try {
+          for await (const _ of d.client().subscribeCustomMessages({})) void _;
+          return 'ended';
+        } catch (e) {
+          const c = ConnectError.from(e);
+          return `${Code[c.code]}: ${c.rawMessage}`;
+        }
+      })();
+      await Bun.sleep(200);
       const t0 = performance.now();
       if (how === 'stop') expect((await d.client().stop({})).status).toBe('shutdown initiated, check logs for progress');
       else if (how === 'cli') {
@@ -95,6 +106,7 @@ describe('the daemon stopped through the API', () => {
       expect(logs.find((r) => r.msg === 'stopping')?.reason).toBe(how === 'stopDaemon' ? 'StopDaemon call' : 'Stop call');
       expect(logs.at(-1)?.msg).toBe('stopped');
       await waitFor('the peer to see it go', () => !peer.isConnected(fromHex(nodeId)));
+      expect(await stream).toBe('Unavailable: the node is stopping');
       // Nothing listens any more.
       expect(await fetch(`http://127.0.0.1:${metricsPort}/health`).then(() => 'answered', () => 'refused')).toBe('refused');
 

@@ -88,6 +88,17 @@ export function collectMetrics(node: LightningNode): MetricFamily[] {
         { labels: { direction: 'out' }, value: node.peers.customSent },
       ],
     },
+    {
+      name: 'lnnode_p2p_messages_total',
+      help: 'P2P messages since start by direction and message name (custom messages as "custom", gossip and unknown odd types as "ignored").',
+      type: 'counter',
+      samples: [...node.peers.wireCounts]
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([key, n]) => {
+          const [direction, message] = key.split(' ') as [string, string];
+          return { labels: { direction, message }, value: n };
+        }),
+    },
     { name: 'lnnode_custom_messages_dropped_total', help: 'Custom messages dropped at the inbox bounds since start.', type: 'counter', samples: [{ value: node.peers.customDropped }] },
     { name: 'process_resident_memory_bytes', help: 'Resident set size of the process in bytes.', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
     { name: 'process_start_time_seconds', help: 'Start time of the process since the unix epoch in seconds.', type: 'gauge', samples: [{ value: PROCESS_START_S }] },

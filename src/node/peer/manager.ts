@@ -111,6 +111,8 @@ export class PeerManager {
   /** Custom messages received (before the inbox: dropped ones too) and sent since start (/metrics). */
   customReceived = 0;
   customSent = 0;
+  /** P2P messages since start by "<in|out> <message name>" (/metrics); names come from our codecs, so the set is bounded. */
+  readonly wireCounts = new Map<string, number>();
 
   constructor(private readonly opts: ManagerOptions) {
     this.limits = withLimits(opts.limits);
@@ -253,6 +255,10 @@ export class PeerManager {
             pingTimeoutMs: this.opts.pingTimeoutMs,
             limits: this.limits,
             now: this.opts.now,
+            countWire: (direction, message) => {
+              const key = `${direction} ${message}`;
+              this.wireCounts.set(key, (this.wireCounts.get(key) ?? 0) + 1);
+            },
           },
           log,
         );

@@ -73,6 +73,8 @@ export interface SessionEvents {
 }
 
 export interface SessionOptions {
+  /** Told of every message in or out by name ("custom" for custom messages, "ignored" for gossip and unknown odd types). */
+  countWire?: (direction: 'in' | 'out', message: string) => void;
   chainHash: Uint8Array;
   features?: FeatureVector;
   pingIntervalMs?: number;
@@ -113,14 +115,18 @@ export class PeerSession {
     return this.log.enabled('debug');
   }
 
-  private logWire(direction: 'in' | 'out', msg: string, decoded: unknown, custom?: { type: number; size: number }): void {
+  /** A message in or out: counted (/metrics), and at debug level logged. */
+  private wire(direction: 'in' | 'out', msg: string, decoded: unknown, custom?: { type: number; size: number }): void {
+    // Ignored messages (gossip, unknown odd types) count together: a peer must not be able to grow the label set.
+    this.opts.countWire?.(direction, msg.startsWith('type_') ? 'ignored' : msg);
+    if (!this.debug) return;
     const channelId = channelOf(decoded);
     this.log.debug(`p2p ${direction}`, { message: msg, peer: hex(this.nodeId), ...(channelId ? { channelId } : {}), ...(custom ?? {}) });
   }
 
   /** Called when the Noise handshake completes: send our init first. */
   start(): void {
-    if (this.debug) this.logWire('out', 'init', undefined);
+    this.wire('out', 'init', undefined);
     this.conn.send(
       encodeMessage(initCodec, {
         globalFeatures: FeatureVector.empty(),
@@ -157,7 +163,7 @@ export class PeerSession {
       if (e instanceof DecodeError) return this.fail(`bad message: ${e.message}`);
       throw e;
     }
-    if (this.debug) this.logWire('in', d.kind === 'known' ? d.name : d.kind === 'custom' ? 'custom' : `type_${d.type}`, d.kind === 'known' ? d.msg : undefined, d.kind === 'custom' ? { type: d.type, size: d.payload.length } : undefined);
+    this.wire('in', d.kind === 'known' ? d.name : d.kind === 'custom' ? 'custom' : `type_${d.type}`, d.kind === 'known' ? d.msg : undefined, d.kind === 'custom' ? { type: d.type, size: d.payload.length } : undefined);
     if (!this.theirInit) {
       if (d.kind !== 'known' || d.name !== 'init') return this.fail(`first message was not init (type ${d.type})`);
       return this.acceptInit(d.msg as Init);
@@ -173,7 +179,7 @@ export class PeerSession {
           this.keepalive.pingsIgnored++;
           return;
         }
-        if (this.debug) this.logWire('out', 'pong', undefined);
+        this.wire('out', 'pong', undefined);
         this.conn.send(encodeMessage(pongCodec, pong));
         return;
       }
@@ -217,7 +223,7 @@ export class PeerSession {
 
   private ping(): void {
     if (this.pongDeadline) return; // still waiting for the last one
-    if (this.debug) this.logWire('out', 'ping', undefined);
+    this.wire('out', 'ping', undefined);
     this.conn.send(encodeMessage(pingCodec, { numPongBytes: 1, ignored: new Uint8Array(0) }));
     this.keepalive.pingsSent++;
     this.pongDeadline = setTimeout(() => this.fail('no pong within the time limit'), this.opts.pingTimeoutMs ?? this.limits.pingTimeoutMs);
@@ -225,14 +231,14 @@ export class PeerSession {
 
   sendCustom(type: number, payload: Uint8Array): void {
     if (!this.theirInit) throw new Error('peer has not completed init');
-    if (this.debug) this.logWire('out', 'custom', undefined, { type, size: payload.length });
+    this.wire('out', 'custom', undefined, { type, size: payload.length });
     this.conn.send(encodeCustomMessage(type, payload));
   }
 
   /** Sends a BOLT 1/2 message by codec name. */
   send<N extends PeerMessageName>(name: N, msg: BodyOf<N>): void {
     if (!this.theirInit) throw new Error('peer has not completed init');
-    if (this.debug) this.logWire('out', name, msg);
+    this.wire('out', name, msg);
     this.conn.send(encodeMessage(peerMessageCodec(name), msg));
   }
 

@@ -5,7 +5,8 @@
  * - /metrics is scraped and its numbers are the API's: one channel, normal;
  *   one payment, succeeded, with its latency observed; channel balances to
  *   the msat as ListChannels gives them, the wallet to the sat as
- *   WalletBalance does; the calls made, by method and code.
+ *   WalletBalance does; the calls made, by method and code; on the payee,
+ *   the invoice settled.
  * - A's debug log shows the payment's protocol flow (update_add_htlc,
  *   commitment_signed, revoke_and_ack each way, update_fulfill_htlc in,
  *   the channel's phase changes) and never the preimage.
@@ -18,7 +19,8 @@ import { readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../../src/bolt/bytes.ts';
 import { msat } from '../../../src/bolt/units.ts';
-import { msatAsSat } from '../../../src/node/metrics/exposition.ts';
+import { collectMetrics } from '../../../src/node/metrics/collect.ts';
+import { msatAsSat, renderExposition } from '../../../src/node/metrics/exposition.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { PayInvoiceResponse_Status, Payment_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
@@ -108,9 +110,17 @@ describe('a funded daemon with a channel and a payment', () => {
     const calls = (method: string, code = 'ok'): number => sampleOf(f, 'lnnode_rpc_calls_total', { service: 'lnnode.v1.LightningNodeService', method, code }).value;
     expect([calls('OpenChannel'), calls('PayInvoice'), calls('ConnectPeer')]).toEqual([1, 1, 1]);
     expect(sampleOf(f, 'lnnode_store_commits_total').value).toBeGreaterThan(10);
+    const wire = (direction: string, message: string): number => sampleOf(f, 'lnnode_p2p_messages_total', { direction, message }).value;
+    expect([wire('out', 'open_channel'), wire('in', 'accept_channel'), wire('out', 'update_add_htlc'), wire('in', 'update_fulfill_htlc')]).toEqual([1, 1, 1, 1]);
+    for (const m of ['commitment_signed', 'revoke_and_ack']) for (const d of ['in', 'out']) expect(wire(d, m)).toBeGreaterThanOrEqual(1);
     console.log(
       `A: ${sampleOf(f, 'lnnode_store_commits_total').value} durable commits, payment in ${Math.round(latency * 1000)} ms, RSS ${Math.round(sampleOf(f, 'process_resident_memory_bytes').value / 1e6)} MB`,
     );
+    // The payee's side, collected in process: the invoice settled, the amount on its side of the channel.
+    const fb = parseExposition(renderExposition(collectMetrics(b)));
+    expect(['open', 'settled', 'canceled'].map((state) => sampleOf(fb, 'lnnode_invoices', { state }).value)).toEqual([0, 1, 0]);
+    expect(sampleOf(fb, 'lnnode_channel_balance_sat', { phase: 'normal', side: 'local' }).raw).toBe(msatAsSat(PAY_MSAT));
+    expect(sampleOf(fb, 'lnnode_p2p_messages_total', { direction: 'out', message: 'update_fulfill_htlc' }).value).toBe(1);
     const ready = await fetch(`http://127.0.0.1:${metricsPort}/ready`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { checks: { chain: { detail: string } } }).checks.chain.detail).toMatch(/^synced to height \d+$/);
