@@ -20,6 +20,7 @@ import { hex } from '../../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { type ChannelSummary } from '../../../src/node/channels/manager.ts';
+import { CLTV_SAFETY_BLOCKS } from '../../../src/node/payments/payment-plan.ts';
 import { PaymentError } from '../../../src/node/payments/payments.ts';
 import { createLogger } from '../../../src/node/log.ts';
 import { startApi } from '../../../src/rpc/api.ts';
@@ -155,9 +156,9 @@ describe('lncli against lnnode: numbers and listings', () => {
       ['SUCCEEDED', String(maxSat), '0', [[String(scidU64), String(maxSat), hex(b.nodeId)]]],
     ]);
     expect(b.invoices.get(inv.paymentHash)!.receivedMsat).toBe(msat(maxSat * 1000n));
-    // The HTLC's expiry: the tip plus the invoice's min_final_cltv_expiry_delta (lnnode adds no shadow delta).
+    // The HTLC's expiry: the tip plus the invoice's min_final_cltv_expiry_delta and the payer's safety blocks.
     const expiry = a.payments.get(inv.paymentHash)!.htlcCltvExpiry!;
-    expect(expiry).toBe((await lab.btcd.height()) + inv.minFinalCltv);
+    expect(expiry).toBe((await lab.btcd.height()) + inv.minFinalCltv + CLTV_SAFETY_BLOCKS);
     expect([paid.htlcs[0]!.route.total_time_lock, paid.htlcs[0]!.route.hops[0]!.expiry]).toEqual([expiry, expiry]);
     // lncli's table view: "Amount + fee" and one HTLC row.
     const tracked = await cli.run(['trackpayment', hex(inv.paymentHash)]);
