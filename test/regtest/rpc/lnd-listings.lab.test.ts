@@ -140,6 +140,9 @@ describe('lncli against lnnode: numbers and listings', () => {
     const refused = await a.payments.pay(tooMuch.bolt11).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(PaymentError);
     expect((refused as PaymentError).message).toContain(`at most ${maxMsat} msat (${maxSat} sat) can be sent now`);
+    const cliRefused = await lnnodeCli('payinvoice', tooMuch.bolt11).catch((e: Error) => e.message);
+    expect(cliRefused).toContain('FAILED_PRECONDITION');
+    expect(cliRefused).toContain(`at most ${maxMsat} msat (${maxSat} sat) can be sent now`);
     const lncliRefused = await cli.run(['payinvoice', '--force', '--json', tooMuch.bolt11]);
     // lncli prints the failed payment (no HTLC went out) and exits 1.
     expect(lncliRefused.code).toBe(1);
@@ -196,6 +199,11 @@ describe('lncli against lnnode: numbers and listings', () => {
     expect([funding.amount, funding.total_fees]).toEqual([String(-(FUNDING_SAT + fundingFee)), String(fundingFee)]);
     expect(funding.num_confirmations).toBeGreaterThanOrEqual(3);
     expect(txs.transactions.filter((t) => t.amount === String(WALLET_SAT)).length).toBe(1);
+    // Paged: the oldest first, index_offset and max_transactions as lnd's.
+    const first = await cli.json<{ transactions: { tx_hash: string }[]; last_index: string }>(['listchaintxns', '--max_transactions', '1']);
+    const second = await cli.json<{ transactions: { tx_hash: string }[]; first_index: string }>(['listchaintxns', '--max_transactions', '1', '--index_offset', '1']);
+    expect([first.transactions.length, first.last_index, second.first_index]).toEqual([1, '1', '1']);
+    expect([first.transactions[0]!.tx_hash, second.transactions[0]!.tx_hash]).toEqual(txs.transactions.slice(0, 2).map((t) => t.tx_hash));
     const fees = await cli.json<{ channel_fees: { channel_point: string; base_fee_msat: string; fee_per_mil: string }[] }>(['feereport']);
     expect(fees.channel_fees.map((f) => [f.channel_point.split(':')[0], f.base_fee_msat, f.fee_per_mil])).toEqual([[fundingTxid, '0', '0']]);
   }, 120_000);
@@ -207,11 +215,11 @@ describe('lncli against lnnode: numbers and listings', () => {
     const toLocal = c0.localBalanceMsat / 1000n - c0.commitFeeSat - 660n;
     type Pending = {
       total_limbo_balance: string;
-      waiting_close_channels: { closing_txid: string; limbo_balance: string }[];
+      waiting_close_channels: { closing_txid: string; limbo_balance: string; commitments: { local_txid: string } }[];
       pending_force_closing_channels: { closing_txid: string; limbo_balance: string; maturity_height: number; blocks_til_maturity: number; recovered_balance: string }[];
     };
     const waiting = await cli.json<Pending>(['pendingchannels']);
-    expect(waiting.waiting_close_channels.map((w) => [w.closing_txid, w.limbo_balance])).toEqual([[closing.closing_txid, String(toLocal)]]);
+    expect(waiting.waiting_close_channels.map((w) => [w.closing_txid, w.limbo_balance, w.commitments.local_txid])).toEqual([[closing.closing_txid, String(toLocal), closing.closing_txid]]);
     await lab.mine(1);
     const closeHeight = await lab.btcd.height();
     const forced = await waitFor('the force close in pending_force_closing_channels', async () => {
