@@ -6,7 +6,11 @@
  * is what lnd reports for the other side; the maximum we report as
  * spendable is paid to lnd (lnd, the receiver, accepts it) and one sat more
  * is refused before anything is sent, naming that maximum; then what we
- * report as receivable is exactly what lnd can pay us.
+ * report as receivable is exactly what lnd can pay us. Then lnd opens a
+ * 500k anchors channel to us: as opener it keeps the fee spike buffer, and
+ * what we report as receivable (its balance less our reserve, the fee at
+ * twice the feerate with the new HTLC and a future one, the anchors) is the most lnd will
+ * send: that much arrives, one sat more lnd does not send.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { fromHex, hex } from '../../../src/bolt/bytes.ts';
@@ -69,6 +73,10 @@ beforeAll(async () => {
   lnd = await startLnd(lab.btcd);
   node = lab.startNode('n');
   await lab.fund(node, 1_000_000n);
+  const { address } = await lnd.rest<{ address: string }>('GET', '/v1/newaddress?type=0');
+  await lab.faucet.send(address, 1_000_000n);
+  await lab.mine(1);
+  await lnd.funded(1_000_000, LND_WAIT_MS);
   await node.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
 }, 180_000);
 
@@ -95,7 +103,7 @@ describe('spendable and receivable against lnd', () => {
     const maxMsat = ours().numbers.spendableMsat;
     const maxSat = maxMsat / 1000n;
     const c = ours();
-    const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 172n)) / 1000n;
+    const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 2n * 172n)) / 1000n;
     expect(maxMsat).toBe(msat((FUNDING_SAT - c.numbers.localReserveSat - bufferSat - 660n) * 1000n));
     const invoice = async (sat: bigint): Promise<string> => (await lnd.rest<{ payment_request: string }>('POST', '/v1/invoices', { value: sat.toString() })).payment_request;
     const refused = await node.payments.pay(await invoice(maxSat + 1n)).catch((e: unknown) => e);
@@ -122,5 +130,30 @@ describe('spendable and receivable against lnd', () => {
     expect(node.invoices.get(inv.paymentHash)!.receivedMsat).toBe(receivable);
     await waitFor('no HTLC left', () => ours().pendingHtlcs === 0, LND_WAIT_MS);
     expect(ours().numbers.receivableMsat).toBe(msat(0));
+  }, 120_000);
+
+  test('lnd as opener: it sends exactly what we report as receivable, not one sat more', async () => {
+    await lnd.rest('POST', '/v1/channels', { node_pubkey: Buffer.from(node.nodeId).toString('base64'), local_funding_amount: FUNDING_SAT.toString(), private: true, sat_per_vbyte: '2' });
+    await waitFor('funding in mempool', async () => ((await lab.btcd.rpc.call<string[]>('getrawmempool')).length ? true : undefined), LND_WAIT_MS);
+    await lab.mine(6);
+    const ch = await waitFor('lnd-funded channel active in lnnode', () => node.channels!.list().find((c) => !c.weAreOpener && c.active), LND_WAIT_MS);
+    const theirs = await waitFor('active in lnd', async () => {
+      const l = ((await lnd.rest<{ channels?: LndChannel[] }>('GET', '/v1/channels')).channels ?? []).find((c) => c.channel_point.startsWith(ch.fundingTxid));
+      return l?.active ? l : undefined;
+    }, LND_WAIT_MS);
+    await waitFor(`channel ${theirs.chan_id} in lnd's graph`, () => lnd.rest('GET', `/v1/graph/edge/${theirs.chan_id}`).then(() => true, () => false), LND_WAIT_MS);
+    const receivable = node.channels!.get(fromHex(ch.channelId))!.numbers.receivableMsat;
+    const bufferSat = (2n * BigInt(ch.feeratePerKw) * (1124n + 2n * 172n)) / 1000n;
+    expect(receivable).toBe(msat(FUNDING_SAT * 1000n - ch.numbers.remoteReserveSat * 1000n - (bufferSat + 660n) * 1000n));
+    const send = async (amountMsat: bigint): Promise<{ status: string; failure_reason: string }> => {
+      const inv = node.invoices.create({ amountMsat: msat(amountMsat) });
+      const updates = await lnd.restAll<{ status: string; failure_reason: string }>('/v2/router/send', { payment_request: inv.bolt11, timeout_seconds: 30, fee_limit_sat: '0', outgoing_chan_ids: [theirs.chan_id] });
+      return updates.at(-1)!;
+    };
+    const over = await send(receivable + 1000n);
+    expect(over.status).toBe('FAILED');
+    expect((await send(receivable)).status).toBe('SUCCEEDED');
+    await waitFor('no HTLC left', () => node.channels!.get(fromHex(ch.channelId))!.pendingHtlcs === 0, LND_WAIT_MS);
+    expect(node.channels!.get(fromHex(ch.channelId))!.localBalanceMsat).toBe(receivable);
   }, 120_000);
 });

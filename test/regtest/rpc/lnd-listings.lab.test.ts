@@ -5,7 +5,7 @@
  * (TLS, admin.macaroon) and opens a 500k-sat anchors channel to lnnode B.
  * While it opens, pendingchannels counts confirmations to go; once open, the
  * reported maximum sendable (reserve, commitment fee at twice the feerate
- * with one more HTLC, anchors) is paid with lncli payinvoice and one sat more
+ * with the new HTLC and a future one, anchors) is paid with lncli payinvoice and one sat more
  * is refused naming that maximum; the payment shows its amount, fee and HTLC
  * (payinvoice, trackpayment, listpayments); listinvoices, channelbalance,
  * listunspent, listchaintxns, feereport and version answer with the values
@@ -119,7 +119,7 @@ describe('lncli against lnnode: numbers and listings', () => {
     expect([ch.local_chan_reserve_sat, ch.remote_chan_reserve_sat, ch.csv_delay]).toEqual(['5000', '5000', LAB_TO_SELF_DELAY]);
     expect((ch.local_constraints as Record<string, unknown>).chan_reserve_sat).toBe('5000');
     const c = channel();
-    const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 172n)) / 1000n;
+    const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 2n * 172n)) / 1000n;
     expect(c.numbers.spendableMsat).toBe(msat((FUNDING_SAT - 5_000n - bufferSat - 660n) * 1000n));
     expect(c.numbers.receivableMsat).toBe(msat(0));
     const viaCli = (await lnnodeCli<CliChannels>('listchannels')).channels[0]!;
