@@ -204,6 +204,8 @@ export interface ChannelSummary {
   localParams: PartyConfig;
   remoteParams: PartyConfig;
   minimumDepth: number;
+  /** The txids of our current commitment, the peer's, and the one of theirs we signed and await a revocation for. */
+  commitments: { localTxid: string; remoteTxid: string; remotePendingTxid?: string };
 }
 
 export interface CloseOptions {
@@ -424,6 +426,7 @@ export class ChannelManager {
       localParams: c.local,
       remoteParams: c.remote,
       minimumDepth: l.rec.minimumDepth,
+      commitments: { localTxid: c.localCommit.txid, remoteTxid: c.remoteCommit.txid, remotePendingTxid: c.nextRemoteCommit?.txid },
     };
   }
 

@@ -677,7 +677,7 @@ export type Channel = Message<"lnnode.v1.Channel"> & {
 
   /**
    * The largest payment we can send on it now: our balance less the reserve the peer asks of us,
-   * less (as opener) the commitment fee at twice the feerate with one more HTLC and the two anchors,
+   * less (as opener) the commitment fee at twice the feerate with the new HTLC and a future one and the two anchors,
    * within the peer's in-flight limit (BOLT 2/3). 0 unless usable.
    *
    * @generated from field: uint64 spendable_msat = 17;
