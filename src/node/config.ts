@@ -291,6 +291,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const mnemonicFile = one('--restore-mnemonic-file');
   const restoreBackup = one('--restore-channel-backup');
   if (!restore && (mnemonicFile || restoreBackup)) throw new ConfigError(`${mnemonicFile ? '--restore-mnemonic-file' : '--restore-channel-backup'} goes with --restore (a new data dir restored from your mnemonic)`);
+  if (restoreBackup && chain.kind === 'none') throw new ConfigError('--restore-channel-backup needs a chain source (--esplora-url or --bitcoind-rpc-url) to watch the channels and sweep them');
   const channelBackupPath = one('--channel-backup');
 
   const logLevel = one('--log-level') ?? 'info';

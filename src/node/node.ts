@@ -144,6 +144,7 @@ export class LightningNode {
     private readonly dataDirLock: DataDirLock,
     opts: StartOptions,
   ) {
+    if (opts.restoreChannelBackup && config.chain.kind === 'none') throw new BackupError('restoring channels from a backup needs a chain source (--esplora-url or --bitcoind-rpc-url) to watch and sweep them');
     // A backup the restored seed cannot open stops the start before the seed is written: the data dir stays new for another try.
     const check = opts.restoreChannelBackup && opts.seed?.restore
       ? (s: Uint8Array) => void openRestoreBackup(opts.restoreChannelBackup!, deriveIdentity(s, config.network), config.network)
@@ -221,7 +222,6 @@ export class LightningNode {
         return c && `channel ${c.channelId} (${c.phase}), whose funding it is`;
       };
     } else {
-      if (opts.restoreChannelBackup) throw new BackupError('restoring channels from a backup needs a chain source (--esplora-url or --bitcoind-rpc-url) to watch and sweep them');
       refuseChannelsWithoutChain(this.peers);
     }
     this.payments = payments = new Payments({

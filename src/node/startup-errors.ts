@@ -15,7 +15,7 @@ export const MAINNET_OPT_IN = '--allow-unsafe-mainnet';
  */
 export const MAINNET_NOT_YET_SAFE: readonly string[] = [
   'Channel funds come back after a loss only through the peers: a restore from the mnemonic and channel.backup asks each peer to force close, so HTLCs pending at the loss are lost, and a peer that is gone keeps the funds locked.',
-  'Defences against hostile peers are not complete: no limit on dust HTLC exposure, and HTLC second-stage transactions of a revoked commitment are not claimed.',
+  'Defences against hostile peers are checked rule by rule (the BOLT 2/5 receiver-rule table) and against the attacks in Limits, not yet by real attackers.',
   'One chain source is trusted not to withhold: it could hide a revoked commitment until its delay passes (no second source, no watchtower).',
   'The code has had no outside security review.',
 ];

@@ -4,6 +4,7 @@
  * so a bad call fails with InvalidArgument naming the field before anything
  * in the node changes; the node's own refusals keep their message.
  */
+import { readFileSync } from 'node:fs';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { Address } from '@scure/btc-signer';
 import { fromHex, hex } from '../bolt/bytes.ts';
@@ -275,6 +276,15 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
       listChannels(req) {
         const list = node.channels?.list() ?? [];
         return { channels: list.filter((c) => req.includeClosed || c.phase !== 'closed').map(channelMessage) };
+      },
+
+      exportChannelBackup() {
+        const backup = node.backup;
+        if (!backup) throw new ConnectError('no channel backup: the node runs without a chain source, so it has no channels', Code.FailedPrecondition);
+        // Written now if anything changed since the last write, so what is exported is what the file holds.
+        backup.refresh();
+        const bytes = readFileSync(backup.path);
+        return { backup: new Uint8Array(bytes), numChannels: channels().backupEntries(() => []).length, path: backup.path };
       },
 
       newAddress() {

@@ -9,6 +9,7 @@ import { hex } from '../../src/bolt/bytes.ts';
 import {
   canSendShutdown,
   checkShutdownScript,
+  closeWithReceived,
   type ClosingNegotiation,
   firstClosingSigned,
   readyToNegotiate,
@@ -32,6 +33,34 @@ function negotiation(local: Uint8Array, remote: Uint8Array, proposed: bigint, mi
 }
 
 describe('mutual close negotiation', () => {
+  test('failing during the negotiation: the peer’s last valid closing_signed closes the channel when its fee is sufficient and costs us nothing we refused', () => {
+    const p = Pair.open(FUNDING, 300_000_000n as Msat);
+    // A (funder) offers 3000 with a range up to 2000 (its fee outside its own range); B (fundee) accepts 100..5000 and counters 2000.
+    const wide = firstClosingSigned(p.a.state, p.a.secrets, negotiation(scriptA, scriptB, 3000n, 100n, 3000n)).send!;
+    const offer = { ...wide, feeRange: { minFeeSatoshis: sat(100), maxFeeSatoshis: sat(2000) } };
+    const atB = receiveClosingSigned(p.b.state, p.b.secrets, negotiation(scriptB, scriptA, 900n, 300n, 700_000n), offer);
+    expect(atB.send!.feeSatoshis).toBe(sat(2000));
+    expect(atB.done).toBeUndefined();
+    const done = closeWithReceived(p.b.state, p.b.secrets, atB.negotiation)!;
+    expect(done.fee).toBe(sat(3000));
+    expect(done.tx.outputs.map((o) => o.value)).toEqual([300_000n, 700_000n - 3000n]);
+    expect(done.tx.inputs[0]!.witness).toHaveLength(4);
+    // Below our minimum: not sufficient.
+    const low = firstClosingSigned(p.a.state, p.a.secrets, negotiation(scriptA, scriptB, 200n, 100n, 3000n)).send!;
+    const atB2 = receiveClosingSigned(p.b.state, p.b.secrets, negotiation(scriptB, scriptA, 900n, 300n, 700_000n), { ...low, feeRange: { minFeeSatoshis: sat(100), maxFeeSatoshis: sat(400) } });
+    expect(atB2.send!.feeSatoshis).toBe(sat(300));
+    expect(closeWithReceived(p.b.state, p.b.secrets, atB2.negotiation)).toBeUndefined();
+    // As funder, a fee above our range is never taken (the peer could name any fee, then misbehave).
+    const na = negotiation(scriptA, scriptB, 500n, 200n, 1500n);
+    const first = firstClosingSigned(p.a.state, p.a.secrets, na);
+    const greedy = { ...firstClosingSigned(p.b.state, p.b.secrets, negotiation(scriptB, scriptA, 4000n, 4000n, 4000n)).send!, feeRange: undefined };
+    const atA = receiveClosingSigned(p.a.state, p.a.secrets, first.negotiation, greedy);
+    expect(atA.send!.feeSatoshis).toBe(sat(1500));
+    expect(closeWithReceived(p.a.state, p.a.secrets, atA.negotiation)).toBeUndefined();
+    // Nothing received: nothing to close with.
+    expect(closeWithReceived(p.a.state, p.a.secrets, first.negotiation)).toBeUndefined();
+  });
+
   test('a fresh channel may shut down and negotiate at once', () => {
     const p = Pair.open(FUNDING, 300_000_000n as Msat);
     expect(canSendShutdown(p.a.state)).toBe(true);

@@ -407,7 +407,9 @@ row('update_fee/from-non-opener', () => {
 });
 row('update_fee/unaffordable', () => {
   const p = Pair.open(FUNDING, msat(985_000_000n));
-  expect(receiveFee(p.b.state, 10_000 as FeeratePerKw).remoteChanges.proposed).toHaveLength(1);
+  // A (the opener) holds 15,000 sat and must keep B's 10,000-sat reserve: 5,000 sat/kw (3,620 sat) it can pay, 10,000 (7,240) only from the reserve.
+  expect(receiveFee(p.b.state, 5_000 as FeeratePerKw).remoteChanges.proposed).toHaveLength(1);
+  expect(refusal(() => receiveFee(p.b.state, 10_000 as FeeratePerKw))).toBe('the peer cannot afford its own update_fee of 10000 sat/kw above its channel reserve of 10000 sat');
   expect(refusal(() => receiveFee(p.b.state, 25_000 as FeeratePerKw))).toBe('the peer cannot afford its own update_fee of 25000 sat/kw');
 });
 row('update_fee/unreasonably-large', () => {

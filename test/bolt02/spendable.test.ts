@@ -1,7 +1,7 @@
 /**
  * The numbers an operator acts on (issue 15): on a 500k-sat anchors channel
  * the spendable amount is the balance less the reserve, the opener's
- * commitment fee at twice the feerate with one more HTLC, and the two
+ * commitment fee at twice the feerate with the new HTLC and a future one, and the two
  * anchors (BOLT 2/3); that amount, rounded down to the sat, can be sent and
  * one sat more cannot. The receiver's estimate of what it can receive is
  * the same number. Then the close numbers (balances.ts): maturity height
@@ -41,8 +41,9 @@ describe('spendable and receivable on a 500k-sat anchors channel', () => {
     expect(p.a.state.variant).toBe('anchors');
     const reserveSat = p.a.state.remote.channelReserveSat;
     expect(reserveSat).toBe(sat(5_000)); // 1% of the channel
-    // BOLT 3 anchors commitment weight 1124 + 172 for one more HTLC, at twice the feerate; the two 330-sat anchors.
-    const feeBufferSat = (2n * 2500n * (1124n + 172n)) / 1000n;
+    // BOLT 3 anchors commitment weight 1124 + 172 for the new HTLC and 172 for a future one (BOLT 2 fee spike buffer), at twice
+    // the feerate; the two 330-sat anchors.
+    const feeBufferSat = (2n * 2500n * (1124n + 2n * 172n)) / 1000n;
     const expected = (500_000n - 5_000n - feeBufferSat - 660n) * 1000n;
     expect(availableToSend(p.a.state)).toBe(expected as Msat);
     // The peer, not the opener, computes the same from its side.

@@ -16,7 +16,7 @@ import { expect } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes } from '../../src/bolt/bytes.ts';
 import { buildLocal, type Commitments, sendAdd, sendFulfill } from '../../src/bolt/bolt2/channel/commitments.ts';
-import { STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
+import { ANCHORS_TYPE, STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
 import { derivePrivkey } from '../../src/bolt/bolt3/keys.ts';
 import { signInput, witnessSig } from '../../src/bolt/bolt3/sign.ts';
 import { closingTransaction } from '../../src/bolt/bolt3/closing.ts';
@@ -326,6 +326,64 @@ async function revokedClose(): Promise<void> {
   sim.closeDb();
 }
 
+/**
+ * revoked/anchors-separate-near-expiry: on an anchors channel B broadcasts a
+ * revoked commitment holding an HTLC A offered (cltv_expiry 330), and A's
+ * batched justice (to_local and the HTLC) is pinned: it never confirms.
+ * At security_delay (18) blocks before the expiry, and not before, A claims
+ * the HTLC output in a transaction of its own that replaces the batch (it
+ * pays more than the batch did); to_local follows in another one. On a
+ * static_remotekey channel the same close keeps one batch.
+ */
+async function anchorsNearExpiry(): Promise<void> {
+  for (const type of [ANCHORS_TYPE, STATIC_REMOTEKEY_TYPE]) {
+    const p = Pair.open(sat(1_000_000), 400_000_000n as Msat, 2500 as FeeratePerKw, type);
+    const toB = add(p, p.a, 60_000_000n, 2, 330);
+    commitBoth(p);
+    const old = structuredClone(p.b.state);
+    const f = sendFulfill(p.b.state, toB, preimage(2));
+    p.b.state = f.state;
+    p.send(p.b, f.send);
+    commitBoth(p);
+    const sim = new ResolverSim(p.a);
+    const cheat = ourCommitment(old, p.b.secrets, () => undefined);
+    const built = buildLocal(old, p.b.secrets, old.localCommit.spec, old.localCommit.index);
+    const outs = built.commitment.outputs;
+    const toLocal = outs.findIndex((o) => o.kind === 'to_local');
+    const htlc = htlcVout(outs, built.params.htlcs, 2);
+    sim.chain.submit(serializeTx(cheat.tx));
+    await sim.mine(1); // 301
+    const batch = sim.ours(cheat.txid, toLocal)!;
+    expect(sim.ours(cheat.txid, htlc)).toBe(batch);
+    sim.chain.held.add(batch); // pinned: no block takes it
+    await sim.mineTo(311);
+    expect(sim.ours(cheat.txid, htlc)).toBe(batch);
+    await sim.mine(1); // 312: 330 - 312 = security_delay
+    if (type === STATIC_REMOTEKEY_TYPE) {
+      // Without anchors the batch stands (the cheater cannot aggregate HTLC transactions into it).
+      expect(sim.ours(cheat.txid, htlc)).toBe(batch);
+      sim.closeDb();
+      continue;
+    }
+    const single = sim.ours(cheat.txid, htlc)!;
+    expect(single).not.toBe(batch);
+    expect(sim.chain.tx(single).inputs.map((i) => `${i.txid}:${i.vout}`)).toEqual([`${cheat.txid}:${htlc}`]);
+    expect(sim.chain.inMempool(single)).toBe(true);
+    expect(sim.chain.inMempool(batch)).toBe(false); // replaced
+    await sim.mine(1); // 313: the single confirms; to_local is claimed again on its own
+    expect(sim.chain.confirmations(single)).toBe(1);
+    const rest = sim.ours(cheat.txid, toLocal)!;
+    expect(sim.chain.tx(rest).inputs.map((i) => `${i.txid}:${i.vout}`)).toEqual([`${cheat.txid}:${toLocal}`]);
+    await sim.mine(CLOSE_DEPTH + 1);
+    expect(sim.close!.doneAt).toBeDefined();
+    const toRemoteSweep = sim.ours(cheat.txid, outs.findIndex((o) => o.kind === 'to_remote'))!;
+    const sweeps = [single, rest, toRemoteSweep];
+    const value = [toLocal, htlc, outs.findIndex((o) => o.kind === 'to_remote')].reduce((s, v) => s + outs[v]!.value, 0n);
+    expect(sim.walletSat()).toBe(value - sweeps.reduce((s, t) => s + fee(sim.chain, t), 0n));
+    sim.closeDb();
+  }
+}
+
 // ------------------------------------------------------------------ reorgs
 
 /**
@@ -459,6 +517,7 @@ export const ONCHAIN_SCENARIOS = new Map<string, () => Promise<void>>([
     'remote-received/not-committed-no-spend',
   ].map((id): [string, () => Promise<void>] => [id, remote]),
   ['onchain/reorg', () => reorgs()],
+  ['revoked/anchors-separate-near-expiry', () => anchorsNearExpiry()],
   ...[
     'revoked/justice-to_local',
     'revoked/justice-offered-htlc',

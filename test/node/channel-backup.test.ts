@@ -10,7 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HDKey } from '@scure/bip32';
-import { hex } from '../../src/bolt/bytes.ts';
+import { fromHex, hex } from '../../src/bolt/bytes.ts';
+import { obscuringFactor } from '../../src/bolt/bolt3/commitment-number.ts';
 import { basepointsOf } from '../../src/bolt/bolt2/channel/keys.ts';
 import { type BackupChannel, BackupError, backupKey, decryptBackup, encryptBackup } from '../../src/node/backup/format.ts';
 import { readBackupFile } from '../../src/node/backup/file.ts';
@@ -122,6 +123,10 @@ describe('a recovering channel record', () => {
     expect([c.fundingTxid, c.fundingVout, String(c.fundingSat), c.variant, c.weAreOpener]).toEqual(['cd'.repeat(32), 1, '1000000', 'anchors', true]);
     expect([c.localCommit.txid, c.remoteCommit.txid, String(c.localCommit.spec.toLocalMsat)]).toEqual(['', '', '0']);
     expect(rec.dataLoss).toBe(true);
+    // BOLT 3's obscuring factor from opener then accepter payment basepoint: our own commitment is recognised by its number.
+    const ours = basepointsOf(channelSecrets(root, 'regtest', 5)).payment;
+    expect(c.obscuringFactor).toBe(obscuringFactor(ours, fromHex(point(3))));
+    expect(recoveringRecord({ ...entry(5), weAreOpener: false }, channelSecrets(root, 'regtest', 5)).commitments.obscuringFactor).toBe(obscuringFactor(fromHex(point(3)), ours));
   });
 
   test('keys of another seed (or index) are refused: the backup is not this node\'s', () => {

@@ -90,6 +90,12 @@ describe('the mnemonic on the daemon', () => {
     expect(lone.code).toBe(2);
     expect(lone.err).toContain('--restore-mnemonic-file goes with --restore');
 
+    // A backup needs a chain to be restored: refused before anything is written.
+    const noChain = tmp();
+    const chainless = await run(['--data-dir', noChain, '--restore', '--restore-channel-backup', join(noChain, 'x.backup'), ...LISTEN], { env: { LNNODE_MNEMONIC: words } });
+    expect(chainless.code).toBe(2);
+    expect(chainless.err).toContain('--restore-channel-backup needs a chain source (--esplora-url or --bitcoind-rpc-url)');
+
     const plain = await run(['--data-dir', tmp(), '--restore', ...LISTEN], { env: { LNNODE_MNEMONIC: words } });
     const withPass = await run(['--data-dir', tmp(), '--restore', ...LISTEN], { env: { LNNODE_MNEMONIC: words, LNNODE_SEED_PASSPHRASE: 'TREZOR' } });
     expect(plain.code).toBe(0);

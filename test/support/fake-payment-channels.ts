@@ -84,6 +84,7 @@ export class FakeChannels implements PaymentChannels {
       localParams: PARAMS,
       remoteParams: PARAMS,
       minimumDepth: 3,
+      commitments: { localTxid: '11'.repeat(32), remoteTxid: '22'.repeat(32) },
     }));
   }
 

@@ -5,7 +5,9 @@
  * every input must exist and be unspent (a conflict is refused), BIP 68
  * relative locks (CSV in the input's sequence) and BIP 65 absolute locks
  * (locktime) must have passed for the next block, and outputs may not pay
- * more than the inputs. Scripts and signatures are NOT checked here; the
+ * more than the inputs; a conflict with mempool transactions replaces them
+ * when it pays more than all of them together plus 1 sat/vB of its own
+ * size (BIP 125 rules 3 and 4). Scripts and signatures are NOT checked here; the
  * lab tests against btcd do that (test/regtest/onchain/*.lab.test.ts).
  * A reorg drops the last blocks and empties the mempool.
  */
@@ -74,6 +76,8 @@ export class SimChain implements ChainSource {
   /** Refusals (txid and reason), as a node's broadcast would see them. */
   readonly refused: { txid: string; reason: string }[] = [];
   feerate = 1000 as FeeratePerKw;
+  /** Mempool transactions no block takes (a pinned transaction that never confirms). */
+  readonly held = new Set<string>();
 
   constructor(private readonly base = 300) {}
 
@@ -90,8 +94,8 @@ export class SimChain implements ChainSource {
   /** Mines `n` blocks; the first takes the whole mempool (everything in it is valid for the next block). */
   mine(n = 1): void {
     for (let i = 0; i < n; i++) {
-      const ids = [...this.mempool];
-      this.mempool.clear();
+      const ids = [...this.mempool].filter((id) => !this.held.has(id));
+      for (const id of ids) this.mempool.delete(id);
       this.blocks.push(ids);
       for (const id of ids) this.txs.get(id)!.height = this.height;
     }
@@ -149,23 +153,46 @@ export class SimChain implements ChainSource {
     if (this.txs.has(id)) return refuse('txn-already-known');
     const next = this.height + 1;
     let inSum = 0n;
+    const conflicts = new Set<string>();
     for (const i of tx.inputs) {
       const parent = this.txs.get(i.txid);
       const out = parent?.tx.outputs[i.vout];
       if (!parent || !out) return refuse('bad-txns-inputs-missingorspent');
       const other = this.spender(i.txid, i.vout);
-      if (other) return refuse(`txn-mempool-conflict (spent by ${other})`);
+      if (other && !this.mempool.has(other)) return refuse(`bad-txns-inputs-missingorspent (spent by ${other} in a block)`);
+      if (other) conflicts.add(other);
       inSum += out.value;
       // BIP 68: a relative lock in blocks when bit 31 is clear (version 2).
       const csv = tx.version >= 2 && !(i.sequence & 0x80000000) ? i.sequence & 0xffff : 0;
       if (csv > 0 && (parent.height === undefined || next - parent.height < csv)) return refuse('non-BIP68-final');
     }
     if (tx.locktime > 0 && tx.locktime < 500_000_000 && tx.locktime >= next && tx.inputs.some((i) => i.sequence !== 0xffffffff)) return refuse('non-final');
-    if (tx.inputs.length && tx.outputs.reduce((s, o) => s + o.value, 0n) > inSum) return refuse('bad-txns-in-belowout');
+    const fee = inSum - tx.outputs.reduce((s, o) => s + o.value, 0n);
+    if (tx.inputs.length && fee < 0n) return refuse('bad-txns-in-belowout');
+    if (conflicts.size) {
+      const theirs = [...conflicts].reduce((s, c) => s + this.feeOf(c), 0n);
+      const vsize = BigInt(Math.ceil((serializeTx(tx, false).length * 3 + raw.length) / 4));
+      if (fee < theirs + vsize) return refuse(`insufficient fee to replace ${[...conflicts].join(',')}`);
+      for (const c of conflicts) this.evict(c);
+    }
     this.txs.set(id, { tx, raw });
     this.mempool.add(id);
     this.accepted.push(id);
     return { txid: id };
+  }
+
+  /** Fee of a known transaction. */
+  feeOf(txid: string): bigint {
+    const tx = this.tx(txid);
+    return tx.inputs.reduce((s, i) => s + this.tx(i.txid).outputs[i.vout]!.value, 0n) - tx.outputs.reduce((s, o) => s + o.value, 0n);
+  }
+
+  /** Removes a mempool transaction and what spends it. */
+  private evict(txid: string): void {
+    for (const child of this.spenders(txid)) this.evict(child);
+    this.txs.delete(txid);
+    this.mempool.delete(txid);
+    this.held.delete(txid);
   }
 
   // ------------------------------------------------------------------ ChainSource

@@ -1,4 +1,5 @@
 /** lnnode-cli commands for channels. */
+import { writeFileSync } from 'node:fs';
 import { MAX_FEERATE_LIMIT_SAT_VB } from '../../chain/feerate.ts';
 import { LightningNodeService } from '../../rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { type CommandGroup } from './command.ts';
@@ -81,6 +82,20 @@ export const CHANNEL_COMMANDS: CommandGroup = {
       run: async ({ client }) => {
         const all = await client.listChannels({ includeClosed: true });
         return { schema: m.listChannels.output, msg: { ...all, channels: all.channels.filter((c) => c.state === 'closed') } };
+      },
+    },
+    {
+      name: 'exportchanbackup',
+      summary: 'write the encrypted static channel backup to a file (for lnnode --restore-channel-backup)',
+      args: [{ name: 'file', help: 'where to write it (created 0600; an existing file is replaced)' }],
+      flags: [],
+      notes: ['The backup opens only with this node\'s mnemonic (and passphrase); keep it off the machine, beside nothing that holds the words.'],
+      example: 'lnnode-cli exportchanbackup /media/usb/channel.backup',
+      run: async ({ client, values }) => {
+        const file = values.string('file');
+        const r = await client.exportChannelBackup({});
+        writeFileSync(file, r.backup, { mode: 0o600 });
+        return { json: { file, num_channels: r.numChannels, bytes: r.backup.length, node_path: r.path }, text: `wrote ${r.backup.length} bytes (${r.numChannels} channels) to ${file}` };
       },
     },
   ],

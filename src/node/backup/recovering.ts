@@ -8,12 +8,15 @@
  * peer's commitment shows up as a close it cannot place ("unknown"), and
  * our to_remote output on it depends only on our payment basepoint and the
  * channel type (static_remotekey / anchors), so it is swept from the seed.
+ * Our own commitment, if the lost node had broadcast one, is recognised by
+ * the commitment number it carries and its to_local swept after the delay.
  * The manager never signs or sends a commitment for such a channel.
  */
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { type Commitments, type PartyConfig } from '../../bolt/bolt2/channel/commitments.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type Basepoints } from '../../bolt/bolt3/keys.ts';
+import { obscuringFactor } from '../../bolt/bolt3/commitment-number.ts';
 import { SecretStore } from '../../bolt/bolt3/shachain.ts';
 import { FEERATE_FLOOR, type Msat, type Sat } from '../../bolt/units.ts';
 import { type ChannelRecord } from '../channels/manager.ts';
@@ -79,7 +82,8 @@ export function recoveringRecord(e: BackupChannel, secrets: ChannelSecrets): Cha
     remote: NO_LIMITS(e.remoteToSelfDelay),
     localBasepoints: local,
     remoteBasepoints: remote,
-    obscuringFactor: 0n,
+    // From both payment basepoints (BOLT 3), so that our own commitment, if the lost node broadcast one, is recognised by its number.
+    obscuringFactor: e.weAreOpener ? obscuringFactor(local.payment, remote.payment) : obscuringFactor(remote.payment, local.payment),
     localChanges: { proposed: [], signed: [], acked: [] },
     remoteChanges: { proposed: [], acked: [], signed: [] },
     // No txid: nothing on chain is ever taken for a commitment of ours or a known one of theirs.

@@ -1,7 +1,7 @@
 /**
  * The numbers an operator acts on, per channel, computed from the stored
  * state and the tip: what can be sent and received now (BOLT 2/3: reserve,
- * the opener's commitment fee at twice the feerate with one more HTLC, the
+ * the opener's commitment fee at twice the feerate with the new HTLC and a future one, the
  * anchors), how far an opening funding is, and for a close its height, when
  * our time-locked output matures, what is still in limbo (not yet back in the
  * wallet) and what came back. Pure: no chain access; the close record keeps

@@ -18,8 +18,10 @@ import {
   canSendShutdown,
   checkAgainstUpfront,
   checkShutdownScript,
+  closeWithReceived,
   type ClosingNegotiation,
   type ClosingSignedMessage,
+  type SignedClose,
   firstClosingSigned,
   readyToNegotiate,
   receiveClosingSigned,
@@ -202,6 +204,8 @@ export interface ChannelSummary {
   localParams: PartyConfig;
   remoteParams: PartyConfig;
   minimumDepth: number;
+  /** The txids of our current commitment, the peer's, and the one of theirs we signed and await a revocation for. */
+  commitments: { localTxid: string; remoteTxid: string; remotePendingTxid?: string };
 }
 
 export interface CloseOptions {
@@ -422,6 +426,7 @@ export class ChannelManager {
       localParams: c.local,
       remoteParams: c.remote,
       minimumDepth: l.rec.minimumDepth,
+      commitments: { localTxid: c.localCommit.txid, remoteTxid: c.remoteCommit.txid, remotePendingTxid: c.nextRemoteCommit?.txid },
     };
   }
 
@@ -1153,7 +1158,8 @@ export class ChannelManager {
       // BOLT 2 shutdown receiver: a scriptpubkey other than the non-empty upfront_shutdown_script MUST fail the connection.
       checkAgainstUpfront(l.rec.remoteUpfrontScript, m.scriptpubkey);
     } catch (e) {
-      return this.failChannel(l, channelId, (e as Error).message);
+      this.failChannel(l, channelId, (e as Error).message);
+      return this.peers.closeConnection(l.peer, 'shutdown scriptpubkey broke the upfront_shutdown_script');
     }
     const shutdown: ShutdownState = l.rec.shutdown ?? { localScript: this.wallet.newChangeScript(), sent: false, feerate: this.feerate };
     if (shutdown.remoteScript && !equalBytes(shutdown.remoteScript, m.scriptpubkey) && shutdown.negotiation) {
@@ -1230,7 +1236,6 @@ export class ChannelManager {
     }
     // Ranges that do not overlap: warn and keep waiting; the negotiation timer, still running, fails the channel if nothing better comes.
     if (step.warning) return this.sendWarning(l.peer, channelId, step.warning);
-    const id = hex(channelId);
     clearTimeout(l.negotiationTimer);
     if (!step.done) {
       l.rec = { ...l.rec, shutdown: { ...sd, negotiation: step.negotiation } };
@@ -1239,12 +1244,19 @@ export class ChannelManager {
       this.armNegotiationTimer(l, channelId);
       return;
     }
-    const raw = serializeTx(step.done.tx);
-    const closingTxid = txid(step.done.tx);
+    this.broadcastMutual(l, channelId, step.done, { ...sd, negotiation: step.negotiation }, 'mutual close agreed', l.rec.closeReason, step.send);
+  }
+
+  /** Stores the mutual close (both signatures), then sends our closing_signed (`send`, if any), broadcasts, and answers a waiting close() call. */
+  private broadcastMutual(l: Live, channelId: Uint8Array, done: SignedClose, shutdown: ShutdownState, what: string, closeReason = l.rec.closeReason, send?: ClosingSignedMessage): void {
+    const id = hex(channelId);
+    const raw = serializeTx(done.tx);
+    const closingTxid = txid(done.tx);
     const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
-    this.setPhase(l, channelId, 'closing', { ...l.rec, shutdown: { ...sd, negotiation: step.negotiation }, close });
-    if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
-    this.log.info('mutual close agreed', { channelId: id, txid: closingTxid, feeSat: step.done.fee });
+    clearTimeout(l.negotiationTimer);
+    this.setPhase(l, channelId, 'closing', { ...l.rec, shutdown, close, closeReason });
+    if (send) this.peers.send(l.peer, 'closing_signed', send);
+    this.log.info(what, { channelId: id, txid: closingTxid, feeSat: done.fee });
     void this.chain
       .broadcast(raw)
       .catch((e: Error) => this.log.warn('closing transaction broadcast refused; retried on the next block', { channelId: id, error: e.message }))
@@ -1412,6 +1424,10 @@ export class ChannelManager {
   private failChannel(l: Live, channelId: Uint8Array, reason: string): void {
     this.log.warn('failing channel', { channelId: hex(channelId), reason });
     this.sendError(l.peer, channelId, reason);
+    // BOLT 2 Failing a Channel: with a valid closing_signed of the peer at a sufficient fee, SHOULD use it for a mutual close.
+    const sd = l.phase === 'shutdown' ? l.rec.shutdown : undefined;
+    const mutual = sd?.negotiation && closeWithReceived(l.rec.commitments, l.secrets, sd.negotiation);
+    if (sd && mutual) return this.broadcastMutual(l, channelId, mutual, sd, 'channel failed during the closing negotiation: closing with the peer’s own closing_signed', reason);
     this.markFailed(l, channelId, reason);
   }
 

@@ -23,10 +23,12 @@ import { equalBytes, hex } from '../../bolt/bytes.ts';
 import { type Commitments } from '../../bolt/bolt2/channel/commitments.ts';
 import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type CommitSpec, type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { serializeTx, txid, type Tx } from '../../bolt/bolt3/tx.ts';
+import { serializeTx, txid, type Tx, weight as txWeight } from '../../bolt/bolt3/tx.ts';
 import { type Claim } from '../../bolt/bolt5/claim.ts';
 import { ourCommitment, type SecondStage } from '../../bolt/bolt5/our-commitment.ts';
 import { buildSweep } from '../../bolt/bolt5/sweep.ts';
+import { lostLocalCommitmentClaims } from '../../bolt/bolt5/lost-commitment.ts';
+import { nearExpiry, penaltyGroups } from '../../bolt/bolt5/penalty-groups.ts';
 import { type ConfirmedCommitment, outgoingWithoutOutput } from '../../bolt/bolt5/htlcs-without-output.ts';
 import {
   revokedCommitmentClaims,
@@ -99,8 +101,12 @@ export interface ResolverHooks {
 
 const key = (txid: string, vout: number): string => `${txid}:${vout}`;
 
-/** `htlc`: our offered HTLC this output resolves. */
-type ClaimSpend = { kind: 'claim'; claim: Claim; parent: string; htlc?: HtlcEntry };
+/**
+ * `htlc`: our offered HTLC this output resolves. Revoked outputs: `expiry`,
+ * the height from which the cheater can take it; `replaces`, the fee of our
+ * batched justice transaction this claim replaces (BIP 125: pay more).
+ */
+type ClaimSpend = { kind: 'claim'; claim: Claim; parent: string; htlc?: HtlcEntry; expiry?: number; replaces?: Sat };
 
 /** How far one output's resolution is: the confirmations of what resolves it (Infinity once settled for good). */
 interface Advanced {
@@ -197,7 +203,7 @@ export class ChannelResolver {
       depth = Math.min(depth, res.depth);
     }
     if (justice.length) {
-      const res = await this.sweepJustice(ch, r, justice, feerate, persist);
+      const res = await this.sweepJustice(ch, r, justice, feerate, persist, height);
       r = res.record;
       depth = Math.min(depth, res.depth);
     }
@@ -308,31 +314,46 @@ export class ChannelResolver {
     const spec = r.revokedSpec!;
     const ours = new Set(Object.values(r.spends).map((x) => x.txid));
     const spends: Spend[] = [];
+    // When the cheater could take each output itself (penalty-groups.ts): its to_self_delay is the one we asked of it.
+    const delayEnd = (status: TxStatus | null | undefined): number | undefined => (status?.block ? status.block.height + c.local.toSelfDelay : undefined);
+    const commitmentEnd = delayEnd(await this.chain.txStatus(r.txid));
     for (const claim of revokedCommitmentClaims(c, ch.secrets, index, spec).claims) {
       const htlc = claim.paymentHash ? byHash(spec, claim.paymentHash, 'out') : undefined;
-      spends.push({ kind: 'claim', claim, parent: r.txid, ...(htlc ? { htlc } : {}) });
+      const expiry = claim.paymentHash ? spec.htlcs.find((h) => equalBytes(h.paymentHash, claim.paymentHash!))?.cltvExpiry : commitmentEnd;
+      spends.push({ kind: 'claim', claim, parent: r.txid, ...(htlc ? { htlc } : {}), ...(expiry !== undefined ? { expiry } : {}) });
       if (!claim.paymentHash) continue;
       const out = await this.chain.outspend(claim.txid, claim.vout);
       if (!out.spent || !out.txid || ours.has(out.txid)) continue;
       const raw = await this.chain.transaction(out.txid);
       if (!raw) continue;
+      const stageEnd = delayEnd(await this.chain.txStatus(out.txid));
       for (const second of revokedSecondStageClaims(c, ch.secrets, index, spec, spendingTx(out.txid, raw))) {
-        spends.push({ kind: 'claim', claim: second, parent: out.txid });
+        spends.push({ kind: 'claim', claim: second, parent: out.txid, ...(stageEnd !== undefined ? { expiry: stageEnd } : {}) });
       }
     }
     return spends;
   }
 
-  /** For a commitment we cannot place (we lost data): our to_remote output does not depend on the commitment, so it is still ours. */
+  /**
+   * For a commitment we cannot place (we lost data): our to_remote output
+   * does not depend on the commitment, so it is still ours; and if it is a
+   * commitment of ours (broadcast before the loss), its to_local is found
+   * from the commitment number it carries (lost-commitment.ts).
+   */
   private async unknownClaims(ch: ResolvableChannel, r: CloseRecord): Promise<Claim[]> {
     const raw = await this.chain.transaction(r.txid);
     if (!raw) return [];
     const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
     const script = toRemoteOutputScript(ch.commitments);
     const claims: Claim[] = [];
+    const outputs: { script: Uint8Array; amount: bigint }[] = [];
     for (let i = 0; i < tx.outputsLength; i++) {
       const o = tx.getOutput(i);
+      outputs.push({ script: o.script ?? new Uint8Array(0), amount: o.amount ?? 0n });
       if (o.script && equalBytes(o.script, script)) claims.push(toRemoteClaim(ch.commitments, ch.secrets, r.txid, i, o.amount!));
+    }
+    if (tx.inputsLength === 1) {
+      claims.push(...lostLocalCommitmentClaims(ch.commitments, ch.secrets, { txid: r.txid, locktime: tx.lockTime, sequence: tx.getInput(0).sequence ?? 0, outputs }));
     }
     return claims;
   }
@@ -356,6 +377,14 @@ export class ChannelResolver {
     const ours = r.spends[outpoint];
     if (ours) {
       const st = await this.chain.txStatus(ours.txid);
+      if (st && !st.confirmed && this.splitDue(ch, r, s, ours, height)) {
+        // BOLT 5 (anchors): our batched justice did not confirm before security_delay: this output goes out on its own, replacing the batch.
+        const spends = Object.fromEntries(Object.entries(r.spends).filter(([, x]) => x.txid !== ours.txid));
+        r = { ...r, spends };
+        persist(r);
+        justice.push({ ...(s as ClaimSpend), replaces: ours.fee });
+        return { record: r, depth: 0 };
+      }
       if (st) return this.followOurs(ch, r, s, ours, st, height, feerate, persist, justice);
       // Not known: never relayed, reorged out, or the peer spent the output first.
       const out = await this.outspendOf(outpoint);
@@ -426,6 +455,12 @@ export class ChannelResolver {
     return { record: next.record, depth: Math.min(next.depth, st.confirmations) };
   }
 
+  /** An anchors channel's revoked output near its expiry, still in an unconfirmed justice transaction with others. */
+  private splitDue(ch: ResolvableChannel, r: CloseRecord, s: Spend, ours: SweepRecord, height: number): boolean {
+    if (s.kind !== 'claim' || s.claim.kind !== 'revoked' || ch.commitments.variant !== 'anchors' || !nearExpiry(s.expiry, height)) return false;
+    return Object.values(r.spends).filter((x) => x.txid === ours.txid).length > 1;
+  }
+
   /** Whether another output that our transaction `txid` spends was taken by someone else. */
   private async batchBroken(r: CloseRecord, outpoint: string, txid: string): Promise<boolean> {
     for (const [other, rec] of Object.entries(r.spends)) {
@@ -440,10 +475,29 @@ export class ChannelResolver {
    * BOLT 5: the revocation-key claims ready now, in one justice transaction
    * ("MAY use a single transaction to resolve all the outputs"); one the
    * cheater invalidates by spending an input first is rebuilt without it.
+   * With anchors, an output within security_delay of its expiry gets a
+   * transaction of its own (penalty-groups.ts).
    */
-  private async sweepJustice(ch: ResolvableChannel, r: CloseRecord, claims: ClaimSpend[], feerate: FeeratePerKw, persist: (r: CloseRecord) => void): Promise<Advanced> {
+  private async sweepJustice(ch: ResolvableChannel, r: CloseRecord, claims: ClaimSpend[], feerate: FeeratePerKw, persist: (r: CloseRecord) => void, height: number): Promise<Advanced> {
+    let depth = Infinity;
+    for (const group of penaltyGroups(claims, height, ch.commitments.variant === 'anchors')) {
+      const res = await this.sweepPenalty(ch, r, group, feerate, persist);
+      r = res.record;
+      depth = Math.min(depth, res.depth);
+    }
+    return { record: r, depth };
+  }
+
+  private async sweepPenalty(ch: ResolvableChannel, r: CloseRecord, claims: ClaimSpend[], feerate: FeeratePerKw, persist: (r: CloseRecord) => void): Promise<Advanced> {
     const outpoints = claims.map((s) => key(s.claim.txid, s.claim.vout));
-    const sweep = buildSweep(claims.map((s) => s.claim), r.sweepScript!, feerate);
+    let sweep = buildSweep(claims.map((s) => s.claim), r.sweepScript!, feerate);
+    const replaces = claims.reduce((m, s) => (s.replaces !== undefined && s.replaces > m ? s.replaces : m), -1n);
+    if (sweep && replaces >= 0n) {
+      // BIP 125: more than the transaction it replaces, plus 1 sat/vB of its own size.
+      const w = txWeight(sweep.tx);
+      const need = replaces + BigInt(Math.ceil(w / 4));
+      if (sweep.fee < need) sweep = buildSweep(claims.map((s) => s.claim), r.sweepScript!, Math.ceil((Number(need) * 1000) / w) as FeeratePerKw);
+    }
     if (!sweep) return this.notWorthIt(r, outpoints, claims.reduce((t, s) => t + s.claim.amount, 0n), persist);
     const record: SweepRecord = { txid: txid(sweep.tx), raw: serializeTx(sweep.tx), value: sweep.value, fee: sweep.fee };
     const next = { ...r, spends: { ...r.spends, ...Object.fromEntries(outpoints.map((o) => [o, record])) } };

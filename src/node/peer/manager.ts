@@ -443,6 +443,11 @@ export class PeerManager {
     this.live.get(key)?.session.disconnect('disconnect requested');
   }
 
+  /** Closes the peer's current connection (BOLT 2 "fail the connection"); unlike disconnect(), a persistent peer is still redialled. */
+  closeConnection(peer: Uint8Array, reason: string): void {
+    this.live.get(hex(peer))?.session.disconnect(reason);
+  }
+
   /** For tests: the session of a peer. */
   sessionOf(peer: Uint8Array): PeerSession | undefined {
     return this.live.get(hex(peer))?.session;

@@ -107,6 +107,7 @@ export function listingRoutes(node: LightningNode): Partial<ServiceImpl<typeof L
       const waitingClose = waiting.map((c) => ({
         channel: pendingChannel(c),
         limboBalance: c.numbers.limboSat,
+        commitments: { localTxid: c.commitments.localTxid, remoteTxid: c.commitments.remoteTxid, remotePendingTxid: c.commitments.remotePendingTxid ?? '', localCommitFeeSat: c.commitFeeSat, remoteCommitFeeSat: c.commitFeeSat },
         closingTxid: c.closingTxid ?? '',
         closeHeight: c.numbers.closeHeight ?? 0,
         blocksTilCloseConfirmed: c.numbers.closeHeight === undefined ? 0 : Math.max(0, CLOSE_DEPTH - (tip - c.numbers.closeHeight + 1)),
@@ -247,13 +248,20 @@ export function listingRoutes(node: LightningNode): Partial<ServiceImpl<typeof L
       const tip = height();
       // lnd: an end height of -1 includes unconfirmed transactions; 0 with a start of 0 means everything.
       const end = req.endHeight === -1 || (req.endHeight === 0 && req.startHeight === 0) ? undefined : req.endHeight;
-      const entries = w.historyEntries().filter((e) => {
-        const h = e.status.block?.height;
-        if (h === undefined) return end === undefined;
-        return h >= req.startHeight && (end === undefined || h <= end);
-      });
+      // lnd lists the oldest first, unconfirmed ones last; only the page asked for is fetched from the chain source.
+      const heightOf = (e: { status: { block?: { height: number } } }): number => e.status.block?.height ?? Number.MAX_SAFE_INTEGER;
+      const entries = w
+        .historyEntries()
+        .filter((e) => {
+          const h = e.status.block?.height;
+          if (h === undefined) return end === undefined;
+          return h >= req.startHeight && (end === undefined || h <= end);
+        })
+        .sort((x, y) => heightOf(x) - heightOf(y));
+      const from = req.indexOffset;
+      const pageEntries = entries.slice(from, req.maxTransactions ? from + req.maxTransactions : undefined);
       const txs: TransactionMsg[] = [];
-      for (const e of entries) {
+      for (const e of pageEntries) {
         const raw = await chain?.transaction(e.txid).catch(() => null);
         if (!raw) continue;
         const tx = parseTx(raw);
@@ -295,11 +303,7 @@ export function listingRoutes(node: LightningNode): Partial<ServiceImpl<typeof L
           }),
         });
       }
-      // lnd lists the oldest first; unconfirmed ones last.
-      txs.sort((x, y) => (x.blockHeight || Number.MAX_SAFE_INTEGER) - (y.blockHeight || Number.MAX_SAFE_INTEGER));
-      const from = req.indexOffset ?? 0;
-      const shown = req.maxTransactions ? txs.slice(from, from + req.maxTransactions) : txs.slice(from);
-      return { transactions: shown, firstIndex: BigInt(from), lastIndex: BigInt(from + shown.length) };
+      return { transactions: txs, firstIndex: BigInt(from), lastIndex: BigInt(from + pageEntries.length) };
     },
 
     feeReport() {

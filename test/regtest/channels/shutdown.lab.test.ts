@@ -203,11 +203,16 @@ describe('shutdown rules', () => {
     };
     const id = await open();
     expect(hex(stateOf(a, id).remoteUpfrontScript!)).toBe(hex(committed));
+    let offline = 0;
+    a.peers.onPeerEvent((e) => void (e.kind === 'offline' && hex(e.peer) === hex(b.nodeId) && offline++));
     // B's shutdown names a fresh wallet script, not the one it committed to.
     await b.channels!.close(fromHex(id)).catch(() => undefined);
     await waitFor('A fails the channel', () => summary(a, id).closeReason !== undefined);
     expect(summary(a, id).closeReason).toBe('shutdown scriptpubkey is not the upfront_shutdown_script the peer committed to');
     expect(summary(a, id).closeKind).toBe('local');
+    // BOLT 2: A also fails the connection (closes it); A redials B, its persistent peer.
+    expect(offline).toBeGreaterThan(0);
+    await waitFor('A and B connected again', () => a.peers.isConnected(b.nodeId) && b.peers.isConnected(a.nodeId), 30_000);
 
     const id2 = await open();
     // This time B's shutdown names the script it committed to.

@@ -26,10 +26,9 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { Payment_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { labTempDir } from '../../lab/processes.ts';
-import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { type LnnodeProcess } from '../../lab/lnnode.ts';
+import { daemonWithChannel, settledBalance as settledBalanceOf } from './daemon-channel.ts';
 import { waitFor } from '../../lab/processes.ts';
-
-const FUNDING_SAT = 1_000_000n;
 
 let lab: ChannelLab;
 let a: LnnodeProcess;
@@ -41,19 +40,10 @@ let armings = 0;
 beforeAll(async () => {
   lab = await ChannelLab.start('crash-points');
   b = lab.startNode('b');
-  a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200'], env: { LNNODE_FAULT_ARM_FILE: ARM } });
-  const api = a.client();
-  const { address } = await api.newAddress({});
-  await lab.faucet.send(address, 3_000_000n);
-  await lab.btcd.generate(1);
-  await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === 3_000_000n);
-  await api.connectPeer({ peerPubkey: b.nodeId, addr: `127.0.0.1:${b.p2pPort}`, persistent: true });
-  // B gets 400,000 sat at open so it can pay A.
-  const opened = await api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: FUNDING_SAT, pushMsat: 400_000_000n });
-  channelId = opened.channelId;
-  await lab.btcd.generate(3);
-  await waitFor('channel usable on A', async () => (await api.listChannels({})).channels.find((c) => hex(c.channelId) === hex(channelId))?.usable);
-  await lab.active(b, hex(channelId));
+  ({ a, channelId } = await daemonWithChannel(lab, b, {
+    args: process.env.CRASH_DEBUG ? ['--log-level', 'debug'] : [],
+    env: { LNNODE_FAULT_ARM_FILE: ARM },
+  }));
 }, 120_000);
 
 afterAll(async () => {
@@ -72,20 +62,8 @@ function disarm(): number {
   return existsSync(`${ARM}.count`) ? Number(readFileSync(`${ARM}.count`, 'utf8')) : 0;
 }
 
-/** A's balance once no HTLC is pending and both sides agree on it. */
-async function settledBalance(api: LnnodeClient, killAt?: number): Promise<Msat> {
-  return waitFor(
-    `no HTLC pending and both sides agreeing${killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`}`,
-    async () => {
-      const ca = (await api.listChannels({}).catch(() => undefined))?.channels.find((c) => hex(c.channelId) === hex(channelId));
-      const cb = b.channels!.get(channelId)!;
-      if (!ca?.usable || ca.pendingHtlcs !== 0 || cb.pendingHtlcs !== 0) return undefined;
-      if (ca.outboundCapacityMsat !== cb.remoteBalanceMsat) return undefined;
-      return msat(ca.outboundCapacityMsat);
-    },
-    60_000,
-  );
-}
+const settledBalance = (api: LnnodeClient, killAt?: number): Promise<Msat> =>
+  settledBalanceOf(api, b, channelId, killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`);
 
 /** Whether A died by its own hand (the armed write was reached) within `ms`. */
 async function diedWithin(ms: number): Promise<boolean> {

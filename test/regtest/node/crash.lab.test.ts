@@ -18,10 +18,10 @@ import { type LightningNode } from '../../../src/node/node.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { type CreateInvoiceResponse, Payment_Status, PayInvoiceResponse_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
-import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { type LnnodeProcess } from '../../lab/lnnode.ts';
+import { daemonWithChannel, settledBalance as settledBalanceOf } from './daemon-channel.ts';
 import { waitFor } from '../../lab/processes.ts';
 
-const FUNDING_SAT = 1_000_000n;
 const BATCH = 10;
 /**
  * Kill points after the batch starts, chosen (on this 2-core VM) to land
@@ -39,19 +39,8 @@ let channelId: Uint8Array;
 beforeAll(async () => {
   lab = await ChannelLab.start('crash');
   b = lab.startNode('b');
-  a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200'] });
-  const api = a.client();
-  const { address } = await api.newAddress({});
-  await lab.faucet.send(address, 3_000_000n);
-  await lab.btcd.generate(1);
-  await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === 3_000_000n);
-  await api.connectPeer({ peerPubkey: b.nodeId, addr: `127.0.0.1:${b.p2pPort}`, persistent: true });
   // B gets 400,000 sat at open so it can pay its rounds above its reserve.
-  const opened = await api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: FUNDING_SAT, pushMsat: 400_000_000n });
-  channelId = opened.channelId;
-  await lab.btcd.generate(3);
-  await waitFor('channel usable on A', async () => (await api.listChannels({})).channels.find((c) => hex(c.channelId) === hex(channelId))?.usable);
-  await lab.active(b, hex(channelId));
+  ({ a, channelId } = await daemonWithChannel(lab, b));
 }, 120_000);
 
 afterAll(async () => {
@@ -59,20 +48,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-/** A's and B's views of the channel once no HTLC is pending: A's balance in msat. */
-async function settledBalance(api: LnnodeClient): Promise<Msat> {
-  return waitFor(
-    'no HTLC pending and both sides agreeing',
-    async () => {
-      const ca = (await api.listChannels({})).channels.find((c) => hex(c.channelId) === hex(channelId));
-      const cb = b.channels!.get(channelId)!;
-      if (!ca?.usable || ca.pendingHtlcs !== 0 || cb.pendingHtlcs !== 0) return undefined;
-      if (ca.outboundCapacityMsat !== cb.remoteBalanceMsat) return undefined;
-      return msat(ca.outboundCapacityMsat);
-    },
-    60_000,
-  );
-}
+const settledBalance = (api: LnnodeClient): Promise<Msat> => settledBalanceOf(api, b, channelId);
 
 const amountOf = (round: number, i: number): Msat => msat(1_000_000n + BigInt(round) * 10_007n + BigInt(i) * 1_013n);
 

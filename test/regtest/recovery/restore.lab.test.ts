@@ -1,12 +1,13 @@
-// lab-peers: btcd,lnd
+// lab-peers: btcd lnd
 /**
  * Restore from the mnemonic and the static channel backup, with an lnd and
- * an lnnode peer: node X opens a static_remotekey channel to lnd and an
- * anchors channel to lnnode Y, payments go both ways over each so the
- * balances are uneven, then X is stopped and its data dir deleted (the
+ * an lnnode peer: node X opens a static_remotekey and an anchors channel to
+ * each of lnd and lnnode Y; payments go both ways over one channel of each
+ * peer so the balances are uneven, and the other never moves (its peer must
+ * close it all the same), then X is stopped and its data dir deleted (the
  * backup file copied off first, as an operator would). A new X on an empty
  * data dir, from the 24 words and the backup, has the same node id, holds
- * both channels as `recovering`, dials both peers and asks them to force
+ * all four channels as `recovering`, dials both peers and asks them to force
  * close (channel_reestablish with next_commitment_number 0); both do, X
  * never broadcasts a commitment, sweeps its to_remote output of each, and
  * its wallet ends with exactly what it had before the opens, minus the
@@ -47,7 +48,7 @@ beforeAll(async () => {
   lnd = await startLnd(lab.btcd);
   x = lab.startNode('x', {}, { seed: { onNewMnemonic: (w) => (words = w) } });
   y = lab.startNode('y');
-  await lab.fund(x, 3_000_000n);
+  await lab.fund(x, 4_000_000n);
   await x.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
   await x.connect(y.nodeId, '127.0.0.1', y.p2pPort!);
 }, 180_000);
@@ -64,53 +65,55 @@ describe('restore from mnemonic + static channel backup', () => {
   const peerSat = new Map<string, bigint>();
   let backup: Uint8Array;
 
-  test('X opens to lnd (static_remotekey) and to Y (anchors); payments both ways leave uneven balances; the backup names both channels', async () => {
+  test('X opens two channels to lnd and two to Y (static_remotekey and anchors each); payments both ways over one of each pair, the other never moves; the backup names all four', async () => {
     expect(words).toHaveLength(24);
     walletBefore = await lab.walletBalance(x);
-    const toLnd = await x.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw, channelType: 'static_remotekey' });
-    await lab.mine(6);
-    await waitFor('lnd channel active in X', () => x.channels!.get(toLnd.channelId)?.active, LND_WAIT_MS);
-    await waitFor('active in lnd', async () => (await lndChannelOf(toLnd.fundingTxid))?.active, LND_WAIT_MS);
-    chans.push({ peer: 'lnd', channelId: toLnd.channelId, fundingTxid: toLnd.fundingTxid, anchors: false });
-    // The first funding's change is the coin of the second: the wallet sees it confirmed first.
-    await lab.walletBalance(x);
-    const toY = await lab.openChannel(x, y, sat(800_000), 'anchors');
-    chans.push({ peer: 'y', channelId: fromHex(toY.id), fundingTxid: toY.fundingTxid, anchors: true });
+    for (const channelType of ['static_remotekey', 'anchors'] as const) {
+      const opened = await x.channels!.open(fromHex(lnd.nodeId), { fundingSat: sat(1_000_000), fundingFeerate: 1000 as FeeratePerKw, channelType });
+      await lab.mine(6);
+      await waitFor('lnd channel active in X', () => x.channels!.get(opened.channelId)?.active, LND_WAIT_MS);
+      await waitFor('active in lnd', async () => (await lndChannelOf(opened.fundingTxid))?.active, LND_WAIT_MS);
+      chans.push({ peer: 'lnd', channelId: opened.channelId, fundingTxid: opened.fundingTxid, anchors: channelType === 'anchors' });
+      // Each funding's change is the coin of the next: the wallet sees it confirmed first.
+      await lab.walletBalance(x);
+      const toY = await lab.openChannel(x, y, sat(800_000), channelType);
+      chans.push({ peer: 'y', channelId: fromHex(toY.id), fundingTxid: toY.fundingTxid, anchors: channelType === 'anchors' });
+      await lab.walletBalance(x);
+    }
+    const lndStatic = chans[0]!;
+    const yAnchors = chans[3]!;
 
-    // X -> lnd 300,000 sat, lnd -> X 120,000 sat.
+    // Over lnd's static_remotekey channel: X -> lnd 300,000 sat, lnd -> X 120,000 sat.
     const inv = await lnd.rest<{ payment_request: string }>('POST', '/v1/invoices', { value_msat: '300000000', description_hash: Buffer.from(sha256(new Uint8Array([1]))).toString('base64') });
-    expect((await x.payments.pay(inv.payment_request)).state).toBe('succeeded');
-    const chanId = (await lndChannelOf(toLnd.fundingTxid))!.chan_id;
+    expect((await x.payments.pay(inv.payment_request, { outgoingChannels: [hex(lndStatic.channelId)] })).state).toBe('succeeded');
+    const chanId = (await lndChannelOf(lndStatic.fundingTxid))!.chan_id;
     await waitFor(`channel ${chanId} in lnd's graph`, () => lnd.rest('GET', `/v1/graph/edge/${chanId}`).then(() => true, () => false), LND_WAIT_MS);
     const back = x.invoices.create({ amountMsat: msat(120_000_000n), descriptionHash: sha256(new Uint8Array([2])) });
-    const paid = await lnd.restAll<{ status: string }>('/v2/router/send', { payment_request: back.bolt11, timeout_seconds: 30, fee_limit_sat: '10' });
+    const paid = await lnd.restAll<{ status: string }>('/v2/router/send', { payment_request: back.bolt11, timeout_seconds: 30, fee_limit_sat: '10', outgoing_chan_ids: [chanId] });
     expect(paid.at(-1)!.status).toBe('SUCCEEDED');
     await waitFor('X settled lnd\'s payment', () => x.invoices.get(back.paymentHash)?.state === 'settled', LND_WAIT_MS);
-    await waitFor('no HTLC left with lnd', async () => x.channels!.get(toLnd.channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(toLnd.fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
+    await waitFor('no HTLC left with lnd', async () => x.channels!.get(lndStatic.channelId)!.pendingHtlcs === 0 && ((await lndChannelOf(lndStatic.fundingTxid))?.pending_htlcs ?? []).length === 0, LND_WAIT_MS);
 
-    // X -> Y 250,000 sat, Y -> X 70,000 sat.
-    await lab.pay(x, y, msat(250_000_000n));
+    // Over Y's anchors channel: X -> Y 250,000 sat, Y -> X 70,000 sat.
+    const toY = y.invoices.create({ amountMsat: msat(250_000_000n), descriptionHash: sha256(new Uint8Array([3])) });
+    expect((await x.payments.pay(toY.bolt11, { outgoingChannels: [hex(yAnchors.channelId)] })).state).toBe('succeeded');
+    await waitFor('Y settled X\'s payment', () => y.invoices.get(toY.paymentHash)?.state === 'settled');
+    // Y has a balance only on that channel: its payment back takes it.
     await lab.pay(y, x, msat(70_000_000n));
-    await lab.settled(x, y, toY.id);
+    await lab.settled(x, y, hex(yAnchors.channelId));
 
-    for (const c of chans) {
-      const s = x.channels!.get(c.channelId)!;
-      peerSat.set(hex(c.channelId), s.remoteBalanceMsat / 1000n);
-    }
-    expect(peerSat.get(hex(toLnd.channelId))).toBe(180_000n);
-    expect(peerSat.get(toY.id)).toBe(180_000n);
+    for (const c of chans) peerSat.set(hex(c.channelId), x.channels!.get(c.channelId)!.remoteBalanceMsat / 1000n);
+    // The payments went where they were meant to; the other two channels never moved.
+    expect(chans.map((c) => peerSat.get(hex(c.channelId)))).toEqual([180_000n, 0n, 0n, 180_000n]);
     backup = new Uint8Array(readFileSync(join(x.config.dataDir, 'channel.backup')));
     const b = decryptBackup(backupKey(x.identity.root, 'regtest'), backup);
     expect(b.nodeId).toBe(hex(x.nodeId));
     expect(b.channels.map((c) => [c.channelId, c.peer, c.fundingTxid, c.channelType, c.addresses.length]).sort()).toEqual(
-      [
-        [hex(toLnd.channelId), lnd.nodeId, toLnd.fundingTxid, 'static_remotekey', 1],
-        [toY.id, hex(y.nodeId), toY.fundingTxid, 'anchors', 1],
-      ].sort(),
+      chans.map((c) => [hex(c.channelId), c.peer === 'lnd' ? lnd.nodeId : hex(y.nodeId), c.fundingTxid, c.anchors ? 'anchors' : 'static_remotekey', 1]).sort(),
     );
-  }, 240_000);
+  }, 300_000);
 
-  test('X is lost; restored from the words and the backup on an empty data dir, both peers force close and X sweeps its side of each to the sat', async () => {
+  test('X is lost; restored from the words and the backup on an empty data dir, both peers force close every channel and X sweeps its side of each to the sat', async () => {
     const nodeId = hex(x.nodeId);
     const dataDir = x.config.dataDir;
     lab.stopNode(x);
@@ -131,12 +134,13 @@ describe('restore from mnemonic + static channel backup', () => {
       const txid = await waitFor(`${c.peer} broadcast its commitment`, () => lab.mempoolSpendOf(c.fundingTxid), LND_WAIT_MS);
       commits.set(hex(c.channelId), txid!);
     }
-    // Y (lnnode) failed the channel with its own latest commitment; it never concluded that it lost data.
-    const yChan = chans.find((c) => c.peer === 'y')!;
-    await waitFor('Y force closed', () => y.channels!.get(yChan.channelId)?.closeKind === 'local');
-    expect(y.channels!.get(yChan.channelId)!.closeReason).toContain('next_commitment_number 0');
+    // Y (lnnode) failed each channel with its own latest commitment; it never concluded that it lost data.
+    for (const c of chans.filter((c) => c.peer === 'y')) {
+      await waitFor('Y force closed', () => y.channels!.get(c.channelId)?.closeKind === 'local');
+      expect(y.channels!.get(c.channelId)!.closeReason).toContain('next_commitment_number 0');
+    }
 
-    await lab.mineUntil('X resolved both channels', () => chans.every((c) => x.channels!.get(c.channelId)!.phase === 'closed'), 40, 0);
+    await lab.mineUntil('X resolved every channel', () => chans.every((c) => x.channels!.get(c.channelId)!.phase === 'closed'), 40, 0);
     let expected = walletBefore;
     for (const c of chans) {
       const s = x.channels!.get(c.channelId)!;
@@ -144,7 +148,10 @@ describe('restore from mnemonic + static channel backup', () => {
       expect([s.closeKind, s.closingTxid]).toEqual(['unknown', commits.get(hex(c.channelId))]);
       expect(s.sweepTxids).toHaveLength(1);
       expect(await lab.confirmations(s.sweepTxids[0]!)).toBeGreaterThan(0);
-      expected -= (await lab.fee(c.fundingTxid)) + peerSat.get(hex(c.channelId))! + (await lab.fee(s.closingTxid!)) + (c.anchors ? 2n * ANCHOR_SAT : 0n) + (await lab.fee(s.sweepTxids[0]!));
+      // BOLT 3: a side with no output on the commitment gets no anchor either (the channels that never moved): X as opener paid for those there are.
+      const anchors = BigInt((await lab.outputs(s.closingTxid!)).filter((v) => v === ANCHOR_SAT).length);
+      expect(anchors).toBe(!c.anchors ? 0n : peerSat.get(hex(c.channelId)) ? 2n : 1n);
+      expected -= (await lab.fee(c.fundingTxid)) + peerSat.get(hex(c.channelId))! + (await lab.fee(s.closingTxid!)) + anchors * ANCHOR_SAT + (await lab.fee(s.sweepTxids[0]!));
     }
     expect(await lab.walletBalance(x)).toBe(expected);
   }, 300_000);

@@ -5,7 +5,7 @@
  * (TLS, admin.macaroon) and opens a 500k-sat anchors channel to lnnode B.
  * While it opens, pendingchannels counts confirmations to go; once open, the
  * reported maximum sendable (reserve, commitment fee at twice the feerate
- * with one more HTLC, anchors) is paid with lncli payinvoice and one sat more
+ * with the new HTLC and a future one, anchors) is paid with lncli payinvoice and one sat more
  * is refused naming that maximum; the payment shows its amount, fee and HTLC
  * (payinvoice, trackpayment, listpayments); listinvoices, channelbalance,
  * listunspent, listchaintxns, feereport and version answer with the values
@@ -20,6 +20,7 @@ import { hex } from '../../../src/bolt/bytes.ts';
 import { type FeeratePerKw, msat, sat } from '../../../src/bolt/units.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { type ChannelSummary } from '../../../src/node/channels/manager.ts';
+import { CLTV_SAFETY_BLOCKS } from '../../../src/node/payments/payment-plan.ts';
 import { PaymentError } from '../../../src/node/payments/payments.ts';
 import { createLogger } from '../../../src/node/log.ts';
 import { startApi } from '../../../src/rpc/api.ts';
@@ -118,7 +119,7 @@ describe('lncli against lnnode: numbers and listings', () => {
     expect([ch.local_chan_reserve_sat, ch.remote_chan_reserve_sat, ch.csv_delay]).toEqual(['5000', '5000', LAB_TO_SELF_DELAY]);
     expect((ch.local_constraints as Record<string, unknown>).chan_reserve_sat).toBe('5000');
     const c = channel();
-    const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 172n)) / 1000n;
+    const bufferSat = (2n * BigInt(c.feeratePerKw) * (1124n + 2n * 172n)) / 1000n;
     expect(c.numbers.spendableMsat).toBe(msat((FUNDING_SAT - 5_000n - bufferSat - 660n) * 1000n));
     expect(c.numbers.receivableMsat).toBe(msat(0));
     const viaCli = (await lnnodeCli<CliChannels>('listchannels')).channels[0]!;
@@ -139,6 +140,9 @@ describe('lncli against lnnode: numbers and listings', () => {
     const refused = await a.payments.pay(tooMuch.bolt11).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(PaymentError);
     expect((refused as PaymentError).message).toContain(`at most ${maxMsat} msat (${maxSat} sat) can be sent now`);
+    const cliRefused = await lnnodeCli('payinvoice', tooMuch.bolt11).catch((e: Error) => e.message);
+    expect(cliRefused).toContain('FAILED_PRECONDITION');
+    expect(cliRefused).toContain(`at most ${maxMsat} msat (${maxSat} sat) can be sent now`);
     const lncliRefused = await cli.run(['payinvoice', '--force', '--json', tooMuch.bolt11]);
     // lncli prints the failed payment (no HTLC went out) and exits 1.
     expect(lncliRefused.code).toBe(1);
@@ -155,9 +159,9 @@ describe('lncli against lnnode: numbers and listings', () => {
       ['SUCCEEDED', String(maxSat), '0', [[String(scidU64), String(maxSat), hex(b.nodeId)]]],
     ]);
     expect(b.invoices.get(inv.paymentHash)!.receivedMsat).toBe(msat(maxSat * 1000n));
-    // The HTLC's expiry: the tip plus the invoice's min_final_cltv_expiry_delta (lnnode adds no shadow delta).
+    // The HTLC's expiry: the tip plus the invoice's min_final_cltv_expiry_delta and the payer's safety blocks.
     const expiry = a.payments.get(inv.paymentHash)!.htlcCltvExpiry!;
-    expect(expiry).toBe((await lab.btcd.height()) + inv.minFinalCltv);
+    expect(expiry).toBe((await lab.btcd.height()) + inv.minFinalCltv + CLTV_SAFETY_BLOCKS);
     expect([paid.htlcs[0]!.route.total_time_lock, paid.htlcs[0]!.route.hops[0]!.expiry]).toEqual([expiry, expiry]);
     // lncli's table view: "Amount + fee" and one HTLC row.
     const tracked = await cli.run(['trackpayment', hex(inv.paymentHash)]);
@@ -195,6 +199,11 @@ describe('lncli against lnnode: numbers and listings', () => {
     expect([funding.amount, funding.total_fees]).toEqual([String(-(FUNDING_SAT + fundingFee)), String(fundingFee)]);
     expect(funding.num_confirmations).toBeGreaterThanOrEqual(3);
     expect(txs.transactions.filter((t) => t.amount === String(WALLET_SAT)).length).toBe(1);
+    // Paged: the oldest first, index_offset and max_transactions as lnd's.
+    const first = await cli.json<{ transactions: { tx_hash: string }[]; last_index: string }>(['listchaintxns', '--max_transactions', '1']);
+    const second = await cli.json<{ transactions: { tx_hash: string }[]; first_index: string }>(['listchaintxns', '--max_transactions', '1', '--index_offset', '1']);
+    expect([first.transactions.length, first.last_index, second.first_index]).toEqual([1, '1', '1']);
+    expect([first.transactions[0]!.tx_hash, second.transactions[0]!.tx_hash]).toEqual(txs.transactions.slice(0, 2).map((t) => t.tx_hash));
     const fees = await cli.json<{ channel_fees: { channel_point: string; base_fee_msat: string; fee_per_mil: string }[] }>(['feereport']);
     expect(fees.channel_fees.map((f) => [f.channel_point.split(':')[0], f.base_fee_msat, f.fee_per_mil])).toEqual([[fundingTxid, '0', '0']]);
   }, 120_000);
@@ -206,11 +215,11 @@ describe('lncli against lnnode: numbers and listings', () => {
     const toLocal = c0.localBalanceMsat / 1000n - c0.commitFeeSat - 660n;
     type Pending = {
       total_limbo_balance: string;
-      waiting_close_channels: { closing_txid: string; limbo_balance: string }[];
+      waiting_close_channels: { closing_txid: string; limbo_balance: string; commitments: { local_txid: string } }[];
       pending_force_closing_channels: { closing_txid: string; limbo_balance: string; maturity_height: number; blocks_til_maturity: number; recovered_balance: string }[];
     };
     const waiting = await cli.json<Pending>(['pendingchannels']);
-    expect(waiting.waiting_close_channels.map((w) => [w.closing_txid, w.limbo_balance])).toEqual([[closing.closing_txid, String(toLocal)]]);
+    expect(waiting.waiting_close_channels.map((w) => [w.closing_txid, w.limbo_balance, w.commitments.local_txid])).toEqual([[closing.closing_txid, String(toLocal), closing.closing_txid]]);
     await lab.mine(1);
     const closeHeight = await lab.btcd.height();
     const forced = await waitFor('the force close in pending_force_closing_channels', async () => {

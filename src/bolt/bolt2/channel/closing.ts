@@ -26,6 +26,8 @@ export interface ClosingNegotiation {
   lastSentFee?: Sat;
   /** The fee of the peer's last closing_signed on this connection. */
   lastReceivedFee?: Sat;
+  /** Its signature (valid for that fee): what a failure during the negotiation may close with (closeWithReceived). */
+  lastReceivedSig?: Uint8Array;
 }
 
 export interface ClosingSignedMessage {
@@ -181,7 +183,7 @@ const clamp = (fee: Sat, r: FeeRange): Sat => (fee < r.minFeeSatoshis ? r.minFee
 export function receiveClosingSigned(c: Commitments, s: ChannelSecrets, n0: ClosingNegotiation, m: ClosingSignedMessage): ClosingStep {
   const signed = matchSigned(c, n0, m);
   const fee = m.feeSatoshis;
-  const n: ClosingNegotiation = { ...n0, lastReceivedFee: fee };
+  const n: ClosingNegotiation = { ...n0, lastReceivedFee: fee, lastReceivedSig: m.signature };
   const agree = (): ClosingStep => ({
     negotiation: { ...n, lastSentFee: fee },
     send: n.lastSentFee === fee ? undefined : { channelId: c.channelId, feeSatoshis: fee, signature: sign(c, s, signed.tx), feeRange: n.range },
@@ -218,4 +220,27 @@ export function receiveClosingSigned(c: Commitments, s: ChannelSecrets, n0: Clos
   if (inRange(fee, n.range)) return agree();
   const counter = clamp(fee, n.range);
   return { negotiation: { ...n, lastSentFee: counter }, send: message(c, s, n, counter) };
+}
+
+/**
+ * BOLT 2 "Failing a Channel": a node that has received a valid
+ * closing_signed with a sufficient fee SHOULD use it for a mutual close
+ * instead of broadcasting its commitment. Sufficient: at least the minimum
+ * of our own fee range. Only where it costs us nothing we refused: as
+ * fundee (the funder pays the fee), or within our range as funder; a fee
+ * above our range as funder is not taken, or a peer could name any fee and
+ * then break the protocol to make us pay it. The transaction with both
+ * signatures, or undefined (then the commitment is broadcast).
+ */
+export function closeWithReceived(c: Commitments, s: ChannelSecrets, n: ClosingNegotiation): SignedClose | undefined {
+  const fee = n.lastReceivedFee;
+  if (fee === undefined || !n.lastReceivedSig || fee < n.range.minFeeSatoshis) return undefined;
+  if (c.weAreOpener && fee > n.range.maxFeeSatoshis) return undefined;
+  let t: ClosingTx;
+  try {
+    t = matchSigned(c, n, { channelId: c.channelId, feeSatoshis: fee, signature: n.lastReceivedSig });
+  } catch {
+    return undefined;
+  }
+  return complete(c, s, t, n.lastReceivedSig, fee);
 }

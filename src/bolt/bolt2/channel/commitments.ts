@@ -222,14 +222,16 @@ export function commitFeeMsat(c: Commitments, owner: 'local' | 'remote', spec: C
 /** The peer's view of their next commitment: the pending one if we wait for a revocation. */
 const latestRemote = (c: Commitments): RemoteCommit => c.nextRemoteCommit ?? c.remoteCommit;
 
-/** How much we can send in one new HTLC right now (reserve, fees with a spike buffer, limits). */
+/** How much we can send in one new HTLC right now (reserve, fees with the BOLT 2 fee spike buffer, limits). */
 export function availableToSend(c: Commitments): Msat {
   const spec = reduce(latestRemote(c).spec, c.localChanges.proposed, c.remoteChanges.acked);
   let avail = spec.toLocalMsat - c.remote.channelReserveSat * 1000n;
   if (c.weAreOpener) {
-    // BOLT 2 fee spike buffer: keep enough to pay twice the fee with one more HTLC.
-    const withOneMore = { ...spec, htlcs: [...spec.htlcs, { ...dummyHtlc, amountMsat: (1n << 60n) as Msat }] };
-    avail -= commitFeeMsat(c, 'remote', withOneMore, (spec.feeratePerKw * 2) as FeeratePerKw);
+    // BOLT 2 fee spike buffer: after adding this HTLC, still pay the fee at twice the feerate with a future
+    // additional non-dust HTLC (so two more than now, as LDK and lnd keep: lnd's CalcFeeBuffer on the weight with the new one).
+    const big = { ...dummyHtlc, amountMsat: (1n << 60n) as Msat };
+    const withTwoMore = { ...spec, htlcs: [...spec.htlcs, big, big] };
+    avail -= commitFeeMsat(c, 'remote', withTwoMore, (spec.feeratePerKw * 2) as FeeratePerKw);
   }
   const outgoing = spec.htlcs.filter((h) => h.direction === 'out');
   // No slot for one more HTLC: nothing can be sent whatever the balance.
@@ -251,8 +253,9 @@ export function availableToReceive(c: Commitments): Msat {
   const spec = reduce(c.localCommit.spec, c.localChanges.acked, c.remoteChanges.proposed);
   let avail = spec.toRemoteMsat - c.local.channelReserveSat * 1000n;
   if (!c.weAreOpener) {
-    const withOneMore = { ...spec, htlcs: [...spec.htlcs, { ...dummyHtlc, direction: 'in' as const, amountMsat: (1n << 60n) as Msat }] };
-    avail -= commitFeeMsat(c, 'local', withOneMore, (spec.feeratePerKw * 2) as FeeratePerKw);
+    const big = { ...dummyHtlc, direction: 'in' as const, amountMsat: (1n << 60n) as Msat };
+    const withTwoMore = { ...spec, htlcs: [...spec.htlcs, big, big] };
+    avail -= commitFeeMsat(c, 'local', withTwoMore, (spec.feeratePerKw * 2) as FeeratePerKw);
   }
   const incoming = spec.htlcs.filter((h) => h.direction === 'in');
   if (incoming.length >= c.local.maxAcceptedHtlcs) return 0n as Msat;
@@ -443,8 +446,12 @@ export function receiveFee(c: Commitments, feeratePerKw: FeeratePerKw, policy: S
   // BOLT 2: an update_fee is never closed but simply replaced; one unsigned update_fee stands for all before it.
   const proposed = [...withoutFee(c.remoteChanges.proposed), { kind: 'fee' as const, feeratePerKw }];
   const spec = reduce(c.localCommit.spec, c.localChanges.acked, proposed);
-  if (spec.toRemoteMsat - commitFeeMsat(c, 'local', spec) < 0n) {
-    throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw`);
+  const left = spec.toRemoteMsat - commitFeeMsat(c, 'local', spec);
+  if (left < 0n) throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw`);
+  // BOLT 2 update_fee receiver: "cannot afford" keeps the channel reserve we require of the funder (as LDK and lnd count it,
+  // and as our own sendFee does). Only for a rise: a funder that fees left under its reserve may still lower them.
+  if (feeratePerKw > c.localCommit.spec.feeratePerKw && left < c.local.channelReserveSat * 1000n) {
+    throw new ChannelProtocolError(`the peer cannot afford its own update_fee of ${feeratePerKw} sat/kw above its channel reserve of ${c.local.channelReserveSat} sat`);
   }
   return { ...c, remoteChanges: { ...c.remoteChanges, proposed } };
 }

@@ -264,9 +264,12 @@ export function normalGroup(t: Table): void {
     });
 
     row('update_fee/unaffordable', async () => {
-      // Its own channel: the funder pushes 492,500 of 500,000 sat and keeps 7,500 (reserve 5,000); 25,000 sat/kw costs 18,100.
-      const [ch] = await t.fleet(1, { pushMsat: msat(492_500_000n) });
-      await fails(ch!, () => ch!.updateFee(25_000 as FeeratePerKw), 'the peer cannot afford its own update_fee of 25000 sat/kw');
+      // Their own channels: the funder pushes 492,500 of 500,000 sat and keeps 7,500 (reserve 5,000).
+      const [a, b] = await t.fleet(2, { pushMsat: msat(492_500_000n) });
+      // 25,000 sat/kw costs 18,100 sat: more than it has.
+      await fails(a!, () => a!.updateFee(25_000 as FeeratePerKw), /^the peer cannot afford its own update_fee of 25000 sat\/kw$/);
+      // 4,000 sat/kw costs 2,896 sat: payable only from the reserve.
+      await fails(b!, () => b!.updateFee(4_000 as FeeratePerKw), 'the peer cannot afford its own update_fee of 4000 sat/kw above its channel reserve of 5000 sat');
     }, 60_000);
 
     // ---------------------------------------------------------------- HTLCs the node must fail, the channel normal
@@ -433,7 +436,7 @@ export function normalGroup(t: Table): void {
     });
 
     row('revoked/never-own-revoked', async () => {
-      expect(failed.length).toBe(18);
+      expect(failed.length).toBe(19);
       for (const f of failed) {
         const spent = await spender(f.ch);
         expect(spent).toBe(f.latest);

@@ -249,7 +249,7 @@ export function reestablishGroup(t: Table): void {
 
     let failedFirst: HostileChannel;
     const failing: [string, (ch: HostileChannel) => Partial<ReestablishFields>, RegExp, boolean][] = [
-      ['reestablish/next_commitment-zero', () => ({ nextCommitmentNumber: 0n }), /next_commitment_number 0, expected/, true],
+      ['reestablish/next_commitment-zero', () => ({ nextCommitmentNumber: 0n }), /next_commitment_number 0: the peer lost its channel state and asks us to close/, true],
       ['reestablish/next_commitment-ahead', (ch) => ({ nextCommitmentNumber: ch.reestablishFields().nextCommitmentNumber + 5n }), /ahead of the/, true],
       ['reestablish/next_revocation-behind', (ch) => ({ nextRevocationNumber: ch.reestablishFields().nextRevocationNumber - 2n }), /next_revocation_number 0 but our commitment is 2/, true],
       ['reestablish/next_revocation-without-revoke', () => ({ nextRevocationNumber: 1n, yourLastPerCommitmentSecret: new Uint8Array(32) }), /next_revocation_number 1 is ahead of our commitment 0/, false],
