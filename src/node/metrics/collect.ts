@@ -54,17 +54,28 @@ export function collectMetrics(node: LightningNode): MetricFamily[] {
         ];
       }),
     },
+    {
+      name: 'lnnode_channel_sendable_sat',
+      help: 'What the channels can carry in one payment now, summed (sat, msat as a fraction): to send as spendable_msat, to receive as receivable_msat of ListChannels.',
+      type: 'gauge',
+      samples: [
+        { labels: { direction: 'send' }, value: msatAsSat(channels.reduce((s, c) => s + c.numbers.spendableMsat, 0n)) },
+        { labels: { direction: 'receive' }, value: msatAsSat(channels.reduce((s, c) => s + c.numbers.receivableMsat, 0n)) },
+      ],
+    },
   ];
   if (node.wallet) {
     const b = node.wallet.balance();
     families.push({
       name: 'lnnode_wallet_balance_sat',
-      help: 'On-chain wallet balance in sat by state, as WalletBalance reports it.',
+      help: 'On-chain wallet balance in sat by state, as WalletBalance reports it (limbo: ours in closing channels, not yet in the wallet).',
       type: 'gauge',
       samples: [
         { labels: { state: 'confirmed' }, value: b.confirmedSat },
         { labels: { state: 'unconfirmed' }, value: b.unconfirmedSat },
         { labels: { state: 'reserved' }, value: b.reservedSat },
+        // Ours in closing channels, not yet back in the wallet: WalletBalance's limbo_sat.
+        { labels: { state: 'limbo' }, value: channels.reduce((s, c) => s + c.numbers.limboSat, 0n) },
       ],
     });
   }
