@@ -274,6 +274,8 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
           confirmedBalance: b.confirmedSat,
           unconfirmedBalance: b.unconfirmedSat,
           lockedBalance: b.reservedSat,
+          // What the wallet keeps for bumping anchors channels' commitments (--anchor-reserve per channel).
+          reservedBalanceAnchorChan: wallet().anchorReserve(0),
           accountBalance: { default: { confirmedBalance: b.confirmedSat, unconfirmedBalance: b.unconfirmedSat } },
         };
       },

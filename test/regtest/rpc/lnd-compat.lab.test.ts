@@ -254,6 +254,18 @@ describe('lncli against lnnode', () => {
       return w.confirmed_balance === String(expected) && w.unconfirmed_balance === '0';
     });
     await lab.mineUntil('channel gone from listchannels', async () => (await cli.json<{ channels: unknown[] }>(['listchannels'])).channels.length === 0, 10);
+    // Listed as closed once every output is deep: cooperative, at the height it confirmed, our output settled.
+    await lab.mineUntil('the channel in closedchannels', async () => (await cli.json<{ channels: unknown[] }>(['closedchannels'])).channels.length === 1, 10, 0);
+    const closeHeight = (await lab.btcd.height()) - (await lab.confirmations(closed.closing_txid))! + 1;
+    const c = (await cli.json<{ channels: Record<string, unknown>[] }>(['closedchannels', '--cooperative'])).channels[0]!;
+    expect([c.channel_point, c.closing_tx_hash, c.close_type, c.close_height, c.settled_balance, c.time_locked_balance]).toEqual([
+      `${channelPoint.txid}:${channelPoint.vout}`,
+      closed.closing_txid,
+      'COOPERATIVE_CLOSE',
+      closeHeight,
+      String(FUNDING_SAT - remoteSat - closingFee),
+      '0',
+    ]);
   }, 120_000);
 });
 

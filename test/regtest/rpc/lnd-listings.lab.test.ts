@@ -35,6 +35,8 @@ const WALLET_SAT = 1_000_000n;
 const FUNDING_SAT = 500_000n;
 const FUNDING_FEERATE = 1000 as FeeratePerKw;
 const RECEIVED_SAT = 1_234n;
+/** The on-chain reserve A keeps per anchors channel (the lab's default is none). */
+const ANCHOR_RESERVE_SAT = 25_000n;
 
 let lab: ChannelLab;
 let a: LightningNode;
@@ -60,7 +62,7 @@ const channel = (): ChannelSummary => a.channels!.get(Buffer.from(channelId, 'he
 
 beforeAll(async () => {
   lab = await ChannelLab.start('lnd-listings');
-  a = lab.startNode('a');
+  a = lab.startNode('a', { channelLimits: { anchorReservePerChannelSat: sat(ANCHOR_RESERVE_SAT) } });
   b = lab.startNode('b');
   const port = await freePort();
   api = (await startLndApi(a, { ...a.config, lndRpcListen: { host: '127.0.0.1', port } }, createLogger({ level: 'error' })))!;
@@ -131,6 +133,9 @@ describe('lncli against lnnode: numbers and listings', () => {
       String(FUNDING_SAT * 1000n),
     ]);
     expect((await lnnodeCli<CliChannels>('pendingchannels')).channels).toEqual([]);
+    // One anchors channel: the wallet keeps the per-channel reserve for bumping its commitment.
+    const w = await cli.json<{ reserved_balance_anchor_chan: string }>(['walletbalance']);
+    expect(w.reserved_balance_anchor_chan).toBe(String(ANCHOR_RESERVE_SAT));
   }, 120_000);
 
   test('one sat more than the maximum is refused naming it; the maximum is paid with payinvoice, its HTLC shown', async () => {

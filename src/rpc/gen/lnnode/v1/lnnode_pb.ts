@@ -620,7 +620,7 @@ export type Channel = Message<"lnnode.v1.Channel"> & {
   usable: boolean;
 
   /**
-   * "opening" | "awaiting_funding" | "normal" | "shutdown" | "closing" | "closed" | "failed"
+   * "awaiting_funding_signed" | "awaiting_lock_in" (opening) | "normal" | "shutdown" | "closing" (funds not all back yet) | "closed"
    *
    * @generated from field: string state = 7;
    */
