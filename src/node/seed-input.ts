@@ -31,17 +31,16 @@ export function mnemonicNotice(words: readonly string[], withPassphrase: boolean
   ].join('\n');
 }
 
-/** Reads everything on stdin (after a prompt on stderr when it is a terminal) and returns the first `lines` lines. */
-async function readStdinLines(prompts: string[]): Promise<string[]> {
-  const out: string[] = [];
-  const tty = process.stdin.isTTY;
-  if (tty) process.stderr.write(prompts[0]!);
-  for await (const line of console) {
-    out.push(line);
-    if (out.length >= prompts.length) break;
-    if (tty) process.stderr.write(prompts[out.length]!);
-  }
-  return out;
+/** Lines of stdin, one at a time (after a prompt on stderr when it is a terminal). */
+function stdinLines(): { next(prompt: string): Promise<string | undefined> } {
+  const it = console[Symbol.asyncIterator]();
+  return {
+    async next(prompt) {
+      if (process.stdin.isTTY) process.stderr.write(prompt);
+      const r = await it.next();
+      return r.done ? undefined : (r.value as string);
+    },
+  };
 }
 
 /**
@@ -52,25 +51,26 @@ async function readStdinLines(prompts: string[]): Promise<string[]> {
 export async function restoreOptions(config: DaemonConfig, env: Record<string, string | undefined>, onNewMnemonic: SeedSetup['onNewMnemonic']): Promise<StartOptions> {
   const passphraseEnv = env.LNNODE_SEED_PASSPHRASE;
   if (!config.restore) return { seed: { ...(passphraseEnv ? { passphrase: passphraseEnv } : {}), onNewMnemonic } };
-  let text: string;
+  let words: string[];
   let passphrase = passphraseEnv;
   if (config.restore.mnemonicFile) {
+    let text: string;
     try {
       text = readFileSync(config.restore.mnemonicFile, 'utf8');
     } catch (e) {
       throw new MnemonicError(`--restore-mnemonic-file: cannot read ${config.restore.mnemonicFile}: ${(e as Error).message}`);
     }
+    words = checkMnemonic(text);
   } else if (env.LNNODE_MNEMONIC) {
-    text = env.LNNODE_MNEMONIC;
+    words = checkMnemonic(env.LNNODE_MNEMONIC);
   } else {
-    const prompts = ['lnnode --restore: type your mnemonic words (on one line, separated by spaces), then Enter:\n> '];
-    if (passphrase === undefined && process.stdin.isTTY) prompts.push('BIP39 passphrase (Enter for none; it is shown as you type):\n> ');
-    const lines = await readStdinLines(prompts);
-    text = lines[0] ?? '';
-    if (lines.length > 1) passphrase = lines[1];
+    const lines = stdinLines();
+    const text = (await lines.next('lnnode --restore: type your mnemonic words (on one line, separated by spaces), then Enter:\n> ')) ?? '';
     if (!text.trim()) throw new MnemonicError('--restore needs your mnemonic: type it when asked, pipe it on stdin, or give --restore-mnemonic-file <file> or LNNODE_MNEMONIC');
+    // Checked before the passphrase is asked: a typo is named at once.
+    words = checkMnemonic(text);
+    if (passphrase === undefined && process.stdin.isTTY) passphrase = (await lines.next('BIP39 passphrase (Enter for none; it is shown as you type):\n> ')) ?? '';
   }
-  const words = checkMnemonic(text);
   const backup = config.restore.channelBackupFile ? readBackupFile(config.restore.channelBackupFile) : undefined;
   return { seed: { restore: { words, ...(passphrase ? { passphrase } : {}) } }, ...(backup ? { restoreChannelBackup: backup } : {}) };
 }

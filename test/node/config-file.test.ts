@@ -51,6 +51,10 @@ describe('lnnode.conf', () => {
     expect(() => parseConfigFile('--esplora-url = x\n', 'f')).toThrow('f line 1: write option names without the leading dashes ("esplora-url = x")');
     expect(() => parseConfigFile('esplora url\n', 'f')).toThrow('f line 1: expected "name = value", got "esplora url"');
     expect(parseConfigFile('allow-unsafe-mainnet = false\n', 'f')).toEqual([]);
+    // A restore happens on one start: from the file it would be tried on every start (and refused once the seed exists).
+    expect(() => parseConfigFile('restore\n', 'f')).toThrow('f line 1: restore belongs on the command line of the one start that restores, not in a config file');
+    expect(() => parseConfigFile('restore-channel-backup = /x\n', 'f')).toThrow('f line 1: restore-channel-backup belongs on the command line');
+    expect(parseConfigFile('channel-backup = /backups/ln.backup\n', 'f')).toEqual([{ name: '--channel-backup', value: '/backups/ln.backup', line: 1 }]);
   });
 
   test('found in the data dir, or named by --config; a network other than its default dir is refused', () => {

@@ -10,6 +10,8 @@
  * all four channels as `recovering`, dials both peers and asks them to force
  * close (channel_reestablish with next_commitment_number 0); both do, X
  * never broadcasts a commitment, sweeps its to_remote output of each, and
+ * the to_local of a fifth channel whose commitment the lost X had itself
+ * broadcast (found by the commitment number it carries); and
  * its wallet ends with exactly what it had before the opens, minus the
  * peers' balances, minus every fee it paid (funding, the commitments it
  * paid for as opener, anchors, sweeps), to the sat, from the transactions.
@@ -48,7 +50,7 @@ beforeAll(async () => {
   lnd = await startLnd(lab.btcd);
   x = lab.startNode('x', {}, { seed: { onNewMnemonic: (w) => (words = w) } });
   y = lab.startNode('y');
-  await lab.fund(x, 4_000_000n);
+  await lab.fund(x, 4_500_000n);
   await x.connect(fromHex(lnd.nodeId), '127.0.0.1', lnd.p2pPort);
   await x.connect(y.nodeId, '127.0.0.1', y.p2pPort!);
 }, 180_000);
@@ -59,13 +61,13 @@ afterAll(async () => {
 });
 
 describe('restore from mnemonic + static channel backup', () => {
-  const chans: { peer: 'lnd' | 'y'; channelId: Uint8Array; fundingTxid: string; anchors: boolean }[] = [];
+  const chans: { peer: 'lnd' | 'y'; channelId: Uint8Array; fundingTxid: string; anchors: boolean; ownClose?: string }[] = [];
   let walletBefore = 0n;
   /** What each peer holds in its channel with X when X is lost (sat, the commitment's output value). */
   const peerSat = new Map<string, bigint>();
   let backup: Uint8Array;
 
-  test('X opens two channels to lnd and two to Y (static_remotekey and anchors each); payments both ways over one of each pair, the other never moves; the backup names all four', async () => {
+  test('X opens two channels to lnd and two to Y (static_remotekey and anchors each); payments both ways over one of each pair, the other never moves; a fifth X force closes itself; the backup names all five', async () => {
     expect(words).toHaveLength(24);
     walletBefore = await lab.walletBalance(x);
     for (const channelType of ['static_remotekey', 'anchors'] as const) {
@@ -105,6 +107,19 @@ describe('restore from mnemonic + static channel backup', () => {
     for (const c of chans) peerSat.set(hex(c.channelId), x.channels!.get(c.channelId)!.remoteBalanceMsat / 1000n);
     // The payments went where they were meant to; the other two channels never moved.
     expect(chans.map((c) => peerSat.get(hex(c.channelId)))).toEqual([180_000n, 0n, 0n, 180_000n]);
+
+    // A fifth channel X force closes itself before it is lost: its commitment confirms, its to_local is not swept yet (to_self_delay).
+    await lab.walletBalance(x);
+    const own = await lab.openChannel(x, y, sat(500_000), 'static_remotekey');
+    const toYOwn = y.invoices.create({ amountMsat: msat(100_000_000n), descriptionHash: sha256(new Uint8Array([4])) });
+    expect((await x.payments.pay(toYOwn.bolt11, { outgoingChannels: [own.id] })).state).toBe('succeeded');
+    await lab.settled(x, y, own.id);
+    peerSat.set(own.id, x.channels!.get(fromHex(own.id))!.remoteBalanceMsat / 1000n);
+    expect(peerSat.get(own.id)).toBe(100_000n);
+    const { closingTxid } = await x.channels!.close(fromHex(own.id), { force: true });
+    await lab.mine(1);
+    expect(await lab.confirmations(closingTxid)).toBe(1);
+    chans.push({ peer: 'y', channelId: fromHex(own.id), fundingTxid: own.fundingTxid, anchors: false, ownClose: closingTxid });
     backup = new Uint8Array(readFileSync(join(x.config.dataDir, 'channel.backup')));
     const b = decryptBackup(backupKey(x.identity.root, 'regtest'), backup);
     expect(b.nodeId).toBe(hex(x.nodeId));
@@ -131,11 +146,11 @@ describe('restore from mnemonic + static channel backup', () => {
 
     const commits = new Map<string, string>();
     for (const c of chans) {
-      const txid = await waitFor(`${c.peer} broadcast its commitment`, () => lab.mempoolSpendOf(c.fundingTxid), LND_WAIT_MS);
+      const txid = c.ownClose ?? (await waitFor(`${c.peer} broadcast its commitment`, () => lab.mempoolSpendOf(c.fundingTxid), LND_WAIT_MS));
       commits.set(hex(c.channelId), txid!);
     }
     // Y (lnnode) failed each channel with its own latest commitment; it never concluded that it lost data.
-    for (const c of chans.filter((c) => c.peer === 'y')) {
+    for (const c of chans.filter((c) => c.peer === 'y' && !c.ownClose)) {
       await waitFor('Y force closed', () => y.channels!.get(c.channelId)?.closeKind === 'local');
       expect(y.channels!.get(c.channelId)!.closeReason).toContain('next_commitment_number 0');
     }
@@ -144,7 +159,7 @@ describe('restore from mnemonic + static channel backup', () => {
     let expected = walletBefore;
     for (const c of chans) {
       const s = x.channels!.get(c.channelId)!;
-      // The spend was the peer's commitment (X has none to broadcast); X took its to_remote in one sweep.
+      // The spend was the peer's commitment (X has none to broadcast), or X's own from before the loss; X took its output in one sweep.
       expect([s.closeKind, s.closingTxid]).toEqual(['unknown', commits.get(hex(c.channelId))]);
       expect(s.sweepTxids).toHaveLength(1);
       expect(await lab.confirmations(s.sweepTxids[0]!)).toBeGreaterThan(0);
