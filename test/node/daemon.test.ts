@@ -69,7 +69,8 @@ describe('lnnode daemon', () => {
     const t2 = manager(t.secret);
     t2.m.listen('127.0.0.1', port);
     await waitFor('daemon to redial us', async () => (t2.m.isConnected(fromHex(d.nodeId)) ? true : undefined), 15_000);
-    expect(onlineCount(d, t.id)).toBe(2);
+    // The peer sees the connection before the daemon's "peer online" line reaches its log.
+    await waitFor('daemon to log the peer online again', async () => (onlineCount(d, t.id) === 2 ? true : undefined), 5_000);
     // Restarted without --connect: the peer comes from the database.
     const { proc } = d;
     await proc.stop();
