@@ -454,6 +454,9 @@ export function normalGroup(t: Table): void {
     });
 
     row('fail/not-forgotten', async () => {
+      // The rule's own case: a commitment with nothing of the node's (no to_local, no HTLC): a channel the peer funded without pushing anything.
+      const [empty] = await t.fleet(1, { pushMsat: msat(0n) });
+      await fails(empty!, () => empty!.updateFee(252 as FeeratePerKw), 'below the minimum relay fee');
       // The commitments confirm; each channel stays stored (closing) while its outputs are resolved, none forgotten.
       await t.mine(1);
       for (const f of failed) {
@@ -463,7 +466,10 @@ export function normalGroup(t: Table): void {
       }
       const listed = (await t.victim.api.listChannels({})).channels.map((c) => hex(c.channelId));
       for (const f of failed) expect(listed).toContain(f.ch.id);
-      expect(fromHex(failed[0]!.ch.id)).toHaveLength(32);
+      // Until its close is deep the empty one is still watched (a reorg could undo it): stored, listed, its close known.
+      expect(await spender(empty!)).toBe(failed.at(-1)!.latest);
+      expect(t.victim.channel(empty!.id)!.rec.close!.txid).toBe(failed.at(-1)!.latest);
+      expect(fromHex(empty!.id)).toHaveLength(32);
     });
   });
 }
