@@ -11,7 +11,7 @@ import { createLogger } from './node/log.ts';
 import { LightningNode, type StartOptions } from './node/node.ts';
 import { MnemonicError } from './node/mnemonic.ts';
 import { BackupError } from './node/backup/format.ts';
-import { mnemonicNotice, restoreOptions } from './node/seed-input.ts';
+import { restoreOptions, showNewMnemonic } from './node/seed-input.ts';
 import { listenProblem, mainnetWarning, startupRefusal } from './node/startup-errors.ts';
 import { type Apis, startApis } from './rpc/api.ts';
 import { endStreams } from './rpc/feed.ts';
@@ -58,7 +58,9 @@ const log = createLogger({ level: config.logLevel, format: config.logFormat, col
 let startOptions: StartOptions;
 try {
   // A new mnemonic goes to the terminal only (stderr), never to the JSON log.
-  startOptions = await restoreOptions(config, process.env, (words) => console.error(mnemonicNotice(words, !!process.env.LNNODE_SEED_PASSPHRASE)));
+  startOptions = await restoreOptions(config, process.env, (words) =>
+    showNewMnemonic(words, config.dataDir, { tty: !!process.stderr.isTTY, withPassphrase: !!process.env.LNNODE_SEED_PASSPHRASE, write: (t) => console.error(t) }),
+  );
 } catch (e) {
   if (!(e instanceof MnemonicError) && !(e instanceof BackupError)) throw e;
   console.error(`lnnode: --restore: ${e.message}`);

@@ -146,7 +146,7 @@ environment:
   LNNODE_SEED_PASSPHRASE            BIP39 passphrase of a new mnemonic, or of the one --restore reads
   LNNODE_MNEMONIC                   the words for --restore when no --restore-mnemonic-file is given
 files in the data dir: rpc.token (the lnnode.v1 API's bearer token, created at first start), rpc.addr,
-  tls.cert/tls.key, seed (from the mnemonic), channel.backup, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
+  tls.cert/tls.key, seed (from the mnemonic; mnemonic.txt once when stderr is no terminal), channel.backup, lnnode.sqlite; admin.macaroon under data/chain/bitcoin/<network>/`;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 /** 1 BTC: far above any default (lnd's is 500,000 sat). */

@@ -1,12 +1,13 @@
 /**
- * The mnemonic as a person meets it on the daemon (bun src/main.ts): shown
- * once on stderr at the first start (never in the JSON log, not again on a
- * restart), and read back by --restore from a file or stdin, giving the same
+ * The mnemonic as a person meets it on the daemon (bun src/main.ts): at the
+ * first start, with stderr not a terminal, written to a 0600 file of the
+ * data dir and stderr only says where (never in any log, not again on a
+ * restart; the terminal case is in restore-terminal.test.ts), and read back by --restore from a file or stdin, giving the same
  * node id on an empty data dir; a mistyped word, a data dir that already has
  * a seed, or a restore option without --restore are refused with a sentence.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -49,18 +50,26 @@ function wordsOf(err: string): string[] {
 }
 
 describe('the mnemonic on the daemon', () => {
-  test('shown once on stderr outside the JSON log; --restore from a file gives the same node id; a restart shows nothing', async () => {
+  test('written once to a 0600 file, stderr naming it, never the words in a log; --restore from a file gives the same node id; a restart shows nothing', async () => {
     const a = tmp();
     const first = await run(['--data-dir', a, ...LISTEN]);
     expect(first.code).toBe(0);
-    expect(first.err).toContain('!!! lnnode created a new wallet seed. Write these 24 words down, in order, and keep them offline. !!!');
-    const words = wordsOf(first.err);
+    // stderr is a pipe here, not a terminal: the words go to a 0600 file and stderr says where.
+    const file0 = join(a, 'mnemonic.txt');
+    expect(first.err).toContain(`lnnode: created a new wallet seed; its 24 words are in ${file0} (stderr is not a terminal, so they are not printed)`);
+    expect(statSync(file0).mode & 0o777).toBe(0o600);
+    const notice = readFileSync(file0, 'utf8');
+    expect(notice).toContain('!!! lnnode created a new wallet seed. Write these 24 words down, in order, and keep them offline. !!!');
+    expect(notice).toContain('This file is their only copy in words: copy them to paper, then delete it.');
+    const words = wordsOf(notice);
     expect(words).toHaveLength(24);
+    expect(wordsOf(first.err)).toEqual([]);
     // No JSON line carries any two consecutive words of it (single words are common English).
     const pairs = words.slice(1).map((w, i) => `${words[i]} ${w}`);
     for (const line of first.err.split('\n').filter((l) => l.startsWith('{'))) expect(pairs.filter((p) => line.includes(p))).toEqual([]);
+    rmSync(file0);
     const again = await run(['--data-dir', a, ...LISTEN]);
-    expect([again.code, again.err.includes('wallet seed'), again.nodeId]).toEqual([0, false, first.nodeId]);
+    expect([again.code, again.err.includes('wallet seed'), existsSync(file0), again.nodeId]).toEqual([0, false, false, first.nodeId]);
 
     const file = join(tmp(), 'words.txt');
     writeFileSync(file, `${words.join(' ')}\n`, { mode: 0o600 });

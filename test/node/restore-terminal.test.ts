@@ -1,5 +1,6 @@
 /**
- * `lnnode --restore` in a real terminal (tmux), as a person meets it: the
+ * The mnemonic in a real terminal (tmux): a first start shows the words on
+ * the screen (and writes them nowhere); `lnnode --restore` as a person meets it: the
  * prompt for the words, then for the passphrase (Enter for none), and the
  * node started with the node id those words give; a typo is named on the
  * screen as soon as the words are entered, and the daemon exits 2 without
@@ -58,9 +59,26 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-describe.skipIf(!TMUX)('lnnode --restore in a terminal', () => {
+describe.skipIf(!TMUX)('the mnemonic in a terminal', () => {
   const daemon = (dataDir: string): string =>
     `env -u LNNODE_MNEMONIC -u LNNODE_SEED_PASSPHRASE "${process.execPath}" "${MAIN}" --data-dir "${dataDir}" --restore --p2p-listen 127.0.0.1:0 --rpc-listen 127.0.0.1:0; echo "[exit $?]"`;
+
+  test('a first start on a terminal shows the 24 words on the screen, once, and writes them nowhere', async () => {
+    const s = terminal();
+    const dir = join(root, 'new');
+    typeLine(s, `env -u LNNODE_SEED_PASSPHRASE "${process.execPath}" "${MAIN}" --data-dir "${dir}" --p2p-listen 127.0.0.1:0 --rpc-listen 127.0.0.1:0; echo "[exit $?]"`);
+    const screen = await until(s, '"msg":"ready"');
+    expect(screen).toContain('!!! lnnode created a new wallet seed. Write these 24 words down, in order, and keep them offline. !!!');
+    expect(screen).toContain('They are shown only this once and are not stored in words anywhere');
+    const words = [...screen.matchAll(/\b(\d{1,2})\. ([a-z]+)/g)].sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => m[2]!);
+    expect(words).toHaveLength(24);
+    expect(existsSync(join(dir, 'mnemonic.txt'))).toBe(false);
+    // The words on the screen are the seed's.
+    const nodeId = /"msg":"starting".*?"nodeId":"([0-9a-f]{66})"/.exec(screen)![1];
+    expect(nodeId).toBe(hex(deriveIdentity(seedOfMnemonic(words), 'regtest').nodeId));
+    tmux('send-keys', '-t', s, 'C-c');
+    await until(s, '[exit 0]');
+  }, 40_000);
 
   test('asks for the words and the passphrase, then starts with the node id they give', async () => {
     const words = newMnemonic((n) => crypto.getRandomValues(new Uint8Array(n)));
