@@ -10,9 +10,10 @@
  * after the write, before anything that follows it in the same turn (the
  * message it protects, the broadcast). The test writes the file when its
  * scenario starts, so the writes of start-up and set-up are not counted.
- * Without the variable nothing is installed.
+ * With LNNODE_FAULT_TRACE set, the stack of each counted write is appended
+ * to `<file>.trace`. Without the variable nothing is installed.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export function commitFaultHook(env: Record<string, string | undefined> = process.env): (() => void) | undefined {
   const arm = env.LNNODE_FAULT_ARM_FILE;
@@ -25,6 +26,8 @@ export function commitFaultHook(env: Record<string, string | undefined> = proces
     if (content !== armedWith) [count, armedWith] = [0, content];
     count++;
     writeFileSync(`${arm}.count`, String(count));
+    // Where each counted write came from, to tell which step a crash point is (debugging a failing point).
+    if (env.LNNODE_FAULT_TRACE) appendFileSync(`${arm}.trace`, `write ${count}\n${new Error().stack}\n`);
     const limit = Number(content.split(' ')[0]);
     if (Number.isInteger(limit) && count >= limit) process.kill(process.pid, 'SIGKILL');
   };

@@ -910,8 +910,11 @@ export class ChannelManager {
     // Adds forgotten here reuse their ids after the reconnection; sent again, they still come after our shutdown.
     const failAddsFrom = sd?.failAddsFrom !== undefined && sd.failAddsFrom > after.remoteNextHtlcId ? after.remoteNextHtlcId : sd?.failAddsFrom;
     l.rec = { ...l.rec, commitments: after, ...(sd ? { shutdown: { ...sd, failAddsFrom } } : {}) };
-    this.save(l, channelId);
-    for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId, htlc: u.htlc });
+    // One commit: a crash between forgetting the HTLC and failing its payment would leave that payment in flight for good.
+    this.db.db.transaction(() => {
+      this.save(l, channelId);
+      for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId, htlc: u.htlc });
+    })();
   }
 
   private onReestablish(l: Live, channelId: Uint8Array, m: BodyOf<'channel_reestablish'>): void {
@@ -1030,17 +1033,20 @@ export class ChannelManager {
     }
     l.rec = { ...l.rec, commitments: step.state };
     const revoked = step.events.find((e): e is Extract<ChannelEvent, { kind: 'revoked' }> => e.kind === 'revoked');
-    this.save(l, channelId, revoked?.commit);
-    for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
-    for (const e of step.events) {
-      if (e.kind === 'fulfilled') this.hooks.outgoingResolved({ kind: 'fulfilled', channelId, htlc: e.htlc, preimage: e.preimage });
-      else if (e.kind === 'failed') {
-        const u = e.update;
-        this.hooks.outgoingResolved(
-          u.kind === 'fail' ? { kind: 'failed', channelId, htlc: e.htlc, reason: u.reason } : { kind: 'failed', channelId, htlc: e.htlc, failureCode: u.failureCode },
-        );
+    // The new state and the outcomes of our HTLCs it settles are one commit, so no crash leaves the channel past an HTLC its payment still waits for.
+    this.db.db.transaction(() => {
+      this.save(l, channelId, revoked?.commit);
+      for (const e of step.events) {
+        if (e.kind === 'fulfilled') this.hooks.outgoingResolved({ kind: 'fulfilled', channelId, htlc: e.htlc, preimage: e.preimage });
+        else if (e.kind === 'failed') {
+          const u = e.update;
+          this.hooks.outgoingResolved(
+            u.kind === 'fail' ? { kind: 'failed', channelId, htlc: e.htlc, reason: u.reason } : { kind: 'failed', channelId, htlc: e.htlc, failureCode: u.failureCode },
+          );
+        }
       }
-    }
+    })();
+    for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
     if (step.events.some((e) => e.kind === 'incoming')) this.resolvePendingIncoming(l, channelId);
     if (name === 'commitment_signed' || name === 'revoke_and_ack') this.changed(channelId);
     this.progressShutdown(l, channelId);

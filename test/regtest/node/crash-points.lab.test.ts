@@ -41,7 +41,8 @@ beforeAll(async () => {
   lab = await ChannelLab.start('crash-points');
   b = lab.startNode('b');
   ({ a, channelId } = await daemonWithChannel(lab, b, {
-    args: process.env.CRASH_DEBUG ? ['--log-level', 'debug'] : [],
+    // Debug logs (p2p in/out, phases) so a failing point can be read from the error.
+    args: ['--log-level', 'debug'],
     env: { LNNODE_FAULT_ARM_FILE: ARM },
   }));
 }, 120_000);
@@ -63,7 +64,7 @@ function disarm(): number {
 }
 
 const settledBalance = (api: LnnodeClient, killAt?: number): Promise<Msat> =>
-  settledBalanceOf(api, b, channelId, killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`);
+  withALog(settledBalanceOf(api, b, channelId, killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`));
 
 /** Whether A died by its own hand (the armed write was reached) within `ms`. */
 async function diedWithin(ms: number): Promise<boolean> {
@@ -74,6 +75,16 @@ async function restartA(): Promise<LnnodeClient> {
   disarm();
   await a.restart({ kill: true });
   return a.client();
+}
+
+/** On a timeout, A's last log records go with the error: a crash point that fails on a loaded CI machine must be readable from its log. */
+async function withALog<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    const tail = a.logs().slice(-80).map((r) => JSON.stringify(r)).join('\n');
+    throw new Error(`${(e as Error).message}\nA's last log records:\n${tail}`);
+  }
 }
 
 function expectNoForceClose(): void {
@@ -97,12 +108,12 @@ async function aPays(killAt: number | undefined): Promise<boolean> {
   const after = await settledBalance(api, killAt);
   // Not killed: the count goes on until the exchange is over (the writes after the call returned count too).
   if (!killed) disarm();
-  const p = await waitFor(`the payment resolved on A (A killed after write ${killAt} of the scenario)`, async () => {
+  const p = await withALog(waitFor(`the payment resolved on A (A killed after write ${killAt} of the scenario)`, async () => {
     const x = (await api.listPayments({})).payments.find((y) => hex(y.paymentHash) === hex(inv.paymentHash));
     // A payment refused before any HTLC went out is not stored: the call's answer is its outcome.
     if (!x && !killed && answer instanceof ConnectError) return 'refused' as const;
     return x && x.status !== Payment_Status.IN_FLIGHT ? x : undefined;
-  });
+  }));
   const settled = b.invoices.get(inv.paymentHash)!.state === 'settled';
   if (p === 'refused') console.log(`crash points, A pays B, write ${killAt}: not reached, the payment was refused: ${(answer as ConnectError).message}`);
   expect([killAt, p !== 'refused' && p.status === Payment_Status.SUCCEEDED]).toEqual([killAt, settled]);
@@ -166,10 +177,10 @@ async function interleaved(killAt: number | undefined): Promise<boolean> {
   let delta = 0n;
   const ours = new Set(out.map((o) => hex(o.inv.paymentHash)));
   // A call the kill cut off before A stored it never became a payment: it must not be paid either.
-  const payments = await waitFor('no payment in flight on A', async () => {
+  const payments = await withALog(waitFor('no payment in flight on A', async () => {
     const ps = (await api.listPayments({})).payments.filter((p) => ours.has(hex(p.paymentHash)));
     return ps.some((p) => p.status === Payment_Status.IN_FLIGHT) ? undefined : ps;
-  });
+  }));
   for (const o of out) {
     const p = payments.find((y) => hex(y.paymentHash) === hex(o.inv.paymentHash));
     const settled = b.invoices.get(o.inv.paymentHash)!.state === 'settled';
