@@ -62,6 +62,7 @@ function sh(cmd: string[], cwd: string, extraEnv: Record<string, string> = {}): 
   return r.stdout.toString();
 }
 
+// Each install resolves, unpacks and links the runtime dependencies (Bun's binary among them): minutes on a loaded CI machine.
 describe.skipIf(!NODE || !NPM)('install', () => {
   test('PATH for these tests has no bun', () => {
     expect(Bun.which('bun', { PATH })).toBeNull();
@@ -84,7 +85,7 @@ describe.skipIf(!NODE || !NPM)('install', () => {
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     drain();
-  }, 120_000);
+  }, 300_000);
 
   test('npm run build: single-file lnnode and lnnode-cli start a node and answer getinfo', async () => {
     // The build script as package.json has it, writing to a temp dir instead of dist/.
@@ -101,7 +102,7 @@ describe.skipIf(!NODE || !NPM)('install', () => {
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     drain();
-  }, 120_000);
+  }, 300_000);
 
   test('npm ci --omit=dev && npm start: no dev dependencies, bun from the runtime dependencies', () => {
     const dir = join(tmp, 'checkout');
@@ -111,5 +112,5 @@ describe.skipIf(!NODE || !NPM)('install', () => {
     expect(existsSync(join(dir, 'node_modules', 'bun'))).toBe(true);
     const out = sh([NPM!, 'start', '--silent', '--', '--version'], dir);
     expect(out).toMatch(/^lnnode \d+\.\d+\.\d+ \(bun 1\.4\.5\)\n$/);
-  }, 120_000);
+  }, 300_000);
 });
