@@ -58,6 +58,8 @@ function tamperOnce(name: string, rewrite: (m: Record<string, unknown>) => Recor
 const sorted = (xs: bigint[]): bigint[] => [...xs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 
 const summary = (n: LightningNode, id: string) => n.channels!.get(fromHex(id))!;
+const ledgerOf = (n: LightningNode): string =>
+  n.wallet!.transactions().map((t) => `${t.txid} ${t.purpose} ${t.state} fee ${t.feeSat}${t.conflictTxid ? ` conflict ${t.conflictTxid}` : ''}${t.lastError ? ` (${t.lastError})` : ''}`).join('\n');
 
 /** B pays A an invoice with one of its messages rewritten; returns what confirmed and the balances before. */
 async function misbehave(name: string, rewrite: (m: Record<string, unknown>) => Record<string, unknown>) {
@@ -103,7 +105,10 @@ describe('a peer that breaks the protocol is failed and no money moves', () => {
     const feesB = await lab.fees(summary(b, r.id).sweepTxids);
     // Both anchors came out of A's side (it opened); nobody sweeps 330 sat.
     expect(await lab.walletBalance(a)).toBe(startA - fundingFee - TO_B / 1000n - fee - 2n * ANCHOR_SAT - feesA);
-    expect(await lab.walletBalance(b)).toBe(startB + TO_B / 1000n - feesB);
+    const endB = await lab.walletBalance(b);
+    // A mismatch once seen on a loaded CI machine (688 sat short on B): what B's wallet did goes with the failure.
+    if (endB !== startB + TO_B / 1000n - feesB) console.error('B wallet transactions', ledgerOf(b), 'sweeps', summary(b, r.id).sweepTxids);
+    expect(endB).toBe(startB + TO_B / 1000n - feesB);
   }, 400_000);
 
   test('invalid commitment signature: the channel closes at the balances before it', async () => {
