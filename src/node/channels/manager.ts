@@ -323,8 +323,30 @@ export class ChannelManager {
       // The connection those updates were sent on died with the process (a crash skips peerOffline).
       this.forgetUnsigned(l, c.channelId);
     }
+    this.settleHeldFundings();
     peers.onMessage((peer, m) => this.onMessage(peer, m));
     peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
+  }
+
+  /**
+   * A crash between two writes of an open as funder leaves a held funding
+   * behind: stored before its channel (its coins locked with no channel to
+   * name them), or past funding_signed but never broadcast (the peer holds a
+   * valid commitment, so the channel waits for a funding nobody sends). The
+   * first is forgotten, the second goes out now (and on every block until
+   * the network has it).
+   */
+  private settleHeldFundings(): void {
+    for (const txid of this.wallet.heldFundings()) {
+      const l = [...this.channels.values()].find((x) => x.rec.commitments.fundingTxid === txid);
+      if (!l) {
+        this.log.warn('releasing the coins of a funding no channel names (the node stopped between storing it and its channel)', { fundingTxid: txid });
+        this.wallet.abandon(txid);
+        continue;
+      }
+      this.log.warn('broadcasting a funding the node stopped before sending (the peer had signed)', { fundingTxid: txid });
+      this.wallet.broadcastStored(txid).catch((e: Error) => this.log.error('funding broadcast failed; will retry', { fundingTxid: txid, error: e.message }));
+    }
   }
 
   /** Clears the timers of opens and closing negotiations (the node is stopping; nothing is sent any more). */

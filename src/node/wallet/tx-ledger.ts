@@ -186,6 +186,11 @@ export class TxLedger {
     );
   }
 
+  /** Txids of transactions held back from the network (channel fundings waiting for the peer's signature). */
+  held(): string[] {
+    return this.db.query<{ txid: string }, []>("SELECT txid FROM wallet_txs WHERE state = 'held'").all().map((r) => r.txid);
+  }
+
   /** Forgets a held transaction that was never handed out (an open that did not complete). */
   forgetHeld(txid: string): boolean {
     return this.db.query("DELETE FROM wallet_txs WHERE txid = ? AND state = 'held'").run(txid).changes > 0;

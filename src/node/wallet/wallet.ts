@@ -451,6 +451,11 @@ export class Wallet {
     this.log.info('fee bump replaced; its coins are released', { txid, by, why });
   }
 
+  /** Channel fundings stored but not yet handed to the network. */
+  heldFundings(): string[] {
+    return this.ledger.held();
+  }
+
   /** Forgets a held funding that was never handed to the network (an open that did not complete), releasing its coins. */
   abandon(txid: string): void {
     this.ledger.forgetHeld(txid);
