@@ -83,7 +83,7 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
   private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
   private done = false;
-  private readonly accepts: (t: T) => boolean;
+  private accepts: (t: T) => boolean;
   private readonly sizeOf: (t: T) => number;
   private readonly maxEvents: number;
 
@@ -110,6 +110,22 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
 
   get queuedEvents(): number {
     return this.queue.length;
+  }
+
+  /**
+   * From now on only events `accepts` takes; those already queued that it
+   * does not take are dropped. For a subscription opened before its filter
+   * was known (an API stream subscribed on its headers, narrowed once its
+   * request is read), so nothing sent in between is lost.
+   */
+  narrow(accepts: (t: T) => boolean): this {
+    this.accepts = accepts;
+    const kept = this.queue.filter((q) => accepts(q.t));
+    const freed = this.bytes - kept.reduce((n, q) => n + q.bytes, 0);
+    this.queue = kept;
+    this.bytes -= freed;
+    if (freed) this.budget?.pool?.give(this, freed, this.bytes);
+    return this;
   }
 
   /** Called by the producer; never blocks. */

@@ -8,6 +8,9 @@ import { type LightningNode } from '../node/node.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bearerMatches, loadOrCreateToken, RPC_ADDR_FILE } from './credentials.ts';
+import { customMessagesOnHeaders } from './early-subscription.ts';
+import { streamsOf } from './feed.ts';
+import { LightningNodeService } from './gen/lnnode/v1/lnnode_pb.ts';
 import { lnnodeRoutes } from './lnnode-service.ts';
 import { isLoopback, startRpcServer, type RpcServer } from './server.ts';
 import { loadOrCreateTls } from './tls-cert.ts';
@@ -50,6 +53,7 @@ export async function startApi(node: LightningNode, config: DaemonConfig, log: L
     tls,
     log,
     onCall: (service, method, code) => node.metrics.rpcCall(service, method, code),
+    subscribeOnHeaders: customMessagesOnHeaders(node, streamsOf(node, l.streams), LightningNodeService),
   });
   const shown = host.includes(':') ? `[${host}]` : host;
   writeFileSync(join(config.dataDir, RPC_ADDR_FILE), `${shown}:${server.port}\n`);

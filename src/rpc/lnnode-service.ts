@@ -31,6 +31,7 @@ import {
 } from './gen/lnnode/v1/lnnode_pb.ts';
 import { dialAddressArg, feerateArg, invoiceArg, maxBytesArg, msatArg, satArg, waitSecondsArg } from './args.ts';
 import { invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from './errors.ts';
+import { customSubscription } from './early-subscription.ts';
 import { feed, streamsOf } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 import { until } from './until.ts';
@@ -240,7 +241,8 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
         for (const t of req.msgTypes) {
           if (t < CUSTOM_TYPE_MIN || t > CUSTOM_TYPE_MAX) throw invalidArgument(`msg_types: ${t} is outside the custom range ${CUSTOM_TYPE_MIN}..${CUSTOM_TYPE_MAX}`);
         }
-        const sub = node.peers.subscribeCustom(req.msgTypes.length ? req.msgTypes : undefined, streams.budget);
+        const only = req.msgTypes.length ? new Set(req.msgTypes) : undefined;
+        const sub = customSubscription(ctx, only && ((m) => only.has(m.type)), () => node.peers.subscribeCustom(only, streams.budget));
         return feed(sub, ctx, (m) => ({ peerPubkey: m.peer, msgType: m.type, data: m.payload }), streams);
       },
 

@@ -18,8 +18,10 @@ import { isIP, type Socket } from 'node:net';
 import { Code, createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type Logger } from '../node/log.ts';
+import { type Subscription } from '../node/subscription.ts';
 import { callCounter, type CallObserver } from './call-counter.ts';
 import { Connections } from './connections.ts';
+import { EARLY_SUBSCRIPTION, type SubscribeOnHeaders } from './early-subscription.ts';
 import { RESET_STREAM } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 
@@ -48,6 +50,8 @@ export interface RpcServerOptions {
   limits?: ApiLimits;
   /** Told the outcome of every call (/metrics); a refused call as method "*", code "unauthenticated". */
   onCall?: CallObserver;
+  /** Stream calls subscribed as soon as their headers pass authorize (src/rpc/early-subscription.ts). */
+  subscribeOnHeaders?: SubscribeOnHeaders;
 }
 
 export interface RpcServer {
@@ -122,13 +126,18 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
   }
   const limits = o.limits ?? DEFAULT_API_LIMITS;
   const connections = new Connections(limits, o.log);
+  const subscribedEarly = new WeakMap<object, Subscription<unknown>>();
   const connect = connectNodeAdapter({
     routes: o.routes,
     // The length prefix of every message is checked against it before the message is read.
     readMaxBytes: limits.maxRequestBytes,
     acceptCompression: [],
     ...(o.onCall ? { interceptors: [callCounter(o.onCall)] } : {}),
-    contextValues: (req) => createContextValues().set(RESET_STREAM, () => resetRequest(req)),
+    contextValues: (req) => {
+      const values = createContextValues().set(RESET_STREAM, () => resetRequest(req));
+      const early = subscribedEarly.get(req);
+      return early ? values.set(EARLY_SUBSCRIPTION, early) : values;
+    },
     ...(o.fallback ? { fallback: o.fallback } : {}),
   });
   const handler = (req: NodeRequest, res: NodeResponse): void => {
@@ -142,6 +151,11 @@ export function startRpcServer(o: RpcServerOptions): Promise<RpcServer> {
       o.onCall?.('*', '*', 'unauthenticated');
       answerWithoutBody(req, res, Code.Unauthenticated, refused);
       return;
+    }
+    const early = o.subscribeOnHeaders?.((req.url ?? '').split('?')[0]!);
+    if (early) {
+      subscribedEarly.set(req, early);
+      res.once('close', () => early.close());
     }
     // A client that sends headers and then trickles (or never finishes) its body is cut off.
     const body = setTimeout(() => resetRequest(req), limits.requestBodyTimeoutMs);

@@ -42,7 +42,7 @@ async function pair(limits?: ApiLimitsOverride): Promise<{ a: NodeWithApi; b: No
   return { a, b };
 }
 
-const subscriberCount = (n: NodeWithApi): number => (n.node.peers as unknown as { subscribers: Set<unknown> }).subscribers.size;
+const subscriberCount = (n: NodeWithApi): number => n.node.peers.customSubscribers;
 
 async function eventually(what: string, f: () => boolean, ms = 20_000): Promise<void> {
   for (let waited = 0; !f(); waited += 20) {

@@ -31,6 +31,8 @@ export class RawPeer {
   readonly nodeId: Uint8Array;
   /** Every decrypted message received (type + payload), in order; bodies of custom messages are kept only as their length. */
   readonly received: { type: number; length: number }[] = [];
+  /** Called with each decrypted message (type, whole message) as it arrives: a test's scripted answer. */
+  onMessage: ((type: number, message: Uint8Array) => void) | undefined;
   private socket!: Socket<undefined>;
   private buf: Uint8Array = new Uint8Array(0);
   private phase!: Phase;
@@ -109,6 +111,7 @@ export class RawPeer {
         const m = ph.t.decryptBody(piece);
         const type = (m[0]! << 8) | m[1]!;
         this.received.push({ type, length: m.length });
+        this.onMessage?.(type, m);
         if (type === 16 && !this.theirInit) {
           this.theirInit = true;
           this.readyResolve();

@@ -391,6 +391,11 @@ export class PeerManager {
     l.session.send(name, msg);
   }
 
+  /** Open custom-message subscriptions (API streams among them). */
+  get customSubscribers(): number {
+    return this.subscribers.size;
+  }
+
   /** Custom messages of the given types (all when none), through a bounded feed (see Subscription). */
   subscribeCustom(types?: Iterable<number>, budget?: QueueBudget): Subscription<CustomMessage> {
     const only = types ? new Set(types) : undefined;

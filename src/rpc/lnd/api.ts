@@ -8,6 +8,9 @@
 import { type DaemonConfig } from '../../node/config.ts';
 import { type Logger } from '../../node/log.ts';
 import { type LightningNode } from '../../node/node.ts';
+import { customMessagesOnHeaders } from '../early-subscription.ts';
+import { streamsOf } from '../feed.ts';
+import { Lightning } from '../gen/lnrpc/lightning_pb.ts';
 import { grpcUnimplemented, startRpcServer, type RpcServer } from '../server.ts';
 import { loadOrCreateTls } from '../tls-cert.ts';
 import { loadOrCreateAdminMacaroon } from './admin-macaroon.ts';
@@ -47,6 +50,7 @@ export async function startLndApi(node: LightningNode, config: DaemonConfig, log
     limits: l,
     fallback: grpcUnimplemented('lnnode serves a subset of lnd\'s API (see proto-lnd/)'),
     onCall: (service, method, code) => node.metrics.rpcCall(service, method, code),
+    subscribeOnHeaders: customMessagesOnHeaders(node, streamsOf(node, l.streams), Lightning),
   });
   log.info('lnd-compatible API ready', { tlsCert: tls.certPath, macaroon: macaroonPath });
   return server;

@@ -21,6 +21,7 @@ import { type Wallet } from '../../node/wallet/wallet.ts';
 import pkg from '../../../package.json' with { type: 'json' };
 import { descriptionArg, dialAddressArg, feerateArg, invoiceArg, msatArg, satArg } from '../args.ts';
 import { failedPrecondition, invalidArgument, notFound, requireBytes, requirePubkey, toConnectError } from '../errors.ts';
+import { customSubscription } from '../early-subscription.ts';
 import { feed, type Streams, streamsOf } from '../feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from '../limits.ts';
 import { until } from '../until.ts';
@@ -207,7 +208,8 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
       },
 
       subscribeCustomMessages(_req, ctx) {
-        return feed(node.peers.subscribeCustom(undefined, streams.budget), ctx, (m) => ({ peer: m.peer, type: m.type, data: m.payload }), streams);
+        const sub = customSubscription(ctx, undefined, () => node.peers.subscribeCustom(undefined, streams.budget));
+        return feed(sub, ctx, (m) => ({ peer: m.peer, type: m.type, data: m.payload }), streams);
       },
 
       listChannels(req) {
