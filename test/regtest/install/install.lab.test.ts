@@ -19,7 +19,17 @@ const NPM = Bun.which('npm');
 const tmp = mkdtempSync(join(tmpdir(), 'lnnode-install-'));
 // Node and npm, and the system's tools; no bun anywhere on it.
 const PATH = `${dirname(NODE ?? '/usr/bin/node')}:/usr/bin:/bin`;
-const env = { PATH, HOME: tmp, npm_config_cache: join(process.env.HOME ?? tmp, '.npm'), npm_config_update_notifier: 'false' };
+// The machine's own npm configuration (its CA file for the registry among it): `npm i -g --prefix <dir>` would
+// otherwise look for it under <dir>/etc and fail every fetch on a certificate it cannot check, retrying for minutes.
+const GLOBALCONFIG = NPM ? Bun.spawnSync([NPM, 'config', 'get', 'globalconfig']).stdout.toString().trim() : '';
+const env: Record<string, string> = {
+  PATH,
+  HOME: tmp,
+  npm_config_cache: join(process.env.HOME ?? tmp, '.npm'),
+  npm_config_update_notifier: 'false',
+  ...(GLOBALCONFIG ? { npm_config_globalconfig: GLOBALCONFIG } : {}),
+  ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+};
 const spawned: Bun.Subprocess[] = [];
 
 afterAll(() => {
@@ -62,7 +72,7 @@ function sh(cmd: string[], cwd: string, extraEnv: Record<string, string> = {}): 
   return r.stdout.toString();
 }
 
-// Each install resolves, unpacks and links the runtime dependencies (Bun's binary among them): minutes on a loaded CI machine.
+// Each install resolves, unpacks and links the runtime dependencies (Bun's binary among them): about 10 s here, more on a loaded machine.
 describe.skipIf(!NODE || !NPM)('install', () => {
   test('PATH for these tests has no bun', () => {
     expect(Bun.which('bun', { PATH })).toBeNull();
