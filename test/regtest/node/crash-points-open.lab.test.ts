@@ -117,7 +117,23 @@ async function aOpens(killAt: number | undefined): Promise<{ killed: boolean; op
     return { killed, opened: false };
   }
   const id = hex(ch.channelId);
-  await waitFor(`the new channel usable on A ${why}`, async () => (await api.listChannels({})).channels.find((c) => hex(c.channelId) === id)?.usable, 30_000);
+  // Blocks keep coming, as on a real chain: a funding A sends again only after its restart's first wallet pass
+  // (which can end after the three blocks above) confirms in a later one.
+  let mined = Date.now();
+  const usable = async () => {
+    const c = (await api.listChannels({})).channels.find((x) => hex(x.channelId) === id);
+    if (!c?.usable && Date.now() - mined > 2_000) {
+      mined = Date.now();
+      await lab.btcd.generate(1);
+    }
+    return c?.usable;
+  };
+  await waitFor(`the new channel usable on A ${why}`, usable, 30_000).catch(async (e: Error) => {
+    // What A said since it started, and what it lists, say why.
+    const said = a.logs().filter((r) => r.level === 'warn' || r.level === 'error' || /channel|funding|phase/.test(String(r.msg))).slice(-25);
+    const listed = (await api.listChannels({})).channels.find((c) => hex(c.channelId) === id);
+    throw new Error(`${e.message}\nA lists: ${JSON.stringify(listed, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? hex(v) : v))}\nA's log:\n${said.map((r) => JSON.stringify(r)).join('\n')}`);
+  });
   await lab.active(b, id);
   const fee = await lab.fee(ch.fundingTxidHex);
   // The wallet follows the chain by polling: its change shows some polls after the spend.
