@@ -23,8 +23,12 @@ export interface InboxLimits {
 
 export type PushResult = 'queued' | 'dropped: peer over its queue bound' | 'dropped: total queue bound reached';
 
+/** Handed-out slots at the head of a queue past which it is compacted. */
+const COMPACT_AFTER = 64;
+
 interface PeerQueue<T> {
-  items: { item: T; size: number }[];
+  /** Waiting messages from `head` on; the slots before it were handed out and cleared. */
+  items: ({ item: T; size: number } | undefined)[];
   head: number;
   bytes: number;
   budget: TokenBucket;
@@ -79,7 +83,13 @@ export class CustomInbox<T> {
       const peer = this.ring[i]!;
       const q = this.queues.get(peer)!;
       if (!q.budget.ready(now)) continue;
-      const { item, size } = q.items[q.head++]!;
+      const { item, size } = q.items[q.head]!;
+      // A queue that never empties (a peer sending faster than its budget) must not keep what it handed out.
+      q.items[q.head++] = undefined;
+      if (q.head >= COMPACT_AFTER && q.head * 2 >= q.items.length) {
+        q.items = q.items.slice(q.head);
+        q.head = 0;
+      }
       q.bytes -= size;
       this.total -= size;
       q.budget.charge(now, size);
@@ -115,6 +125,13 @@ export class CustomInbox<T> {
     if (!q) return;
     if (q.head === q.items.length) this.queues.delete(peer);
     else q.gone = true;
+  }
+
+  /** Queue slots held over all peers, handed-out ones not yet compacted among them (for tests: bounded by what waits). */
+  get slotsHeld(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.items.length;
+    return n;
   }
 
   /** Peers with a queue or budget held (for tests: nothing is kept for peers that left). */

@@ -60,4 +60,17 @@ describe('CustomInbox', () => {
     inbox.forget('b');
     expect(inbox.peersHeld).toBe(0);
   });
+
+  test('a queue that never empties keeps no slot for what it handed out (a peer always one message ahead of its budget)', () => {
+    const inbox = new CustomInbox<string>({ ...limits, bytesPerSecond: 1e9 });
+    inbox.push('flood', 'm0', 10);
+    for (let i = 1; i <= 10_000; i++) {
+      inbox.push('flood', `m${i}`, 10);
+      expect(inbox.take(0)?.item).toBe(`m${i - 1}`);
+    }
+    // One waits; the array behind it was compacted as it went, not grown by 10,000 cleared slots.
+    expect([inbox.bytesOf('flood'), inbox.slotsHeld]).toEqual([10, expect.any(Number)]);
+    expect(inbox.slotsHeld).toBeLessThanOrEqual(130);
+    expect(drain(inbox, 0)).toEqual(['m10000']);
+  });
 });
