@@ -66,6 +66,12 @@ export const LIMITS = {
    */
   customInboundBytesPerSecond: 1 * MiB,
   /**
+   * ...and all peers' together. Decrypting them is most of their cost (about
+   * 45 MB/s per core on a small machine): ten peers flooding at their own
+   * budgets took a quarter of a core and pushed API p99 past 100 ms.
+   */
+  customInboundBytesPerSecondTotal: 4 * MiB,
+  /**
    * A peer's received custom messages waiting for delivery: past this we stop
    * reading its socket (TCP pushes back on the sender) until it drains.
    */

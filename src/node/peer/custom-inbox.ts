@@ -4,7 +4,8 @@
  * on as they arrive, so bulk application traffic cannot delay a payment.
  * Custom messages are served round robin, one per peer in turn, each peer
  * within its own byte budget (a token bucket), so one peer flooding cannot
- * starve the others; the bytes waiting are bounded per peer and in total,
+ * starve the others, and all peers within one shared budget, so many cannot
+ * take the event loop together; the bytes waiting are bounded per peer and in total,
  * and what would exceed a bound is dropped (the caller logs it). Pure: the
  * caller passes the time and does the delivering.
  */
@@ -13,6 +14,13 @@ import { TokenBucket } from './token-bucket.ts';
 export interface InboxLimits {
   /** A peer's delivery budget. */
   bytesPerSecond: number;
+  /**
+   * All peers' delivery budget together (absent: none). Decrypting is most
+   * of what a custom message costs, so this bounds the share of the event
+   * loop ten peers flooding can take: their queues fill, their sockets are
+   * paused and TCP pushes back, while each still gets its turn.
+   */
+  totalBytesPerSecond?: number;
   /** A peer's waiting bytes past which its reading should pause. */
   pauseBytes: number;
   /** A peer's waiting bytes past which its new messages are dropped. */
@@ -41,8 +49,12 @@ export class CustomInbox<T> {
   /** Peers with something waiting, in serving order; the first is served next. */
   private ring: string[] = [];
   private total = 0;
+  private readonly shared: TokenBucket | undefined;
 
-  constructor(private readonly limits: InboxLimits) {}
+  constructor(private readonly limits: InboxLimits) {
+    const t = limits.totalBytesPerSecond;
+    this.shared = t === undefined ? undefined : new TokenBucket(t, t / 1000);
+  }
 
   get totalBytes(): number {
     return this.total;
@@ -79,6 +91,7 @@ export class CustomInbox<T> {
    * (it is charged the message's size and goes to the back of the turn).
    */
   take(now: number): { peer: string; item: T } | undefined {
+    if (this.shared && !this.shared.ready(now)) return undefined;
     for (let i = 0; i < this.ring.length; i++) {
       const peer = this.ring[i]!;
       const q = this.queues.get(peer)!;
@@ -93,6 +106,7 @@ export class CustomInbox<T> {
       q.bytes -= size;
       this.total -= size;
       q.budget.charge(now, size);
+      this.shared?.charge(now, size);
       this.ring.splice(i, 1);
       if (q.head < q.items.length) this.ring.push(peer);
       else {
@@ -110,10 +124,10 @@ export class CustomInbox<T> {
     let best: number | undefined;
     for (const peer of this.ring) {
       const w = this.queues.get(peer)!.budget.waitMs(now);
-      if (w === 0) return 0;
       best = best === undefined ? w : Math.min(best, w);
+      if (w === 0) break;
     }
-    return best;
+    return best === undefined || !this.shared ? best : Math.max(best, this.shared.waitMs(now));
   }
 
   /**

@@ -119,6 +119,7 @@ export class PeerManager {
     this.now = opts.now ?? (() => performance.now());
     this.inbox = new CustomInbox({
       bytesPerSecond: this.limits.customInboundBytesPerSecond,
+      totalBytesPerSecond: this.limits.customInboundBytesPerSecondTotal,
       pauseBytes: this.limits.customInboundPauseBytes,
       perPeerBytes: this.limits.customInboundQueueBytesPerPeer,
       totalBytes: this.limits.customInboundQueueBytesTotal,

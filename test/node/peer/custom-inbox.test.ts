@@ -73,4 +73,16 @@ describe('CustomInbox', () => {
     expect(inbox.slotsHeld).toBeLessThanOrEqual(130);
     expect(drain(inbox, 0)).toEqual(['m10000']);
   });
+
+  test('all peers within the shared budget: once it is spent nobody is served until it refills, then each in turn', () => {
+    const inbox = new CustomInbox<string>({ ...limits, bytesPerSecond: 1e9, totalBytesPerSecond: 1000, perPeerBytes: 5000, totalBytes: 10_000 });
+    for (let i = 0; i < 3; i++) for (const p of ['a', 'b', 'c']) inbox.push(p, `${p}${i}`, 400);
+    // 1000 bytes shared: 400, 400, then 400 into debt; the peers' own budgets are far from spent.
+    expect(drain(inbox, 0)).toEqual(['a0', 'b0', 'c0']);
+    // 200 bytes of debt are paid back after 200 ms; one more message then.
+    expect(inbox.waitMs(0)).toBe(201);
+    expect(drain(inbox, 100)).toEqual([]);
+    expect(drain(inbox, 201)).toEqual(['a1']);
+    expect(drain(inbox, 10_000)).toEqual(['b1', 'c1', 'a2']);
+  });
 });
