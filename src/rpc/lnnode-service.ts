@@ -35,7 +35,7 @@ import { customSubscription } from './early-subscription.ts';
 import { feed, streamsOf } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 import { until } from './until.ts';
-import { channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from './node-parts.ts';
+import { BALANCE_CATCH_UP_MS, channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 /** An idempotency key is a client's id for one send (a UUID is 16 bytes). */
@@ -293,7 +293,8 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
         return { address: wallet().newAddress() };
       },
 
-      walletBalance() {
+      async walletBalance() {
+        await wallet().caughtUp(BALANCE_CATCH_UP_MS);
         const b = wallet().balance();
         return { confirmedSat: b.confirmedSat, unconfirmedSat: b.unconfirmedSat, reservedSat: b.reservedSat, limboSat: limboSat(node) };
       },

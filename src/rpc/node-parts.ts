@@ -31,3 +31,6 @@ export function requestStop(node: LightningNode, via: string): string {
   setImmediate(() => stop(`${via} call`));
   return 'shutdown initiated, check logs for progress';
 }
+
+/** How long a balance call waits for the wallet to take in the blocks it has been given (Wallet.caughtUp). */
+export const BALANCE_CATCH_UP_MS = 3_000;

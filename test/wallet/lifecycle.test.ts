@@ -356,3 +356,28 @@ describe('wallet: HTLC fee bumps (anchors channels)', () => {
   });
 });
 
+
+describe('wallet: a balance asked right after a block', () => {
+  test('caughtUp waits for the block handed to onBlock, so the balance has what it brought; a chain source that hangs only delays it by maxMs', async () => {
+    const s = setup();
+    await receive(s, [100_000n]);
+    s.chain.fund([{ script: scriptOf(s.wallet.newAddress()), value: 20_000n }]);
+    s.chain.mine();
+    // The node hands the block over and answers the next call at once, without awaiting it.
+    void s.wallet.onBlock();
+    expect(s.wallet.balance().confirmedSat).toBe(sat(100_000));
+    await s.wallet.caughtUp(3_000);
+    expect(s.wallet.balance().confirmedSat).toBe(sat(120_000));
+
+    // A sync that never ends (a server that accepts and never answers): the call still answers after maxMs.
+    const hung = s.wallet as unknown as { chain: ChainSource };
+    const real = hung.chain.scriptUtxos;
+    hung.chain.scriptUtxos = () => new Promise(() => {});
+    void s.wallet.onBlock();
+    const t0 = performance.now();
+    await s.wallet.caughtUp(200);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(s.wallet.balance().confirmedSat).toBe(sat(120_000));
+    hung.chain.scriptUtxos = real;
+  });
+});

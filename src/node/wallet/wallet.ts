@@ -502,6 +502,22 @@ export class Wallet {
     return this.queuedBlock;
   }
 
+  /**
+   * Resolves once every block handed to onBlock so far shows in the coins,
+   * or after `maxMs` (a slow sync, a chain source that is away): a balance
+   * asked right after a block then has what the block brought, instead of
+   * the figure from before it.
+   */
+  caughtUp(maxMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, maxMs)));
+    const handled = this.blocks.then(
+      () => undefined,
+      () => undefined,
+    );
+    return Promise.race([handled, late]).finally(() => clearTimeout(timer));
+  }
+
   /** The same as onBlock without a reorg (kept for callers from before it). */
   rebroadcast(): Promise<void> {
     return this.onBlock();

@@ -27,7 +27,7 @@ import { type ApiLimits, DEFAULT_API_LIMITS } from '../limits.ts';
 import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
-import { channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from '../node-parts.ts';
+import { BALANCE_CATCH_UP_MS, channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from '../node-parts.ts';
 import { listingRoutes } from './listings.ts';
 
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
@@ -268,8 +268,9 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
         return { address: wallet().newAddress() };
       },
 
-      walletBalance(req) {
+      async walletBalance(req) {
         if (req.account && req.account !== 'default') throw invalidArgument(`account "${req.account}": lnnode has one wallet account, "default"`);
+        await wallet().caughtUp(BALANCE_CATCH_UP_MS);
         const b = wallet().balance();
         return {
           totalBalance: b.confirmedSat + b.unconfirmedSat + b.reservedSat,
