@@ -380,4 +380,19 @@ describe('wallet: a balance asked right after a block', () => {
     expect(s.wallet.balance().confirmedSat).toBe(sat(120_000));
     hung.chain.scriptUtxos = real;
   });
+
+  test('right after a start (no sync yet) caughtUp waits for the first sync to read the coins, then answers at once', async () => {
+    const s = setup();
+    s.chain.fund([{ script: scriptOf(s.wallet.newAddress()), value: 30_000n }]);
+    s.chain.mine();
+    // A wallet as a restart leaves it: coins unknown until the first tip hands it a block.
+    const fresh = new Wallet(s.store, HDKey.fromMasterSeed(new Uint8Array(32).fill(9)), 'regtest', (s.wallet as unknown as { chain: ChainSource }).chain, silentLogger);
+    const waited = fresh.caughtUp(3_000).then(() => fresh.balance().confirmedSat);
+    await Bun.sleep(50);
+    void fresh.onBlock();
+    expect(await waited).toBe(sat(30_000));
+    const t0 = performance.now();
+    await fresh.caughtUp(3_000);
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
 });

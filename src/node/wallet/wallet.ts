@@ -104,6 +104,9 @@ export class Wallet {
   private history: WalletHistoryEntry[] = [];
   private syncing: Promise<void> | undefined;
   private blocks: Promise<void> = Promise.resolve();
+  /** Resolved once a sync has read the coins (after a start they are known only from the chain source). */
+  private readonly firstSync: Promise<void>;
+  private firstSyncDone!: () => void;
   /** The block handling queued behind the running one, not started yet (later blocks join it), and its reorg depth. */
   private queuedBlock: Promise<void> | undefined;
   private queuedForkHeight: number | undefined;
@@ -130,6 +133,7 @@ export class Wallet {
     private readonly log: Logger,
     o: WalletOptions = {},
   ) {
+    this.firstSync = new Promise((r) => (this.firstSyncDone = r));
     this.account = root.derive(`m/84'/${coinType(network)}'/0'`);
     this.net = addressNetwork(network);
     this.ledger = new TxLedger(store);
@@ -224,6 +228,7 @@ export class Wallet {
     }
     this.coins = coins;
     this.history = [...all].map(([txid, status]) => ({ txid, status }));
+    this.firstSyncDone();
   }
 
   /** Coins not spent by a live transaction of ours. */
@@ -506,16 +511,15 @@ export class Wallet {
    * Resolves once every block handed to onBlock so far shows in the coins,
    * or after `maxMs` (a slow sync, a chain source that is away): a balance
    * asked right after a block then has what the block brought, instead of
-   * the figure from before it.
+   * the figure from before it, and one asked right after a start waits for
+   * the coins to be read instead of showing none.
    */
-  caughtUp(maxMs: number): Promise<void> {
+  async caughtUp(maxMs: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((r) => (timer = setTimeout(r, maxMs)));
-    const handled = this.blocks.then(
-      () => undefined,
-      () => undefined,
-    );
-    return Promise.race([handled, late]).finally(() => clearTimeout(timer));
+    // Right after a start the coins are known only once the first sync (queued with the first tip) has read them.
+    const handled = Promise.all([this.blocks.catch(() => undefined), this.firstSync]);
+    await Promise.race([handled, late]).finally(() => clearTimeout(timer));
   }
 
   /** The same as onBlock without a reorg (kept for callers from before it). */
