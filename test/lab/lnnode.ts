@@ -61,7 +61,11 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
     const nodeId = await waitFor(
       'lnnode to listen',
       async () => {
-        if (exited) throw new Error(`lnnode exited early; see ${logFile}`);
+        if (exited) {
+          // The log goes with the temp dir when the test ends: its last lines say why (a port taken, a lock held).
+          const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-6).join('\n');
+          throw new Error(`lnnode exited early; its log ${logFile} ended with:\n${tail}`);
+        }
         const recs = read();
         if (!recs.some((r) => r.msg === 'p2p listening') || !recs.some((r) => r.msg === 'rpc listening')) return undefined;
         return recs.find((r) => r.msg === 'starting')?.nodeId as string;
