@@ -14,28 +14,26 @@
  * ChannelManager.settleHeldFundings covers them.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConnectError } from '@connectrpc/connect';
 import { hex } from '../../../src/bolt/bytes.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
-import { labTempDir, waitFor } from '../../lab/processes.ts';
+import { waitFor } from '../../lab/processes.ts';
+import { faultArm } from '../../lab/fault-arm.ts';
 import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
 
 const OPEN_SAT = 200_000n;
 let lab: ChannelLab;
 let a: LnnodeProcess;
 let b: LightningNode;
-const ARM = join(labTempDir('lab-crash-open-'), 'arm');
-let armings = 0;
+const fault = faultArm('lab-crash-open-');
 
 beforeAll(async () => {
   lab = await ChannelLab.start('crash-points-open');
   // Every round leaves B a channel at most; the opens A never funded wait there for a funding that does not come.
   b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
-  a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', '--log-level', 'debug'], env: { LNNODE_FAULT_ARM_FILE: ARM } });
+  a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', '--log-level', 'debug'], env: fault.env });
   const api = a.client();
   const { address } = await api.newAddress({});
   await lab.faucet.send(address, 5_000_000n);
@@ -45,19 +43,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  rmSync(ARM, { force: true });
+  fault.remove();
   await a?.stop();
   await lab?.stop();
 });
 
-function arm(killAt?: number): void {
-  rmSync(`${ARM}.count`, { force: true });
-  writeFileSync(ARM, `${killAt ?? '-'} ${++armings}`);
-}
-function disarm(): number {
-  rmSync(ARM, { force: true });
-  return existsSync(`${ARM}.count`) ? Number(readFileSync(`${ARM}.count`, 'utf8')) : 0;
-}
+const arm = fault.arm;
+const disarm = fault.disarm;
 
 async function diedWithin(ms: number): Promise<boolean> {
   return Promise.race([a.proc.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
@@ -150,7 +142,7 @@ describe('SIGKILL right after each durable write of an open as funder, then rest
     async () => {
       const counting = await aOpens(undefined);
       expect(counting.opened).toBe(true);
-      const writes = Number(readFileSync(`${ARM}.count`, 'utf8'));
+      const writes = fault.counted();
       expect(writes).toBeGreaterThan(0);
       let covered = 0;
       const outcomes: string[] = [];

@@ -15,8 +15,6 @@
  * once per write. The test prints how many crash points it covered.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ConnectError } from '@connectrpc/connect';
 import { hex } from '../../../src/bolt/bytes.ts';
@@ -25,7 +23,7 @@ import { type LightningNode } from '../../../src/node/node.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { Payment_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
-import { labTempDir } from '../../lab/processes.ts';
+import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { daemonWithChannel, settledBalance as settledBalanceOf } from './daemon-channel.ts';
 import { waitFor } from '../../lab/processes.ts';
@@ -34,8 +32,7 @@ let lab: ChannelLab;
 let a: LnnodeProcess;
 let b: LightningNode;
 let channelId: Uint8Array;
-const ARM = join(labTempDir('lab-crash-points-'), 'arm');
-let armings = 0;
+const fault = faultArm('lab-crash-points-');
 
 beforeAll(async () => {
   lab = await ChannelLab.start('crash-points');
@@ -43,25 +40,18 @@ beforeAll(async () => {
   ({ a, channelId } = await daemonWithChannel(lab, b, {
     // Debug logs (p2p in/out, phases) so a failing point can be read from the error.
     args: ['--log-level', 'debug'],
-    env: { LNNODE_FAULT_ARM_FILE: ARM },
+    env: fault.env,
   }));
 }, 120_000);
 
 afterAll(async () => {
-  rmSync(ARM, { force: true });
+  fault.remove();
   await a?.stop();
   await lab?.stop();
 });
 
-/** Counts A's writes from now; with `killAt`, A kills itself right after that many. */
-function arm(killAt?: number): void {
-  rmSync(`${ARM}.count`, { force: true });
-  writeFileSync(ARM, `${killAt ?? '-'} ${++armings}`);
-}
-function disarm(): number {
-  rmSync(ARM, { force: true });
-  return existsSync(`${ARM}.count`) ? Number(readFileSync(`${ARM}.count`, 'utf8')) : 0;
-}
+const arm = fault.arm;
+const disarm = fault.disarm;
 
 const settledBalance = (api: LnnodeClient, killAt?: number): Promise<Msat> =>
   withALog(settledBalanceOf(api, b, channelId, killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`));
@@ -215,7 +205,7 @@ describe('SIGKILL right after each durable write of a payment, then restart', ()
       async () => {
         // Counting run: the same scenario armed without a kill.
         await run(undefined);
-        const writes = Number(readFileSync(`${ARM}.count`, 'utf8'));
+        const writes = fault.counted();
         expect(writes).toBeGreaterThan(0);
         let covered = 0;
         for (let k = 1; k <= writes; k++) if (await run(k)) covered++;
