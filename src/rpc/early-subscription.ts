@@ -13,7 +13,7 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
 import { type DescService } from '@bufbuild/protobuf';
 import { type LightningNode } from '../node/node.ts';
-import { type CustomMessage } from '../node/peer/manager.ts';
+import { type CustomMessage, ofTypes } from '../node/peer/manager.ts';
 import { type Subscription } from '../node/subscription.ts';
 import { type Streams } from './feed.ts';
 
@@ -30,14 +30,14 @@ export function customMessagesOnHeaders(node: LightningNode, streams: Streams, s
   return (p) => (p === path ? (node.peers.subscribeCustom(undefined, streams.budget) as Subscription<unknown>) : undefined);
 }
 
-/** The call's subscription opened on its headers, narrowed to `accepts`; or a new one from `open` when there is none (a call from within the process). */
-export function customSubscription(
-  ctx: HandlerContext,
-  accepts: ((m: CustomMessage) => boolean) | undefined,
-  open: () => Subscription<CustomMessage>,
-): Subscription<CustomMessage> {
+/**
+ * The call's subscription opened on its headers, narrowed to `types` (all
+ * when none); or a new one when there is none (a call from within the process).
+ */
+export function customSubscription(ctx: HandlerContext, node: LightningNode, streams: Streams, types?: Iterable<number>): Subscription<CustomMessage> {
   const early = ctx.values.get(EARLY_SUBSCRIPTION) as Subscription<CustomMessage> | undefined;
   // One that overflowed already is fed as it is: the stream ends with ResourceExhausted, not silently fresh.
-  if (!early) return open();
+  if (!early) return node.peers.subscribeCustom(types, streams.budget);
+  const accepts = ofTypes(types);
   return accepts ? early.narrow(accepts) : early;
 }

@@ -241,8 +241,7 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
         for (const t of req.msgTypes) {
           if (t < CUSTOM_TYPE_MIN || t > CUSTOM_TYPE_MAX) throw invalidArgument(`msg_types: ${t} is outside the custom range ${CUSTOM_TYPE_MIN}..${CUSTOM_TYPE_MAX}`);
         }
-        const only = req.msgTypes.length ? new Set(req.msgTypes) : undefined;
-        const sub = customSubscription(ctx, only && ((m) => only.has(m.type)), () => node.peers.subscribeCustom(only, streams.budget));
+        const sub = customSubscription(ctx, node, streams, req.msgTypes.length ? req.msgTypes : undefined);
         return feed(sub, ctx, (m) => ({ peerPubkey: m.peer, msgType: m.type, data: m.payload }), streams);
       },
 

@@ -29,6 +29,12 @@ import { CustomInbox } from './custom-inbox.ts';
 import { NoiseSocket } from './noise-socket.ts';
 import { PeerSession } from './session.ts';
 
+/** Accepts custom messages of `types` only; undefined (all) when none are given. */
+export function ofTypes(types?: Iterable<number>): ((m: CustomMessage) => boolean) | undefined {
+  const only = types ? new Set(types) : undefined;
+  return only && ((m) => only.has(m.type));
+}
+
 export interface CustomMessage {
   peer: Uint8Array;
   type: number;
@@ -399,9 +405,8 @@ export class PeerManager {
 
   /** Custom messages of the given types (all when none), through a bounded feed (see Subscription). */
   subscribeCustom(types?: Iterable<number>, budget?: QueueBudget): Subscription<CustomMessage> {
-    const only = types ? new Set(types) : undefined;
     const s = new Subscription<CustomMessage>((x) => this.subscribers.delete(x), {
-      accepts: only && ((m) => only.has(m.type)),
+      accepts: ofTypes(types),
       sizeOf: (m) => m.payload.length + EVENT_OVERHEAD_BYTES,
       budget: withEventLimit(budget, this.opts.subscriberQueueLimit),
     });

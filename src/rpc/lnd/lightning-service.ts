@@ -208,7 +208,7 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
       },
 
       subscribeCustomMessages(_req, ctx) {
-        const sub = customSubscription(ctx, undefined, () => node.peers.subscribeCustom(undefined, streams.budget));
+        const sub = customSubscription(ctx, node, streams);
         return feed(sub, ctx, (m) => ({ peer: m.peer, type: m.type, data: m.payload }), streams);
       },
 
