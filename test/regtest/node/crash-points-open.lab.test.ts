@@ -21,7 +21,8 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
-import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { type LnnodeProcess } from '../../lab/lnnode.ts';
+import { fundedDaemon } from './daemon-channel.ts';
 
 const OPEN_SAT = 200_000n;
 let lab: ChannelLab;
@@ -33,13 +34,7 @@ beforeAll(async () => {
   lab = await ChannelLab.start('crash-points-open');
   // Every round leaves B a channel at most; the opens A never funded wait there for a funding that does not come.
   b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
-  a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', '--log-level', 'debug'], env: fault.env });
-  const api = a.client();
-  const { address } = await api.newAddress({});
-  await lab.faucet.send(address, 5_000_000n);
-  await lab.btcd.generate(1);
-  await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === 5_000_000n);
-  await api.connectPeer({ peerPubkey: b.nodeId, addr: `127.0.0.1:${b.p2pPort}`, persistent: true });
+  a = await fundedDaemon(lab, b, 5_000_000n, { args: ['--log-level', 'debug'], env: fault.env });
 }, 120_000);
 
 afterAll(async () => {
@@ -47,9 +42,6 @@ afterAll(async () => {
   await a?.stop();
   await lab?.stop();
 });
-
-const arm = fault.arm;
-const disarm = fault.disarm;
 
 async function diedWithin(ms: number): Promise<boolean> {
   return Promise.race([a.proc.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
@@ -81,12 +73,12 @@ async function aOpens(killAt: number | undefined): Promise<{ killed: boolean; op
   const why = killAt === undefined ? '' : `(A killed after write ${killAt} of the open)`;
   const before = await settledWallet(api, `before the open ${why}`);
   const known = new Set((await liveChannels(api)).map((c) => hex(c.channelId)));
-  arm(killAt);
+  fault.arm(killAt);
   const call = api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: OPEN_SAT }).catch((e) => ConnectError.from(e));
   const killed = killAt !== undefined && (await diedWithin(10_000));
   const answer = await call;
   if (killed) {
-    disarm();
+    fault.disarm();
     await a.restart({ kill: true });
     api = a.client();
     // Reconnected before a block: what A broadcasts at start is in the mempool by then.
@@ -94,7 +86,7 @@ async function aOpens(killAt: number | undefined): Promise<{ killed: boolean; op
   } else {
     // The writes after the call returned (the funding marked broadcast) still belong to the open.
     await Bun.sleep(500);
-    disarm();
+    fault.disarm();
   }
   await Bun.sleep(500);
   await lab.btcd.generate(3);

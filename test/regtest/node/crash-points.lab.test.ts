@@ -50,9 +50,6 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-const arm = fault.arm;
-const disarm = fault.disarm;
-
 const settledBalance = (api: LnnodeClient, killAt?: number): Promise<Msat> =>
   withALog(settledBalanceOf(api, b, channelId, killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`));
 
@@ -62,7 +59,7 @@ async function diedWithin(ms: number): Promise<boolean> {
 }
 
 async function restartA(): Promise<LnnodeClient> {
-  disarm();
+  fault.disarm();
   await a.restart({ kill: true });
   return a.client();
 }
@@ -90,14 +87,14 @@ async function aPays(killAt: number | undefined): Promise<boolean> {
   const before = await settledBalance(api);
   const amount = amountOf();
   const inv = b.invoices.create({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`a pays ${round}`)) });
-  arm(killAt);
+  fault.arm(killAt);
   const call = api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 30 }).catch((e) => ConnectError.from(e));
   const killed = killAt !== undefined && (await diedWithin(15_000));
   const answer = await call;
   if (killed) api = await restartA();
   const after = await settledBalance(api, killAt);
   // Not killed: the count goes on until the exchange is over (the writes after the call returned count too).
-  if (!killed) disarm();
+  if (!killed) fault.disarm();
   const p = await withALog(waitFor(`the payment resolved on A (A killed after write ${killAt} of the scenario)`, async () => {
     const x = (await api.listPayments({})).payments.find((y) => hex(y.paymentHash) === hex(inv.paymentHash));
     // A payment refused before any HTLC went out is not stored: the call's answer is its outcome.
@@ -119,13 +116,13 @@ async function bPays(killAt: number | undefined): Promise<boolean> {
   const before = await settledBalance(api);
   const amount = amountOf();
   const inv = await api.createInvoice({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`b pays ${round}`)) });
-  arm(killAt);
+  fault.arm(killAt);
   const paying = b.payments.pay(inv.paymentRequest, { timeoutMs: 90_000 }).catch((e: Error) => e);
   const killed = killAt !== undefined && (await diedWithin(15_000));
   if (killed) api = await restartA();
   await paying;
   const after = await settledBalance(api, killAt);
-  if (!killed) disarm();
+  if (!killed) fault.disarm();
   const p = await waitFor(`the payment resolved on B (A killed after write ${killAt} of the scenario)`, () => {
     const x = b.payments.get(inv.paymentHash);
     return x && x.state !== 'in_flight' ? x : undefined;
@@ -154,7 +151,7 @@ async function interleaved(killAt: number | undefined): Promise<boolean> {
   const inn = await Promise.all(
     [amountOf(), amountOf()].map(async (amount, i) => ({ amount, inv: await api.createInvoice({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix in ${round} ${i}`)) }) })),
   );
-  arm(killAt);
+  fault.arm(killAt);
   const calls = [
     ...out.map((o) => api.payInvoice({ paymentRequest: o.inv.bolt11, timeoutSeconds: 30 }).catch((e) => ConnectError.from(e))),
     ...inn.map((o) => b.payments.pay(o.inv.paymentRequest, { timeoutMs: 90_000 }).catch((e: Error) => e)),
@@ -163,7 +160,7 @@ async function interleaved(killAt: number | undefined): Promise<boolean> {
   if (killed) api = await restartA();
   await Promise.all(calls);
   const after = await settledBalance(api, killAt);
-  if (!killed) disarm();
+  if (!killed) fault.disarm();
   let delta = 0n;
   const ours = new Set(out.map((o) => hex(o.inv.paymentHash)));
   // A call the kill cut off before A stored it never became a payment: it must not be paid either.

@@ -1,7 +1,7 @@
 /**
  * What the crash tests share: an lnnode daemon A (a real process, so it can
- * be SIGKILLed) with a channel to an in-process lnnode node B, and A's
- * balance read once the two agree.
+ * be SIGKILLed), funded and connected to an in-process lnnode node B (with
+ * a channel to it, or not yet), and A's balance read once the two agree.
  */
 import { hex } from '../../../src/bolt/bytes.ts';
 import { msat, type Msat } from '../../../src/bolt/units.ts';
@@ -13,15 +13,27 @@ import { waitFor } from '../../lab/processes.ts';
 
 const FUNDING_SAT = 1_000_000n;
 
-/** A funded with 3,000,000 sat, a 1,000,000-sat channel A -> B with 400,000 sat pushed to B (so B can pay A), active on both. */
-export async function daemonWithChannel(lab: ChannelLab, b: LightningNode, o: { args?: string[]; env?: Record<string, string> } = {}): Promise<{ a: LnnodeProcess; channelId: Uint8Array }> {
+export interface DaemonOptions {
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+/** A daemon A on the lab's Esplora with `sat` confirmed in its wallet, connected to B as a persistent peer. */
+export async function fundedDaemon(lab: ChannelLab, b: LightningNode, sat: bigint, o: DaemonOptions = {}): Promise<LnnodeProcess> {
   const a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', ...(o.args ?? [])], env: o.env });
   const api = a.client();
   const { address } = await api.newAddress({});
-  await lab.faucet.send(address, 3_000_000n);
+  await lab.faucet.send(address, sat);
   await lab.btcd.generate(1);
-  await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === 3_000_000n);
+  await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === sat);
   await api.connectPeer({ peerPubkey: b.nodeId, addr: `127.0.0.1:${b.p2pPort}`, persistent: true });
+  return a;
+}
+
+/** A funded with 3,000,000 sat, a 1,000,000-sat channel A -> B with 400,000 sat pushed to B (so B can pay A), active on both. */
+export async function daemonWithChannel(lab: ChannelLab, b: LightningNode, o: DaemonOptions = {}): Promise<{ a: LnnodeProcess; channelId: Uint8Array }> {
+  const a = await fundedDaemon(lab, b, 3_000_000n, o);
+  const api = a.client();
   const { channelId } = await api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: FUNDING_SAT, pushMsat: 400_000_000n });
   await lab.btcd.generate(3);
   await waitFor('channel usable on A', async () => (await api.listChannels({})).channels.find((c) => hex(c.channelId) === hex(channelId))?.usable);

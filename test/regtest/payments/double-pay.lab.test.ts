@@ -24,8 +24,9 @@ import { Payment_PaymentStatus } from '../../../src/rpc/gen/lnrpc/lightning_pb.t
 import { Router } from '../../../src/rpc/gen/routerrpc/router_pb.ts';
 import { adminMacaroonPath } from '../../../src/rpc/lnd/admin-macaroon.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
-import { startLnnode, type LnnodeProcess } from '../../lab/lnnode.ts';
+import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { freePort, waitFor } from '../../lab/processes.ts';
+import { fundedDaemon } from '../node/daemon-channel.ts';
 
 const FUNDING_SAT = 1_000_000n;
 const CALLS = 50;
@@ -52,13 +53,8 @@ beforeAll(async () => {
     firstAdd.get(key)?.();
   });
   lndPort = await freePort();
-  a = await startLnnode({ args: ['--esplora-url', lab.esplora.url, '--chain-poll-ms', '200', '--lnd-rpc-listen', `127.0.0.1:${lndPort}`] });
+  a = await fundedDaemon(lab, b, 2_000_000n, { args: ['--lnd-rpc-listen', `127.0.0.1:${lndPort}`] });
   const api = a.client();
-  const { address } = await api.newAddress({});
-  await lab.faucet.send(address, 2_000_000n);
-  await lab.btcd.generate(1);
-  await waitFor('A funded', async () => (await api.walletBalance({})).confirmedSat === 2_000_000n);
-  await api.connectPeer({ peerPubkey: b.nodeId, addr: `127.0.0.1:${b.p2pPort}`, persistent: true });
   channelId = (await api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: FUNDING_SAT })).channelId;
   await lab.btcd.generate(3);
   await ready();
