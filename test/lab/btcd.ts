@@ -12,13 +12,13 @@
  * every start, the blocks it had are submitted to it again before the proxy
  * lets clients back in. Its mempool is lost, as after any btcd restart.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p2wpkh } from '@scure/btc-signer';
 import { JsonRpcClient } from '../../src/chain/json-rpc.ts';
 import { labBinary } from './binaries.ts';
-import { freePort, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { freePort, GiveUp, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 import { REGTEST } from './regtest.ts';
 
@@ -91,14 +91,47 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
       logFile: join(dir, 'btcd.log'),
     });
   let proc = launch();
+  let exitCode: number | null | undefined;
+  const watchExit = (p: LabProcess): void => void p.exited.then((c) => p === proc && (exitCode = c));
+  watchExit(proc);
+  // A btcd that died (a port taken, a bad flag) is reported with its log at once, not after a 30 s wait.
+  const exitedEarly = (): void => {
+    if (exitCode === undefined) return;
+    const tail = existsSync(proc.logFile) ? readFileSync(proc.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+    throw new GiveUp(`btcd exited (code ${exitCode}) before its RPC answered; log tail:\n${tail}`);
+  };
   const rpcUrl = `https://127.0.0.1:${proxy.port}`;
   const rpcCertPath = join(dir, 'rpc.cert');
-  // btcd writes its certificate at start; wait for it before trusting it.
-  const rpcCert = await waitFor('btcd rpc.cert', async () => readFileSync(rpcCertPath, 'utf8') || undefined, 30_000);
+  // btcd writes its certificate at start; wait for all of it (a half-written PEM would fail every TLS call).
+  const rpcCert = await waitFor(
+    'btcd rpc.cert',
+    async () => {
+      exitedEarly();
+      const pem = existsSync(rpcCertPath) ? readFileSync(rpcCertPath, 'utf8') : '';
+      return pem.includes('-----END CERTIFICATE-----') ? pem : undefined;
+    },
+    30_000,
+  );
   const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
   // Past the proxy: what restart uses while clients are kept out.
   const direct = new JsonRpcClient({ url: `https://127.0.0.1:${rpcPort}`, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
-  const ready = (): Promise<unknown> => waitFor('btcd RPC', async () => ((await direct.call<number>('getblockcount').catch(() => -1)) >= 0 ? true : undefined), 30_000);
+  const ready = async (): Promise<void> => {
+    let lastError = '';
+    try {
+      await waitFor(
+        'btcd RPC',
+        async () => {
+          exitedEarly();
+          const count = await direct.call<number>('getblockcount').catch((e: Error) => ((lastError = e.message), -1));
+          return count >= 0 ? true : undefined;
+        },
+        30_000,
+      );
+    } catch (e) {
+      if (e instanceof GiveUp) throw e;
+      throw new Error(`${(e as Error).message} (last RPC error: ${lastError || 'none'})`);
+    }
+  };
   await ready();
   return {
     get proc() {
@@ -126,7 +159,9 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
         await proc.stop();
         await r.whileDown?.();
         if (r.args) extra = r.args;
+        exitCode = undefined;
         proc = launch();
+        watchExit(proc);
         await ready();
         for (const b of blocks) {
           const refused = await direct.call<string | null>('submitblock', b);

@@ -114,20 +114,37 @@ export function startProcess(opts: {
   };
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const handedOut = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
-/** Polls `probe` until it returns a value (not undefined or false) or the deadline passes; a probe that throws is retried. */
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago. Picked at random below the kernel's ephemeral
+ * range (32768-60999 here): a port from `listen(0)` comes from that range, so between our close and the
+ * server's bind any outgoing connection on the machine (an RPC poll, a peer dial) could take it as its
+ * local port, and the server then fails to start. No port is handed out twice in one process.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 15_000 + Math.floor(Math.random() * 17_000);
+    if (handedOut.has(port)) continue;
+    if (!(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free TCP port found between 15000 and 32000 on 127.0.0.1');
+}
+
+/** Thrown by a `waitFor` probe when waiting longer cannot help (the awaited process died). */
+export class GiveUp extends Error {}
+
+/** Polls `probe` until it returns a value (not undefined or false) or the deadline passes; a probe that throws is retried, unless it throws GiveUp. */
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -136,6 +153,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
       const v = await probe();
       if (v !== undefined && v !== false) return v;
     } catch (e) {
+      if (e instanceof GiveUp) throw e;
       last = e;
     }
     await Bun.sleep(100);
