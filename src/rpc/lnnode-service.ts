@@ -35,7 +35,7 @@ import { customSubscription } from './early-subscription.ts';
 import { feed, streamsOf } from './feed.ts';
 import { type ApiLimits, DEFAULT_API_LIMITS } from './limits.ts';
 import { until } from './until.ts';
-import { BALANCE_CATCH_UP_MS, channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from './node-parts.ts';
+import { WALLET_CATCH_UP_MS, channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from './node-parts.ts';
 
 const CUSTOM_TYPE_MAX = 0xffff;
 /** An idempotency key is a client's id for one send (a UUID is 16 bytes). */
@@ -253,6 +253,7 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
         const fundingFeerate = feerateArg('funding_fee_rate_sat_per_vbyte', req.fundingFeeRateSatPerVbyte, maxFeerateSatPerVb(node));
         const ch = channels();
         if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not connected; connect it first`);
+        await wallet().caughtUp(WALLET_CATCH_UP_MS);
         try {
           const o = await ch.open(peer, { fundingSat, pushMsat: msat(req.pushMsat), fundingFeerate });
           return { channelId: o.channelId, fundingTxidHex: o.fundingTxid, fundingOutputIndex: o.fundingVout };
@@ -293,7 +294,7 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
       },
 
       async walletBalance() {
-        await wallet().caughtUp(BALANCE_CATCH_UP_MS);
+        await wallet().caughtUp(WALLET_CATCH_UP_MS);
         const b = wallet().balance();
         return { confirmedSat: b.confirmedSat, unconfirmedSat: b.unconfirmedSat, reservedSat: b.reservedSat, limboSat: limboSat(node) };
       },
@@ -310,6 +311,7 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
         const given = feerateArg('fee_rate_sat_per_vbyte', req.feeRateSatPerVbyte, maxFeerateSatPerVb(node));
         maxBytesArg('idempotency_key', req.idempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES);
         const w = wallet();
+        await w.caughtUp(WALLET_CATCH_UP_MS);
         const feerate = given ?? channels().feerateEstimate;
         try {
           const tx = await w.send({

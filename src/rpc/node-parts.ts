@@ -32,5 +32,8 @@ export function requestStop(node: LightningNode, via: string): string {
   return 'shutdown initiated, check logs for progress';
 }
 
-/** How long a balance call waits for the wallet to take in the blocks it has been given (Wallet.caughtUp). */
-export const BALANCE_CATCH_UP_MS = 3_000;
+/**
+ * How long a balance, send or open call waits for the wallet to take in the blocks it has been given
+ * (Wallet.caughtUp): right after a start or a block, coins it has not read yet would show as none.
+ */
+export const WALLET_CATCH_UP_MS = 3_000;

@@ -27,7 +27,7 @@ import { type ApiLimits, DEFAULT_API_LIMITS } from '../limits.ts';
 import { until } from '../until.ts';
 import { AddressType, CommitmentType, Lightning, PeerEvent_EventType, type ChannelPoint, type OpenChannelRequest } from '../gen/lnrpc/lightning_pb.ts';
 import { channelMessage, invoiceMessage, lndFeatures, txidBytes, txidHexFromBytes } from './convert.ts';
-import { BALANCE_CATCH_UP_MS, channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from '../node-parts.ts';
+import { WALLET_CATCH_UP_MS, channelsOf, maxFeerateSatPerVb, nowSeconds, requestStop, walletOf } from '../node-parts.ts';
 import { listingRoutes } from './listings.ts';
 
 /** lnd's default invoice expiry (BOLT 11's default is one hour; lnd clients expect a day). */
@@ -270,7 +270,7 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
 
       async walletBalance(req) {
         if (req.account && req.account !== 'default') throw invalidArgument(`account "${req.account}": lnnode has one wallet account, "default"`);
-        await wallet().caughtUp(BALANCE_CATCH_UP_MS);
+        await wallet().caughtUp(WALLET_CATCH_UP_MS);
         const b = wallet().balance();
         return {
           totalBalance: b.confirmedSat + b.unconfirmedSat + b.reservedSat,
@@ -296,6 +296,7 @@ export function lightningRoutes(node: LightningNode, limits: ApiLimits = DEFAULT
         if (req.label.length > MAX_LABEL_CHARS) throw invalidArgument(`label is ${req.label.length} characters; at most ${MAX_LABEL_CHARS}`);
         const given = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
         const w = wallet();
+        await w.caughtUp(WALLET_CATCH_UP_MS);
         const rate = given ?? channels().feerateEstimate;
         try {
           const tx = await w.send({ address: req.addr, amountSat, feerate: rate, rbf: true });
@@ -383,6 +384,7 @@ async function openChannel(node: LightningNode, channels: () => ChannelManager, 
   const fundingFeerate = feerate(req.satPerVbyte, req.satPerByte, maxFeerateSatPerVb(node));
   const ch = channels();
   if (!node.peers.isConnected(peer)) throw notFound(`peer ${hex(peer)} is not online`);
+  await walletOf(node).caughtUp(WALLET_CATCH_UP_MS);
   try {
     return await ch.open(peer, { fundingSat, pushMsat: msat(req.pushSat * 1000n), fundingFeerate, channelType });
   } catch (e) {
