@@ -125,6 +125,13 @@ type Spend =
 
 export class ChannelResolver {
   private readonly anchors: AnchorBumper;
+  /**
+   * The claims built for a close, by close txid. Building them signs every
+   * HTLC transaction and sweep of the commitment (~20 ms with a few HTLCs),
+   * and they change only when a preimage becomes known, so they are built
+   * again only then, not on every tip the close is followed for.
+   */
+  private readonly builtClaims = new Map<string, { key: string; value: unknown }>();
 
   constructor(
     private readonly chain: ChainSource,
@@ -276,7 +283,7 @@ export class ChannelResolver {
       case 'mutual':
         return [];
       case 'local': {
-        const oc = ourCommitment(c, ch.secrets, preimageOf);
+        const oc = this.built(r, c.localCommit.spec, () => ourCommitment(c, ch.secrets, preimageOf));
         return [
           ...oc.claims.map((claim): Spend => ({ kind: 'claim', claim, parent: r.txid })),
           ...oc.secondStage.map((st): Spend => {
@@ -290,7 +297,7 @@ export class ChannelResolver {
       }
       case 'remote': {
         const commit = [c.remoteCommit, c.nextRemoteCommit].find((x) => x && x.index === r.commitmentIndex)!;
-        return theirCommitmentClaims(c, ch.secrets, commit, preimageOf).claims.map((claim): Spend => ({
+        return this.built(r, commit.spec, () => theirCommitmentClaims(c, ch.secrets, commit, preimageOf)).claims.map((claim): Spend => ({
           kind: 'claim', claim, parent: r.txid,
           htlc: claim.kind === 'htlc_timeout' ? byHash(commit.spec, claim.paymentHash!, 'out') : undefined,
         }));
@@ -300,6 +307,20 @@ export class ChannelResolver {
       case 'unknown':
         return (await this.unknownClaims(ch, r)).map((claim): Spend => ({ kind: 'claim', claim, parent: r.txid }));
     }
+  }
+
+  /** `build()` for this close, or what it gave last time if no preimage of `spec`'s HTLCs was learnt since. */
+  private built<T>(r: CloseRecord, spec: CommitSpec, build: () => T): T {
+    const known = spec.htlcs.filter((h) => this.hooks.preimageOf(h.paymentHash)).map((h) => `${h.direction}${h.id}`);
+    const key = `${r.kind}:${r.commitmentIndex ?? ''}:${known.join(',')}`;
+    const hit = this.builtClaims.get(r.txid);
+    if (hit?.key === key) return hit.value as T;
+    const value = build();
+    this.builtClaims.delete(r.txid);
+    this.builtClaims.set(r.txid, { key, value });
+    // Closes being followed are few; the oldest entry goes once there are many.
+    if (this.builtClaims.size > 64) this.builtClaims.delete(this.builtClaims.keys().next().value!);
+    return value;
   }
 
   /**
@@ -317,7 +338,7 @@ export class ChannelResolver {
     // When the cheater could take each output itself (penalty-groups.ts): its to_self_delay is the one we asked of it.
     const delayEnd = (status: TxStatus | null | undefined): number | undefined => (status?.block ? status.block.height + c.local.toSelfDelay : undefined);
     const commitmentEnd = delayEnd(await this.chain.txStatus(r.txid));
-    for (const claim of revokedCommitmentClaims(c, ch.secrets, index, spec).claims) {
+    for (const claim of this.built(r, spec, () => revokedCommitmentClaims(c, ch.secrets, index, spec)).claims) {
       const htlc = claim.paymentHash ? byHash(spec, claim.paymentHash, 'out') : undefined;
       const expiry = claim.paymentHash ? spec.htlcs.find((h) => equalBytes(h.paymentHash, claim.paymentHash!))?.cltvExpiry : commitmentEnd;
       spends.push({ kind: 'claim', claim, parent: r.txid, ...(htlc ? { htlc } : {}), ...(expiry !== undefined ? { expiry } : {}) });
