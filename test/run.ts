@@ -22,7 +22,6 @@ import { type FileRun, runInParallel } from './runner/parallel-files.ts';
 import { receiverRulesSummary } from './support/receiver-rules-tally.ts';
 import { runUnitShards } from './runner/unit-shards.ts';
 
-const bun = process.execPath;
 const run = (cmd: string, args: string[]): number => spawnSync(cmd, args, { stdio: 'inherit', cwd: REPO }).status ?? 1;
 process.chdir(REPO);
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lnnodeClient, type LnnodeClient } from '../../src/rpc/client.ts';
 import { tokenPath } from '../../src/rpc/credentials.ts';
-import { freePort, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
+import { freePort, GiveUp, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 
 const MAIN = resolve(import.meta.dir, '../../src/main.ts');
 
@@ -64,7 +64,7 @@ export async function startLnnode(opts: { args?: string[]; dataDir?: string; p2p
         if (exited) {
           // The log goes with the temp dir when the test ends: its last lines say why (a port taken, a lock held).
           const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-6).join('\n');
-          throw new Error(`lnnode exited early; its log ${logFile} ended with:\n${tail}`);
+          throw new GiveUp(`lnnode exited early; its log ${logFile} ended with:\n${tail}`);
         }
         const recs = read();
         if (!recs.some((r) => r.msg === 'p2p listening') || !recs.some((r) => r.msg === 'rpc listening')) return undefined;

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { encodeInvoice } from '../../src/bolt/bolt11/invoice.ts';
 import { LNNODE_INVOICE_FEATURES } from '../../src/bolt/bolt9/features.ts';

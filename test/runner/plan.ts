@@ -19,7 +19,6 @@ export type LabPeer = (typeof LAB_PEERS)[number];
 
 export const REPO = resolve(import.meta.dir, '../..');
 const TEST_DIR = join(REPO, 'test');
-const LAB_TEST_DIR = join(TEST_DIR, 'regtest');
 
 const rel = (abs: string): string => relative(REPO, abs).split(sep).join('/');
 

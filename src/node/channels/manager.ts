@@ -12,21 +12,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
-import {
-  addDuringShutdown,
-  addedAfterOurShutdown,
-  canSendShutdown,
-  checkAgainstUpfront,
-  checkShutdownScript,
-  closeWithReceived,
-  type ClosingNegotiation,
-  type ClosingSignedMessage,
-  type SignedClose,
-  firstClosingSigned,
-  readyToNegotiate,
-  receiveClosingSigned,
-} from '../../bolt/bolt2/channel/closing.ts';
-import { closingFee } from '../../bolt/bolt3/closing.ts';
+import { addDuringShutdown, addedAfterOurShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
+import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
 import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
@@ -135,16 +122,7 @@ export interface ChannelRecord {
   close?: CloseRecord;
 }
 
-export interface ShutdownState {
-  localScript: Uint8Array;
-  remoteScript?: Uint8Array;
-  sent: boolean;
-  /** The peer's next HTLC id when our shutdown was first sent: its adds from there on crossed our shutdown and are failed back. */
-  failAddsFrom?: bigint;
-  /** Fee rate the closing fee is computed from. */
-  feerate: FeeratePerKw;
-  negotiation?: ClosingNegotiation;
-}
+export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
 
 export type IncomingRefusal = 'permanent_channel_failure' | 'temporary_channel_failure';
 
@@ -1141,10 +1119,8 @@ export class ChannelManager {
     });
     if (!requested) {
       // The phase stays normal (the peer's adds are welcome) until our shutdown is actually sent (progressShutdown).
-      const shutdown: ShutdownState = { localScript: this.wallet.newChangeScript(), sent: false, feerate: o.feerate ?? this.feerate };
-      this.setPhase(l, channelId, l.phase, { ...l.rec, shutdown, closeReason: 'mutual close requested by us' });
       this.log.info('closing channel cooperatively', { channelId: id });
-      this.progressShutdown(l, channelId);
+      this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'close', localScript: this.wallet.newChangeScript(), feerate: o.feerate ?? this.feerate }));
     }
     return { closingTxid: await done };
   }
@@ -1175,62 +1151,46 @@ export class ChannelManager {
       this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
       return this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
     }
-    if (l.phase !== 'normal' && l.phase !== 'shutdown') return this.sendWarning(l.peer, channelId, `shutdown in phase ${l.phase}`);
-    try {
-      checkShutdownScript(m.scriptpubkey);
-    } catch (e) {
-      // BOLT 2 shutdown receiver: a scriptpubkey not in one of the allowed forms SHOULD get a warning.
-      return this.sendWarning(l.peer, channelId, (e as Error).message);
-    }
-    try {
-      // BOLT 2 shutdown receiver: a scriptpubkey other than the non-empty upfront_shutdown_script MUST fail the connection.
-      checkAgainstUpfront(l.rec.remoteUpfrontScript, m.scriptpubkey);
-    } catch (e) {
-      this.failChannel(l, channelId, (e as Error).message);
-      return this.peers.closeConnection(l.peer, 'shutdown scriptpubkey broke the upfront_shutdown_script');
-    }
-    const shutdown: ShutdownState = l.rec.shutdown ?? { localScript: this.wallet.newChangeScript(), sent: false, feerate: this.feerate };
-    if (shutdown.remoteScript && !equalBytes(shutdown.remoteScript, m.scriptpubkey) && shutdown.negotiation) {
-      return this.failChannel(l, channelId, 'a second shutdown with another script');
-    }
-    this.setPhase(l, channelId, 'shutdown', { ...l.rec, shutdown: { ...shutdown, remoteScript: m.scriptpubkey }, closeReason: l.rec.closeReason ?? 'mutual close requested by the peer' });
-    this.log.info('peer asked to close the channel', { channelId: hex(channelId) });
-    this.progressShutdown(l, channelId);
+    const r = this.shutdownStep(l, channelId, { kind: 'shutdown', scriptpubkey: m.scriptpubkey, newScript: () => this.wallet.newChangeScript(), feerate: this.feerate });
+    if (r.next?.phase === 'shutdown' && l.phase !== 'shutdown') this.log.info('peer asked to close the channel', { channelId: hex(channelId) });
+    this.applyShutdown(l, channelId, r);
   }
 
-  /** Sends our shutdown when allowed, then opens the fee negotiation when the channel is empty (funder speaks first). */
   private progressShutdown(l: Live, channelId: Uint8Array): void {
-    const sd = l.rec.shutdown;
-    if ((l.phase !== 'normal' && l.phase !== 'shutdown') || !sd || !l.reestablished || !this.peers.isConnected(l.peer)) return;
-    const c = l.rec.commitments;
-    if (!sd.sent && canSendShutdown(c)) {
-      // From here the peer's new adds are refused (failAddsFrom): the shutdown phase begins with the message, not before.
-      this.setPhase(l, channelId, 'shutdown', { ...l.rec, shutdown: { ...sd, sent: true, failAddsFrom: sd.failAddsFrom ?? c.remoteNextHtlcId } });
-      this.peers.send(l.peer, 'shutdown', { channelId, scriptpubkey: sd.localScript });
-    }
-    const now = l.rec.shutdown!;
-    if (!now.sent || !now.remoteScript || now.negotiation || !readyToNegotiate(c)) return;
-    const fee = closingFee(now.feerate, now.localScript, now.remoteScript);
-    const floor = closingFee(FEERATE_FLOOR, now.localScript, now.remoteScript);
-    const funderSat = msatToSatFloor(c.weAreOpener ? c.localCommit.spec.toLocalMsat : c.localCommit.spec.toRemoteMsat);
-    // As funder we pay: up to three times our estimate (lnd's default). As fundee the fee is not ours: anything the funder can pay.
-    const cap = c.weAreOpener ? (fee * 3n < funderSat ? fee * 3n : funderSat) : funderSat;
-    const negotiation: ClosingNegotiation = {
-      localScript: now.localScript,
-      remoteScript: now.remoteScript,
-      proposedFee: sat(fee < cap ? fee : cap),
-      range: { minFeeSatoshis: sat(floor < cap ? floor : cap), maxFeeSatoshis: sat(cap) },
+    this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'progress' }));
+  }
+
+  private shutdownStep(l: Live, channelId: Uint8Array, input: ShutdownInput): ShutdownStepResult {
+    const view = {
+      phase: l.phase,
+      channelId,
+      commitments: l.rec.commitments,
+      secrets: l.secrets,
+      shutdown: l.rec.shutdown,
+      remoteUpfrontScript: l.rec.remoteUpfrontScript,
+      closeReason: l.rec.closeReason,
+      online: l.reestablished && this.peers.isConnected(l.peer),
     };
-    this.armNegotiationTimer(l, channelId);
-    if (!c.weAreOpener) {
-      l.rec = { ...l.rec, shutdown: { ...now, negotiation } };
-      this.save(l, channelId);
-      return;
+    return shutdownStep(view, input);
+  }
+
+  /** What a shutdown step decided, in the one safe order: store, then send, then the timer and the outcome. */
+  private applyShutdown(l: Live, channelId: Uint8Array, r: ShutdownStepResult): void {
+    const o = r.outcome;
+    if (o?.kind === 'agreed') {
+      const next = r.next ?? { shutdown: l.rec.shutdown!, closeReason: l.rec.closeReason };
+      const send = [...r.send, ...(o.send ? [{ name: 'closing_signed' as const, msg: o.send }] : [])];
+      return this.broadcastMutual(l, channelId, o.done, next.shutdown, 'mutual close agreed', next.closeReason, send);
     }
-    const step = firstClosingSigned(c, l.secrets, negotiation);
-    l.rec = { ...l.rec, shutdown: { ...now, negotiation: step.negotiation } };
-    this.save(l, channelId);
-    if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
+    if (r.next) this.setPhase(l, channelId, r.next.phase, { ...l.rec, shutdown: r.next.shutdown, closeReason: r.next.closeReason });
+    for (const m of r.send) this.peers.send(l.peer, m.name, m.msg);
+    if (r.timer === 'arm') this.armNegotiationTimer(l, channelId);
+    else if (r.timer === 'clear') clearTimeout(l.negotiationTimer);
+    if (o?.kind === 'warn') this.sendWarning(l.peer, channelId, o.text);
+    if (o?.kind === 'fail') {
+      this.failChannel(l, channelId, o.reason);
+      if (o.closeConnection) this.peers.closeConnection(l.peer, o.closeConnection);
+    }
   }
 
   /**
@@ -1251,39 +1211,18 @@ export class ChannelManager {
   }
 
   private onClosingSigned(l: Live, channelId: Uint8Array, m: ClosingSignedMessage): void {
-    if (l.phase !== 'shutdown') return this.sendWarning(l.peer, channelId, `closing_signed in phase ${l.phase}`);
-    this.progressShutdown(l, channelId);
-    const sd = l.rec.shutdown;
-    if (!sd?.negotiation) return this.failChannel(l, channelId, 'closing_signed before shutdown completed');
-    let step;
-    try {
-      step = receiveClosingSigned(l.rec.commitments, l.secrets, sd.negotiation, m);
-    } catch (e) {
-      if (e instanceof ChannelProtocolError) return this.failChannel(l, channelId, e.message);
-      throw e;
-    }
-    // Ranges that do not overlap: warn and keep waiting; the negotiation timer, still running, fails the channel if nothing better comes.
-    if (step.warning) return this.sendWarning(l.peer, channelId, step.warning);
-    clearTimeout(l.negotiationTimer);
-    if (!step.done) {
-      l.rec = { ...l.rec, shutdown: { ...sd, negotiation: step.negotiation } };
-      this.save(l, channelId);
-      if (step.send) this.peers.send(l.peer, 'closing_signed', step.send);
-      this.armNegotiationTimer(l, channelId);
-      return;
-    }
-    this.broadcastMutual(l, channelId, step.done, { ...sd, negotiation: step.negotiation }, 'mutual close agreed', l.rec.closeReason, step.send);
+    this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'closing_signed', msg: m }));
   }
 
-  /** Stores the mutual close (both signatures), then sends our closing_signed (`send`, if any), broadcasts, and answers a waiting close() call. */
-  private broadcastMutual(l: Live, channelId: Uint8Array, done: SignedClose, shutdown: ShutdownState, what: string, closeReason = l.rec.closeReason, send?: ClosingSignedMessage): void {
+  /** Stores the mutual close (both signatures), then sends what is left to send (`send`: our last closing_signed), broadcasts, and answers a waiting close() call. */
+  private broadcastMutual(l: Live, channelId: Uint8Array, done: SignedClose, shutdown: ShutdownState, what: string, closeReason = l.rec.closeReason, send: ShutdownSend[] = []): void {
     const id = hex(channelId);
     const raw = serializeTx(done.tx);
     const closingTxid = txid(done.tx);
     const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
     clearTimeout(l.negotiationTimer);
     this.setPhase(l, channelId, 'closing', { ...l.rec, shutdown, close, closeReason });
-    if (send) this.peers.send(l.peer, 'closing_signed', send);
+    for (const m of send) this.peers.send(l.peer, m.name, m.msg);
     this.log.info(what, { channelId: id, txid: closingTxid, feeSat: done.fee });
     void this.chain
       .broadcast(raw)

@@ -20,11 +20,11 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../../src/bolt/bytes.ts';
 import { msat } from '../../../src/bolt/units.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
-import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { waitFor } from '../../lab/processes.ts';
+import { channelOf, confirmedWallet, diedWithin, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
 import { daemonWithChannel, settledBalance } from './daemon-channel.ts';
 
 const CLOSE_FUNDING_SAT = 300_000n;
@@ -48,30 +48,6 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-async function diedWithin(ms: number): Promise<boolean> {
-  return Promise.race([a.proc.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
-}
-
-async function restartA(): Promise<LnnodeClient> {
-  fault.disarm();
-  await a.restart({ kill: true });
-  const api = a.client();
-  await waitFor('A reconnected to B', async () => (await api.listPeers({})).peers.some((p) => hex(p.peerPubkey) === hex(b.nodeId)));
-  return api;
-}
-
-/** On a timeout, A's last log records go with the error, so a failing point can be read from it. */
-async function withALog<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    const tail = a.logs().slice(-60).map((r) => JSON.stringify(r)).join('\n');
-    throw new Error(`${(e as Error).message}\nA's last log records:\n${tail}`);
-  }
-}
-
-const channelOf = async (api: LnnodeClient, id: Uint8Array) => (await api.listChannels({ includeClosed: true })).channels.find((c) => hex(c.channelId) === hex(id));
-
 // The estimate alternates between two rates far enough apart that each move is an update (up past +10%, down past half).
 const RATES_SAT_VB = [6, 2] as const;
 let feeRound = 0;
@@ -87,9 +63,9 @@ async function feeUpdate(killAt: number | undefined): Promise<boolean> {
   fault.arm(killAt);
   // A new block is when A reads the estimate again.
   await lab.btcd.generate(1);
-  const killed = killAt !== undefined && (await diedWithin(8_000));
-  if (killed) api = await restartA();
-  await withALog(
+  const killed = killAt !== undefined && (await diedWithin(a, 8_000));
+  if (killed) api = await restartConnected(a, fault, b);
+  await withLogOf(a, 
     waitFor(`both sides on ${perKw} sat/kw${why}`, async () => {
       const ca = await channelOf(api, feeChannel);
       const cb = b.channels!.get(feeChannel)!;
@@ -106,36 +82,11 @@ async function feeUpdate(killAt: number | undefined): Promise<boolean> {
   return killed;
 }
 
-/** A fresh channel A -> B with some msat pushed to B, usable on both sides. */
-async function freshChannel(api: LnnodeClient): Promise<Uint8Array> {
-  const { channelId } = await api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: CLOSE_FUNDING_SAT, pushMsat: CLOSE_PUSH_MSAT });
-  await lab.btcd.generate(3);
-  await waitFor('the new channel usable on A', async () => (await channelOf(api, channelId))?.usable);
-  await lab.active(b, hex(channelId));
-  return channelId;
-}
-
-/** A's confirmed wallet once nothing is unconfirmed and it equals `want` (when given). */
-async function confirmedWallet(api: LnnodeClient, why: string, want?: bigint): Promise<bigint> {
-  let last = -1n;
-  try {
-    return await waitFor(`A's wallet settled${want === undefined ? '' : ` at ${want} sat`}${why}`, async () => {
-      const w = await api.walletBalance({}).catch(() => undefined);
-      if (!w || w.unconfirmedSat !== 0n) return undefined;
-      last = w.confirmedSat;
-      return want === undefined || w.confirmedSat === want ? w.confirmedSat : undefined;
-    });
-  } catch (e) {
-    if (last >= 0n) return last;
-    throw e;
-  }
-}
-
 /** A mutual close of a fresh channel started by `closer`, A killed after its `killAt`-th write of it. */
 async function mutualClose(closer: 'A' | 'B', killAt: number | undefined): Promise<boolean> {
   let api = a.client();
   const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of a close started by ${closer})`;
-  const channelId = await freshChannel(api);
+  const channelId = await freshChannel(lab, api, b, CLOSE_FUNDING_SAT, CLOSE_PUSH_MSAT);
   const bSat = b.channels!.get(channelId)!.localBalanceMsat / 1000n;
   const walletBefore = await confirmedWallet(api, why);
   fault.arm(killAt);
@@ -143,14 +94,14 @@ async function mutualClose(closer: 'A' | 'B', killAt: number | undefined): Promi
     closer === 'A'
       ? api.closeChannel({ channelId }).then((r) => r.closingTxidHex, (e: Error) => e)
       : b.channels!.close(channelId).then((r) => r.closingTxid, (e: Error) => e);
-  const killed = killAt !== undefined && (await diedWithin(8_000));
+  const killed = killAt !== undefined && (await diedWithin(a, 8_000));
   if (killed) {
-    api = await restartA();
+    api = await restartConnected(a, fault, b);
     // The operator whose call was cut off asks again; B's own call is still waiting, or done.
     if (closer === 'A') await api.closeChannel({ channelId }).catch(() => undefined);
   }
   await call;
-  const closingTxid = await withALog(
+  const closingTxid = await withLogOf(a, 
     waitFor(`the mutual close agreed on both sides${why}`, async () => {
       const ca = await channelOf(api, channelId);
       const cb = b.channels!.get(channelId)!;

@@ -13,7 +13,7 @@ import { hex } from '../../../src/bolt/bytes.ts';
 import { type Commitments } from '../../../src/bolt/bolt2/channel/commitments.ts';
 import { type OpenChannelMessage } from '../../../src/bolt/bolt2/channel/open.ts';
 import { decodeInvoice } from '../../../src/bolt/bolt11/invoice.ts';
-import { type CltvExpiry, type Msat, msat, type Sat, sat } from '../../../src/bolt/units.ts';
+import { type CltvExpiry, type Msat, msat, sat } from '../../../src/bolt/units.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { HostilePeer, type Received, textOf } from '../../lab/hostile-peer.ts';
 import { acceptChannel, fundingSigned, type HostileChannel, openChannel, type OpenOptions, type OpeningAsFunder, paymentOnion } from '../../lab/hostile-peer-channel.ts';
