@@ -250,6 +250,7 @@ export class ChannelManager {
   private readonly channels = new Map<string, Live>();
   private readonly pending = new Map<string, PendingOpen>();
   private readonly reservedKeys = new Set<number>();
+  private closedAtStart?: Map<string, Live>;
   private tipHeight = 0;
   private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
   private readonly resolver: ChannelResolver;
@@ -389,12 +390,29 @@ export class ChannelManager {
   // ------------------------------------------------------------------ queries
 
   list(): ChannelSummary[] {
-    return [...this.channels.entries()].map(([id, l]) => this.summary(id, l));
+    const closed = [...this.closedBefore().entries()].filter(([id]) => !this.channels.has(id));
+    return [...closed, ...this.channels.entries()].map(([id, l]) => this.summary(id, l));
   }
 
   get(channelId: Uint8Array): ChannelSummary | undefined {
-    const l = this.channels.get(hex(channelId));
-    return l ? this.summary(hex(channelId), l) : undefined;
+    const id = hex(channelId);
+    const l = this.channels.get(id) ?? this.closedBefore().get(id);
+    return l ? this.summary(id, l) : undefined;
+  }
+
+  /**
+   * Channels that were closed and resolved before this process started: not
+   * run (nothing is left to do on them), but listed as closed like the ones
+   * that close while it runs, read from the store once, when first asked.
+   */
+  private closedBefore(): Map<string, Live> {
+    if (!this.closedAtStart) {
+      this.closedAtStart = new Map();
+      for (const c of this.store.closed<ChannelRecord>()) {
+        this.closedAtStart.set(hex(c.channelId), { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false });
+      }
+    }
+    return this.closedAtStart;
   }
 
   private summary(id: string, l: Live): ChannelSummary {

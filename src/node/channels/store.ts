@@ -92,6 +92,14 @@ export class ChannelStore {
       .map((r) => fromRow<S>(r));
   }
 
+  /** Channels closed and resolved, oldest first: what the node lists as closed (they are not loaded to run). */
+  closed<S = Commitments>(): StoredChannel<S>[] {
+    return this.store.db
+      .query<Row, []>("SELECT channel_id, peer, key_index, phase, state FROM channels WHERE phase = 'closed' ORDER BY created_at")
+      .all()
+      .map((r) => fromRow<S>(r));
+  }
+
   /** A revoked commitment of the peer by txid, if one is seen on chain. */
   revokedByTxid(txid: string): { channelId: Uint8Array; commitmentNumber: bigint; spec: unknown } | undefined {
     const r = this.store.db
