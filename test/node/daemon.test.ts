@@ -81,8 +81,11 @@ describe('lnnode daemon', () => {
   }, 60_000);
 
   test('bad command lines exit 2 with a message naming the option', async () => {
-    const run = (args: string[]) => Bun.spawnSync([process.execPath, 'src/main.ts', ...args], { stderr: 'pipe' });
-    for (const [args, text] of [
+    const run = async (args: string[]) => {
+      const p = Bun.spawn([process.execPath, 'src/main.ts', ...args], { stderr: 'pipe' });
+      return [await p.exited, await new Response(p.stderr).text()] as const;
+    };
+    const cases = [
       [['--network', 'mainnet2'], '--network: expected one of'],
       [['--p2p-listen', 'localhost'], '--p2p-listen: expected host:port'],
       [['--connect', 'abc@1.2.3.4:9735'], '--connect: expected <33-byte hex node id>'],
@@ -90,9 +93,9 @@ describe('lnnode daemon', () => {
       [['--frobnicate'], 'unknown option --frobnicate'],
       [['--rpc-listen', '10019'], '--rpc-listen: expected host:port'],
       [['--rpc-tls-cert', '/tmp/c.pem'], '--rpc-tls-cert and --rpc-tls-key go together'],
-    ] as const) {
-      const r = run([...args]);
-      expect([r.exitCode, r.stderr.toString()]).toEqual([2, expect.stringContaining(text)]);
-    }
+    ] as const;
+    // Each is a process start that is refused at once: side by side, not one after another.
+    const got = await Promise.all(cases.map(([args]) => run([...args])));
+    expect(got).toEqual(cases.map(([, text]) => [2, expect.stringContaining(text)]));
   });
 });

@@ -33,7 +33,7 @@ async function start(limits?: ApiLimitsOverride, peerLimits?: Partial<Limits>): 
 
 /**
  * Two nodes, A connected to B; custom messages flow A → B, with B's per-peer
- * custom budget raised (at the default 1 MiB/s the 26 MB flood takes 26 s).
+ * custom budget raised (at the default 1 MiB/s the 15.6 MB flood takes 15 s).
  */
 async function pair(limits?: ApiLimitsOverride): Promise<{ a: NodeWithApi; b: NodeWithApi }> {
   const a = await start();
@@ -99,7 +99,7 @@ for (const api of ['lnnode.v1', 'lnd'] as const) {
       const stalled = await stalledReader(b, api);
       const reading = await readingSubscriber(b, api, done.signal);
       const pool = streamsOf(b.node).budget.pool!;
-      const total = 400; // 26 MB: far past 8 MiB, far short of 4,096 messages
+      const total = 240; // 15.6 MB: nearly twice 8 MiB, far short of 4,096 messages
       let received = 0;
       let maxQueued = 0;
       const reader = (async () => {
