@@ -257,6 +257,8 @@ export class ChannelManager {
   private readonly resolving = new Set<string>();
   private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private feerate: FeeratePerKw = DEFAULT_FEERATE;
+  /** Whether `feerate` came from the chain source (not the default): only then does a commitment follow it. */
+  private feerateFromChain = false;
   /** The chain's fastest and slowest estimates as last seen: the update_fee bounds (safety-policy.ts). */
   private estimates?: FeeEstimateView;
   private tipQueue: Promise<void> = Promise.resolve();
@@ -722,7 +724,7 @@ export class ChannelManager {
   private async processTip(height: number, forkHeight: number | undefined): Promise<void> {
     const estimates = await this.chain.feeEstimates().catch(() => undefined);
     const six = estimates?.get(6);
-    if (six) this.feerate = (six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw;
+    if (six) [this.feerate, this.feerateFromChain] = [(six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw, true];
     const fast = estimates?.get(FEE_TARGETS[0]);
     const economy = estimates?.get(FEE_TARGETS[FEE_TARGETS.length - 1]!);
     if (fast && economy) this.estimates = { fast, economy };
@@ -962,6 +964,8 @@ export class ChannelManager {
       this.save(l, channelId);
       this.progressShutdown(l, channelId);
     }
+    // The estimate may have moved while the peer was away (or this node was down): the commitment follows it now, not a block later.
+    this.updateFee(l, channelId);
     this.changed(channelId);
   }
 
@@ -1001,26 +1005,29 @@ export class ChannelManager {
 
   /** As opener, moves each usable channel's commitment feerate toward the estimate when fee-update.ts says so. */
   private updateFees(): void {
-    for (const [id, l] of this.channels) {
-      if (!this.isActive(l)) continue;
-      const feerate = feeUpdateFor(l.rec.commitments, this.feerate);
-      if (feerate === undefined) continue;
-      let r;
-      try {
-        r = sendFee(l.rec.commitments, feerate, this.safety());
-      } catch (e) {
-        if (!(e instanceof ChannelRefusal)) throw e;
-        // Our balance cannot pay the new fee: the commitment keeps its rate; a later estimate may fit.
-        this.log.warn('fee update not sent', { channelId: id, feerate, error: e.message });
-        continue;
-      }
-      const channelId = fromHex(id);
-      l.rec = { ...l.rec, commitments: r.state };
-      this.save(l, channelId);
-      for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
-      this.sign(l, channelId);
-      this.log.info('commitment feerate updated', { channelId: id, feerate });
+    for (const [id, l] of this.channels) this.updateFee(l, fromHex(id));
+  }
+
+  /** As opener, update_fee when the estimate moved far enough from the commitment's rate (fee-update.ts): save, then send, then sign. */
+  private updateFee(l: Live, channelId: Uint8Array): void {
+    if (!this.feerateFromChain || !this.isActive(l)) return;
+    const id = hex(channelId);
+    const feerate = feeUpdateFor(l.rec.commitments, this.feerate);
+    if (feerate === undefined) return;
+    let r;
+    try {
+      r = sendFee(l.rec.commitments, feerate, this.safety());
+    } catch (e) {
+      if (!(e instanceof ChannelRefusal)) throw e;
+      // Our balance cannot pay the new fee: the commitment keeps its rate; a later estimate may fit.
+      this.log.warn('fee update not sent', { channelId: id, feerate, error: e.message });
+      return;
     }
+    l.rec = { ...l.rec, commitments: r.state };
+    this.save(l, channelId);
+    for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
+    this.sign(l, channelId);
+    this.log.info('commitment feerate updated', { channelId: id, feerate });
   }
 
   /** Signs whatever is pending: save, then send. */

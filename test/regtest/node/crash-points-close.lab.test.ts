@@ -24,7 +24,7 @@ import { ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { waitFor } from '../../lab/processes.ts';
-import { channelOf, confirmedWallet, diedWithin, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
+import { channelOf, confirmedWallet, type CrashScenario, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
 import { daemonWithChannel, settledBalance } from './daemon-channel.ts';
 
 const CLOSE_FUNDING_SAT = 300_000n;
@@ -130,27 +130,12 @@ async function paysBothWays(): Promise<void> {
   expect(hex(sha256(paid.preimage!))).toBe(hex(inv.paymentHash));
 }
 
-const SCENARIOS: [string, (killAt: number | undefined) => Promise<boolean>][] = [
+const SCENARIOS: [string, CrashScenario][] = [
   ['fee update sent by A (the opener)', feeUpdate],
   ['mutual close started by A', (k) => mutualClose('A', k)],
   ['mutual close started by B', (k) => mutualClose('B', k)],
 ];
 
 describe('SIGKILL right after each durable write of a fee update or a mutual close, then restart', () => {
-  for (const [name, run] of SCENARIOS) {
-    test(
-      name,
-      async () => {
-        await run(undefined);
-        const writes = fault.counted();
-        expect(writes).toBeGreaterThan(0);
-        let covered = 0;
-        for (let k = 1; k <= writes; k++) if (await run(k)) covered++;
-        await paysBothWays();
-        console.log(`crash points, ${name}: ${covered} of ${writes} writes of A killed at and recovered from`);
-        expect(covered).toBeGreaterThanOrEqual(Math.floor(writes * 0.8));
-      },
-      600_000,
-    );
-  }
+  for (const [name, run] of SCENARIOS) test(name, () => everyCrashPoint(name, fault, run, paysBothWays), 600_000);
 });

@@ -22,7 +22,7 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { channelOf, confirmedWallet, diedWithin, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
+import { channelOf, confirmedWallet, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
 import { fundedDaemon, settledBalance } from './daemon-channel.ts';
 
 const FUNDING_SAT = 300_000n;
@@ -107,20 +107,5 @@ async function justice(killAt: number | undefined): Promise<boolean> {
 }
 
 describe('SIGKILL right after each durable write of a justice answer, then restart', () => {
-  test(
-    'B broadcasts a revoked commitment',
-    async () => {
-      await justice(undefined);
-      const writes = fault.counted();
-      expect(writes).toBeGreaterThan(0);
-      let covered = 0;
-      // LNNODE_CRASH_POINT=<k> runs that one point only (reading a failing one); it then counts as all.
-      const only = Number(process.env.LNNODE_CRASH_POINT ?? 0);
-      for (let k = only || 1; k <= (only || writes); k++) if (await justice(k)) covered++;
-      if (only) covered = writes;
-      console.log(`crash points, justice: ${covered} of ${writes} writes of A killed at and recovered from`);
-      expect(covered).toBeGreaterThanOrEqual(Math.floor(writes * 0.8));
-    },
-    900_000,
-  );
+  test('B broadcasts a revoked commitment', () => everyCrashPoint('justice', fault, justice), 900_000);
 });

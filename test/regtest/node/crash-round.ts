@@ -64,3 +64,27 @@ export async function freshChannel(lab: ChannelLab, api: LnnodeClient, b: Lightn
   await lab.active(b, hex(channelId));
   return channelId;
 }
+
+/** One crash-point scenario: run once with A killed after its `killAt`-th write (none when undefined); says whether A was killed. */
+export type CrashScenario = (killAt: number | undefined) => Promise<boolean>;
+
+/**
+ * A scenario at every crash point: run once armed without a kill to count
+ * its writes, then once per write with A killed right after it; `after`
+ * checks the channel still works. Prints the coverage; a run can take
+ * another path than the counting one (concurrent payments interleave
+ * differently, blocks come at other moments), so most points, not all,
+ * must be reached. `LNNODE_CRASH_POINT=<n>` runs point n alone.
+ */
+export async function everyCrashPoint(name: string, fault: FaultArm, run: CrashScenario, after?: () => Promise<void>): Promise<void> {
+  await run(undefined);
+  const writes = fault.counted();
+  if (writes <= 0) throw new Error(`crash points, ${name}: the counting run made no durable write`);
+  const only = Number(process.env.LNNODE_CRASH_POINT ?? 0);
+  let covered = 0;
+  for (let k = only || 1; k <= (only || writes); k++) if (await run(k)) covered++;
+  await after?.();
+  console.log(`crash points, ${name}: ${covered} of ${only ? 1 : writes} writes of A killed at and recovered from`);
+  const want = only ? 0 : Math.floor(writes * 0.8);
+  if (covered < want) throw new Error(`crash points, ${name}: only ${covered} of ${writes} points reached (at least ${want} must be)`);
+}
