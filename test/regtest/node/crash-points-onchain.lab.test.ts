@@ -1,0 +1,162 @@
+// lab-peers: btcd
+/**
+ * Issue 14 "crash at every persistence point", on chain: the lnnode daemon
+ * A (a real process) is SIGKILLed right after each durable write it makes
+ * (src/node/fault-injection.ts), restarted on its data dir while blocks
+ * keep coming, and its wallet is checked to the sat against the
+ * transactions:
+ * - justice: B broadcasts a commitment it has revoked; A must still take
+ *   every output, ending with the whole channel less the commitment's fee
+ *   and anchors (A opened it, so they were its) and its own sweep fees. A
+ *   crash here is the costly one: B's to_local is B's again once its CSV
+ *   delay ends.
+ * - force close by A: A broadcasts its commitment and, after the delay,
+ *   sweeps its to_local (or B's commitment confirms first, and A sweeps its
+ *   output there); A ends with its balance less the commitment's fee, the
+ *   anchors and the sweep's fee. A restarted A is asked to force close
+ *   again, as an operator whose call was cut off would.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hex } from '../../../src/bolt/bytes.ts';
+import { serializeTx } from '../../../src/bolt/bolt3/tx.ts';
+import { ourCommitment } from '../../../src/bolt/bolt5/our-commitment.ts';
+import { msat } from '../../../src/bolt/units.ts';
+import { type ChannelRecord } from '../../../src/node/channels/manager.ts';
+import { channelSecrets } from '../../../src/node/channels/secrets.ts';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { type LnnodeClient } from '../../../src/rpc/client.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { faultArm } from '../../lab/fault-arm.ts';
+import { type LnnodeProcess } from '../../lab/lnnode.ts';
+import { channelOf, confirmedWallet, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
+import { fundedDaemon, settledBalance } from './daemon-channel.ts';
+
+const FUNDING_SAT = 300_000n;
+let lab: ChannelLab;
+let a: LnnodeProcess;
+let b: LightningNode;
+const fault = faultArm('lab-crash-onchain-');
+
+beforeAll(async () => {
+  lab = await ChannelLab.start('crash-points-onchain');
+  b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
+  a = await fundedDaemon(lab, b, 5_000_000n, { args: ['--log-level', 'debug'], env: fault.env });
+}, 120_000);
+
+afterAll(async () => {
+  fault.remove();
+  await a?.stop();
+  await lab?.stop();
+});
+
+/** A commitment of B's that two payments then revoke, on a fresh channel; and A's balance on it. */
+async function revokedCommitmentOfB(api: LnnodeClient): Promise<{ channelId: Uint8Array; raw: Uint8Array; txid: string; anchors: bigint }> {
+  const channelId = await freshChannel(lab, api, b, FUNDING_SAT, 100_000_000n);
+  const stored = b.channels!.store.load<ChannelRecord>(channelId)!;
+  const old = ourCommitment(stored.state.commitments, channelSecrets(b.identity.root, 'regtest', stored.keyIndex), () => undefined);
+  // B pays A, then A pays B: B's commitment above is two states old.
+  const inv = await api.createInvoice({ amountMsat: 40_000_000n, descriptionHash: sha256(new TextEncoder().encode(`revoke ${hex(channelId)}`)) });
+  await b.payments.pay(inv.paymentRequest, { timeoutMs: 30_000 });
+  const back = b.invoices.create({ amountMsat: msat(1_000_000n), descriptionHash: sha256(new TextEncoder().encode(`back ${hex(channelId)}`)) });
+  await api.payInvoice({ paymentRequest: back.bolt11, timeoutSeconds: 30 });
+  await settledBalance(api, b, channelId);
+  const anchors = b.channels!.get(channelId)!.channelType === 'anchors' ? 2n * ANCHOR_SAT : 0n;
+  return { channelId, raw: serializeTx(old.tx), txid: old.txid, anchors };
+}
+
+/**
+ * Blocks keep coming whether A is up or not, until A has swept all and forgotten the channel: six at a time, so the
+ * writes that follow each new tip (header, tip, wallet pass) come a few times, not once for every block. A that died
+ * at its armed write is restarted (`onRestart` then runs on the new API).
+ */
+async function mineUntilClosed(
+  api: LnnodeClient,
+  channelId: Uint8Array,
+  killAt: number | undefined,
+  why: string,
+  onRestart?: (api: LnnodeClient) => Promise<void>,
+): Promise<{ api: LnnodeClient; killed: boolean }> {
+  let killed = false;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    // A restart that fails (a daemon that cannot start on what the crash left) ends the round with its log.
+    if (!killed && killAt !== undefined && (await diedWithin(a, 0))) {
+      killed = true;
+      api = await withLogOf(a, restartConnected(a, fault, b));
+      await onRestart?.(api);
+    }
+    await lab.btcd.generate(6);
+    await Bun.sleep(1_500);
+    if ((await channelOf(api, channelId).catch(() => undefined))?.state === 'closed') return { api, killed };
+    if (Date.now() > deadline) {
+      const alive = (() => {
+        try {
+          return process.kill(a.proc.pid, 0);
+        } catch {
+          return false;
+        }
+      })();
+      const state = `A ${killed ? 'was killed and restarted' : 'was not seen dying'}, pid ${a.proc.pid} ${alive ? 'running' : 'gone'}, writes counted ${fault.counted()}, log ${a.proc.logFile}`;
+      await withLogOf(a, Promise.reject(new Error(`timed out waiting for A to sweep and forget the channel${why}: ${state}`)));
+    }
+  }
+}
+
+/** B cheats on a fresh channel; A answers, killed after its `killAt`-th write of it. Returns whether A was killed. */
+async function justice(killAt: number | undefined): Promise<boolean> {
+  let api = a.client();
+  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its answer to a revoked commitment)`;
+  const cheat = await revokedCommitmentOfB(api);
+  const walletBefore = await confirmedWallet(api, why);
+  fault.arm(killAt);
+  await lab.btcd.rpc.call('sendrawtransaction', Buffer.from(cheat.raw).toString('hex'));
+  const { api: after, killed } = await mineUntilClosed(api, cheat.channelId, killAt, why);
+  api = after;
+  if (!killed) fault.disarm();
+  const c = (await channelOf(api, cheat.channelId))!;
+  expect([killAt, c.closeKind, c.closingTxidHex]).toEqual([killAt, 'revoked', cheat.txid]);
+  const commitFee = await lab.fee(cheat.txid);
+  const sweepFees = await lab.fees(c.sweepTxidsHex);
+  const want = walletBefore + FUNDING_SAT - commitFee - cheat.anchors - sweepFees;
+  const got = await confirmedWallet(api, why, want);
+  if (got !== want) {
+    const sweeps = await Promise.all(c.sweepTxidsHex.map(async (t) => `${t}: fee ${await lab.fee(t)}, outputs ${(await lab.outputs(t)).join('+')}`));
+    console.log(`justice${why}: wallet ${walletBefore} before, ${got} after, want ${want}; commitment ${cheat.txid} fee ${commitFee} outputs ${(await lab.outputs(cheat.txid)).join('+')}; sweeps:\n${sweeps.join('\n')}`);
+  }
+  expect([killAt, got]).toEqual([killAt, want]);
+  return killed;
+}
+
+/** A force closes a fresh channel (no HTLC on it), killed after its `killAt`-th write of the close. */
+async function forceClose(killAt: number | undefined): Promise<boolean> {
+  let api = a.client();
+  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its force close)`;
+  // Whole satoshis on both sides, so no sub-satoshi remainder blurs the sums.
+  const channelId = await freshChannel(lab, api, b, FUNDING_SAT, 100_000_000n);
+  const aSat = b.channels!.get(channelId)!.remoteBalanceMsat / 1000n;
+  const anchors = b.channels!.get(channelId)!.channelType === 'anchors' ? 2n * ANCHOR_SAT : 0n;
+  const walletBefore = await confirmedWallet(api, why);
+  fault.arm(killAt);
+  void api.closeChannel({ channelId, force: true }).catch(() => undefined);
+  const again = async (restarted: LnnodeClient): Promise<void> => void (await restarted.closeChannel({ channelId, force: true }).catch(() => undefined));
+  const r = await mineUntilClosed(api, channelId, killAt, why, again);
+  api = r.api;
+  if (!r.killed) fault.disarm();
+  const c = (await channelOf(api, channelId))!;
+  // A failed channel sends B an error, on which B may broadcast its own commitment first: either confirms, and the
+  // sums are the same (A opened the channel, so it pays the fee and the anchors on both).
+  expect([killAt, ['local', 'remote'].includes(c.closeKind)]).toEqual([killAt, true]);
+  const commitFee = await lab.fee(c.closingTxidHex);
+  const sweepFees = await lab.fees(c.sweepTxidsHex);
+  const want = walletBefore + aSat - commitFee - anchors - sweepFees;
+  expect([killAt, await confirmedWallet(api, why, want)]).toEqual([killAt, want]);
+  // B's own output came to it at once, exactly its balance.
+  expect([killAt, (await lab.outputs(c.closingTxidHex)).includes(FUNDING_SAT - aSat)]).toEqual([killAt, true]);
+  return r.killed;
+}
+
+describe('SIGKILL right after each durable write of an on-chain answer, then restart', () => {
+  test('B broadcasts a revoked commitment', () => everyCrashPoint('justice', fault, justice), 900_000);
+  test('A force closes', () => everyCrashPoint('force close by A', fault, forceClose), 900_000);
+});
