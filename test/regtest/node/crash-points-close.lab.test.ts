@@ -24,7 +24,7 @@ import { ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { waitFor } from '../../lab/processes.ts';
-import { channelOf, confirmedWallet, type CrashScenario, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
+import { channelOf, ownedWallet, type CrashScenario, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
 import { daemonWithChannel, settledBalance } from './daemon-channel.ts';
 
 const CLOSE_FUNDING_SAT = 300_000n;
@@ -88,7 +88,7 @@ async function mutualClose(closer: 'A' | 'B', killAt: number | undefined): Promi
   const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of a close started by ${closer})`;
   const channelId = await freshChannel(lab, api, b, CLOSE_FUNDING_SAT, CLOSE_PUSH_MSAT);
   const bSat = b.channels!.get(channelId)!.localBalanceMsat / 1000n;
-  const walletBefore = await confirmedWallet(api, why);
+  const walletBefore = await ownedWallet(api, why);
   fault.arm(killAt);
   const call =
     closer === 'A'
@@ -116,7 +116,7 @@ async function mutualClose(closer: 'A' | 'B', killAt: number | undefined): Promi
   expect([killAt, outs.length, outs.includes(bSat)]).toEqual([killAt, 2, true]);
   expect([killAt, outs.reduce((s, x) => s + x, 0n) + fee]).toEqual([killAt, CLOSE_FUNDING_SAT]);
   const aSat = CLOSE_FUNDING_SAT - bSat - fee;
-  expect([killAt, await confirmedWallet(api, why, walletBefore + aSat)]).toEqual([killAt, walletBefore + aSat]);
+  expect([killAt, await ownedWallet(api, why, walletBefore + aSat)]).toEqual([killAt, walletBefore + aSat]);
   return killed;
 }
 

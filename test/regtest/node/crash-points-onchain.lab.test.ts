@@ -10,11 +10,6 @@
  *   and anchors (A opened it, so they were its) and its own sweep fees. A
  *   crash here is the costly one: B's to_local is B's again once its CSV
  *   delay ends.
- * - force close by A: A broadcasts its commitment and, after the delay,
- *   sweeps its to_local (or B's commitment confirms first, and A sweeps its
- *   output there); A ends with its balance less the commitment's fee, the
- *   anchors and the sweep's fee. A restarted A is asked to force close
- *   again, as an operator whose call was cut off would.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -29,7 +24,7 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { channelOf, confirmedWallet, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
+import { channelOf, ownedWallet, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
 import { fundedDaemon, settledBalance } from './daemon-channel.ts';
 
 const FUNDING_SAT = 300_000n;
@@ -68,14 +63,13 @@ async function revokedCommitmentOfB(api: LnnodeClient): Promise<{ channelId: Uin
 /**
  * Blocks keep coming whether A is up or not, until A has swept all and forgotten the channel: six at a time, so the
  * writes that follow each new tip (header, tip, wallet pass) come a few times, not once for every block. A that died
- * at its armed write is restarted (`onRestart` then runs on the new API).
+ * at its armed write is restarted.
  */
 async function mineUntilClosed(
   api: LnnodeClient,
   channelId: Uint8Array,
   killAt: number | undefined,
   why: string,
-  onRestart?: (api: LnnodeClient) => Promise<void>,
 ): Promise<{ api: LnnodeClient; killed: boolean }> {
   let killed = false;
   const deadline = Date.now() + 90_000;
@@ -84,7 +78,6 @@ async function mineUntilClosed(
     if (!killed && killAt !== undefined && (await diedWithin(a, 0))) {
       killed = true;
       api = await withLogOf(a, restartConnected(a, fault, b));
-      await onRestart?.(api);
     }
     await lab.btcd.generate(6);
     await Bun.sleep(1_500);
@@ -108,7 +101,7 @@ async function justice(killAt: number | undefined): Promise<boolean> {
   let api = a.client();
   const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its answer to a revoked commitment)`;
   const cheat = await revokedCommitmentOfB(api);
-  const walletBefore = await confirmedWallet(api, why);
+  const walletBefore = await ownedWallet(api, why);
   fault.arm(killAt);
   await lab.btcd.rpc.call('sendrawtransaction', Buffer.from(cheat.raw).toString('hex'));
   const { api: after, killed } = await mineUntilClosed(api, cheat.channelId, killAt, why);
@@ -119,7 +112,7 @@ async function justice(killAt: number | undefined): Promise<boolean> {
   const commitFee = await lab.fee(cheat.txid);
   const sweepFees = await lab.fees(c.sweepTxidsHex);
   const want = walletBefore + FUNDING_SAT - commitFee - cheat.anchors - sweepFees;
-  const got = await confirmedWallet(api, why, want);
+  const got = await ownedWallet(api, why, want);
   if (got !== want) {
     const sweeps = await Promise.all(c.sweepTxidsHex.map(async (t) => `${t}: fee ${await lab.fee(t)}, outputs ${(await lab.outputs(t)).join('+')}`));
     console.log(`justice${why}: wallet ${walletBefore} before, ${got} after, want ${want}; commitment ${cheat.txid} fee ${commitFee} outputs ${(await lab.outputs(cheat.txid)).join('+')}; sweeps:\n${sweeps.join('\n')}`);
@@ -128,35 +121,6 @@ async function justice(killAt: number | undefined): Promise<boolean> {
   return killed;
 }
 
-/** A force closes a fresh channel (no HTLC on it), killed after its `killAt`-th write of the close. */
-async function forceClose(killAt: number | undefined): Promise<boolean> {
-  let api = a.client();
-  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its force close)`;
-  // Whole satoshis on both sides, so no sub-satoshi remainder blurs the sums.
-  const channelId = await freshChannel(lab, api, b, FUNDING_SAT, 100_000_000n);
-  const aSat = b.channels!.get(channelId)!.remoteBalanceMsat / 1000n;
-  const anchors = b.channels!.get(channelId)!.channelType === 'anchors' ? 2n * ANCHOR_SAT : 0n;
-  const walletBefore = await confirmedWallet(api, why);
-  fault.arm(killAt);
-  void api.closeChannel({ channelId, force: true }).catch(() => undefined);
-  const again = async (restarted: LnnodeClient): Promise<void> => void (await restarted.closeChannel({ channelId, force: true }).catch(() => undefined));
-  const r = await mineUntilClosed(api, channelId, killAt, why, again);
-  api = r.api;
-  if (!r.killed) fault.disarm();
-  const c = (await channelOf(api, channelId))!;
-  // A failed channel sends B an error, on which B may broadcast its own commitment first: either confirms, and the
-  // sums are the same (A opened the channel, so it pays the fee and the anchors on both).
-  expect([killAt, ['local', 'remote'].includes(c.closeKind)]).toEqual([killAt, true]);
-  const commitFee = await lab.fee(c.closingTxidHex);
-  const sweepFees = await lab.fees(c.sweepTxidsHex);
-  const want = walletBefore + aSat - commitFee - anchors - sweepFees;
-  expect([killAt, await confirmedWallet(api, why, want)]).toEqual([killAt, want]);
-  // B's own output came to it at once, exactly its balance.
-  expect([killAt, (await lab.outputs(c.closingTxidHex)).includes(FUNDING_SAT - aSat)]).toEqual([killAt, true]);
-  return r.killed;
-}
-
 describe('SIGKILL right after each durable write of an on-chain answer, then restart', () => {
   test('B broadcasts a revoked commitment', () => everyCrashPoint('justice', fault, justice), 900_000);
-  test('A force closes', () => everyCrashPoint('force close by A', fault, forceClose), 900_000);
 });

@@ -40,15 +40,22 @@ export async function channelOf(api: LnnodeClient, id: Uint8Array) {
   return (await api.listChannels({ includeClosed: true })).channels.find((c) => hex(c.channelId) === hex(id));
 }
 
-/** A's confirmed wallet once nothing is unconfirmed and it equals `want` (when given); the last figure seen if it never does. */
-export async function confirmedWallet(api: LnnodeClient, why: string, want?: bigint): Promise<bigint> {
+/**
+ * What A's wallet owns (confirmed coins, those reserved for a transaction of
+ * ours included) once nothing is unconfirmed, and equal to `want` when
+ * given; the last figure seen if it never is. Reserved coins count: one held
+ * for a child that can no longer confirm (a CPFP of a commitment the peer's
+ * beat) is A's, and comes back when the wallet releases it, so leaving it
+ * out made a later figure look larger than the sum.
+ */
+export async function ownedWallet(api: LnnodeClient, why: string, want?: bigint): Promise<bigint> {
   let last = -1n;
   try {
     return await waitFor(`A's wallet settled${want === undefined ? '' : ` at ${want} sat`}${why}`, async () => {
       const w = await api.walletBalance({}).catch(() => undefined);
       if (!w || w.unconfirmedSat !== 0n) return undefined;
-      last = w.confirmedSat;
-      return want === undefined || w.confirmedSat === want ? w.confirmedSat : undefined;
+      last = w.confirmedSat + w.reservedSat;
+      return want === undefined || last === want ? last : undefined;
     });
   } catch (e) {
     if (last >= 0n) return last;
