@@ -240,6 +240,9 @@ interface Live {
   negotiationTimer?: ReturnType<typeof setTimeout>;
 }
 
+/** What a listing reads of a channel: a closed one loaded only to be listed has no more. */
+type Listed = Pick<Live, 'peer' | 'phase' | 'rec' | 'reestablished'>;
+
 const OPEN_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 60_000;
 /** Fee rate used until the chain source gave an estimate (sat/kw, about 4 sat/vB). */
@@ -250,7 +253,7 @@ export class ChannelManager {
   private readonly channels = new Map<string, Live>();
   private readonly pending = new Map<string, PendingOpen>();
   private readonly reservedKeys = new Set<number>();
-  private closedAtStart?: Map<string, Live>;
+  private closedAtStart?: Map<string, Listed>;
   private tipHeight = 0;
   private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
   private readonly resolver: ChannelResolver;
@@ -407,17 +410,16 @@ export class ChannelManager {
    * run (nothing is left to do on them), but listed as closed like the ones
    * that close while it runs, read from the store once, when first asked.
    */
-  private closedBefore(): Map<string, Live> {
+  private closedBefore(): Map<string, Listed> {
     if (!this.closedAtStart) {
       this.closedAtStart = new Map();
-      for (const c of this.store.closed<ChannelRecord>()) {
-        this.closedAtStart.set(hex(c.channelId), { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false });
-      }
+      // Listed, never run: no secrets derived for them.
+      for (const c of this.store.closed<ChannelRecord>()) this.closedAtStart.set(hex(c.channelId), { peer: c.peer, phase: c.phase, rec: c.state, reestablished: false });
     }
     return this.closedAtStart;
   }
 
-  private summary(id: string, l: Live): ChannelSummary {
+  private summary(id: string, l: Listed): ChannelSummary {
     const c = l.rec.commitments;
     return {
       channelId: id,
@@ -450,7 +452,7 @@ export class ChannelManager {
     };
   }
 
-  private isActive(l: Live): boolean {
+  private isActive(l: Listed): boolean {
     // Once a close is requested no new HTLC goes out: our shutdown waits for a quiet channel.
     // Nor while a reorg has the funding below its depth: an HTLC on an output that may never be is a gift (funding-depth.ts).
     return l.phase === 'normal' && !l.rec.shutdown && !l.rec.fundingDepthLost && l.reestablished && this.peers.isConnected(l.peer);
