@@ -22,6 +22,7 @@ import { ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
+import { diedWithin } from './crash-round.ts';
 import { fundedDaemon } from './daemon-channel.ts';
 
 const OPEN_SAT = 200_000n;
@@ -42,10 +43,6 @@ afterAll(async () => {
   await a?.stop();
   await lab?.stop();
 });
-
-async function diedWithin(ms: number): Promise<boolean> {
-  return Promise.race([a.proc.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
-}
 
 /** A's wallet once nothing is unconfirmed: what a round starts from and ends at. */
 async function settledWallet(api: LnnodeClient, why: string, expected?: (w: { confirmedSat: bigint; reservedSat: bigint }) => boolean) {
@@ -75,7 +72,7 @@ async function aOpens(killAt: number | undefined): Promise<{ killed: boolean; op
   const known = new Set((await liveChannels(api)).map((c) => hex(c.channelId)));
   fault.arm(killAt);
   const call = api.openChannel({ peerPubkey: b.nodeId, localFundingAmountSat: OPEN_SAT }).catch((e) => ConnectError.from(e));
-  const killed = killAt !== undefined && (await diedWithin(10_000));
+  const killed = killAt !== undefined && (await diedWithin(a, 10_000));
   const answer = await call;
   if (killed) {
     fault.disarm();

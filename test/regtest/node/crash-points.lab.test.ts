@@ -25,7 +25,7 @@ import { Payment_Status } from '../../../src/rpc/gen/lnnode/v1/lnnode_pb.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { type CrashScenario, everyCrashPoint } from './crash-round.ts';
+import { type CrashScenario, diedWithin, everyCrashPoint, withLogOf } from './crash-round.ts';
 import { daemonWithChannel, settledBalance as settledBalanceOf } from './daemon-channel.ts';
 import { waitFor } from '../../lab/processes.ts';
 
@@ -54,11 +54,6 @@ afterAll(async () => {
 const settledBalance = (api: LnnodeClient, killAt?: number): Promise<Msat> =>
   withALog(settledBalanceOf(api, b, channelId, killAt === undefined ? '' : ` (A killed after write ${killAt} of the scenario)`));
 
-/** Whether A died by its own hand (the armed write was reached) within `ms`. */
-async function diedWithin(ms: number): Promise<boolean> {
-  return Promise.race([a.proc.exited.then(() => true), Bun.sleep(ms).then(() => false)]);
-}
-
 async function restartA(): Promise<LnnodeClient> {
   fault.disarm();
   await a.restart({ kill: true });
@@ -66,14 +61,7 @@ async function restartA(): Promise<LnnodeClient> {
 }
 
 /** On a timeout, A's last log records go with the error: a crash point that fails on a loaded CI machine must be readable from its log. */
-async function withALog<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    const tail = a.logs().slice(-80).map((r) => JSON.stringify(r)).join('\n');
-    throw new Error(`${(e as Error).message}\nA's last log records:\n${tail}`);
-  }
-}
+const withALog = <T>(p: Promise<T>): Promise<T> => withLogOf(a, p, 80);
 
 function expectNoForceClose(): void {
   expect(b.channels!.get(channelId)!.phase).toBe('normal');
@@ -90,7 +78,7 @@ async function aPays(killAt: number | undefined): Promise<boolean> {
   const inv = b.invoices.create({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`a pays ${round}`)) });
   fault.arm(killAt);
   const call = api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 30 }).catch((e) => ConnectError.from(e));
-  const killed = killAt !== undefined && (await diedWithin(15_000));
+  const killed = killAt !== undefined && (await diedWithin(a, 15_000));
   const answer = await call;
   if (killed) api = await restartA();
   const after = await settledBalance(api, killAt);
@@ -119,7 +107,7 @@ async function bPays(killAt: number | undefined): Promise<boolean> {
   const inv = await api.createInvoice({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`b pays ${round}`)) });
   fault.arm(killAt);
   const paying = b.payments.pay(inv.paymentRequest, { timeoutMs: 90_000 }).catch((e: Error) => e);
-  const killed = killAt !== undefined && (await diedWithin(15_000));
+  const killed = killAt !== undefined && (await diedWithin(a, 15_000));
   if (killed) api = await restartA();
   await paying;
   const after = await settledBalance(api, killAt);
@@ -157,7 +145,7 @@ async function interleaved(killAt: number | undefined): Promise<boolean> {
     ...out.map((o) => api.payInvoice({ paymentRequest: o.inv.bolt11, timeoutSeconds: 30 }).catch((e) => ConnectError.from(e))),
     ...inn.map((o) => b.payments.pay(o.inv.paymentRequest, { timeoutMs: 90_000 }).catch((e: Error) => e)),
   ];
-  const killed = killAt !== undefined && (await diedWithin(15_000));
+  const killed = killAt !== undefined && (await diedWithin(a, 15_000));
   if (killed) api = await restartA();
   await Promise.all(calls);
   const after = await settledBalance(api, killAt);
