@@ -79,10 +79,13 @@ export interface ShutdownStepResult {
 
 const NOTHING: ShutdownStepResult = { send: [] };
 
+/** The phases a mutual close runs in: before our shutdown went out, and after. */
+const closable = (phase: string): phase is 'normal' | 'shutdown' => phase === 'normal' || phase === 'shutdown';
+
 export function shutdownStep(v: ShutdownView, input: ShutdownInput): ShutdownStepResult {
   switch (input.kind) {
     case 'close':
-      return progress(v, { phase: v.phase === 'shutdown' ? 'shutdown' : 'normal', shutdown: { localScript: input.localScript, sent: false, feerate: input.feerate }, closeReason: 'mutual close requested by us' });
+      return progress(v, { phase: closable(v.phase) ? v.phase : 'normal', shutdown: { localScript: input.localScript, sent: false, feerate: input.feerate }, closeReason: 'mutual close requested by us' });
     case 'shutdown':
       return onShutdown(v, input);
     case 'closing_signed':
@@ -93,7 +96,7 @@ export function shutdownStep(v: ShutdownView, input: ShutdownInput): ShutdownSte
 }
 
 function onShutdown(v: ShutdownView, m: Extract<ShutdownInput, { kind: 'shutdown' }>): ShutdownStepResult {
-  if (v.phase !== 'normal' && v.phase !== 'shutdown') return { send: [], outcome: { kind: 'warn', text: `shutdown in phase ${v.phase}` } };
+  if (!closable(v.phase)) return { send: [], outcome: { kind: 'warn', text: `shutdown in phase ${v.phase}` } };
   try {
     checkShutdownScript(m.scriptpubkey);
   } catch (e) {
@@ -123,7 +126,7 @@ function progress(v: ShutdownView, changed: ShutdownStepResult['next']): Shutdow
   let sd = changed?.shutdown ?? v.shutdown;
   const closeReason = changed?.closeReason ?? v.closeReason;
   const unchanged: ShutdownStepResult = changed ? { next: changed, send: [] } : NOTHING;
-  if ((phase !== 'normal' && phase !== 'shutdown') || !sd || !v.online) return unchanged;
+  if (!closable(phase) || !sd || !v.online) return unchanged;
   const c = v.commitments;
   const send: ShutdownSend[] = [];
   let next = changed;
@@ -145,7 +148,7 @@ function progress(v: ShutdownView, changed: ShutdownStepResult['next']): Shutdow
     proposedFee: sat(fee < cap ? fee : cap),
     range: { minFeeSatoshis: sat(floor < cap ? floor : cap), maxFeeSatoshis: sat(cap) },
   };
-  const phaseNow = next?.phase ?? (phase as 'normal' | 'shutdown');
+  const phaseNow = next?.phase ?? phase;
   if (!c.weAreOpener) return { next: { phase: phaseNow, shutdown: { ...sd, negotiation }, closeReason }, send, timer: 'arm' };
   const first = firstClosingSigned(c, v.secrets, negotiation);
   if (first.send) send.push({ name: 'closing_signed', msg: first.send });
@@ -172,8 +175,7 @@ function onClosingSigned(v: ShutdownView, m: ClosingSignedMessage): ShutdownStep
   }
   // Ranges that do not overlap: warn and keep waiting; the negotiation timer, still running, fails the channel if nothing better comes.
   if (step.warning) return with_({ outcome: { kind: 'warn', text: step.warning } });
-  const phase = (before.next?.phase ?? v.phase) as 'normal' | 'shutdown';
-  const next = { phase, shutdown: { ...sd, negotiation: step.negotiation }, closeReason: before.next?.closeReason ?? v.closeReason };
+  const next = { phase: before.next?.phase ?? ('shutdown' as const), shutdown: { ...sd, negotiation: step.negotiation }, closeReason: before.next?.closeReason ?? v.closeReason };
   if (step.done) return with_({ next, timer: 'clear', outcome: { kind: 'agreed', done: step.done, ...(step.send ? { send: step.send } : {}) } });
   return with_({ next, send: step.send ? [{ name: 'closing_signed', msg: step.send }] : [], timer: 'arm' });
 }
