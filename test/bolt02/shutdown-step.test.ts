@@ -135,4 +135,21 @@ describe('mutual close as a pure step', () => {
     const again = a.step({ kind: 'shutdown', scriptpubkey: scriptOf(0x55), newScript: () => a.script, feerate: FEERATE });
     expect(again.outcome).toEqual({ kind: 'fail', reason: 'a second shutdown with another script' });
   });
+
+  test('after a reconnection our shutdown goes out again and the negotiation starts over, stored in one step', () => {
+    const { a, b } = parties();
+    const first = a.step({ kind: 'close', localScript: a.script, feerate: FEERATE });
+    for (const m of first.send) for (const m2 of b.receive(m).send) a.receive(m2);
+    const old = a.shutdown?.negotiation;
+    expect(old).toBeDefined();
+    const r = a.step({ kind: 'reconnected' });
+    // One stored state: sent again (true) with no negotiation carried over, then the funder's first closing_signed of the new round.
+    expect(r.send.map((m) => m.name)).toEqual(['shutdown', 'closing_signed']);
+    expect([r.next?.phase, r.next?.shutdown.sent]).toEqual(['shutdown', true]);
+    expect(r.next?.shutdown.negotiation).toBeDefined();
+    expect(r.next?.shutdown.negotiation).not.toBe(old);
+    // Nothing to start over in a channel with no close under way.
+    const { a: idle } = parties();
+    expect(idle.step({ kind: 'reconnected' })).toEqual({ send: [] });
+  });
 });

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { addDuringShutdown, addedAfterOurShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
+import { channelReady, channelReadyStep, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
 import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
@@ -23,13 +24,9 @@ import {
   ChannelProtocolError,
   ChannelRefusal,
   type Commitments,
-  DataLossError,
   forgetUnsigned,
-  type Outgoing,
   lostStateReestablish,
-  ourReestablish,
   type RemoteCommit,
-  retransmissions,
   sendAdd,
   sendFail,
   sendFailMalformed,
@@ -63,8 +60,6 @@ import {
   type OpenChannelMessage,
   type ReceivedOpen,
   openChannelMessage,
-  ourChannelReadyPoint,
-  receiveChannelReady,
   signFirstRemote,
   STATIC_REMOTEKEY_TYPE,
 } from '../../bolt/bolt2/channel/open.ts';
@@ -861,17 +856,20 @@ export class ChannelManager {
 
   private sendReady(l: Live): void {
     if (!this.peers.isConnected(l.peer)) return;
-    this.peers.send(l.peer, 'channel_ready', {
-      channelId: l.rec.commitments.channelId,
-      secondPerCommitmentPoint: ourChannelReadyPoint(l.secrets),
-      shortChannelIdAlias: l.rec.localAlias,
-    });
+    const m = channelReady(this.reconnectView(l));
+    this.peers.send(l.peer, m.name, m.msg);
   }
 
   private onChannelReady(l: Live, channelId: Uint8Array, m: { secondPerCommitmentPoint: Uint8Array; shortChannelIdAlias?: bigint }): void {
-    l.rec = { ...l.rec, commitments: receiveChannelReady(l.rec.commitments, m.secondPerCommitmentPoint), theirReady: true, remoteAlias: m.shortChannelIdAlias ?? l.rec.remoteAlias };
+    const r = channelReadyStep(this.reconnectView(l), m);
+    l.rec = { ...l.rec, commitments: r.commitments, theirReady: r.theirReady, remoteAlias: r.remoteAlias };
     this.save(l, channelId);
-    this.maybeNormal(l, channelId);
+    if (r.normal) this.maybeNormal(l, channelId);
+  }
+
+  private reconnectView(l: Live): ReconnectView {
+    const { commitments, readySent, theirReady, localAlias, remoteAlias } = l.rec;
+    return { phase: l.phase, commitments, secrets: l.secrets, readySent: !!readySent, theirReady: !!theirReady, localAlias, remoteAlias };
   }
 
   private maybeNormal(l: Live, channelId: Uint8Array): void {
@@ -893,10 +891,10 @@ export class ChannelManager {
         this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...lostStateReestablish(l.secrets) });
         continue;
       }
-      if (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown') continue;
+      const ours = ourChannelReestablish(this.reconnectView(l));
+      if (!ours) continue;
       l.reestablished = false;
-      const r = ourReestablish(l.rec.commitments, l.secrets);
-      this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...r });
+      this.peers.send(peer, ours.name, ours.msg);
     }
   }
 
@@ -940,32 +938,14 @@ export class ChannelManager {
   }
 
   private onReestablish(l: Live, channelId: Uint8Array, m: BodyOf<'channel_reestablish'>): void {
-    const c = l.rec.commitments;
-    let out: Outgoing[];
-    try {
-      out = retransmissions(c, l.secrets, {
-        nextCommitmentNumber: m.nextCommitmentNumber,
-        nextRevocationNumber: m.nextRevocationNumber,
-        yourLastPerCommitmentSecret: m.yourLastPerCommitmentSecret,
-        myCurrentPerCommitmentPoint: m.myCurrentPerCommitmentPoint,
-      });
-    } catch (e) {
-      if (e instanceof DataLossError) return this.onDataLoss(l, channelId, e.message);
-      return this.failChannel(l, channelId, (e as Error).message);
-    }
-    // BOLT 2: with both at the first commitment, channel_ready is sent again.
-    if (l.rec.readySent && m.nextCommitmentNumber === 1n && c.localCommit.index === 0n) this.sendReady(l);
+    const r = reestablishStep(this.reconnectView(l), m);
+    if (r.kind === 'data_loss') return this.onDataLoss(l, channelId, r.reason);
+    if (r.kind === 'fail') return this.failChannel(l, channelId, r.reason);
     l.reestablished = true;
-    for (const o of out) this.peers.send(l.peer, o.name, o.msg);
+    for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
     this.sign(l, channelId);
     this.resolvePendingIncoming(l, channelId);
-    const sd = l.rec.shutdown;
-    if (sd) {
-      // BOLT 2: shutdown is sent again after reconnecting (or for the first time, if a close waited), and the fee negotiation starts over.
-      l.rec = { ...l.rec, shutdown: { ...sd, sent: false, negotiation: undefined } };
-      this.save(l, channelId);
-      this.progressShutdown(l, channelId);
-    }
+    this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'reconnected' }));
     // The estimate may have moved while the peer was away (or this node was down): the commitment follows it now, not a block later.
     this.updateFee(l, channelId);
     this.changed(channelId);

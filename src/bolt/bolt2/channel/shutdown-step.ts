@@ -55,8 +55,10 @@ export type ShutdownInput =
   | { kind: 'close'; localScript: Uint8Array; feerate: FeeratePerKw }
   | { kind: 'shutdown'; scriptpubkey: Uint8Array; newScript: () => Uint8Array; feerate: FeeratePerKw }
   | { kind: 'closing_signed'; msg: ClosingSignedMessage }
-  /** The channel may have moved on (reconnected, an update settled): send our shutdown or open the negotiation if due. */
-  | { kind: 'progress' };
+  /** The channel may have moved on (an update settled): send our shutdown or open the negotiation if due. */
+  | { kind: 'progress' }
+  /** channel_reestablish done: our shutdown goes out again (or for the first time, if a close waited) and the fee negotiation starts over. */
+  | { kind: 'reconnected' };
 
 export type ShutdownSend =
   | { name: 'shutdown'; msg: { channelId: Uint8Array; scriptpubkey: Uint8Array } }
@@ -92,6 +94,10 @@ export function shutdownStep(v: ShutdownView, input: ShutdownInput): ShutdownSte
       return onClosingSigned(v, input.msg);
     case 'progress':
       return progress(v, undefined);
+    case 'reconnected':
+      // BOLT 2 shutdown: after reconnecting, shutdown is sent again, and closing_signed negotiation restarts.
+      if (!closable(v.phase) || !v.shutdown) return NOTHING;
+      return progress(v, { phase: v.phase, shutdown: { ...v.shutdown, sent: false, negotiation: undefined }, closeReason: v.closeReason });
   }
 }
 
