@@ -97,6 +97,9 @@ export interface WalletOptions {
   maxFeePercent?: bigint;
 }
 
+/** Reads of the coin list a sync makes at most while blocks keep coming (doSync). */
+const SYNC_PASSES = 3;
+
 export class Wallet {
   private readonly account: HDKey;
   private readonly net: AddressNetwork;
@@ -194,7 +197,24 @@ export class Wallet {
     return this.syncing;
   }
 
+  /**
+   * The scripts are read one by one, so a block found while they are
+   * spends a coin read before it and pays change read after it: both would
+   * count until the next sync. A pass during which the tip moved is read
+   * again (a few times at most; a chain that never stands still keeps the
+   * last pass).
+   */
   private async doSync(): Promise<void> {
+    for (let pass = 0; pass < SYNC_PASSES; pass++) {
+      const before = await this.chain.tip().catch(() => undefined);
+      await this.readCoins();
+      const after = await this.chain.tip().catch(() => undefined);
+      if (before?.hash === after?.hash) break;
+    }
+    this.firstSyncDone();
+  }
+
+  private async readCoins(): Promise<void> {
     const coins: WalletCoin[] = [];
     const all = new Map<string, TxStatus>();
     const seen = new Set<string>();
@@ -228,7 +248,6 @@ export class Wallet {
     }
     this.coins = coins;
     this.history = [...all].map(([txid, status]) => ({ txid, status }));
-    this.firstSyncDone();
   }
 
   /** Coins not spent by a live transaction of ours. */
