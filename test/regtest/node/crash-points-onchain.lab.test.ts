@@ -24,7 +24,7 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { channelOf, ownedWallet, diedWithin, everyCrashPoint, freshChannel, restartConnected, withLogOf } from './crash-round.ts';
+import { channelOf, everyCrashPoint, freshChannel, mineUntilClosed, ownedWallet } from './crash-round.ts';
 import { fundedDaemon, settledBalance } from './daemon-channel.ts';
 
 const FUNDING_SAT = 300_000n;
@@ -60,42 +60,6 @@ async function revokedCommitmentOfB(api: LnnodeClient): Promise<{ channelId: Uin
   return { channelId, raw: serializeTx(old.tx), txid: old.txid, anchors };
 }
 
-/**
- * Blocks keep coming whether A is up or not, until A has swept all and forgotten the channel: six at a time, so the
- * writes that follow each new tip (header, tip, wallet pass) come a few times, not once for every block. A that died
- * at its armed write is restarted.
- */
-async function mineUntilClosed(
-  api: LnnodeClient,
-  channelId: Uint8Array,
-  killAt: number | undefined,
-  why: string,
-): Promise<{ api: LnnodeClient; killed: boolean }> {
-  let killed = false;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    // A restart that fails (a daemon that cannot start on what the crash left) ends the round with its log.
-    if (!killed && killAt !== undefined && (await diedWithin(a, 0))) {
-      killed = true;
-      api = await withLogOf(a, restartConnected(a, fault, b));
-    }
-    await lab.btcd.generate(6);
-    await Bun.sleep(1_500);
-    if ((await channelOf(api, channelId).catch(() => undefined))?.state === 'closed') return { api, killed };
-    if (Date.now() > deadline) {
-      const alive = (() => {
-        try {
-          return process.kill(a.proc.pid, 0);
-        } catch {
-          return false;
-        }
-      })();
-      const state = `A ${killed ? 'was killed and restarted' : 'was not seen dying'}, pid ${a.proc.pid} ${alive ? 'running' : 'gone'}, writes counted ${fault.counted()}, log ${a.proc.logFile}`;
-      await withLogOf(a, Promise.reject(new Error(`timed out waiting for A to sweep and forget the channel${why}: ${state}`)));
-    }
-  }
-}
-
 /** B cheats on a fresh channel; A answers, killed after its `killAt`-th write of it. Returns whether A was killed. */
 async function justice(killAt: number | undefined): Promise<boolean> {
   let api = a.client();
@@ -104,7 +68,7 @@ async function justice(killAt: number | undefined): Promise<boolean> {
   const walletBefore = await ownedWallet(api, why);
   fault.arm(killAt);
   await lab.btcd.rpc.call('sendrawtransaction', Buffer.from(cheat.raw).toString('hex'));
-  const { api: after, killed } = await mineUntilClosed(api, cheat.channelId, killAt, why);
+  const { api: after, killed } = await mineUntilClosed({ lab, a, b, fault }, api, cheat.channelId, killAt, why);
   api = after;
   if (!killed) fault.disarm();
   const c = (await channelOf(api, cheat.channelId))!;

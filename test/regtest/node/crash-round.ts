@@ -7,7 +7,7 @@
 import { hex } from '../../../src/bolt/bytes.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
-import { type ChannelLab } from '../../lab/channel-lab.ts';
+import { ANCHOR_SAT, type ChannelLab } from '../../lab/channel-lab.ts';
 import { type FaultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { waitFor } from '../../lab/processes.ts';
@@ -53,7 +53,9 @@ export async function ownedWallet(api: LnnodeClient, why: string, want?: bigint)
   try {
     return await waitFor(`A's wallet settled${want === undefined ? '' : ` at ${want} sat`}${why}`, async () => {
       const w = await api.walletBalance({}).catch(() => undefined);
-      if (!w || w.unconfirmedSat !== 0n) return undefined;
+      // Without a target (the figure a round starts from) nothing may be reserved either: for a moment after one of our
+      // transactions confirms, its inputs can still read reserved while its change is already confirmed.
+      if (!w || w.unconfirmedSat !== 0n || (want === undefined && w.reservedSat !== 0n)) return undefined;
       last = w.confirmedSat + w.reservedSat;
       return want === undefined || last === want ? last : undefined;
     });
@@ -83,15 +85,98 @@ export type CrashScenario = (killAt: number | undefined) => Promise<boolean>;
  * differently, blocks come at other moments), so most points, not all,
  * must be reached. `LNNODE_CRASH_POINT=<n>` runs point n alone.
  */
-export async function everyCrashPoint(name: string, fault: FaultArm, run: CrashScenario, after?: () => Promise<void>): Promise<void> {
+export async function everyCrashPoint(name: string, fault: FaultArm, run: CrashScenario, after?: () => Promise<void>, pick?: (writes: number) => number[]): Promise<void> {
   await run(undefined);
   const writes = fault.counted();
   if (writes <= 0) throw new Error(`crash points, ${name}: the counting run made no durable write`);
   const only = Number(process.env.LNNODE_CRASH_POINT ?? 0);
+  const points = only ? [only] : pick ? pick(writes) : Array.from({ length: writes }, (_, i) => i + 1);
   let covered = 0;
-  for (let k = only || 1; k <= (only || writes); k++) if (await run(k)) covered++;
+  for (const k of points) if (await run(k)) covered++;
   await after?.();
-  console.log(`crash points, ${name}: ${covered} of ${only ? 1 : writes} writes of A killed at and recovered from`);
-  const want = only ? 0 : Math.floor(writes * 0.8);
-  if (covered < want) throw new Error(`crash points, ${name}: only ${covered} of ${writes} points reached (at least ${want} must be)`);
+  const which = pick && !only ? ` (points ${points.join(', ')})` : '';
+  console.log(`crash points, ${name}: ${covered} of ${points.length} writes${pick ? ` sampled from ${writes}` : ''} of A killed at and recovered from${which}`);
+  const want = only ? 0 : Math.floor(points.length * 0.8);
+  if (covered < want) throw new Error(`crash points, ${name}: only ${covered} of ${points.length} points reached (at least ${want} must be)`);
+}
+
+/**
+ * `n` distinct crash points out of `writes`, drawn from `seed` (a small
+ * linear congruential generator: the same seed picks the same points, so
+ * a failing sample can be run again).
+ */
+export function sampledPoints(seed: number, n: number): (writes: number) => number[] {
+  return (writes) => {
+    let x = seed >>> 0;
+    const chosen = new Set<number>();
+    while (chosen.size < Math.min(n, writes)) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      chosen.add(1 + (x % writes));
+    }
+    return [...chosen].sort((p, q) => p - q);
+  };
+}
+
+/** The processes a crash round works on: the lab's chain, the daemon A it kills, its in-process peer B, and A's fault arm. */
+export interface CrashRig {
+  lab: ChannelLab;
+  a: LnnodeProcess;
+  b: LightningNode;
+  fault: FaultArm;
+}
+
+/**
+ * Blocks keep coming whether A is up or not, until A has swept all and
+ * forgotten the channel: six at a time, so the writes that follow each new
+ * tip (header, tip, wallet pass) come a few times, not once for every
+ * block. A that died at its armed write is restarted, and `onRestart` runs
+ * on the new API (an operator repeating a call the crash cut off).
+ */
+export async function mineUntilClosed(
+  { lab, a, b, fault }: CrashRig,
+  api: LnnodeClient,
+  channelId: Uint8Array,
+  killAt: number | undefined,
+  why: string,
+  onRestart?: (api: LnnodeClient) => Promise<void>,
+): Promise<{ api: LnnodeClient; killed: boolean }> {
+  let killed = false;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    // A restart that fails (a daemon that cannot start on what the crash left) ends the round with its log.
+    if (!killed && killAt !== undefined && (await diedWithin(a, 0))) {
+      killed = true;
+      api = await withLogOf(a, restartConnected(a, fault, b));
+      await onRestart?.(api);
+    }
+    await lab.btcd.generate(6);
+    await Bun.sleep(1_500);
+    if ((await channelOf(api, channelId).catch(() => undefined))?.state === 'closed') return { api, killed };
+    if (Date.now() > deadline) {
+      const alive = (() => {
+        try {
+          return process.kill(a.proc.pid, 0);
+        } catch {
+          return false;
+        }
+      })();
+      const state = `A ${killed ? 'was killed and restarted' : 'was not seen dying'}, pid ${a.proc.pid} ${alive ? 'running' : 'gone'}, writes counted ${fault.counted()}, log ${a.proc.logFile}`;
+      await withLogOf(a, Promise.reject(new Error(`timed out waiting for A to sweep and forget the channel${why}: ${state}`)));
+    }
+  }
+}
+
+/**
+ * What A's confirmed CPFP children of commitment `closingTxid` changed in
+ * its wallet besides their fee: each spends the commitment's anchor (330
+ * sat that the sums count as gone) with wallet coins and pays the change
+ * back, so the wallet is up by the anchor less the child's fee.
+ */
+export async function confirmedAnchorChildren(api: LnnodeClient, closingTxid: string): Promise<bigint> {
+  const { transactions } = await api.listWalletTransactions({});
+  let delta = 0n;
+  for (const t of transactions) {
+    if (t.purpose === 'fee-bump' && t.state === 'confirmed' && t.inputs.some((i) => i.startsWith(`${closingTxid}:`))) delta += ANCHOR_SAT - t.feeSat;
+  }
+  return delta;
 }

@@ -1,0 +1,75 @@
+// lab-peers: btcd
+/**
+ * Issue 14 "crash at every persistence point", a force close: the lnnode
+ * daemon A (a real process) is SIGKILLed right after each durable write of
+ * its force close of a fresh channel, restarted on its data dir while
+ * blocks keep coming, and asked to force close again (an operator whose
+ * call was cut off would). A broadcasts its commitment and, after the
+ * delay, sweeps its to_local; or B's commitment confirms first (A's failed
+ * channel sends B an error) and A sweeps its output there. Either way A
+ * ends with its balance less the commitment's fee, the anchors (A opened
+ * the channel, so they were its) and the sweep's fee, to the sat; a CPFP
+ * child of A's that confirmed gives its anchor back less its fee.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { type LightningNode } from '../../../src/node/node.ts';
+import { type LnnodeClient } from '../../../src/rpc/client.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
+import { faultArm } from '../../lab/fault-arm.ts';
+import { type LnnodeProcess } from '../../lab/lnnode.ts';
+import { channelOf, confirmedAnchorChildren, everyCrashPoint, freshChannel, mineUntilClosed, ownedWallet } from './crash-round.ts';
+import { fundedDaemon } from './daemon-channel.ts';
+
+const FUNDING_SAT = 300_000n;
+let lab: ChannelLab;
+let a: LnnodeProcess;
+let b: LightningNode;
+const fault = faultArm('lab-crash-force-close-');
+
+beforeAll(async () => {
+  lab = await ChannelLab.start('crash-points-force-close');
+  b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
+  a = await fundedDaemon(lab, b, 5_000_000n, { args: ['--log-level', 'debug'], env: fault.env });
+}, 120_000);
+
+afterAll(async () => {
+  fault.remove();
+  await a?.stop();
+  await lab?.stop();
+});
+
+/** A force closes a fresh channel (no HTLC on it), killed after its `killAt`-th write of the close. */
+async function forceClose(killAt: number | undefined): Promise<boolean> {
+  let api = a.client();
+  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its force close)`;
+  // Whole satoshis on both sides, so no sub-satoshi remainder blurs the sums.
+  const channelId = await freshChannel(lab, api, b, FUNDING_SAT, 100_000_000n);
+  const aSat = b.channels!.get(channelId)!.remoteBalanceMsat / 1000n;
+  const anchors = b.channels!.get(channelId)!.channelType === 'anchors' ? 2n * ANCHOR_SAT : 0n;
+  const walletBefore = await ownedWallet(api, why);
+  fault.arm(killAt);
+  void api.closeChannel({ channelId, force: true }).catch(() => undefined);
+  const again = async (restarted: LnnodeClient): Promise<void> => void (await restarted.closeChannel({ channelId, force: true }).catch(() => undefined));
+  const r = await mineUntilClosed({ lab, a, b, fault }, api, channelId, killAt, why, again);
+  api = r.api;
+  if (!r.killed) fault.disarm();
+  const c = (await channelOf(api, channelId))!;
+  expect([killAt, ['local', 'remote'].includes(c.closeKind)]).toEqual([killAt, true]);
+  const commitFee = await lab.fee(c.closingTxidHex);
+  const sweepFees = await lab.fees(c.sweepTxidsHex);
+  const children = await confirmedAnchorChildren(api, c.closingTxidHex);
+  const want = walletBefore + aSat - commitFee - anchors - sweepFees + children;
+  const got = await ownedWallet(api, why, want);
+  if (got !== want) {
+    const txs = (await api.listWalletTransactions({})).transactions.slice(0, 8).map((t) => `${t.txidHex} ${t.purpose} ${t.state} fee ${t.feeSat} in ${t.inputs.join(',')}`);
+    console.log(`force close${why}: wallet ${walletBefore} before, ${got} after, want ${want}; ${c.closeKind} commitment ${c.closingTxidHex} fee ${commitFee}; sweeps ${c.sweepTxidsHex.join(',')} fees ${sweepFees}; children ${children}; wallet txs:\n${txs.join('\n')}`);
+  }
+  expect([killAt, got]).toEqual([killAt, want]);
+  // B's own output came to it at once, exactly its balance.
+  expect([killAt, (await lab.outputs(c.closingTxidHex)).includes(FUNDING_SAT - aSat)]).toEqual([killAt, true]);
+  return r.killed;
+}
+
+describe('SIGKILL right after each durable write of a force close, then restart', () => {
+  test('A force closes', () => everyCrashPoint('force close by A', fault, forceClose), 900_000);
+});
