@@ -37,6 +37,3 @@ export function fundingDepth(status: TxStatus | null, minimumDepth: number): Fun
   if (status?.confirmed && status.block && status.confirmations >= minimumDepth) return { kind: 'deep', height: status.block.height, hash: status.block.hash };
   return { kind: 'shallow', confirmations: status?.confirmations ?? 0 };
 }
-
-/** BOLT 7 short_channel_id of the funding output, `block x tx x output`. */
-export const shortChannelIdOf = (blockHeight: number, txIndex: number, vout: number): string => `${blockHeight}x${txIndex}x${vout}`;

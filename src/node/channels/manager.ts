@@ -37,7 +37,7 @@ import {
   type PartyConfig,
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
-import { fundingOutputProblem } from '../../bolt/bolt2/channel/funding-output.ts';
+import { type FundingSeen, fundingReads, type LockInView, lockInStep, shortChannelIdOf } from '../../bolt/bolt2/channel/lock-in-step.ts';
 import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
 import { fundingCreatedRefusal, type InboundCounts, openChannelRefusal, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
 import { FEE_TARGETS } from '../../chain/feerate.ts';
@@ -76,7 +76,7 @@ import { type ErrorMessage } from '../../bolt/bolt1/messages.ts';
 import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
-import { fundingDepth, fundingNeedsCheck, shortChannelIdOf } from './funding-depth.ts';
+import { fundingDepth, fundingNeedsCheck } from './funding-depth.ts';
 import { channelNumbers, type ChannelNumbers } from './balances.ts';
 import { channelSecrets } from './secrets.ts';
 import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
@@ -786,37 +786,36 @@ export class ChannelManager {
     const c = l.rec.commitments;
     const status = await this.chain.txStatus(c.fundingTxid).catch(() => null);
     if (!status) return;
-    if (!c.weAreOpener && !l.rec.fundingVerified) {
+    const seen: FundingSeen = { status };
+    const reads = fundingReads(this.lockInView(l), status);
+    if (reads.outputs) {
       const raw = await this.chain.transaction(c.fundingTxid).catch(() => null);
-      if (!raw || l.phase !== 'awaiting_lock_in' || l.rec.fundingVerified) return;
+      if (!raw) return;
       const tx = parseTx(raw);
-      const outputs = Array.from({ length: tx.outputsLength }, (_, i) => {
+      seen.outputs = Array.from({ length: tx.outputsLength }, (_, i) => {
         const o = tx.getOutput(i);
         return { script: o.script ?? new Uint8Array(0), amount: o.amount ?? -1n };
       });
-      const problem = fundingOutputProblem(c, outputs);
-      // BOLT 2 channel_ready sender: MUST NOT send channel_ready unless the outpoint pays exactly funding_satoshis to the funding script.
-      if (problem) return this.forgetUnfunded(l, fromHex(id), problem);
-      l.rec = { ...l.rec, fundingVerified: true };
-      this.save(l, fromHex(id));
     }
-    if (status.block && l.rec.fundingConfirmedAt === undefined) {
-      l.rec = { ...l.rec, fundingConfirmedAt: status.block.height };
-      this.save(l, fromHex(id));
+    if (reads.spentAndIndex) {
+      seen.spent = (await this.chain.outspend(c.fundingTxid, c.fundingVout).catch(() => undefined))?.spent;
+      if (seen.spent === false) seen.txIndex = (await this.chain.blockTxids(status.block!.hash).catch(() => [] as string[])).indexOf(c.fundingTxid);
     }
-    if (!status.block || status.confirmations < l.rec.minimumDepth) return;
-    // BOLT 2 channel_ready sender: never on a funding output already spent (a commitment broadcast before lock-in); watchClose resolves that close.
-    const spent = await this.chain.outspend(c.fundingTxid, c.fundingVout).catch(() => undefined);
-    if (!spent || spent.spent) return;
-    if (l.rec.readySent || l.phase !== 'awaiting_lock_in') return;
-    const txids: string[] = await this.chain.blockTxids(status.block.hash).catch(() => []);
-    const index = txids.indexOf(c.fundingTxid);
-    const shortChannelId = index >= 0 ? shortChannelIdOf(status.block.height, index, c.fundingVout) : undefined;
-    l.rec = { ...l.rec, readySent: true, shortChannelId };
+    // The channel may have moved on while the chain was read: the step reads it as it is now.
+    const r = lockInStep(this.lockInView(l), seen);
+    if (r.kind === 'forget') return this.forgetUnfunded(l, fromHex(id), r.reason);
+    if (Object.keys(r.changes).length === 0) return;
+    l.rec = { ...l.rec, ...r.changes };
     this.save(l, fromHex(id));
+    if (r.kind !== 'ready') return;
     this.sendReady(l);
-    this.log.info('funding confirmed, channel_ready sent', { channelId: id, shortChannelId });
+    this.log.info('funding confirmed, channel_ready sent', { channelId: id, shortChannelId: l.rec.shortChannelId });
     this.maybeNormal(l, fromHex(id));
+  }
+
+  private lockInView(l: Live): LockInView {
+    const { commitments, readySent, minimumDepth, fundingVerified, fundingConfirmedAt } = l.rec;
+    return { phase: l.phase, commitments, readySent: !!readySent, minimumDepth, fundingVerified, fundingConfirmedAt };
   }
 
   /**
