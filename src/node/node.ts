@@ -179,15 +179,15 @@ export class LightningNode {
     const early: HtlcOutcome[] = [];
     if (this.chain) {
       this.wallet = new Wallet(this.store, this.identity.root, config.network, this.chain, log.child('wallet'));
-      this.channels = new ChannelManager(
-        this.store,
-        this.identity.root,
-        config.network,
-        chainHash(config.network),
-        this.peers,
-        this.wallet,
-        this.chain,
-        {
+      this.channels = new ChannelManager({
+        db: this.store,
+        root: this.identity.root,
+        network: config.network,
+        chainHash: chainHash(config.network),
+        peers: this.peers,
+        wallet: this.wallet,
+        chain: this.chain,
+        hooks: {
           resolveIncoming: (channelId, htlc) => this.invoices.resolve(channelId, htlc, this.knownHeight),
           outgoingResolved: (o) => (payments ? payments.resolved(o) : early.push(o)),
           // lnnode sends no channel_update (no gossip): temporary_channel_failure carries an empty one, as lnd does without an update.
@@ -198,11 +198,12 @@ export class LightningNode {
             return inv?.state === 'settled' ? inv.preimage : undefined;
           },
         },
-        log.child('channel'),
-        { ...DEFAULT_POLICY, ...config.channelPolicy },
-        config.channelLimits,
-        satPerVbToPerKw(config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB),
-      );
+        log: log.child('channel'),
+        policy: { ...DEFAULT_POLICY, ...config.channelPolicy },
+        limits: config.channelLimits,
+        maxFeerate: satPerVbToPerKw(config.maxFeerateSatPerVb ?? DEFAULT_MAX_FEERATE_SAT_VB),
+        random,
+      });
       const channels = this.channels;
       const addressBook = this.addressBook;
       this.backup = new ChannelBackupWriter({

@@ -10,7 +10,6 @@
  * funding_created on, the channel is stored. awaiting_lock_in waits for
  * min-depth confirmations and both channel_ready; normal runs HTLC updates.
  */
-import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { addDuringShutdown, addedAfterOurShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
 import { channelReady, channelReadyStep, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
@@ -69,6 +68,7 @@ import { fundingScript } from '../../bolt/bolt3/scripts.ts';
 import { p2wsh } from '../../bolt/bolt3/script.ts';
 import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, msatToSatFloor, sat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
 import { type BodyOf, type PeerMessage } from '../../bolt/peer-messages.ts';
@@ -218,7 +218,8 @@ interface PendingOpen {
   fundingFeerate?: FeeratePerKw;
   resolve?: (c: OpenedChannel) => void;
   reject?: (e: Error) => void;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Cancels the open's timeout. */
+  timer?: () => void;
 }
 
 interface Live {
@@ -232,7 +233,8 @@ interface Live {
   /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
   errorResent?: boolean;
   /** Fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
-  negotiationTimer?: ReturnType<typeof setTimeout>;
+  /** Cancels the closing negotiation's timeout. */
+  negotiationTimer?: () => void;
 }
 
 /** What a listing reads of a channel: a closed one loaded only to be listed has no more. */
@@ -242,6 +244,27 @@ const OPEN_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 60_000;
 /** Fee rate used until the chain source gave an estimate (sat/kw, about 4 sat/vB). */
 const DEFAULT_FEERATE = 1000 as FeeratePerKw;
+
+/** What the channel manager works with: storage, keys, the peer and chain layers, the wallet, and the payments layer's hooks. */
+export interface ChannelDeps {
+  db: Store;
+  root: HDKey;
+  network: Network;
+  chainHash: Uint8Array;
+  peers: PeerManager;
+  wallet: Wallet;
+  chain: ChainSource;
+  hooks: ChannelHooks;
+  log: Logger;
+  policy?: ChannelPolicy;
+  limits?: Partial<ChannelLimits>;
+  /** The node's fee ceiling (--max-feerate): the top of the anchor CPFP ramp. */
+  maxFeerate?: FeeratePerKw;
+  /** Timers (open, close and negotiation timeouts); the system clock when not given. */
+  clock?: Clock;
+  /** Temporary channel ids and scid aliases. */
+  random?: (n: number) => Uint8Array;
+}
 
 export class ChannelManager {
   readonly store: ChannelStore;
@@ -253,7 +276,7 @@ export class ChannelManager {
   private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
   private readonly resolver: ChannelResolver;
   private readonly resolving = new Set<string>();
-  private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: () => void }>();
   private feerate: FeeratePerKw = DEFAULT_FEERATE;
   /** Whether `feerate` came from the chain source (not the default): only then does a commitment follow it. */
   private feerateFromChain = false;
@@ -265,21 +288,25 @@ export class ChannelManager {
   readonly limits: ChannelLimits;
   private stopped = false;
 
-  constructor(
-    private readonly db: Store,
-    private readonly root: HDKey,
-    private readonly network: Network,
-    private readonly chainHash: Uint8Array,
-    private readonly peers: PeerManager,
-    private readonly wallet: Wallet,
-    private readonly chain: ChainSource,
-    private readonly hooks: ChannelHooks,
-    private readonly log: Logger,
-    private readonly policy: ChannelPolicy = DEFAULT_POLICY,
-    limits: Partial<ChannelLimits> = {},
-    /** The node's fee ceiling (--max-feerate): the top of the anchor CPFP ramp. */
-    maxFeerate?: FeeratePerKw,
-  ) {
+  private readonly db: Store;
+  private readonly root: HDKey;
+  private readonly network: Network;
+  private readonly chainHash: Uint8Array;
+  private readonly peers: PeerManager;
+  private readonly wallet: Wallet;
+  private readonly chain: ChainSource;
+  private readonly hooks: ChannelHooks;
+  private readonly log: Logger;
+  private readonly policy: ChannelPolicy;
+  private readonly clock: Clock;
+  private readonly random: (n: number) => Uint8Array;
+
+  constructor(d: ChannelDeps) {
+    ({ db: this.db, root: this.root, network: this.network, chainHash: this.chainHash, peers: this.peers, wallet: this.wallet, chain: this.chain, hooks: this.hooks, log: this.log } = d);
+    this.policy = d.policy ?? DEFAULT_POLICY;
+    this.clock = d.clock ?? systemClock;
+    this.random = d.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    const { db, chain, wallet, hooks, log, peers, limits = {}, maxFeerate } = d;
     this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...limits };
     this.wallet.anchorReserve = (extra) => anchorReserve(this.anchorChannelCount() + extra, this.limits.anchorReservePerChannelSat);
     this.store = new ChannelStore(db);
@@ -331,8 +358,8 @@ export class ChannelManager {
   /** Clears the timers of opens and closing negotiations (the node is stopping; nothing is sent any more). */
   stop(): void {
     this.stopped = true;
-    for (const p of this.pending.values()) clearTimeout(p.timer);
-    for (const l of this.channels.values()) clearTimeout(l.negotiationTimer);
+    for (const p of this.pending.values()) p.timer?.();
+    for (const l of this.channels.values()) l.negotiationTimer?.();
   }
 
   private secretsOf(keyIndex: number): ChannelSecrets {
@@ -472,7 +499,7 @@ export class ChannelManager {
     if (!this.peers.isConnected(peer)) return Promise.reject(new ChannelError(`peer ${hex(peer)} is not connected`));
     const keyIndex = this.allocKeyIndex();
     const secrets = this.secretsOf(keyIndex);
-    const temporaryChannelId = randomBytes(32);
+    const temporaryChannelId = this.random(32);
     const theirFeatures = this.peers.peers().find((x) => equalBytes(x.nodeId, peer))?.features;
     const anchors = o.channelType ? o.channelType === 'anchors' : !!theirFeatures && negotiated(LNNODE_INIT_FEATURES, theirFeatures, 'option_anchors');
     let open: OpenChannelMessage;
@@ -495,7 +522,7 @@ export class ChannelManager {
     }
     return new Promise((resolve, reject) => {
       const p: PendingOpen = { peer, keyIndex, secrets, open, funder: true, fundingFeerate: o.fundingFeerate, resolve, reject };
-      p.timer = setTimeout(() => this.openTimedOut(p, new ChannelError('the peer did not complete the open in time')), OPEN_TIMEOUT_MS);
+      p.timer = this.clock.after(OPEN_TIMEOUT_MS, () => this.openTimedOut(p, new ChannelError('the peer did not complete the open in time')));
       this.pending.set(hex(temporaryChannelId), p);
       this.peers.send(peer, 'open_channel', open);
       this.log.info('opening channel', { peer: hex(peer), fundingSat: o.fundingSat });
@@ -518,7 +545,7 @@ export class ChannelManager {
     const p = this.pending.get(tempId);
     if (!p) return;
     this.pending.delete(tempId);
-    clearTimeout(p.timer);
+    p.timer?.();
     this.reservedKeys.delete(p.keyIndex);
     if (txid) this.wallet.abandon(txid);
     p.reject?.(e);
@@ -554,7 +581,7 @@ export class ChannelManager {
     const accept = acceptChannelMessage(this.policy, open, secrets, basepointsOf(secrets));
     const p: PendingOpen = { peer, keyIndex, secrets, open, funder: false, accept };
     // An open the funder never completes is forgotten, its key index freed.
-    p.timer = setTimeout(() => this.abortPending(tempId, new ChannelError('no funding_created in time')), this.limits.pendingOpenTimeoutMs);
+    p.timer = this.clock.after(this.limits.pendingOpenTimeoutMs, () => this.abortPending(tempId, new ChannelError('no funding_created in time')));
     this.pending.set(tempId, p);
     this.peers.send(peer, 'accept_channel', accept);
   }
@@ -601,7 +628,7 @@ export class ChannelManager {
       const { state } = initialCommitments({ weAreOpener: true, open: p.open, accept: m, funding: { txid: funding.txid, vout: funding.vout }, secrets: p.secrets });
       const signed = signFirstRemote(state, p.secrets);
       const rec: ChannelRecord = {
-        commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias(), remoteUpfrontScript: nonEmpty(m.upfrontShutdownScript),
+        commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(m.upfrontShutdownScript),
       };
       const channelId = signed.state.channelId;
       p.accept = m;
@@ -627,7 +654,7 @@ export class ChannelManager {
     const p = this.pending.get(tempId);
     if (!p || p.funder || hex(p.peer) !== hex(peer) || !p.accept) return this.sendWarning(peer, m.temporaryChannelId, 'funding_created for no open we accepted');
     this.pending.delete(tempId);
-    clearTimeout(p.timer);
+    p.timer?.();
     const capped = fundingCreatedRefusal(this.inboundCounts(peer), this.limits);
     if (capped) {
       this.reservedKeys.delete(p.keyIndex);
@@ -646,7 +673,7 @@ export class ChannelManager {
       const verified = acceptFirstLocal(state, p.secrets, m.signature);
       const signed = signFirstRemote(verified, p.secrets);
       const rec: ChannelRecord = {
-        commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
+        commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
         storedAtHeight: this.tipHeight || undefined,
       };
       const channelId = signed.state.channelId;
@@ -679,7 +706,7 @@ export class ChannelManager {
     }
     this.setPhase(l, m.channelId, 'awaiting_lock_in', { ...l.rec, commitments: c });
     this.pending.delete(id);
-    clearTimeout(p.timer);
+    p.timer?.();
     this.reservedKeys.delete(p.keyIndex);
     try {
       await this.wallet.broadcastStored(c.fundingTxid);
@@ -910,7 +937,7 @@ export class ChannelManager {
         continue;
       }
       l.reestablished = false;
-      clearTimeout(l.negotiationTimer);
+      l.negotiationTimer?.();
       this.forgetUnsigned(l, fromHex(id));
     }
   }
@@ -1117,10 +1144,10 @@ export class ChannelManager {
     const requested = l.rec.shutdown !== undefined;
     if (!requested && !this.isActive(l)) throw new ChannelError('the peer is not connected: a mutual close needs it (use force to close alone)');
     const done = new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.after(CLOSE_TIMEOUT_MS, () => {
         this.closeWaiters.delete(id);
         reject(new ChannelError('the peer did not complete the mutual close in time; the channel stays in shutdown'));
-      }, CLOSE_TIMEOUT_MS);
+      });
       this.closeWaiters.set(id, { resolve, reject, timer });
     });
     if (!requested) {
@@ -1191,7 +1218,7 @@ export class ChannelManager {
     if (r.next) this.setPhase(l, channelId, r.next.phase, { ...l.rec, shutdown: r.next.shutdown, closeReason: r.next.closeReason });
     for (const m of r.send) this.peers.send(l.peer, m.name, m.msg);
     if (r.timer === 'arm') this.armNegotiationTimer(l, channelId);
-    else if (r.timer === 'clear') clearTimeout(l.negotiationTimer);
+    else if (r.timer === 'clear') l.negotiationTimer?.();
     if (o?.kind === 'warn') this.sendWarning(l.peer, channelId, o.text);
     if (o?.kind === 'fail') {
       this.failChannel(l, channelId, o.reason);
@@ -1206,14 +1233,14 @@ export class ChannelManager {
    * restarts the negotiation and the timer with it.
    */
   private armNegotiationTimer(l: Live, channelId: Uint8Array): void {
-    clearTimeout(l.negotiationTimer);
+    l.negotiationTimer?.();
     const ms = this.limits.closingNegotiationTimeoutMs;
     // BOLT 2 closing_signed sender: no closing_signed response after a reasonable amount of time MUST fail the channel.
-    l.negotiationTimer = setTimeout(() => {
+    l.negotiationTimer = this.clock.after(ms, () => {
       l.negotiationTimer = undefined;
       if (this.stopped || l.phase !== 'shutdown' || !l.rec.shutdown?.negotiation) return;
       this.failChannel(l, channelId, `closing negotiation timed out: no closing_signed from the peer within ${ms / 1000} s`);
-    }, ms);
+    });
   }
 
   private onClosingSigned(l: Live, channelId: Uint8Array, m: ClosingSignedMessage): void {
@@ -1226,7 +1253,7 @@ export class ChannelManager {
     const raw = serializeTx(done.tx);
     const closingTxid = txid(done.tx);
     const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
-    clearTimeout(l.negotiationTimer);
+    l.negotiationTimer?.();
     this.setPhase(l, channelId, 'closing', { ...l.rec, shutdown, close, closeReason });
     for (const m of send) this.peers.send(l.peer, m.name, m.msg);
     this.log.info(what, { channelId: id, txid: closingTxid, feeSat: done.fee });
@@ -1237,7 +1264,7 @@ export class ChannelManager {
         const w = this.closeWaiters.get(id);
         this.closeWaiters.delete(id);
         if (w) {
-          clearTimeout(w.timer);
+          w.timer();
           w.resolve(closingTxid);
         }
       });
@@ -1453,8 +1480,8 @@ const isUnfundedInbound = (l: Live): boolean => l.phase === 'awaiting_lock_in' &
 const nonEmpty = (b: Uint8Array | undefined): Uint8Array | undefined => (b && b.length > 0 ? b : undefined);
 
 /** A random scid alias in the range lnd and LDK use for aliases (block height >= 16,000,000 never collides with real ones). */
-function newAlias(): bigint {
-  const r = randomBytes(8);
-  const block = 16_000_000n + (BigInt(r.readUInt32BE(0)) % 100_000n);
-  return (block << 40n) | (BigInt(r.readUInt16BE(4)) << 16n) | BigInt(r.readUInt16BE(6) & 0xffff);
+function newAlias(r: Uint8Array): bigint {
+  const v = new DataView(r.buffer, r.byteOffset, 8);
+  const block = 16_000_000n + (BigInt(v.getUint32(0)) % 100_000n);
+  return (block << 40n) | (BigInt(v.getUint16(4)) << 16n) | BigInt(v.getUint16(6));
 }
