@@ -7,7 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex } from '../../src/bolt/bytes.ts';
 import { type Commitments, type Outgoing } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { basepointsOf, type ChannelSecrets } from '../../src/bolt/bolt2/channel/keys.ts';
-import { type ChannelEvent, receive, signPending } from '../../src/bolt/bolt2/channel/machine.ts';
+import { type ChannelEvent, receive, signPending, type UpdateMessage } from '../../src/bolt/bolt2/channel/machine.ts';
 import {
   acceptChannelMessage,
   acceptFirstLocal,
@@ -96,7 +96,7 @@ export class Pair {
   deliverOne(to: Side): Outgoing {
     const m = to.inbox.shift();
     if (!m) throw new Error(`nothing queued for ${to.name}`);
-    const r = receive(to.state, to.secrets, m.name, m.msg as Record<string, unknown>, to.policy);
+    const r = receive(to.state, to.secrets, m, to.policy);
     to.state = r.state;
     to.events.push(...r.events);
     this.send(to, r.send);
@@ -105,7 +105,8 @@ export class Pair {
 
   /** Delivers a hand-made message to `to`, as if the peer sent it. */
   deliverOneRaw(to: Side, name: string, msg: Record<string, unknown>): void {
-    const r = receive(to.state, to.secrets, name, msg, to.policy);
+    // Hand-made: whatever fields the test wrote, under the name it chose (the codec never saw them).
+    const r = receive(to.state, to.secrets, { name, msg } as unknown as UpdateMessage, to.policy);
     to.state = r.state;
     to.events.push(...r.events);
     this.send(to, r.send);

@@ -26,7 +26,7 @@ import {
   sendFulfill,
 } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { basepointsOf, type ChannelSecrets, perCommitmentPoint } from '../../src/bolt/bolt2/channel/keys.ts';
-import { type ChannelEvent, receive as machineReceive, signPending } from '../../src/bolt/bolt2/channel/machine.ts';
+import { type ChannelEvent, receive as machineReceive, signPending, type UpdateMessage } from '../../src/bolt/bolt2/channel/machine.ts';
 import {
   type AcceptChannelMessage,
   acceptChannelMessage,
@@ -273,7 +273,8 @@ export class HostileChannel {
     if (r.name === 'error' || r.name === 'warning') throw new Error(`${this.peer.label}: the node sent ${r.name} "${textOf(r)}" on channel ${this.id.slice(0, 16)}`);
     if (r.name === 'channel_reestablish' || r.name === 'shutdown' || r.name === 'closing_signed') return { send: [], events: [] };
     const before = this.state;
-    const step = machineReceive(this.state, this.secrets, r.name, r.msg);
+    // What the node sent, decoded by the hostile peer's own reader: the names left here are the update messages.
+    const step = machineReceive(this.state, this.secrets, { name: r.name, msg: r.msg } as unknown as UpdateMessage);
     if (r.name === 'commitment_signed') this.revokedStates.push(before);
     this.state = step.state;
     for (const e of step.events) if (e.kind === 'incoming') this.incoming.push(e.htlc);

@@ -43,7 +43,7 @@ import { FEE_TARGETS } from '../../chain/feerate.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
-import { type ChannelEvent, receive, signPending } from '../../bolt/bolt2/channel/machine.ts';
+import { type ChannelEvent, receive, signPending, type UpdateMessage } from '../../bolt/bolt2/channel/machine.ts';
 import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
 import {
   type AcceptChannelMessage,
@@ -1047,7 +1047,8 @@ export class ChannelManager {
     for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
   }
 
-  private onUpdate(l: Live, channelId: Uint8Array, name: string, m: Record<string, unknown>): void {
+  private onUpdate(l: Live, channelId: Uint8Array, u: UpdateMessage): void {
+    const name = u.name;
     const sd = l.rec.shutdown;
     if (name === 'update_add_htlc' && sd) {
       // BOLT 2 shutdown receiver: an add after the peer's shutdown breaks "MUST NOT send an update_add_htlc after a shutdown";
@@ -1059,7 +1060,7 @@ export class ChannelManager {
     if (!l.reestablished) return this.failChannel(l, channelId, `${name} before channel_reestablish`);
     let step;
     try {
-      step = receive(l.rec.commitments, l.secrets, name, m, this.safety());
+      step = receive(l.rec.commitments, l.secrets, u, this.safety());
     } catch (e) {
       if (e instanceof ChannelProtocolError || e instanceof ChannelRefusal) return this.failChannel(l, channelId, e.message);
       throw e;
@@ -1361,7 +1362,7 @@ export class ChannelManager {
       case 'update_fee':
       case 'commitment_signed':
       case 'revoke_and_ack':
-        return this.onUpdate(l, channelId, m.name, m.msg);
+        return this.onUpdate(l, channelId, m);
       default:
         this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
     }

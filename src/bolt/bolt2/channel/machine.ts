@@ -8,7 +8,7 @@
  * Our own updates are signed by the caller (`signPending`) when it has
  * batched what it wants to send.
  */
-import { type CltvExpiry, type FeeratePerKw, type Msat } from '../../units.ts';
+import { type Bolt2Message } from '../index.ts';
 import {
   ChannelProtocolError,
   type Commitments,
@@ -42,7 +42,11 @@ export interface Step {
   events: ChannelEvent[];
 }
 
-type Msg = Record<string, unknown>;
+/** The normal-operation messages a channel receives, as their codecs decode them. */
+export type UpdateMessage = Extract<
+  Bolt2Message,
+  { name: 'update_add_htlc' | 'update_fulfill_htlc' | 'update_fail_htlc' | 'update_fail_malformed_htlc' | 'update_fee' | 'commitment_signed' | 'revoke_and_ack' }
+>;
 
 export function signPending(c: Commitments, s: ChannelSecrets): Step {
   if (!hasChangesToSign(c) || !c.remoteNextPoint) return { state: c, send: [], events: [] };
@@ -66,68 +70,50 @@ function capped(step: Step, policy: SafetyPolicy): Step {
 }
 
 /** Handles one normal-operation message from the peer. Throws ChannelProtocolError when the channel must fail. */
-export function receive(c: Commitments, s: ChannelSecrets, name: string, m: Msg, policy: SafetyPolicy = DEFAULT_SAFETY_POLICY): Step {
-  const step = receiveStep(c, s, name, m, policy);
-  return name.startsWith('update_') ? capped(step, policy) : step;
+export function receive(c: Commitments, s: ChannelSecrets, u: UpdateMessage, policy: SafetyPolicy = DEFAULT_SAFETY_POLICY): Step {
+  const step = receiveStep(c, s, u, policy);
+  return u.name.startsWith('update_') ? capped(step, policy) : step;
 }
 
-function receiveStep(c: Commitments, s: ChannelSecrets, name: string, m: Msg, policy: SafetyPolicy): Step {
-  switch (name) {
-    case 'update_add_htlc':
-      return {
-        state: receiveAdd(
-          c,
-          {
-            id: m.id as bigint,
-            amountMsat: m.amountMsat as Msat,
-            paymentHash: m.paymentHash as Uint8Array,
-            cltvExpiry: m.cltvExpiry as CltvExpiry,
-            onionRoutingPacket: m.onionRoutingPacket as Uint8Array,
-          },
-          policy,
-        ),
-        send: [],
-        events: [],
-      };
+function receiveStep(c: Commitments, s: ChannelSecrets, u: UpdateMessage, policy: SafetyPolicy): Step {
+  switch (u.name) {
+    case 'update_add_htlc': {
+      const m = u.msg;
+      const add = { id: m.id, amountMsat: m.amountMsat, paymentHash: m.paymentHash, cltvExpiry: m.cltvExpiry, onionRoutingPacket: m.onionRoutingPacket };
+      return { state: receiveAdd(c, add, policy), send: [], events: [] };
+    }
     case 'update_fulfill_htlc': {
-      const preimage = m.paymentPreimage as Uint8Array;
-      const r = receiveSettle(c, { kind: 'fulfill', id: m.id as bigint, preimage });
+      const preimage = u.msg.paymentPreimage;
+      const r = receiveSettle(c, { kind: 'fulfill', id: u.msg.id, preimage });
       return { state: r.state, send: [], events: [{ kind: 'fulfilled', htlc: r.htlc, preimage }] };
     }
     case 'update_fail_htlc':
-      return { state: receiveSettle(c, { kind: 'fail', id: m.id as bigint, reason: m.reason as Uint8Array }).state, send: [], events: [] };
-    case 'update_fail_malformed_htlc':
-      return {
-        state: receiveSettle(c, {
-          kind: 'fail_malformed',
-          id: m.id as bigint,
-          sha256OfOnion: m.sha256OfOnion as Uint8Array,
-          failureCode: m.failureCode as number,
-        }).state,
-        send: [],
-        events: [],
-      };
+      return { state: receiveSettle(c, { kind: 'fail', id: u.msg.id, reason: u.msg.reason }).state, send: [], events: [] };
+    case 'update_fail_malformed_htlc': {
+      const m = u.msg;
+      return { state: receiveSettle(c, { kind: 'fail_malformed', id: m.id, sha256OfOnion: m.sha256OfOnion, failureCode: m.failureCode }).state, send: [], events: [] };
+    }
     case 'update_fee':
-      return { state: receiveFee(c, m.feeratePerKw as FeeratePerKw, policy), send: [], events: [] };
+      return { state: receiveFee(c, u.msg.feeratePerKw, policy), send: [], events: [] };
     case 'commitment_signed': {
-      const r = receiveCommit(c, s, { signature: m.signature as Uint8Array, htlcSignatures: m.htlcSignatures as Uint8Array[] });
+      const r = receiveCommit(c, s, { signature: u.msg.signature, htlcSignatures: u.msg.htlcSignatures });
       const follow = signPending(r.state, s);
       return { state: follow.state, send: [...r.send, ...follow.send], events: [] };
     }
     case 'revoke_and_ack': {
-      const r = receiveRevocation(c, { perCommitmentSecret: m.perCommitmentSecret as Uint8Array, nextPerCommitmentPoint: m.nextPerCommitmentPoint as Uint8Array });
+      const r = receiveRevocation(c, { perCommitmentSecret: u.msg.perCommitmentSecret, nextPerCommitmentPoint: u.msg.nextPerCommitmentPoint });
       const events: ChannelEvent[] = [{ kind: 'revoked', commit: r.revoked }];
-      for (const u of r.lockedIn) {
-        if (u.kind === 'add') events.push({ kind: 'incoming', htlc: u.htlc });
-        else if (u.kind === 'fail' || u.kind === 'fail_malformed') {
-          const htlc = r.revoked.spec.htlcs.find((h) => h.direction === 'out' && h.id === u.id);
-          if (htlc) events.push({ kind: 'failed', htlc, update: u });
+      for (const x of r.lockedIn) {
+        if (x.kind === 'add') events.push({ kind: 'incoming', htlc: x.htlc });
+        else if (x.kind === 'fail' || x.kind === 'fail_malformed') {
+          const htlc = r.revoked.spec.htlcs.find((h) => h.direction === 'out' && h.id === x.id);
+          if (htlc) events.push({ kind: 'failed', htlc, update: x });
         }
       }
       const follow = signPending(r.state, s);
       return { state: follow.state, send: follow.send, events };
     }
     default:
-      throw new ChannelProtocolError(`unexpected ${name} in normal operation`);
+      throw new ChannelProtocolError(`unexpected ${(u as { name: string }).name} in normal operation`);
   }
 }
