@@ -17,8 +17,7 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { channelOf, confirmedAnchorChildren, everyCrashPoint, freshChannel, mineUntilClosed, ownedWallet } from './crash-round.ts';
-import { fundedDaemon } from './daemon-channel.ts';
+import { channelOf, confirmedAnchorChildren, everyCrashPoint, freshChannel, mineUntilClosed, ownedWallet, startCrashRig, stopCrashRig } from './crash-round.ts';
 
 const FUNDING_SAT = 300_000n;
 let lab: ChannelLab;
@@ -26,17 +25,8 @@ let a: LnnodeProcess;
 let b: LightningNode;
 const fault = faultArm('lab-crash-force-close-');
 
-beforeAll(async () => {
-  lab = await ChannelLab.start('crash-points-force-close');
-  b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
-  a = await fundedDaemon(lab, b, 5_000_000n, { args: ['--log-level', 'debug'], env: fault.env });
-}, 120_000);
-
-afterAll(async () => {
-  fault.remove();
-  await a?.stop();
-  await lab?.stop();
-});
+beforeAll(async () => void ({ lab, a, b } = await startCrashRig('crash-points-force-close', fault)), 120_000);
+afterAll(() => stopCrashRig({ lab, a }, fault));
 
 /** A force closes a fresh channel (no HTLC on it), killed after its `killAt`-th write of the close. */
 async function forceClose(killAt: number | undefined): Promise<boolean> {

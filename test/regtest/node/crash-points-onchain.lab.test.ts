@@ -24,8 +24,8 @@ import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { channelOf, everyCrashPoint, freshChannel, mineUntilClosed, ownedWallet } from './crash-round.ts';
-import { fundedDaemon, settledBalance } from './daemon-channel.ts';
+import { channelOf, everyCrashPoint, freshChannel, mineUntilClosed, ownedWallet, startCrashRig, stopCrashRig } from './crash-round.ts';
+import { settledBalance } from './daemon-channel.ts';
 
 const FUNDING_SAT = 300_000n;
 let lab: ChannelLab;
@@ -33,17 +33,8 @@ let a: LnnodeProcess;
 let b: LightningNode;
 const fault = faultArm('lab-crash-onchain-');
 
-beforeAll(async () => {
-  lab = await ChannelLab.start('crash-points-onchain');
-  b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
-  a = await fundedDaemon(lab, b, 5_000_000n, { args: ['--log-level', 'debug'], env: fault.env });
-}, 120_000);
-
-afterAll(async () => {
-  fault.remove();
-  await a?.stop();
-  await lab?.stop();
-});
+beforeAll(async () => void ({ lab, a, b } = await startCrashRig('crash-points-onchain', fault)), 120_000);
+afterAll(() => stopCrashRig({ lab, a }, fault));
 
 /** A commitment of B's that two payments then revoke, on a fresh channel; and A's balance on it. */
 async function revokedCommitmentOfB(api: LnnodeClient): Promise<{ channelId: Uint8Array; raw: Uint8Array; txid: string; anchors: bigint }> {

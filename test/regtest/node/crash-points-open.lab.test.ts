@@ -12,18 +12,24 @@
  * Two of these points once failed (a held funding stored before its channel
  * kept its coins locked; a funding the peer had signed was never broadcast):
  * ChannelManager.settleHeldFundings covers them.
+ *
+ * And for an open as fundee: B opens a channel to A, A is killed after each
+ * of its writes. Either B's funding went out, and then A has the channel
+ * (it stored it before its funding_signed could reach B) and it becomes
+ * usable on both sides; or it did not, and B has every coin back: no coins
+ * of B's in a 2-of-2 that A does not know.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ConnectError } from '@connectrpc/connect';
-import { hex } from '../../../src/bolt/bytes.ts';
+import { fromHex, hex } from '../../../src/bolt/bytes.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
+import { type Sat } from '../../../src/bolt/units.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { diedWithin } from './crash-round.ts';
-import { fundedDaemon } from './daemon-channel.ts';
+import { diedWithin, restartConnected, startCrashRig, stopCrashRig, withLogOf } from './crash-round.ts';
 
 const OPEN_SAT = 200_000n;
 let lab: ChannelLab;
@@ -32,17 +38,11 @@ let b: LightningNode;
 const fault = faultArm('lab-crash-open-');
 
 beforeAll(async () => {
-  lab = await ChannelLab.start('crash-points-open');
-  // Every round leaves B a channel at most; the opens A never funded wait there for a funding that does not come.
-  b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
-  a = await fundedDaemon(lab, b, 5_000_000n, { args: ['--log-level', 'debug'], env: fault.env });
+  ({ lab, a, b } = await startCrashRig('crash-points-open', fault));
+  // B funds the opens of the fundee scenario.
+  await lab.fund(b, 5_000_000n);
 }, 120_000);
-
-afterAll(async () => {
-  fault.remove();
-  await a?.stop();
-  await lab?.stop();
-});
+afterAll(() => stopCrashRig({ lab, a }, fault));
 
 /** A's wallet once nothing is unconfirmed: what a round starts from and ends at. */
 async function settledWallet(api: LnnodeClient, why: string, expected?: (w: { confirmedSat: bigint; reservedSat: bigint }) => boolean) {
@@ -125,26 +125,97 @@ async function aOpens(killAt: number | undefined): Promise<{ killed: boolean; op
   return { killed, opened: true };
 }
 
-describe('SIGKILL right after each durable write of an open as funder, then restart', () => {
-  test(
-    'A opens a channel to B',
-    async () => {
-      const counting = await aOpens(undefined);
-      expect(counting.opened).toBe(true);
-      const writes = fault.counted();
-      expect(writes).toBeGreaterThan(0);
-      let covered = 0;
-      const outcomes: string[] = [];
-      for (let k = 1; k <= writes; k++) {
-        const r = await aOpens(k);
-        if (r.killed) covered++;
-        outcomes.push(`${k}:${r.opened ? 'opened' : 'not opened'}`);
-      }
-      // Afterwards A still opens a channel without a crash.
-      expect((await aOpens(undefined)).opened).toBe(true);
-      console.log(`crash points, open as funder: ${covered} of ${writes} writes of A killed at and recovered from (${outcomes.join(', ')})`);
-      expect(covered).toBeGreaterThanOrEqual(Math.floor(writes * 0.8));
-    },
-    600_000,
+/** B's wallet once nothing is unconfirmed and (when given) `want` holds. */
+async function bWallet(why: string, want?: bigint): Promise<bigint> {
+  let last = -1n;
+  try {
+    return await waitFor(`B's wallet settled${want === undefined ? '' : ` at ${want} sat`} ${why}`, async () => {
+      await b.wallet!.sync();
+      const w = b.wallet!.balance();
+      if (w.unconfirmedSat !== 0n || w.reservedSat !== 0n) return undefined;
+      last = w.confirmedSat;
+      return want === undefined || last === want ? last : undefined;
+    });
+  } catch (e) {
+    if (last >= 0n) return last;
+    throw e;
+  }
+}
+
+/**
+ * B opens a channel to A, A killed after its `killAt`-th write: of the open
+ * and of the lock-in that follows (the arm stays until the channel is
+ * usable on both sides, so the writes of channel_ready and of the blocks
+ * on the way count too). Returns whether A was killed and whether the
+ * channel opened.
+ */
+async function bOpens(killAt: number | undefined): Promise<{ killed: boolean; opened: boolean }> {
+  let api = a.client();
+  const why = killAt === undefined ? '' : `(A killed after write ${killAt} of an open as fundee)`;
+  const before = await bWallet(`before the open ${why}`);
+  let killed = false;
+  const restartIfDead = async (ms: number): Promise<void> => {
+    if (killed || killAt === undefined || !(await diedWithin(a, ms))) return;
+    killed = true;
+    api = await withLogOf(a, restartConnected(a, fault, b));
+  };
+  fault.arm(killAt);
+  const call = b.channels!.open(fromHex(a.nodeId), { fundingSat: OPEN_SAT as Sat }).catch((e: Error) => e);
+  // A dying before its funding_signed ends B's open (the peer left); after it, B's open has already resolved.
+  await Promise.race([call, diedWithin(a, 10_000)]);
+  const answer = await call;
+  await restartIfDead(500);
+  await lab.btcd.generate(3);
+  const funding = answer instanceof Error ? undefined : answer;
+  const onChain = funding !== undefined && (await lab.confirmations(funding.fundingTxid)) !== undefined;
+  if (!onChain) {
+    if (!killed) throw new Error(`B's open to A did not complete without a kill ${why}: ${answer instanceof Error ? answer.message : 'funding not on chain'}`);
+    // No funding went out: every coin of B's back and free.
+    expect([killAt, await bWallet(`after the open ${why}`, before)]).toEqual([killAt, before]);
+    return { killed, opened: false };
+  }
+  // The funding is on chain: A must know the channel and use it, or B's coins would wait in a 2-of-2 for a signature that never comes.
+  const id = hex(funding.channelId);
+  await withLogOf(
+    a,
+    waitFor(`the channel B funded usable on A and B ${why}`, async () => {
+      await restartIfDead(0);
+      const c = (await api.listChannels({}).catch(() => undefined))?.channels.find((x) => hex(x.channelId) === id);
+      const onB = b.channels!.get(funding.channelId);
+      if (c?.usable && onB?.active) return true;
+      await lab.btcd.generate(1);
+      await Bun.sleep(300);
+      return undefined;
+    }, 60_000),
   );
+  if (!killed) fault.disarm();
+  const fee = await lab.fee(funding.fundingTxid);
+  expect([killAt, await bWallet(`after the open ${why}`, before - OPEN_SAT - fee)]).toEqual([killAt, before - OPEN_SAT - fee]);
+  return { killed, opened: true };
+}
+
+/**
+ * Every crash point of one open: counted on a run without a kill, then one
+ * round per write; the channel must still open afterwards without a crash.
+ * Prints what each point ended in.
+ */
+async function everyOpenPoint(name: string, open: (killAt: number | undefined) => Promise<{ killed: boolean; opened: boolean }>): Promise<void> {
+  expect((await open(undefined)).opened).toBe(true);
+  const writes = fault.counted();
+  expect(writes).toBeGreaterThan(0);
+  let covered = 0;
+  const outcomes: string[] = [];
+  for (let k = 1; k <= writes; k++) {
+    const r = await open(k);
+    if (r.killed) covered++;
+    outcomes.push(`${k}:${r.opened ? 'opened' : 'not opened'}`);
+  }
+  expect((await open(undefined)).opened).toBe(true);
+  console.log(`crash points, ${name}: ${covered} of ${writes} writes of A killed at and recovered from (${outcomes.join(', ')})`);
+  expect(covered).toBeGreaterThanOrEqual(Math.floor(writes * 0.8));
+}
+
+describe('SIGKILL right after each durable write of an open, then restart', () => {
+  test('A opens a channel to B (A the funder)', () => everyOpenPoint('open as funder', aOpens), 600_000);
+  test('B opens a channel to A (A the fundee)', () => everyOpenPoint('open as fundee', bOpens), 600_000);
 });

@@ -128,17 +128,20 @@ async function bPays(killAt: number | undefined): Promise<boolean> {
   return killed;
 }
 
+/** Payments each way in the interleaved scenario (the issue's "10 payments both ways interleaved"). */
+const EACH_WAY = 5;
+
 /**
- * Four payments at once, two each way, A killed after its `killAt`-th
+ * Ten payments at once, five each way, A killed after its `killAt`-th
  * write: each payment is checked on its own (outcome on both sides), and
  * A's balance moved by exactly what it received less what it paid.
  */
 async function interleaved(killAt: number | undefined): Promise<boolean> {
   let api = a.client();
   const before = await settledBalance(api);
-  const out = [amountOf(), amountOf()].map((amount, i) => ({ amount, inv: b.invoices.create({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix out ${round} ${i}`)) }) }));
+  const out = Array.from({ length: EACH_WAY }, amountOf).map((amount, i) => ({ amount, inv: b.invoices.create({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix out ${round} ${i}`)) }) }));
   const inn = await Promise.all(
-    [amountOf(), amountOf()].map(async (amount, i) => ({ amount, inv: await api.createInvoice({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix in ${round} ${i}`)) }) })),
+    Array.from({ length: EACH_WAY }, amountOf).map(async (amount, i) => ({ amount, inv: await api.createInvoice({ amountMsat: amount, descriptionHash: sha256(new TextEncoder().encode(`mix in ${round} ${i}`)) }) })),
   );
   fault.arm(killAt);
   const calls = [
@@ -181,7 +184,7 @@ async function interleaved(killAt: number | undefined): Promise<boolean> {
 const SCENARIOS: [string, CrashScenario][] = [
   ['A pays B', aPays],
   ['B pays A', bPays],
-  ['four payments at once, two each way', interleaved],
+  ['ten payments at once, five each way', interleaved],
 ];
 
 describe('SIGKILL right after each durable write of a payment, then restart', () => {

@@ -7,10 +7,11 @@
 import { hex } from '../../../src/bolt/bytes.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
-import { ANCHOR_SAT, type ChannelLab } from '../../lab/channel-lab.ts';
+import { ANCHOR_SAT, ChannelLab } from '../../lab/channel-lab.ts';
 import { type FaultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
 import { waitFor } from '../../lab/processes.ts';
+import { fundedDaemon } from './daemon-channel.ts';
 
 /** Whether A died by its own hand (the armed write was reached) within `ms`. */
 export function diedWithin(a: LnnodeProcess, ms: number): Promise<boolean> {
@@ -123,6 +124,26 @@ export interface CrashRig {
   a: LnnodeProcess;
   b: LightningNode;
   fault: FaultArm;
+}
+
+/**
+ * The usual rig: a lab chain, an in-process B with room for the many opens
+ * a crash test leaves behind (each round opens one; those A never funded
+ * wait there), and a daemon A with `aSat` in its wallet, logging at debug
+ * level (a failing point is read from its log) and armed by `fault`.
+ */
+export async function startCrashRig(name: string, fault: FaultArm, aSat = 5_000_000n): Promise<CrashRig> {
+  const lab = await ChannelLab.start(name);
+  const b = lab.startNode('b', { channelLimits: { unfundedInboundPerPeer: 100, pendingInboundOpensPerPeer: 100 } });
+  const a = await fundedDaemon(lab, b, aSat, { args: ['--log-level', 'debug'], env: fault.env });
+  return { lab, a, b, fault };
+}
+
+/** Stops what startCrashRig started (whatever part of it did start). */
+export async function stopCrashRig(r: Partial<CrashRig>, fault: FaultArm): Promise<void> {
+  fault.remove();
+  await r.a?.stop();
+  await r.lab?.stop();
 }
 
 /**
