@@ -396,3 +396,41 @@ describe('wallet: a balance asked right after a block', () => {
     expect(performance.now() - t0).toBeLessThan(100);
   });
 });
+
+describe('wallet: a sync during which a block comes', () => {
+  test('a coin read before the block that spends it and the change read after are not both counted: the pass is read again', async () => {
+    const chain = new FakeChain();
+    chain.mineMany(10);
+    let held: Uint8Array | undefined;
+    let mineDuringNextRead = false;
+    const honest = chain.source();
+    const source: ChainSource = {
+      ...honest,
+      // The network "accepts" our send but it reaches the chain only in the block mined below.
+      broadcast: async (raw) => {
+        held = raw;
+        return parseTx(raw).id;
+      },
+      // The first script read of the armed pass sees the coin unspent; the block spending it comes right after.
+      scriptUtxos: async (script) => {
+        const r = await honest.scriptUtxos(script);
+        if (mineDuringNextRead && held) {
+          mineDuringNextRead = false;
+          chain.mine({ txs: [held] });
+        }
+        return r;
+      },
+    };
+    const store = Store.open(':memory:');
+    const wallet = new Wallet(store, HDKey.fromMasterSeed(new Uint8Array(32).fill(9)), 'regtest', source, silentLogger);
+    chain.fund([{ script: scriptOf(wallet.newAddress()), value: 100_000n }]);
+    chain.mine();
+    await wallet.sync();
+    const sent = await wallet.send({ address: ELSEWHERE, amountSat: sat(30_000), feerate: FEERATE });
+    mineDuringNextRead = true;
+    await wallet.sync();
+    const b = wallet.balance();
+    // Only the change is ours, confirmed; nothing is left reserved for a transaction the chain already has.
+    expect([b.confirmedSat, b.reservedSat, b.unconfirmedSat]).toEqual([100_000n - 30_000n - sent.feeSat, 0n, 0n]);
+  });
+});

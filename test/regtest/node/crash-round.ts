@@ -191,13 +191,18 @@ export async function mineUntilClosed(
  * What A's confirmed CPFP children of commitment `closingTxid` changed in
  * its wallet besides their fee: each spends the commitment's anchor (330
  * sat that the sums count as gone) with wallet coins and pays the change
- * back, so the wallet is up by the anchor less the child's fee.
+ * back, so the wallet is up by the anchor less the child's fee. (A fee
+ * bump of an HTLC transaction spends an HTLC output instead: its fee is
+ * counted with the close's other transactions.)
  */
-export async function confirmedAnchorChildren(api: LnnodeClient, closingTxid: string): Promise<bigint> {
+export async function confirmedAnchorChildren(api: LnnodeClient, lab: ChannelLab, closingTxid: string): Promise<bigint> {
+  const values = await lab.outputs(closingTxid);
   const { transactions } = await api.listWalletTransactions({});
   let delta = 0n;
   for (const t of transactions) {
-    if (t.purpose === 'fee-bump' && t.state === 'confirmed' && t.inputs.some((i) => i.startsWith(`${closingTxid}:`))) delta += ANCHOR_SAT - t.feeSat;
+    if (t.purpose !== 'fee-bump' || t.state !== 'confirmed') continue;
+    const anchor = t.inputs.some((i) => i.startsWith(`${closingTxid}:`) && values[Number(i.split(':')[1])] === ANCHOR_SAT);
+    if (anchor) delta += ANCHOR_SAT - t.feeSat;
   }
   return delta;
 }
