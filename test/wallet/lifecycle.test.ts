@@ -431,6 +431,6 @@ describe('wallet: a sync during which a block comes', () => {
     await wallet.sync();
     const b = wallet.balance();
     // Only the change is ours, confirmed; nothing is left reserved for a transaction the chain already has.
-    expect([b.confirmedSat, b.reservedSat, b.unconfirmedSat]).toEqual([100_000n - 30_000n - sent.feeSat, 0n, 0n]);
+    expect([b.confirmedSat, b.reservedSat, b.unconfirmedSat]).toEqual([sat(100_000n - 30_000n - sent.feeSat), sat(0), sat(0)]);
   });
 });

@@ -48,9 +48,12 @@ export async function settledBalance(api: LnnodeClient, b: LightningNode, channe
     async () => {
       const ca = (await api.listChannels({}).catch(() => undefined))?.channels.find((c) => hex(c.channelId) === hex(channelId));
       const cb = b.channels!.get(channelId)!;
-      if (!ca?.usable || ca.pendingHtlcs !== 0 || cb.pendingHtlcs !== 0) return undefined;
-      if (ca.outboundCapacityMsat !== cb.remoteBalanceMsat) return undefined;
-      return msat(ca.outboundCapacityMsat);
+      if (ca?.usable && ca.pendingHtlcs === 0 && cb.pendingHtlcs === 0 && ca.outboundCapacityMsat === cb.remoteBalanceMsat) return msat(ca.outboundCapacityMsat);
+      // Thrown, so a timeout says where each side stood.
+      throw new Error(
+        `A: ${ca ? `${ca.state}, usable ${ca.usable}, ${ca.pendingHtlcs} HTLCs, outbound ${ca.outboundCapacityMsat}` : 'not listed'}; ` +
+          `B: ${cb.phase}, active ${cb.active}, ${cb.pendingHtlcs} HTLCs, A's balance ${cb.remoteBalanceMsat}`,
+      );
     },
     60_000,
   );
