@@ -200,9 +200,10 @@ export async function confirmedAnchorChildren(api: LnnodeClient, lab: ChannelLab
   const { transactions } = await api.listWalletTransactions({});
   let delta = 0n;
   for (const t of transactions) {
-    if (t.purpose !== 'fee-bump' || t.state !== 'confirmed') continue;
+    if (t.purpose !== 'fee-bump') continue;
     const anchor = t.inputs.some((i) => i.startsWith(`${closingTxid}:`) && values[Number(i.split(':')[1])] === ANCHOR_SAT);
-    if (anchor) delta += ANCHOR_SAT - t.feeSat;
+    // In a block is what counts: the wallet calls it confirmed only 6 deep, and a round can end before that.
+    if (anchor && ((await lab.confirmations(t.txidHex)) ?? 0) > 0) delta += ANCHOR_SAT - t.feeSat;
   }
   return delta;
 }
