@@ -11,7 +11,8 @@
  * min-depth confirmations and both channel_ready; normal runs HTLC updates.
  */
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
-import { addDuringShutdown, addedAfterOurShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
+import { addDuringShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
+import { type IncomingOutcome, type IncomingRefusal, settleIncoming, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
 import { channelReady, channelReadyStep, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
 import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
@@ -27,10 +28,7 @@ import {
   lostStateReestablish,
   type RemoteCommit,
   sendAdd,
-  sendFail,
-  sendFailMalformed,
   sendFee,
-  sendFulfill,
   availableToSend,
   commitFeeMsat,
   type PartyConfig,
@@ -119,13 +117,11 @@ export interface ChannelRecord {
 
 export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
 
-export type IncomingRefusal = 'permanent_channel_failure' | 'temporary_channel_failure';
+export type { IncomingRefusal } from '../../bolt/bolt2/channel/incoming.ts';
 
 /** How an incoming HTLC ends, decided by the payments layer. */
-export type Resolution =
-  | { kind: 'fulfill'; preimage: Uint8Array; persist?: () => void }
-  | { kind: 'fail'; reason: Uint8Array; persist?: () => void }
-  | { kind: 'fail_malformed'; sha256OfOnion: Uint8Array; failureCode: number; persist?: () => void };
+/** How the payments layer ends an incoming HTLC; `persist` writes its own record in the same commit as the channel. */
+export type Resolution = IncomingOutcome & { persist?: () => void };
 
 export type HtlcOutcome =
   | { kind: 'fulfilled'; channelId: Uint8Array; htlc: HtlcEntry; preimage: Uint8Array }
@@ -1092,26 +1088,11 @@ export class ChannelManager {
    * resolution was lost in a crash is resolved again.
    */
   private resolvePendingIncoming(l: Live, channelId: Uint8Array): void {
-    const c = l.rec.commitments;
-    const settling = new Set([...c.localChanges.proposed, ...c.localChanges.signed, ...c.localChanges.acked].flatMap((u) => ('id' in u ? [u.id] : [])));
-    const inRemote = new Set(c.remoteCommit.spec.htlcs.filter((h) => h.direction === 'in').map((h) => h.id));
-    const todo = c.localCommit.spec.htlcs.filter((h) => h.direction === 'in' && inRemote.has(h.id) && !settling.has(h.id));
+    const todo = unresolvedIncoming(l.rec.commitments, l.rec.shutdown?.failAddsFrom);
     if (!todo.length) return;
-    for (const h of todo) {
-      const r = h.failBack
-        ? // BOLT 2 max_dust_htlc_exposure_msat, receiving: past the limit SHOULD fail this HTLC once it's committed, SHOULD NOT reveal a preimage.
-          this.hooks.refuseIncoming(channelId, h, 'temporary_channel_failure')
-        : addedAfterOurShutdown(l.rec.shutdown?.failAddsFrom, h.id)
-          ? // BOLT 2 shutdown sender: SHOULD fail to route any HTLC added after it has sent shutdown (it must not be settled).
-            this.hooks.refuseIncoming(channelId, h, 'permanent_channel_failure')
-          : this.hooks.resolveIncoming(channelId, h);
-      const cur = l.rec.commitments;
-      const step =
-        r.kind === 'fulfill'
-          ? sendFulfill(cur, h.id, r.preimage)
-          : r.kind === 'fail'
-            ? sendFail(cur, h.id, r.reason)
-            : sendFailMalformed(cur, h.id, r.sha256OfOnion, r.failureCode);
+    for (const { htlc, refusal } of todo) {
+      const r = refusal ? this.hooks.refuseIncoming(channelId, htlc, refusal) : this.hooks.resolveIncoming(channelId, htlc);
+      const step = settleIncoming(l.rec.commitments, htlc.id, r);
       l.rec = { ...l.rec, commitments: step.state };
       this.db.db.transaction(() => {
         this.save(l, channelId);
