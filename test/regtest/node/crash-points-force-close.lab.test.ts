@@ -41,56 +41,32 @@ const fault = faultArm('lab-crash-force-close-');
 beforeAll(async () => void ({ lab, a, b } = await startCrashRig('crash-points-force-close', fault)), 120_000);
 afterAll(() => stopCrashRig({ lab, a }, fault));
 
-/** A force closes a fresh channel (no HTLC on it), killed after its `killAt`-th write of the close. */
-async function forceClose(killAt: number | undefined): Promise<boolean> {
-  let api = a.client();
-  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its force close)`;
-  // Whole satoshis on both sides, so no sub-satoshi remainder blurs the sums.
-  const channelId = await freshChannel(lab, api, b, FUNDING_SAT, 100_000_000n);
-  const aSat = b.channels!.get(channelId)!.remoteBalanceMsat / 1000n;
-  const anchors = b.channels!.get(channelId)!.channelType === 'anchors' ? 2n * ANCHOR_SAT : 0n;
-  const walletBefore = await ownedWallet(api, why);
-  fault.arm(killAt);
-  void api.closeChannel({ channelId, force: true }).catch(() => undefined);
-  const again = async (restarted: LnnodeClient): Promise<void> => void (await restarted.closeChannel({ channelId, force: true }).catch(() => undefined));
-  const r = await mineUntilClosed({ lab, a, b, fault }, api, channelId, killAt, why, again);
-  api = r.api;
-  if (!r.killed) fault.disarm();
-  const c = (await channelOf(api, channelId))!;
-  expect([killAt, ['local', 'remote'].includes(c.closeKind)]).toEqual([killAt, true]);
-  const commitFee = await lab.fee(c.closingTxidHex);
-  const sweepFees = await lab.fees(c.sweepTxidsHex);
-  const children = await confirmedAnchorChildren(api, lab, c.closingTxidHex);
-  const want = walletBefore + aSat - commitFee - anchors - sweepFees + children;
-  const got = await ownedWallet(api, why, want);
-  if (got !== want) {
-    const txs = (await api.listWalletTransactions({})).transactions.slice(0, 8).map((t) => `${t.txidHex} ${t.purpose} ${t.state} fee ${t.feeSat} in ${t.inputs.join(',')}`);
-    console.log(`force close${why}: wallet ${walletBefore} before, ${got} after, want ${want}; ${c.closeKind} commitment ${c.closingTxidHex} fee ${commitFee}; sweeps ${c.sweepTxidsHex.join(',')} fees ${sweepFees}; children ${children}; wallet txs:\n${txs.join('\n')}`);
-  }
-  expect([killAt, got]).toEqual([killAt, want]);
-  // B's own output came to it at once, exactly its balance.
-  expect([killAt, (await lab.outputs(c.closingTxidHex)).includes(FUNDING_SAT - aSat)]).toEqual([killAt, true]);
-  return r.killed;
-}
-
 const HTLC_MSAT = 20_000_000n;
 /** Points of the HTLC scenario per run: each round mines past the HTLC's expiry and A's delay. */
 const HTLC_SAMPLE = 10;
 const SEED = Number(process.env.LNNODE_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 let htlcRound = 0;
 
-/** A force closes a fresh channel with its payment to B in flight (B holds it), killed after its `killAt`-th write of the close. */
-async function forceCloseWithHtlc(killAt: number | undefined): Promise<boolean> {
+/**
+ * One round: A force closes a fresh channel, killed after its `killAt`-th
+ * write of the close, with its payment to B in flight when `withHtlc` (B
+ * holds it). Checks the payment failed and B was not paid, and A's wallet
+ * to the sat. Returns whether A was killed.
+ */
+async function forceCloseRound(killAt: number | undefined, withHtlc: boolean): Promise<boolean> {
   let api = a.client();
-  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its force close with an HTLC, seed ${SEED})`;
+  const why = killAt === undefined ? '' : ` (A killed after write ${killAt} of its force close${withHtlc ? ` with an HTLC, seed ${SEED}` : ''})`;
+  // Whole satoshis on both sides, so no sub-satoshi remainder blurs the sums.
   const channelId = await freshChannel(lab, api, b, FUNDING_SAT, 100_000_000n);
   const aSat = b.channels!.get(channelId)!.remoteBalanceMsat / 1000n;
   const anchors = b.channels!.get(channelId)!.channelType === 'anchors' ? 2n * ANCHOR_SAT : 0n;
-  const inv = b.invoices.create({ amountMsat: msat(HTLC_MSAT), descriptionHash: sha256(new TextEncoder().encode(`force close htlc ${++htlcRound}`)) });
-  const release = holdIncoming(b, inv.paymentHash);
+  const inv = withHtlc ? b.invoices.create({ amountMsat: msat(HTLC_MSAT), descriptionHash: sha256(new TextEncoder().encode(`force close htlc ${++htlcRound}`)) }) : undefined;
+  const release = inv ? holdIncoming(b, inv.paymentHash) : () => {};
   try {
-    void api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 900 }).catch(() => undefined);
-    await waitFor(`the HTLC on both commitments${why}`, async () => (await channelOf(api, channelId))?.pendingHtlcs === 1 && b.channels!.get(channelId)!.pendingHtlcs === 1);
+    if (inv) {
+      void api.payInvoice({ paymentRequest: inv.bolt11, timeoutSeconds: 900 }).catch(() => undefined);
+      await waitFor(`the HTLC on both commitments${why}`, async () => (await channelOf(api, channelId))?.pendingHtlcs === 1 && b.channels!.get(channelId)!.pendingHtlcs === 1);
+    }
     const walletBefore = await ownedWallet(api, why);
     fault.arm(killAt);
     void api.closeChannel({ channelId, force: true }).catch(() => undefined);
@@ -99,13 +75,17 @@ async function forceCloseWithHtlc(killAt: number | undefined): Promise<boolean> 
     api = r.api;
     if (!r.killed) fault.disarm();
     const c = (await channelOf(api, channelId))!;
+    // A failed channel sends B an error, on which B may broadcast its own commitment first: either confirms, and the
+    // sums are the same (A opened the channel, so it pays the fee and the anchors on both).
     expect([killAt, ['local', 'remote'].includes(c.closeKind)]).toEqual([killAt, true]);
-    // The HTLC timed out: A's payment failed, B was never paid.
-    const p = await waitFor(`A's payment resolved${why}`, async () => {
-      const x = (await api.listPayments({})).payments.find((y) => hex(y.paymentHash) === hex(inv.paymentHash));
-      return x && x.status !== Payment_Status.IN_FLIGHT ? x : undefined;
-    });
-    expect([killAt, p.status, b.invoices.get(inv.paymentHash)!.state]).toEqual([killAt, Payment_Status.FAILED, 'open']);
+    if (inv) {
+      // The HTLC timed out: A's payment failed, B was never paid.
+      const p = await waitFor(`A's payment resolved${why}`, async () => {
+        const x = (await api.listPayments({})).payments.find((y) => hex(y.paymentHash) === hex(inv.paymentHash));
+        return x && x.status !== Payment_Status.IN_FLIGHT ? x : undefined;
+      });
+      expect([killAt, p.status, b.invoices.get(inv.paymentHash)!.state]).toEqual([killAt, Payment_Status.FAILED, 'open']);
+    }
     const commitFee = await lab.fee(c.closingTxidHex);
     const sweepFees = await lab.fees(c.sweepTxidsHex);
     const children = await confirmedAnchorChildren(api, lab, c.closingTxidHex);
@@ -113,9 +93,14 @@ async function forceCloseWithHtlc(killAt: number | undefined): Promise<boolean> 
     const got = await ownedWallet(api, why, want);
     if (got !== want) {
       const txs = (await api.listWalletTransactions({})).transactions.slice(0, 8).map((t) => `${t.txidHex} ${t.purpose} ${t.state} fee ${t.feeSat} in ${t.inputs.join(',')}`);
-      console.log(`force close with an HTLC${why}: wallet ${walletBefore} before, ${got} after, want ${want}; ${c.closeKind} commitment ${c.closingTxidHex} fee ${commitFee} outputs ${(await lab.outputs(c.closingTxidHex)).join('+')}; sweeps ${c.sweepTxidsHex.join(',')} fees ${sweepFees}; children ${children}; wallet txs:\n${txs.join('\n')}`);
+      console.log(
+        `force close${why}: wallet ${walletBefore} before, ${got} after, want ${want}; ${c.closeKind} commitment ${c.closingTxidHex} fee ${commitFee} ` +
+          `outputs ${(await lab.outputs(c.closingTxidHex)).join('+')}; sweeps ${c.sweepTxidsHex.join(',')} fees ${sweepFees}; children ${children}; wallet txs:\n${txs.join('\n')}`,
+      );
     }
     expect([killAt, got]).toEqual([killAt, want]);
+    // Without an HTLC, B's own output came to it at once, exactly its balance.
+    if (!inv) expect([killAt, (await lab.outputs(c.closingTxidHex)).includes(FUNDING_SAT - aSat)]).toEqual([killAt, true]);
     return r.killed;
   } finally {
     release();
@@ -123,6 +108,6 @@ async function forceCloseWithHtlc(killAt: number | undefined): Promise<boolean> 
 }
 
 describe('SIGKILL right after each durable write of a force close, then restart', () => {
-  test('A force closes', () => everyCrashPoint('force close by A', fault, forceClose), 900_000);
-  test('A force closes with its payment to B in flight', () => everyCrashPoint(`force close by A with an HTLC (seed ${SEED})`, fault, forceCloseWithHtlc, undefined, sampledPoints(SEED, HTLC_SAMPLE)), 1_200_000);
+  test('A force closes', () => everyCrashPoint('force close by A', fault, (k) => forceCloseRound(k, false)), 900_000);
+  test('A force closes with its payment to B in flight', () => everyCrashPoint(`force close by A with an HTLC (seed ${SEED})`, fault, (k) => forceCloseRound(k, true), undefined, sampledPoints(SEED, HTLC_SAMPLE)), 1_200_000);
 });
