@@ -13,9 +13,9 @@
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { addDuringShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
 import { type IncomingOutcome, type IncomingRefusal, settleIncoming, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
+import { acceptFor, admitOpen, type FundingCreated, fundingCreatedStep } from '../../bolt/bolt2/channel/fundee-step.ts';
 import { channelReady, channelReadyStep, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
-import { channelIdFrom } from '../../bolt/bolt2/channel-id.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
 import { ChannelResolver, type CloseKind, type CloseRecord } from './resolver.ts';
@@ -36,7 +36,7 @@ import {
 import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { type FundingSeen, fundingReads, type LockInView, lockInStep, shortChannelIdOf } from '../../bolt/bolt2/channel/lock-in-step.ts';
 import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
-import { fundingCreatedRefusal, type InboundCounts, openChannelRefusal, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
+import { type InboundCounts, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
 import { FEE_TARGETS } from '../../chain/feerate.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
@@ -45,15 +45,12 @@ import { type ChannelEvent, receive, signPending, type UpdateMessage } from '../
 import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
 import {
   type AcceptChannelMessage,
-  acceptChannelMessage,
   acceptFirstLocal,
   ANCHORS_TYPE,
   type ChannelPolicy,
   checkAcceptChannel,
-  checkOpenChannel,
   DEFAULT_POLICY,
   initialCommitments,
-  checkedOpen,
   type OpenChannelMessage,
   type ReceivedOpen,
   openChannelMessage,
@@ -549,33 +546,28 @@ export class ChannelManager {
 
   private onOpenChannel(peer: Uint8Array, m: ReceivedOpen): void {
     const tempId = hex(m.temporaryChannelId);
-    const refuse = (reason: string): void => {
-      this.log.warn('refused open_channel', { peer: hex(peer), reason });
-      this.sendError(peer, m.temporaryChannelId, reason);
-    };
-    let open: OpenChannelMessage;
-    try {
-      checkOpenChannel(this.policy, m, this.chainHash);
-      open = checkedOpen(m);
-    } catch (e) {
-      return refuse((e as Error).message);
-    }
     const earlier = this.pending.get(tempId);
-    if (earlier && (earlier.funder || hex(earlier.peer) !== hex(peer))) return refuse('open_channel: temporary_channel_id already in use');
-    // BOLT 2 open_channel receiver: a new open_channel with the same temporary_channel_id replaces the previous one (and its key index).
-    if (earlier) this.abortPending(tempId, new ChannelError('replaced by a new open_channel'));
-    const capped = openChannelRefusal(this.inboundCounts(peer), this.limits);
-    if (capped) return refuse(capped);
-    if (m.channelType?.equals(ANCHORS_TYPE)) {
-      // Anchors: we must be able to fee-bump its commitment from the wallet (anchor-reserve.ts).
-      const b = this.wallet.balance();
-      const short = inboundReserveRefusal(b.confirmedSat + b.unconfirmedSat, this.anchorChannelCount(), this.limits.anchorReservePerChannelSat);
-      if (short) return refuse(short);
+    const b = this.wallet.balance();
+    const answer = admitOpen(
+      {
+        policy: this.policy,
+        chainHash: this.chainHash,
+        counts: this.inboundCounts(peer),
+        caps: this.limits,
+        ...(earlier ? { earlier: { ours: earlier.funder, samePeer: hex(earlier.peer) === hex(peer) } } : {}),
+        anchorReserveShort: inboundReserveRefusal(b.confirmedSat + b.unconfirmedSat, this.anchorChannelCount(), this.limits.anchorReservePerChannelSat),
+      },
+      m,
+    );
+    if (answer.replaces) this.abortPending(tempId, new ChannelError('replaced by a new open_channel'));
+    if (answer.kind === 'refuse') {
+      this.log.warn('refused open_channel', { peer: hex(peer), reason: answer.reason });
+      return this.sendError(peer, m.temporaryChannelId, answer.reason);
     }
     const keyIndex = this.allocKeyIndex();
     const secrets = this.secretsOf(keyIndex);
-    const accept = acceptChannelMessage(this.policy, open, secrets, basepointsOf(secrets));
-    const p: PendingOpen = { peer, keyIndex, secrets, open, funder: false, accept };
+    const accept = acceptFor(this.policy, answer.open, secrets);
+    const p: PendingOpen = { peer, keyIndex, secrets, open: answer.open, funder: false, accept };
     // An open the funder never completes is forgotten, its key index freed.
     p.timer = this.clock.after(this.limits.pendingOpenTimeoutMs, () => this.abortPending(tempId, new ChannelError('no funding_created in time')));
     this.pending.set(tempId, p);
@@ -645,46 +637,34 @@ export class ChannelManager {
     }
   }
 
-  private onFundingCreated(peer: Uint8Array, m: { temporaryChannelId: Uint8Array; fundingTxid: Uint8Array; fundingOutputIndex: number; signature: Uint8Array }): void {
+  private onFundingCreated(peer: Uint8Array, m: FundingCreated): void {
     const tempId = hex(m.temporaryChannelId);
     const p = this.pending.get(tempId);
     if (!p || p.funder || hex(p.peer) !== hex(peer) || !p.accept) return this.sendWarning(peer, m.temporaryChannelId, 'funding_created for no open we accepted');
     this.pending.delete(tempId);
     p.timer?.();
-    const capped = fundingCreatedRefusal(this.inboundCounts(peer), this.limits);
-    if (capped) {
+    const r = fundingCreatedStep(
+      { counts: this.inboundCounts(peer), caps: this.limits, open: p.open, accept: p.accept, secrets: p.secrets, channelExists: (id) => this.channels.has(hex(id)) || this.store.has(id) },
+      m,
+    );
+    if (r.kind === 'refuse') {
       this.reservedKeys.delete(p.keyIndex);
-      return this.sendError(peer, m.temporaryChannelId, capped);
+      this.log.warn('refused funding_created', { peer: hex(peer), reason: r.reason });
+      return this.sendError(peer, m.temporaryChannelId, r.reason);
     }
-    // BOLT 2 funding_created receiver: the outpoint must not be one of a channel we already have (any peer, any phase).
-    const newId = channelIdFrom(m.fundingTxid, m.fundingOutputIndex);
-    if (this.channels.has(hex(newId)) || this.store.has(newId)) {
-      this.reservedKeys.delete(p.keyIndex);
-      this.log.warn('refused funding_created naming the outpoint of an existing channel', { peer: hex(peer), channelId: hex(newId) });
-      return this.sendError(peer, m.temporaryChannelId, 'funding_created: that funding outpoint belongs to an existing channel');
-    }
-    try {
-      const txid = hex(Uint8Array.from(m.fundingTxid).reverse());
-      const { state } = initialCommitments({ weAreOpener: false, open: p.open, accept: p.accept, funding: { txid, vout: m.fundingOutputIndex }, secrets: p.secrets });
-      const verified = acceptFirstLocal(state, p.secrets, m.signature);
-      const signed = signFirstRemote(verified, p.secrets);
-      const rec: ChannelRecord = {
-        commitments: signed.state, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
-        storedAtHeight: this.tipHeight || undefined,
-      };
-      const channelId = signed.state.channelId;
-      this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
-      this.reservedKeys.delete(p.keyIndex);
-      this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_lock_in', rec, reestablished: true });
-      this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_lock_in' });
-      this.peers.send(peer, 'funding_signed', { channelId, signature: signed.signature });
-      this.log.info('channel accepted, waiting for the funding transaction', { channelId: hex(channelId), fundingTxid: txid });
-      this.changed(channelId);
-      void this.checkFunding(hex(channelId));
-    } catch (e) {
-      this.reservedKeys.delete(p.keyIndex);
-      this.sendError(peer, m.temporaryChannelId, (e as Error).message);
-    }
+    const rec: ChannelRecord = {
+      commitments: r.commitments, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
+      storedAtHeight: this.tipHeight || undefined,
+    };
+    const channelId = r.commitments.channelId;
+    this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
+    this.reservedKeys.delete(p.keyIndex);
+    this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_lock_in', rec, reestablished: true });
+    this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_lock_in' });
+    this.peers.send(peer, r.send.name, r.send.msg);
+    this.log.info('channel accepted, waiting for the funding transaction', { channelId: hex(channelId), fundingTxid: r.fundingTxid });
+    this.changed(channelId);
+    void this.checkFunding(hex(channelId));
   }
 
   private async onFundingSigned(peer: Uint8Array, m: { channelId: Uint8Array; signature: Uint8Array }): Promise<void> {
