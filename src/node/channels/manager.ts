@@ -13,6 +13,7 @@
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { addDuringShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
 import { type IncomingOutcome, type IncomingRefusal, settleIncoming, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
+import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../bolt/bolt2/channel/funder-step.ts';
 import { acceptFor, admitOpen, type FundingCreated, fundingCreatedStep } from '../../bolt/bolt2/channel/fundee-step.ts';
 import { channelReady, channelReadyStep, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
@@ -45,22 +46,16 @@ import { type ChannelEvent, receive, signPending, type UpdateMessage } from '../
 import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
 import {
   type AcceptChannelMessage,
-  acceptFirstLocal,
   ANCHORS_TYPE,
   type ChannelPolicy,
-  checkAcceptChannel,
   DEFAULT_POLICY,
-  initialCommitments,
   type OpenChannelMessage,
   type ReceivedOpen,
   openChannelMessage,
-  signFirstRemote,
   STATIC_REMOTEKEY_TYPE,
 } from '../../bolt/bolt2/channel/open.ts';
 import { LNNODE_INIT_FEATURES, negotiated } from '../../bolt/bolt9/features.ts';
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { fundingScript } from '../../bolt/bolt3/scripts.ts';
-import { p2wsh } from '../../bolt/bolt3/script.ts';
 import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, msatToSatFloor, sat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { type Clock, systemClock } from '../clock.ts';
@@ -602,35 +597,31 @@ export class ChannelManager {
     const tempId = hex(m.temporaryChannelId);
     const p = this.pending.get(tempId);
     if (!p || !p.funder || hex(p.peer) !== hex(peer)) return this.sendWarning(peer, m.temporaryChannelId, 'accept_channel for no open of ours');
+    const answer = acceptedOpen(this.policy, p.open, m);
+    if (answer.kind === 'refuse') {
+      this.sendError(peer, m.temporaryChannelId, answer.reason);
+      return this.abortPending(tempId, new ChannelError(answer.reason));
+    }
     let funding;
     try {
-      checkAcceptChannel(this.policy, p.open, m);
-      const script = p2wsh(fundingScript(p.open.fundingPubkey, m.fundingPubkey));
-      const feerate = p.fundingFeerate ?? this.feerate;
-      funding = this.wallet.fundingTransaction(script, p.open.fundingSatoshis, feerate, { anchors: !!p.open.channelType?.equals(ANCHORS_TYPE) });
+      funding = this.wallet.fundingTransaction(answer.script, p.open.fundingSatoshis, p.fundingFeerate ?? this.feerate, { anchors: answer.anchors });
     } catch (e) {
-      this.sendError(peer, m.temporaryChannelId, e instanceof ChannelProtocolError ? e.message : 'funding failed');
+      this.sendError(peer, m.temporaryChannelId, 'funding failed');
       return this.abortPending(tempId, new ChannelError((e as Error).message));
     }
     try {
-      const { state } = initialCommitments({ weAreOpener: true, open: p.open, accept: m, funding: { txid: funding.txid, vout: funding.vout }, secrets: p.secrets });
-      const signed = signFirstRemote(state, p.secrets);
+      const created = fundingCreatedFor(p.open, m, { txid: funding.txid, vout: funding.vout }, p.secrets);
       const rec: ChannelRecord = {
-        commitments: signed.state, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(m.upfrontShutdownScript),
+        commitments: created.commitments, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(m.upfrontShutdownScript),
       };
-      const channelId = signed.state.channelId;
+      const channelId = created.commitments.channelId;
       p.accept = m;
       this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
       this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_funding_signed', rec, reestablished: true });
       this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_funding_signed' });
       this.pending.delete(tempId);
       this.pending.set(hex(channelId), p);
-      this.peers.send(peer, 'funding_created', {
-        temporaryChannelId: m.temporaryChannelId,
-        fundingTxid: fromHex(funding.txid).reverse(),
-        fundingOutputIndex: funding.vout,
-        signature: signed.signature,
-      });
+      this.peers.send(peer, created.send.name, created.send.msg);
     } catch (e) {
       this.sendError(peer, m.temporaryChannelId, (e as Error).message);
       this.abortPending(tempId, new ChannelError((e as Error).message), funding.txid);
@@ -672,14 +663,13 @@ export class ChannelManager {
     const l = this.channels.get(id);
     const p = this.pending.get(id);
     if (!l || !p || l.phase !== 'awaiting_funding_signed' || hex(l.peer) !== hex(peer)) return this.sendWarning(peer, m.channelId, 'funding_signed for no channel awaiting it');
-    let c: Commitments;
-    try {
-      c = acceptFirstLocal(l.rec.commitments, l.secrets, m.signature);
-    } catch (e) {
-      this.sendError(peer, m.channelId, (e as Error).message);
+    const r = fundingSignedStep(l.rec.commitments, l.secrets, m.signature);
+    if (r.kind === 'refuse') {
+      this.sendError(peer, m.channelId, r.reason);
       this.setPhase(l, m.channelId, 'closed', { ...l.rec, closeReason: 'bad funding_signed' });
-      return this.abortPending(id, new ChannelError((e as Error).message), l.rec.commitments.fundingTxid);
+      return this.abortPending(id, new ChannelError(r.reason), l.rec.commitments.fundingTxid);
     }
+    const c = r.commitments;
     this.setPhase(l, m.channelId, 'awaiting_lock_in', { ...l.rec, commitments: c });
     this.pending.delete(id);
     p.timer?.();

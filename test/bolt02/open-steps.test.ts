@@ -1,15 +1,22 @@
 /**
- * An open as fundee as pure steps (src/bolt/bolt2/channel/fundee-step.ts):
+ * An open as pure steps, funder (src/bolt/bolt2/channel/funder-step.ts)
+ * and fundee (src/bolt/bolt2/channel/fundee-step.ts) talking to each other
+ * with no node, socket or store. As fundee:
  * open_channel refused on a spec violation, a temporary id in use, a cap or
  * a missing anchor reserve, and accepted (replacing the peer's earlier open
  * with the same id, which does not count against the caps); funding_created
  * refused past the caps, on an outpoint we already have a channel for, or
  * with a bad signature, and otherwise answered with funding_signed on
- * commitments signed both ways.
+ * commitments signed both ways. As funder: accept_channel gives the
+ * funding output to pay, funding_created follows, and only a
+ * funding_signed that verifies lets the funding go out.
  */
 import { describe, expect, test } from 'bun:test';
 import { channelIdFrom } from '../../src/bolt/bolt2/channel-id.ts';
 import { acceptFor, admitOpen, fundingCreatedStep, type OpenAdmission } from '../../src/bolt/bolt2/channel/fundee-step.ts';
+import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../src/bolt/bolt2/channel/funder-step.ts';
+import { p2wsh } from '../../src/bolt/bolt3/script.ts';
+import { fundingScript } from '../../src/bolt/bolt3/scripts.ts';
 import { basepointsOf } from '../../src/bolt/bolt2/channel/keys.ts';
 import { ANCHORS_TYPE, DEFAULT_POLICY, initialCommitments, openChannelMessage, signFirstRemote, STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
 import { DEFAULT_CHANNEL_LIMITS } from '../../src/node/channels/limits.ts';
@@ -77,5 +84,26 @@ describe('funding_created as a pure step', () => {
     const bad = Uint8Array.from(signature);
     bad[10]! ^= 1;
     expect(fundingCreatedStep(view, { ...m, signature: bad })).toMatchObject({ kind: 'refuse', reason: expect.stringContaining('invalid commitment signature') });
+  });
+});
+
+describe('an open from funder to fundee, both as pure steps', () => {
+  test('accept_channel names the 2-of-2 to fund; funding_created and funding_signed verify both ways; a forged funding_signed is refused', () => {
+    const open = openOf(ANCHORS_TYPE);
+    const admitted = admitOpen(admission(), open);
+    if (admitted.kind !== 'accept') throw new Error(admitted.reason);
+    const accept = acceptFor(DEFAULT_POLICY, admitted.open, fundee);
+    const fund = acceptedOpen(DEFAULT_POLICY, open, accept);
+    if (fund.kind !== 'fund') throw new Error(fund.reason);
+    expect([fund.script, fund.anchors]).toEqual([p2wsh(fundingScript(open.fundingPubkey, accept.fundingPubkey)), true]);
+    const created = fundingCreatedFor(open, accept, { txid: 'cd'.repeat(32), vout: 0 }, funder);
+    const atFundee = fundingCreatedStep({ counts: ZERO, caps: DEFAULT_CHANNEL_LIMITS, open: admitted.open, accept, secrets: fundee, channelExists: () => false }, created.send.msg);
+    if (atFundee.kind !== 'store') throw new Error(atFundee.reason);
+    expect(atFundee.send.msg.channelId).toEqual(created.commitments.channelId);
+    const funded = fundingSignedStep(created.commitments, funder, atFundee.send.msg.signature);
+    expect(funded.kind).toBe('funded');
+    expect(fundingSignedStep(created.commitments, funder, created.send.msg.signature).kind).toBe('refuse');
+    // An accept_channel that breaks our open's terms is refused before any coin is touched.
+    expect(acceptedOpen(DEFAULT_POLICY, open, { ...accept, dustLimitSatoshis: sat(open.fundingSatoshis + 1n) }).kind).toBe('refuse');
   });
 });
