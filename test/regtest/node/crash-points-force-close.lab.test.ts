@@ -38,7 +38,8 @@ let a: LnnodeProcess;
 let b: LightningNode;
 const fault = faultArm('lab-crash-force-close-');
 
-beforeAll(async () => void ({ lab, a, b } = await startCrashRig('crash-points-force-close', fault)), 120_000);
+// Every round leaves B the 100,000 sat pushed to it: about 50 rounds need more than the usual 5,000,000 sat.
+beforeAll(async () => void ({ lab, a, b } = await startCrashRig('crash-points-force-close', fault, 15_000_000n)), 120_000);
 afterAll(() => stopCrashRig({ lab, a }, fault));
 
 const HTLC_MSAT = 20_000_000n;
