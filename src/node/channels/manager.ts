@@ -15,7 +15,7 @@ import { addDuringShutdown, closeWithReceived, type ClosingSignedMessage, type S
 import { type IncomingOutcome, type IncomingRefusal, settleIncoming, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
 import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../bolt/bolt2/channel/funder-step.ts';
 import { acceptFor, admitOpen, type FundingCreated, fundingCreatedStep } from '../../bolt/bolt2/channel/fundee-step.ts';
-import { channelReady, channelReadyStep, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
+import { channelReady, channelReadyStep, lockedIn, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
@@ -111,7 +111,6 @@ export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
 
 export type { IncomingRefusal } from '../../bolt/bolt2/channel/incoming.ts';
 
-/** How an incoming HTLC ends, decided by the payments layer. */
 /** How the payments layer ends an incoming HTLC; `persist` writes its own record in the same commit as the channel. */
 export type Resolution = IncomingOutcome & { persist?: () => void };
 
@@ -220,8 +219,7 @@ interface Live {
   reestablished: boolean;
   /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
   errorResent?: boolean;
-  /** Fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
-  /** Cancels the closing negotiation's timeout. */
+  /** Cancels the timeout that fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
   negotiationTimer?: () => void;
 }
 
@@ -294,15 +292,14 @@ export class ChannelManager {
     this.policy = d.policy ?? DEFAULT_POLICY;
     this.clock = d.clock ?? systemClock;
     this.random = d.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
-    const { db, chain, wallet, hooks, log, peers, limits = {}, maxFeerate } = d;
-    this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...limits };
+    this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...d.limits };
     this.wallet.anchorReserve = (extra) => anchorReserve(this.anchorChannelCount() + extra, this.limits.anchorReservePerChannelSat);
-    this.store = new ChannelStore(db);
-    this.resolver = new ChannelResolver(chain, wallet, this.store, {
-      preimageOf: (h) => hooks.preimageOf(h),
+    this.store = new ChannelStore(this.db);
+    this.resolver = new ChannelResolver(this.chain, this.wallet, this.store, {
+      preimageOf: (h) => this.hooks.preimageOf(h),
       htlcResolved: (channelId, htlc, preimage) =>
-        hooks.outgoingResolved(preimage ? { kind: 'fulfilled', channelId, htlc, preimage } : { kind: 'failed', channelId, htlc }),
-    }, log.child('onchain'), maxFeerate);
+        this.hooks.outgoingResolved(preimage ? { kind: 'fulfilled', channelId, htlc, preimage } : { kind: 'failed', channelId, htlc }),
+    }, this.log.child('onchain'), d.maxFeerate);
     for (const c of this.store.all<ChannelRecord>()) {
       if (c.phase === 'awaiting_funding_signed') {
         // We never broadcast its funding: the peer may hold our signature on
@@ -318,8 +315,8 @@ export class ChannelManager {
       this.forgetUnsigned(l, c.channelId);
     }
     this.settleHeldFundings();
-    peers.onMessage((peer, m) => this.onMessage(peer, m));
-    peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
+    this.peers.onMessage((peer, m) => this.onMessage(peer, m));
+    this.peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
   }
 
   /**
@@ -542,7 +539,6 @@ export class ChannelManager {
   private onOpenChannel(peer: Uint8Array, m: ReceivedOpen): void {
     const tempId = hex(m.temporaryChannelId);
     const earlier = this.pending.get(tempId);
-    const b = this.wallet.balance();
     const answer = admitOpen(
       {
         policy: this.policy,
@@ -550,7 +546,11 @@ export class ChannelManager {
         counts: this.inboundCounts(peer),
         caps: this.limits,
         ...(earlier ? { earlier: { ours: earlier.funder, samePeer: hex(earlier.peer) === hex(peer) } } : {}),
-        anchorReserveShort: inboundReserveRefusal(b.confirmedSat + b.unconfirmedSat, this.anchorChannelCount(), this.limits.anchorReservePerChannelSat),
+        // Read only for an anchors open that passed every other check: a peer's stream of opens costs no wallet reads.
+        anchorReserveShort: () => {
+          const b = this.wallet.balance();
+          return inboundReserveRefusal(b.confirmedSat + b.unconfirmedSat, this.anchorChannelCount(), this.limits.anchorReservePerChannelSat);
+        },
       },
       m,
     );
@@ -856,7 +856,7 @@ export class ChannelManager {
     const r = channelReadyStep(this.reconnectView(l), m);
     l.rec = { ...l.rec, commitments: r.commitments, theirReady: r.theirReady, remoteAlias: r.remoteAlias };
     this.save(l, channelId);
-    if (r.normal) this.maybeNormal(l, channelId);
+    this.maybeNormal(l, channelId);
   }
 
   private reconnectView(l: Live): ReconnectView {
@@ -865,7 +865,7 @@ export class ChannelManager {
   }
 
   private maybeNormal(l: Live, channelId: Uint8Array): void {
-    if (l.phase === 'awaiting_lock_in' && l.rec.readySent && l.rec.theirReady) {
+    if (lockedIn(this.reconnectView(l))) {
       this.setPhase(l, channelId, 'normal', l.rec);
       this.log.info('channel ready', { channelId: hex(channelId), shortChannelId: l.rec.shortChannelId });
     }

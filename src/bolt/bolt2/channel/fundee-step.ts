@@ -33,8 +33,8 @@ export interface OpenAdmission {
   caps: InboundCaps;
   /** An open we hold under the same temporary_channel_id: ours, or the peer's (or another peer's). */
   earlier?: { ours: boolean; samePeer: boolean };
-  /** Why the wallet cannot back one more anchors channel (anchor-reserve.ts), if it cannot. */
-  anchorReserveShort?: string;
+  /** Why the wallet cannot back one more anchors channel (anchor-reserve.ts), if it cannot; asked only for an anchors open. */
+  anchorReserveShort?: () => string | undefined;
 }
 
 /** `replaces`: the peer's earlier open with the same temporary id is forgotten (it is, even when the new one is then refused). */
@@ -56,7 +56,8 @@ export function admitOpen(v: OpenAdmission, m: ReceivedOpen): OpenChannelAnswer 
   const capped = openChannelRefusal(counts, v.caps);
   if (capped) return { kind: 'refuse', reason: capped, replaces };
   // Anchors: we must be able to fee-bump its commitment from the wallet.
-  if (open.channelType.equals(ANCHORS_TYPE) && v.anchorReserveShort) return { kind: 'refuse', reason: v.anchorReserveShort, replaces };
+  const short = open.channelType.equals(ANCHORS_TYPE) ? v.anchorReserveShort?.() : undefined;
+  if (short) return { kind: 'refuse', reason: short, replaces };
   return { kind: 'accept', open, replaces };
 }
 

@@ -76,6 +76,8 @@ export function receive(c: Commitments, s: ChannelSecrets, u: UpdateMessage, pol
 }
 
 function receiveStep(c: Commitments, s: ChannelSecrets, u: UpdateMessage, policy: SafetyPolicy): Step {
+  // Kept as a string for the default case: a caller that bypassed the codecs may hand any name.
+  const name: string = u.name;
   switch (u.name) {
     case 'update_add_htlc': {
       const m = u.msg;
@@ -114,6 +116,6 @@ function receiveStep(c: Commitments, s: ChannelSecrets, u: UpdateMessage, policy
       return { state: follow.state, send: follow.send, events };
     }
     default:
-      throw new ChannelProtocolError(`unexpected ${(u as { name: string }).name} in normal operation`);
+      throw new ChannelProtocolError(`unexpected ${name} in normal operation`);
   }
 }

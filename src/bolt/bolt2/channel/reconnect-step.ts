@@ -75,9 +75,12 @@ export function channelReadyStep(v: ReconnectView, m: { secondPerCommitmentPoint
     commitments: receiveChannelReady(v.commitments, m.secondPerCommitmentPoint),
     theirReady: true,
     ...(remoteAlias !== undefined ? { remoteAlias } : {}),
-    normal: v.phase === 'awaiting_lock_in' && v.readySent,
+    normal: lockedIn({ ...v, theirReady: true }),
   };
 }
+
+/** Both channel_ready exchanged on a channel awaiting lock-in: it enters phase normal. */
+export const lockedIn = (v: Pick<ReconnectView, 'phase' | 'readySent' | 'theirReady'>): boolean => v.phase === 'awaiting_lock_in' && v.readySent && v.theirReady;
 
 /** The phases whose channels exchange channel_reestablish on reconnecting. */
 const resumable = (phase: string): boolean => phase === 'awaiting_lock_in' || phase === 'normal' || phase === 'shutdown';
