@@ -29,7 +29,7 @@ import { ChannelLab } from '../../lab/channel-lab.ts';
 import { waitFor } from '../../lab/processes.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
-import { diedWithin, restartConnected, startCrashRig, stopCrashRig, withLogOf } from './crash-round.ts';
+import { diedWithin, restartConnected, settledFigure, startCrashRig, stopCrashRig, withLogOf } from './crash-round.ts';
 
 const OPEN_SAT = 200_000n;
 let lab: ChannelLab;
@@ -127,19 +127,11 @@ async function aOpens(killAt: number | undefined): Promise<{ killed: boolean; op
 
 /** B's wallet once nothing is unconfirmed and (when given) `want` holds. */
 async function bWallet(why: string, want?: bigint): Promise<bigint> {
-  let last = -1n;
-  try {
-    return await waitFor(`B's wallet settled${want === undefined ? '' : ` at ${want} sat`} ${why}`, async () => {
-      await b.wallet!.sync();
-      const w = b.wallet!.balance();
-      if (w.unconfirmedSat !== 0n || w.reservedSat !== 0n) return undefined;
-      last = w.confirmedSat;
-      return want === undefined || last === want ? last : undefined;
-    });
-  } catch (e) {
-    if (last >= 0n) return last;
-    throw e;
-  }
+  return settledFigure(`B's wallet settled${want === undefined ? '' : ` at ${want} sat`} ${why}`, want, async () => {
+    await b.wallet!.sync();
+    const w = b.wallet!.balance();
+    return w.unconfirmedSat === 0n && w.reservedSat === 0n ? w.confirmedSat : undefined;
+  });
 }
 
 /**

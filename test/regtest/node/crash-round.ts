@@ -50,18 +50,31 @@ export async function channelOf(api: LnnodeClient, id: Uint8Array) {
  * out made a later figure look larger than the sum.
  */
 export async function ownedWallet(api: LnnodeClient, why: string, want?: bigint): Promise<bigint> {
-  let last = -1n;
+  return settledFigure(`A's wallet settled${want === undefined ? '' : ` at ${want} sat`}${why}`, want, async () => {
+    const w = await api.walletBalance({}).catch(() => undefined);
+    // Without a target (the figure a round starts from) nothing may be reserved either: for a moment after one of our
+    // transactions confirms, its inputs can still read reserved while its change is already confirmed.
+    if (!w || w.unconfirmedSat !== 0n || (want === undefined && w.reservedSat !== 0n)) return undefined;
+    return w.confirmedSat + w.reservedSat;
+  });
+}
+
+/**
+ * Waits until `read` gives a figure (undefined while it is not settled)
+ * equal to `want`, or any figure when no `want`; on a timeout, the last
+ * figure read if there was one, so the caller's comparison says more than
+ * the timeout would.
+ */
+export async function settledFigure(what: string, want: bigint | undefined, read: () => Promise<bigint | undefined>): Promise<bigint> {
+  let last: bigint | undefined;
   try {
-    return await waitFor(`A's wallet settled${want === undefined ? '' : ` at ${want} sat`}${why}`, async () => {
-      const w = await api.walletBalance({}).catch(() => undefined);
-      // Without a target (the figure a round starts from) nothing may be reserved either: for a moment after one of our
-      // transactions confirms, its inputs can still read reserved while its change is already confirmed.
-      if (!w || w.unconfirmedSat !== 0n || (want === undefined && w.reservedSat !== 0n)) return undefined;
-      last = w.confirmedSat + w.reservedSat;
-      return want === undefined || last === want ? last : undefined;
+    return await waitFor(what, async () => {
+      const x = await read();
+      if (x !== undefined) last = x;
+      return x !== undefined && (want === undefined || x === want) ? x : undefined;
     });
   } catch (e) {
-    if (last >= 0n) return last;
+    if (last !== undefined) return last;
     throw e;
   }
 }
