@@ -24,22 +24,14 @@ import {
   signAnchor,
 } from '../../bolt/bolt5/anchor-cpfp.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
-import { type FeeratePerKw, type Sat } from '../../bolt/units.ts';
+import { type FeeratePerKw } from '../../bolt/units.ts';
 import { DEFAULT_MAX_FEERATE_SAT_VB, satPerVbToPerKw } from '../../chain/feerate.ts';
 import { BroadcastError, type ChainSource } from '../../chain/types.ts';
 import { type Logger } from '../log.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 
-/** The child last built for our commitment, as stored in the close record. */
-export interface AnchorBumpRecord {
-  /** Children built so far, less one: the wallet key of this one is `anchor-cpfp:<commitment>:<round>`. */
-  round: number;
-  txid: string;
-  fee: Sat;
-  weight: number;
-  /** The package feerate it was built to reach. */
-  feerate: FeeratePerKw;
-}
+import { type AnchorBumpRecord } from '../../bolt/bolt2/channel/state.ts';
+export type { AnchorBumpRecord } from '../../bolt/bolt2/channel/state.ts';
 
 /** What of a close record the bumper reads and writes. */
 export interface BumpableClose {

@@ -19,12 +19,11 @@ import { channelReady, channelReadyStep, lockedIn, ourChannelReestablish, type R
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
 import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
 import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
-import { ChannelResolver, type CloseKind, type CloseRecord } from './resolver.ts';
+import { ChannelResolver } from './resolver.ts';
 import { anchorReserve, inboundReserveRefusal } from '../wallet/anchor-reserve.ts';
 import {
   ChannelProtocolError,
   ChannelRefusal,
-  type Commitments,
   forgetUnsigned,
   lostStateReestablish,
   type RemoteCommit,
@@ -75,37 +74,8 @@ import { type Network } from '../identity.ts';
 import { type BackupChannel } from '../backup/format.ts';
 import { backupEntryOf, recoveringRecord } from '../backup/recovering.ts';
 
-/** What is stored per channel besides the commitments. */
-export interface ChannelRecord {
-  commitments: Commitments;
-  /** Confirmations the funding transaction needs before channel_ready. */
-  minimumDepth: number;
-  readySent: boolean;
-  theirReady: boolean;
-  /** Our scid alias (sent in channel_ready) and theirs. */
-  localAlias: bigint;
-  remoteAlias?: bigint;
-  /** block x tx x output of the funding output, once confirmed. */
-  shortChannelId?: string;
-  /** The peer proved we lost state (channel_reestablish): our commitment may be revoked and is never broadcast. */
-  dataLoss?: boolean;
-  /** Fundee: the tip when the channel was stored (funding_created), to forget it if its funding never confirms. */
-  storedAtHeight?: number;
-  /** The height of the block the funding transaction was last seen confirmed in. */
-  fundingConfirmedAt?: number;
-  /** After channel_ready a reorg took the funding below minimumDepth: no HTLC of ours is added until it is back (funding-depth.ts). */
-  fundingDepthLost?: boolean;
-  /** Fundee: the funding transaction was found and pays funding_satoshis to the 2-of-2 (BOLT 2 channel_ready). */
-  fundingVerified?: boolean;
-  /** Set once the channel failed or closing began: why. */
-  closeReason?: string;
-  /** The peer's non-empty upfront_shutdown_script (open_channel / accept_channel): its shutdown must name it. */
-  remoteUpfrontScript?: Uint8Array;
-  /** Mutual close in progress: our shutdown script, theirs once received, the fee negotiation. */
-  shutdown?: ShutdownState;
-  /** Once the funding output is spent (or we spent it): what spent it and how each output is being resolved. */
-  close?: CloseRecord;
-}
+import { type ChannelRecord, type CloseKind, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
+export type { ChannelRecord, HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
 
 export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
 
@@ -113,11 +83,6 @@ export type { IncomingRefusal } from '../../bolt/bolt2/channel/incoming.ts';
 
 /** How the payments layer ends an incoming HTLC; `persist` writes its own record in the same commit as the channel. */
 export type Resolution = IncomingOutcome & { persist?: () => void };
-
-export type HtlcOutcome =
-  | { kind: 'fulfilled'; channelId: Uint8Array; htlc: HtlcEntry; preimage: Uint8Array }
-  /** `reason` is the encrypted failure; undefined when the HTLC never reached a commitment (forgotten on disconnect). */
-  | { kind: 'failed'; channelId: Uint8Array; htlc: HtlcEntry; reason?: Uint8Array; failureCode?: number };
 
 export interface ChannelHooks {
   /** Decide what to do with an incoming HTLC that is irrevocably committed. */

@@ -43,48 +43,14 @@ import { BroadcastError, type ChainSource, type TxStatus } from '../../chain/typ
 import { type Logger } from '../log.ts';
 import { InsufficientFundsError } from '../wallet/coin-selection.ts';
 import { type Wallet } from '../wallet/wallet.ts';
-import { AnchorBumper, type AnchorBumpRecord } from './anchor-bump.ts';
+import { AnchorBumper } from './anchor-bump.ts';
 import { CLOSE_DEPTH, MAX_REORG_DEPTH } from './depths.ts';
 import { type ChannelStore } from './store.ts';
 
 export { CLOSE_DEPTH, MAX_REORG_DEPTH } from './depths.ts';
 
-export type CloseKind = 'mutual' | 'local' | 'remote' | 'revoked' | 'unknown';
-
-export interface SweepRecord {
-  txid: string;
-  raw: Uint8Array;
-  value: Sat;
-  fee: Sat;
-}
-
-export interface CloseRecord {
-  kind: CloseKind;
-  /** The transaction spending the funding output. */
-  txid: string;
-  /** The closing transaction (ours, or the peer's as the chain showed it): broadcast again while it is not on chain. */
-  raw?: Uint8Array;
-  /** For `remote` / `revoked`: which of their commitments. */
-  commitmentIndex?: bigint;
-  revokedSpec?: CommitSpec;
-  /** Where sweeps pay: one wallet script per channel. */
-  sweepScript?: Uint8Array;
-  /** Our transactions spending the close's outputs (sweeps, HTLC second stages), by the outpoint they spend. */
-  spends: Record<string, SweepRecord>;
-  /** Outpoints that are settled for us: spent by the peer, or not worth sweeping. */
-  settled: string[];
-  /** Height of the block the closing transaction confirmed in, as last seen (maturity heights count from it). */
-  confirmedAt?: number;
-  /** Height at which everything was CLOSE_DEPTH deep (cleared if a reorg undoes part of it). */
-  doneAt?: number;
-  /** Height at which everything was MAX_REORG_DEPTH deep: no longer watched. */
-  finalAt?: number;
-  /** Our offered HTLCs without an output on the close were failed (once it was CLOSE_DEPTH deep). */
-  withoutOutputFailed?: boolean;
-  /** Anchors, our commitment: the first height it was seen unconfirmed, and its CPFP child (anchor-bump.ts). */
-  bumpFrom?: number;
-  anchorBump?: AnchorBumpRecord;
-}
+import { type CloseRecord, type SweepRecord } from '../../bolt/bolt2/channel/state.ts';
+export type { CloseKind, CloseRecord, SweepRecord } from '../../bolt/bolt2/channel/state.ts';
 
 export interface ResolvableChannel {
   channelId: Uint8Array;

@@ -8,13 +8,8 @@ import { type Commitments, type RemoteCommit } from '../../bolt/bolt2/channel/co
 import { type Store } from '../store.ts';
 import { decodeRecord, encodeRecord } from './record.ts';
 
-/**
- * Where a channel is in its life; `state` holds what that phase needs.
- * `recovering`: restored from a static channel backup (backup/restore.ts):
- * no commitment state, so nothing is ever signed or broadcast for it; the
- * peer is asked to force close and our output on its commitment is swept.
- */
-export type ChannelPhase = 'awaiting_funding_signed' | 'awaiting_lock_in' | 'normal' | 'shutdown' | 'closing' | 'closed' | 'recovering';
+import { type ChannelPhase } from '../../bolt/bolt2/channel/state.ts';
+export type { ChannelPhase } from '../../bolt/bolt2/channel/state.ts';
 
 export interface StoredChannel<S = unknown> {
   channelId: Uint8Array;
