@@ -11,29 +11,20 @@
  * min-depth confirmations and both channel_ready; normal runs HTLC updates.
  */
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
-import { addDuringShutdown, closeWithReceived, type ClosingSignedMessage, type SignedClose } from '../../bolt/bolt2/channel/closing.ts';
-import { type IncomingOutcome, type IncomingRefusal, settleIncoming, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
+import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
 import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../bolt/bolt2/channel/funder-step.ts';
 import { acceptFor, admitOpen, type FundingCreated, fundingCreatedStep } from '../../bolt/bolt2/channel/fundee-step.ts';
-import { channelReady, channelReadyStep, lockedIn, ourChannelReestablish, type ReconnectView, reestablishStep } from '../../bolt/bolt2/channel/reconnect-step.ts';
-import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from '../../bolt/bolt2/channel/shutdown-step.ts';
-import { serializeTx, txid } from '../../bolt/bolt3/tx.ts';
-import { ourCommitment } from '../../bolt/bolt5/our-commitment.ts';
+import { channelActive, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
 import { ChannelResolver } from './resolver.ts';
 import { anchorReserve, inboundReserveRefusal } from '../wallet/anchor-reserve.ts';
 import {
-  ChannelProtocolError,
   ChannelRefusal,
-  forgetUnsigned,
   lostStateReestablish,
   type RemoteCommit,
-  sendAdd,
-  sendFee,
   availableToSend,
   commitFeeMsat,
   type PartyConfig,
 } from '../../bolt/bolt2/channel/commitments.ts';
-import { feeUpdateFor } from '../../bolt/bolt2/channel/fee-update.ts';
 import { type FundingSeen, fundingReads, type LockInView, lockInStep, shortChannelIdOf } from '../../bolt/bolt2/channel/lock-in-step.ts';
 import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
 import { type InboundCounts, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
@@ -41,7 +32,6 @@ import { FEE_TARGETS } from '../../chain/feerate.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
-import { type ChannelEvent, receive, signPending, type UpdateMessage } from '../../bolt/bolt2/channel/machine.ts';
 import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
 import {
   type AcceptChannelMessage,
@@ -60,7 +50,7 @@ import { type ChainSource } from '../../chain/types.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
-import { type BodyOf, type PeerMessage } from '../../bolt/peer-messages.ts';
+import { type PeerMessage } from '../../bolt/peer-messages.ts';
 import { type ErrorMessage } from '../../bolt/bolt1/messages.ts';
 import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
@@ -277,7 +267,7 @@ export class ChannelManager {
       const l: Live = { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false };
       this.channels.set(hex(c.channelId), l);
       // The connection those updates were sent on died with the process (a crash skips peerOffline).
-      this.forgetUnsigned(l, c.channelId);
+      this.run(l, c.channelId, { kind: 'disconnected' });
     }
     this.settleHeldFundings();
     this.peers.onMessage((peer, m) => this.onMessage(peer, m));
@@ -425,9 +415,7 @@ export class ChannelManager {
   }
 
   private isActive(l: Listed): boolean {
-    // Once a close is requested no new HTLC goes out: our shutdown waits for a quiet channel.
-    // Nor while a reorg has the funding below its depth: an HTLC on an output that may never be is a gift (funding-depth.ts).
-    return l.phase === 'normal' && !l.rec.shutdown && !l.rec.fundingDepthLost && l.reestablished && this.peers.isConnected(l.peer);
+    return channelActive(l, this.peers.isConnected(l.peer));
   }
 
   /** An active channel with `peer` that can send `amountMsat` now, if any. */
@@ -685,7 +673,7 @@ export class ChannelManager {
     if (fast && economy) this.estimates = { fast, economy };
     this.enforceHtlcDeadlines(height);
     this.forgetExpiredUnfunded(height);
-    this.updateFees();
+    for (const [id, l] of this.channels) this.run(l, fromHex(id), { kind: 'follow_fee' });
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
     await Promise.all([...this.channels.entries()].filter(([, l]) => inUse(l) && fundingNeedsCheck(l.rec, height, forkHeight)).map(([id]) => this.checkFundingDepth(id)));
     await Promise.all(
@@ -720,7 +708,7 @@ export class ChannelManager {
     for (const [id, l] of this.channels) {
       if (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown') continue;
       const breach = htlcDeadlineBreach(l.rec.commitments, height, (h) => this.hooks.preimageOf(h) !== undefined);
-      if (breach) this.failChannel(l, fromHex(id), breach.reason);
+      if (breach) this.run(l, fromHex(id), { kind: 'fail', reason: breach.reason });
     }
   }
 
@@ -760,15 +748,7 @@ export class ChannelManager {
       if (seen.spent === false) seen.txIndex = (await this.chain.blockTxids(status.block!.hash).catch(() => [] as string[])).indexOf(c.fundingTxid);
     }
     // The channel may have moved on while the chain was read: the step reads it as it is now.
-    const r = lockInStep(this.lockInView(l), seen);
-    if (r.kind === 'forget') return this.forgetUnfunded(l, fromHex(id), r.reason);
-    if (Object.keys(r.changes).length === 0) return;
-    l.rec = { ...l.rec, ...r.changes };
-    this.save(l, fromHex(id));
-    if (r.kind !== 'ready') return;
-    this.sendReady(l);
-    this.log.info('funding confirmed, channel_ready sent', { channelId: id, shortChannelId: l.rec.shortChannelId });
-    this.maybeNormal(l, fromHex(id));
+    this.run(l, fromHex(id), { kind: 'lock_in', result: lockInStep(this.lockInView(l), seen) });
   }
 
   private lockInView(l: Live): LockInView {
@@ -804,55 +784,10 @@ export class ChannelManager {
     this.setPhase(l, channelId, l.phase, { ...rec, fundingConfirmedAt: depth.height, shortChannelId });
   }
 
-  /** A channel whose funding never existed as promised: tell the peer, and never use it (no funds of ours are in it). */
-  private forgetUnfunded(l: Live, channelId: Uint8Array, reason: string): void {
-    this.log.warn('forgetting a channel whose funding output is not what was promised', { channelId: hex(channelId), reason });
-    this.sendError(l.peer, channelId, reason);
-    this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
-  }
-
-  private sendReady(l: Live): void {
-    if (!this.peers.isConnected(l.peer)) return;
-    const m = channelReady(this.reconnectView(l));
-    this.peers.send(l.peer, m.name, m.msg);
-  }
-
-  private onChannelReady(l: Live, channelId: Uint8Array, m: { secondPerCommitmentPoint: Uint8Array; shortChannelIdAlias?: bigint }): void {
-    const r = channelReadyStep(this.reconnectView(l), m);
-    l.rec = { ...l.rec, commitments: r.commitments, theirReady: r.theirReady, remoteAlias: r.remoteAlias };
-    this.save(l, channelId);
-    this.maybeNormal(l, channelId);
-  }
-
-  private reconnectView(l: Live): ReconnectView {
-    const { commitments, readySent, theirReady, localAlias, remoteAlias } = l.rec;
-    return { phase: l.phase, commitments, secrets: l.secrets, readySent: !!readySent, theirReady: !!theirReady, localAlias, remoteAlias };
-  }
-
-  private maybeNormal(l: Live, channelId: Uint8Array): void {
-    if (lockedIn(this.reconnectView(l))) {
-      this.setPhase(l, channelId, 'normal', l.rec);
-      this.log.info('channel ready', { channelId: hex(channelId), shortChannelId: l.rec.shortChannelId });
-    }
-  }
-
   // -------------------------------------------------------------- connection
 
   private peerOnline(peer: Uint8Array): void {
-    for (const [id, l] of this.channels) {
-      if (hex(l.peer) !== hex(peer)) continue;
-      l.errorResent = false;
-      if (l.phase === 'recovering') {
-        // We hold no state: tell the peer we are at the start, so that it (further along) force closes.
-        this.log.info('asking the peer to close a channel restored from backup', { channelId: id, peer: hex(peer) });
-        this.peers.send(peer, 'channel_reestablish', { channelId: fromHex(id), ...lostStateReestablish(l.secrets) });
-        continue;
-      }
-      const ours = ourChannelReestablish(this.reconnectView(l));
-      if (!ours) continue;
-      l.reestablished = false;
-      this.peers.send(peer, ours.name, ours.msg);
-    }
+    for (const [id, l] of this.channels) if (hex(l.peer) === hex(peer)) this.run(l, fromHex(id), { kind: 'connected' });
   }
 
   private peerOffline(peer: Uint8Array): void {
@@ -867,52 +802,8 @@ export class ChannelManager {
         this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: 'peer disconnected before funding_signed' });
         continue;
       }
-      l.reestablished = false;
-      l.negotiationTimer?.();
-      this.forgetUnsigned(l, fromHex(id));
+      this.run(l, fromHex(id), { kind: 'disconnected' });
     }
-  }
-
-  /**
-   * BOLT 2: updates no commitment_signed covered are forgotten by both sides
-   * when the connection ends; our forgotten HTLCs fail back to the payments layer.
-   */
-  private forgetUnsigned(l: Live, channelId: Uint8Array): void {
-    if (l.phase !== 'normal' && l.phase !== 'awaiting_lock_in' && l.phase !== 'shutdown') return;
-    const c = l.rec.commitments;
-    if (!c.localChanges.proposed.length && !c.remoteChanges.proposed.length) return;
-    const forgotten = c.localChanges.proposed.filter((u) => u.kind === 'add');
-    const after = forgetUnsigned(c);
-    const sd = l.rec.shutdown;
-    // Adds forgotten here reuse their ids after the reconnection; sent again, they still come after our shutdown.
-    const failAddsFrom = sd?.failAddsFrom !== undefined && sd.failAddsFrom > after.remoteNextHtlcId ? after.remoteNextHtlcId : sd?.failAddsFrom;
-    l.rec = { ...l.rec, commitments: after, ...(sd ? { shutdown: { ...sd, failAddsFrom } } : {}) };
-    // One commit: a crash between forgetting the HTLC and failing its payment would leave that payment in flight for good.
-    this.db.db.transaction(() => {
-      this.save(l, channelId);
-      for (const u of forgotten) if (u.kind === 'add') this.hooks.outgoingResolved({ kind: 'failed', channelId, htlc: u.htlc });
-    })();
-  }
-
-  private onReestablish(l: Live, channelId: Uint8Array, m: BodyOf<'channel_reestablish'>): void {
-    const r = reestablishStep(this.reconnectView(l), m);
-    if (r.kind === 'data_loss') return this.onDataLoss(l, channelId, r.reason);
-    if (r.kind === 'fail') return this.failChannel(l, channelId, r.reason);
-    l.reestablished = true;
-    for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
-    this.sign(l, channelId);
-    this.resolvePendingIncoming(l, channelId);
-    this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'reconnected' }));
-    // The estimate may have moved while the peer was away (or this node was down): the commitment follows it now, not a block later.
-    this.updateFee(l, channelId);
-    this.changed(channelId);
-  }
-
-  /** The peer proved we lost state: never broadcast our (possibly revoked) commitment; ask it to close and wait for its commitment. */
-  private onDataLoss(l: Live, channelId: Uint8Array, reason: string): void {
-    this.log.error('channel state is behind the peer: waiting for the peer to close', { channelId: hex(channelId), reason });
-    this.sendError(l.peer, channelId, reason);
-    this.setPhase(l, channelId, 'closing', { ...l.rec, closeReason: `data loss: ${reason}`, dataLoss: true });
   }
 
   // ------------------------------------------------------------------ updates
@@ -924,118 +815,26 @@ export class ChannelManager {
    */
   addHtlc(channelId: Uint8Array, a: { amountMsat: Msat; paymentHash: Uint8Array; cltvExpiry: CltvExpiry; onion: Uint8Array }, persist: (htlcId: bigint) => void): bigint {
     const l = this.channels.get(hex(channelId));
-    if (!l || !this.isActive(l)) throw new ChannelError('channel is not active');
-    let r;
-    try {
-      r = sendAdd(l.rec.commitments, { amountMsat: a.amountMsat, paymentHash: a.paymentHash, cltvExpiry: a.cltvExpiry, onion: a.onion }, this.safety());
-    } catch (e) {
-      if (e instanceof ChannelRefusal) throw new ChannelError(e.message);
-      throw e;
-    }
-    l.rec = { ...l.rec, commitments: r.state };
-    this.db.db.transaction(() => {
-      this.save(l, channelId);
-      persist(r.htlc.id);
-    })();
-    for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
-    this.sign(l, channelId);
-    return r.htlc.id;
-  }
-
-  /** As opener, moves each usable channel's commitment feerate toward the estimate when fee-update.ts says so. */
-  private updateFees(): void {
-    for (const [id, l] of this.channels) this.updateFee(l, fromHex(id));
-  }
-
-  /** As opener, update_fee when the estimate moved far enough from the commitment's rate (fee-update.ts): save, then send, then sign. */
-  private updateFee(l: Live, channelId: Uint8Array): void {
-    if (!this.feerateFromChain || !this.isActive(l)) return;
-    const id = hex(channelId);
-    const feerate = feeUpdateFor(l.rec.commitments, this.feerate);
-    if (feerate === undefined) return;
-    let r;
-    try {
-      r = sendFee(l.rec.commitments, feerate, this.safety());
-    } catch (e) {
-      if (!(e instanceof ChannelRefusal)) throw e;
-      // Our balance cannot pay the new fee: the commitment keeps its rate; a later estimate may fit.
-      this.log.warn('fee update not sent', { channelId: id, feerate, error: e.message });
-      return;
-    }
-    l.rec = { ...l.rec, commitments: r.state };
-    this.save(l, channelId);
-    for (const o of r.send) this.peers.send(l.peer, o.name, o.msg);
-    this.sign(l, channelId);
-    this.log.info('commitment feerate updated', { channelId: id, feerate });
-  }
-
-  /** Signs whatever is pending: save, then send. */
-  private sign(l: Live, channelId: Uint8Array): void {
-    const step = signPending(l.rec.commitments, l.secrets);
-    if (!step.send.length) return;
-    l.rec = { ...l.rec, commitments: step.state };
-    this.save(l, channelId);
-    for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
-  }
-
-  private onUpdate(l: Live, channelId: Uint8Array, u: UpdateMessage): void {
-    const name = u.name;
-    const sd = l.rec.shutdown;
-    if (name === 'update_add_htlc' && sd) {
-      // BOLT 2 shutdown receiver: an add after the peer's shutdown breaks "MUST NOT send an update_add_htlc after a shutdown";
-      // one that crossed ours is accepted here and failed back once committed (resolvePendingIncoming).
-      const verdict = addDuringShutdown({ weSentShutdown: sd.failAddsFrom !== undefined, theySentShutdown: sd.remoteScript !== undefined });
-      if (verdict === 'violation') return this.failChannel(l, channelId, 'update_add_htlc after the peer sent shutdown');
-    }
-    if (l.phase !== 'normal' && l.phase !== 'shutdown') return this.failChannel(l, channelId, `${name} in phase ${l.phase}`);
-    if (!l.reestablished) return this.failChannel(l, channelId, `${name} before channel_reestablish`);
-    let step;
-    try {
-      step = receive(l.rec.commitments, l.secrets, u, this.safety());
-    } catch (e) {
-      if (e instanceof ChannelProtocolError || e instanceof ChannelRefusal) return this.failChannel(l, channelId, e.message);
-      throw e;
-    }
-    l.rec = { ...l.rec, commitments: step.state };
-    const revoked = step.events.find((e): e is Extract<ChannelEvent, { kind: 'revoked' }> => e.kind === 'revoked');
-    // The new state and the outcomes of our HTLCs it settles are one commit, so no crash leaves the channel past an HTLC its payment still waits for.
-    this.db.db.transaction(() => {
-      this.save(l, channelId, revoked?.commit);
-      for (const e of step.events) {
-        if (e.kind === 'fulfilled') this.hooks.outgoingResolved({ kind: 'fulfilled', channelId, htlc: e.htlc, preimage: e.preimage });
-        else if (e.kind === 'failed') {
-          const u = e.update;
-          this.hooks.outgoingResolved(
-            u.kind === 'fail' ? { kind: 'failed', channelId, htlc: e.htlc, reason: u.reason } : { kind: 'failed', channelId, htlc: e.htlc, failureCode: u.failureCode },
-          );
-        }
-      }
-    })();
-    for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
-    if (step.events.some((e) => e.kind === 'incoming')) this.resolvePendingIncoming(l, channelId);
-    if (name === 'commitment_signed' || name === 'revoke_and_ack') this.changed(channelId);
-    this.progressShutdown(l, channelId);
+    if (!l) throw new ChannelError('channel is not active');
+    const s = this.run(l, channelId, { kind: 'add_htlc', ...a }, (r) => persist(r.htlcId!));
+    if (s.refused !== undefined) throw new ChannelError(s.refused);
+    return s.htlcId!;
   }
 
   /**
    * Incoming HTLCs committed on both sides that we have not settled yet:
    * after a revoke_and_ack, and again after every reestablish, so one whose
-   * resolution was lost in a crash is resolved again.
+   * resolution was lost in a crash is resolved again. One at a time: the
+   * payments layer's answer for one depends on what it stored for the last.
    */
   private resolvePendingIncoming(l: Live, channelId: Uint8Array): void {
     const todo = unresolvedIncoming(l.rec.commitments, l.rec.shutdown?.failAddsFrom);
     if (!todo.length) return;
     for (const { htlc, refusal } of todo) {
       const r = refusal ? this.hooks.refuseIncoming(channelId, htlc, refusal) : this.hooks.resolveIncoming(channelId, htlc);
-      const step = settleIncoming(l.rec.commitments, htlc.id, r);
-      l.rec = { ...l.rec, commitments: step.state };
-      this.db.db.transaction(() => {
-        this.save(l, channelId);
-        r.persist?.();
-      })();
-      for (const o of step.send) this.peers.send(l.peer, o.name, o.msg);
+      this.run(l, channelId, { kind: 'settle', htlcId: htlc.id, outcome: r }, () => r.persist?.());
     }
-    this.sign(l, channelId);
+    this.run(l, channelId, { kind: 'sign' });
   }
 
   // ------------------------------------------------------------------ closing
@@ -1052,10 +851,11 @@ export class ChannelManager {
     if (!l) throw new ChannelError(`unknown channel ${id}`);
     if (l.rec.close) return { closingTxid: l.rec.close.txid };
     if (o.force) {
-      if (l.phase === 'awaiting_funding_signed') throw new ChannelError('the channel is not funded yet');
-      // Our commitment may be revoked: broadcasting it would hand the peer everything.
-      if (l.rec.dataLoss) throw new ChannelError('this node lost channel state: it must not broadcast its commitment; waiting for the peer to close');
-      return { closingTxid: await this.forceClose(l, channelId, 'closed by us (force)') };
+      const s = channelStep(this.viewOf(l), { kind: 'force_close', reason: 'closed by us (force)' }, this.contextOf(l));
+      if (s.refused !== undefined) throw new ChannelError(s.refused);
+      // Resolved once the commitment went to the network (or was refused, to be sent again on the next block).
+      await this.apply(l, channelId, s);
+      return { closingTxid: l.rec.close!.txid };
     }
     if (l.phase !== 'normal' && l.phase !== 'shutdown') throw new ChannelError(`a channel in phase ${l.phase} cannot be closed cooperatively; use force`);
     const requested = l.rec.shutdown !== undefined;
@@ -1070,77 +870,17 @@ export class ChannelManager {
     if (!requested) {
       // The phase stays normal (the peer's adds are welcome) until our shutdown is actually sent (progressShutdown).
       this.log.info('closing channel cooperatively', { channelId: id });
-      this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'close', localScript: this.wallet.newChangeScript(), feerate: o.feerate ?? this.feerate }));
+      this.run(l, channelId, { kind: 'close', localScript: this.wallet.newChangeScript(), feerate: o.feerate ?? this.feerate });
     }
     return { closingTxid: await done };
   }
 
-  /** Broadcasts our latest commitment (saved first, so the resolver rebroadcasts it after a crash). */
-  private async forceClose(l: Live, channelId: Uint8Array, reason: string): Promise<string> {
-    const oc = ourCommitment(l.rec.commitments, l.secrets, (h) => this.hooks.preimageOf(h));
-    const close: CloseRecord = { kind: 'local', txid: oc.txid, raw: serializeTx(oc.tx), spends: {}, settled: [] };
-    // The failure is why it closes now, even if a mutual close had begun.
-    this.setPhase(l, channelId, 'closing', { ...l.rec, close, closeReason: reason });
-    this.log.warn('force closing: broadcasting our commitment', { channelId: hex(channelId), txid: oc.txid, reason });
-    this.closeWaiters.get(hex(channelId))?.reject(new ChannelError(`channel failed during the mutual close: ${reason}`));
-    try {
-      await this.chain.broadcast(close.raw!);
-    } catch (e) {
-      this.log.warn('commitment broadcast refused; retried on the next block', { channelId: hex(channelId), error: (e as Error).message });
-    }
-    // Resolved now rather than at the next block: on anchors channels its CPFP child goes out at once.
-    void this.watchClose(hex(channelId), this.tipHeight);
-    return oc.txid;
-  }
-
-  private onShutdown(l: Live, channelId: Uint8Array, m: { scriptpubkey: Uint8Array }): void {
-    if (l.phase === 'awaiting_funding_signed') {
-      // BOLT 2 shutdown receiver: before funding_signed (as funder) SHOULD send an error and fail the channel: its funding is never broadcast.
-      const reason = 'shutdown before funding_signed: the open is abandoned';
-      this.sendError(l.peer, channelId, reason);
-      this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
-      return this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
-    }
-    const r = this.shutdownStep(l, channelId, { kind: 'shutdown', scriptpubkey: m.scriptpubkey, newScript: () => this.wallet.newChangeScript(), feerate: this.feerate });
-    if (r.next?.phase === 'shutdown' && l.phase !== 'shutdown') this.log.info('peer asked to close the channel', { channelId: hex(channelId) });
-    this.applyShutdown(l, channelId, r);
-  }
-
-  private progressShutdown(l: Live, channelId: Uint8Array): void {
-    this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'progress' }));
-  }
-
-  private shutdownStep(l: Live, channelId: Uint8Array, input: ShutdownInput): ShutdownStepResult {
-    const view = {
-      phase: l.phase,
-      channelId,
-      commitments: l.rec.commitments,
-      secrets: l.secrets,
-      shutdown: l.rec.shutdown,
-      remoteUpfrontScript: l.rec.remoteUpfrontScript,
-      closeReason: l.rec.closeReason,
-      online: l.reestablished && this.peers.isConnected(l.peer),
-    };
-    return shutdownStep(view, input);
-  }
-
-  /** What a shutdown step decided, in the one safe order: store, then send, then the timer and the outcome. */
-  private applyShutdown(l: Live, channelId: Uint8Array, r: ShutdownStepResult): void {
-    const o = r.outcome;
-    if (o?.kind === 'agreed') {
-      const next = r.next ?? { shutdown: l.rec.shutdown!, closeReason: l.rec.closeReason };
-      const send = [...r.send, ...(o.send ? [{ name: 'closing_signed' as const, msg: o.send }] : [])];
-      return this.broadcastMutual(l, channelId, o.done, next.shutdown, 'mutual close agreed', next.closeReason, send);
-    }
-    if (r.next) this.setPhase(l, channelId, r.next.phase, { ...l.rec, shutdown: r.next.shutdown, closeReason: r.next.closeReason });
-    for (const m of r.send) this.peers.send(l.peer, m.name, m.msg);
-    if (r.timer === 'arm') this.armNegotiationTimer(l, channelId);
-    else if (r.timer === 'clear') l.negotiationTimer?.();
-    if (o?.kind === 'warn') this.sendWarning(l.peer, channelId, o.text);
-    if (o?.kind === 'fail') {
-      this.failChannel(l, channelId, o.reason);
-      if (o.closeConnection) this.peers.closeConnection(l.peer, o.closeConnection);
-    }
+  /** BOLT 2 shutdown receiver, as funder before funding_signed: SHOULD send an error and fail the channel: its funding is never broadcast. */
+  private shutdownDuringOpen(l: Live, channelId: Uint8Array): void {
+    const reason = 'shutdown before funding_signed: the open is abandoned';
+    this.sendError(l.peer, channelId, reason);
+    this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
+    this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
   }
 
   /**
@@ -1155,36 +895,25 @@ export class ChannelManager {
     // BOLT 2 closing_signed sender: no closing_signed response after a reasonable amount of time MUST fail the channel.
     l.negotiationTimer = this.clock.after(ms, () => {
       l.negotiationTimer = undefined;
-      if (this.stopped || l.phase !== 'shutdown' || !l.rec.shutdown?.negotiation) return;
-      this.failChannel(l, channelId, `closing negotiation timed out: no closing_signed from the peer within ${ms / 1000} s`);
+      if (!this.stopped) this.run(l, channelId, { kind: 'negotiation_timeout', ms });
     });
   }
 
-  private onClosingSigned(l: Live, channelId: Uint8Array, m: ClosingSignedMessage): void {
-    this.applyShutdown(l, channelId, this.shutdownStep(l, channelId, { kind: 'closing_signed', msg: m }));
-  }
-
-  /** Stores the mutual close (both signatures), then sends what is left to send (`send`: our last closing_signed), broadcasts, and answers a waiting close() call. */
-  private broadcastMutual(l: Live, channelId: Uint8Array, done: SignedClose, shutdown: ShutdownState, what: string, closeReason = l.rec.closeReason, send: ShutdownSend[] = []): void {
-    const id = hex(channelId);
-    const raw = serializeTx(done.tx);
-    const closingTxid = txid(done.tx);
-    const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
-    l.negotiationTimer?.();
-    this.setPhase(l, channelId, 'closing', { ...l.rec, shutdown, close, closeReason });
-    for (const m of send) this.peers.send(l.peer, m.name, m.msg);
-    this.log.info(what, { channelId: id, txid: closingTxid, feeSat: done.fee });
-    void this.chain
-      .broadcast(raw)
-      .catch((e: Error) => this.log.warn('closing transaction broadcast refused; retried on the next block', { channelId: id, error: e.message }))
-      .finally(() => {
-        const w = this.closeWaiters.get(id);
-        this.closeWaiters.delete(id);
-        if (w) {
-          w.timer();
-          w.resolve(closingTxid);
-        }
-      });
+  /** A closing transaction the step stored goes to the network; a waiting close() learns the mutual close's txid once it did. */
+  private async broadcastClose(id: string, e: Extract<ChannelEffect, { kind: 'broadcast' }>): Promise<void> {
+    try {
+      await this.chain.broadcast(e.raw);
+    } catch (err) {
+      const what = e.what === 'mutual' ? 'closing transaction' : 'commitment';
+      this.log.warn(`${what} broadcast refused; retried on the next block`, { channelId: id, error: (err as Error).message });
+    }
+    if (e.what !== 'mutual') return;
+    const w = this.closeWaiters.get(id);
+    this.closeWaiters.delete(id);
+    if (w) {
+      w.timer();
+      w.resolve(e.txid);
+    }
   }
 
   /** On each tip: has the funding output been spent, and what is left to sweep. */
@@ -1260,59 +989,9 @@ export class ChannelManager {
       }
       return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
     }
-    if (l.phase === 'recovering') return this.onRecoveringMessage(l, channelId, name);
-    if (l.phase === 'closing' || l.phase === 'closed') return this.onFailedChannelMessage(l, channelId, name);
-    switch (m.name) {
-      case 'channel_ready':
-        return this.onChannelReady(l, channelId, m.msg);
-      case 'channel_reestablish':
-        return this.onReestablish(l, channelId, m.msg);
-      case 'shutdown':
-        return this.onShutdown(l, channelId, m.msg);
-      case 'closing_signed':
-        return this.onClosingSigned(l, channelId, m.msg);
-      case 'update_add_htlc':
-      case 'update_fulfill_htlc':
-      case 'update_fail_htlc':
-      case 'update_fail_malformed_htlc':
-      case 'update_fee':
-      case 'commitment_signed':
-      case 'revoke_and_ack':
-        return this.onUpdate(l, channelId, m);
-      default:
-        this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
-    }
-  }
-
-  /**
-   * A channel that failed or is closing on chain signs and retransmits
-   * nothing. BOLT 2 channel_reestablish: a channel in an error state SHOULD
-   * retransmit the error and ignore any other packets for that channel: once
-   * per connection, so a peer flooding it gets no more than that.
-   */
-  private onFailedChannelMessage(l: Live, channelId: Uint8Array, name: string): void {
-    // A mutual close is not an error state: the peer holds the same closing transaction and gets nothing to act on.
-    // BOLT 2 channel_reestablish receiver: a channel in an error state SHOULD retransmit the error and ignore any other packets for it.
-    if (name === 'channel_reestablish' && !l.errorResent && l.rec.close?.kind !== 'mutual') {
-      l.errorResent = true;
-      return this.sendError(l.peer, channelId, l.rec.closeReason ?? 'the channel is closed');
-    }
-    this.log.debug('ignored a message for a closed channel', { channelId: hex(channelId), message: name });
-  }
-
-  /**
-   * A channel restored from backup answers the peer's channel_reestablish
-   * (sent after ours, as BOLT 2 asks) with an error requesting the close,
-   * once per connection: a peer whose state is still at the start (no
-   * payment ever) sees nothing wrong in our numbers. Everything else is
-   * ignored: we have no state to sign or check anything against.
-   */
-  private onRecoveringMessage(l: Live, channelId: Uint8Array, name: string): void {
-    if (name === 'channel_reestablish' && !l.errorResent) {
-      l.errorResent = true;
-      return this.sendError(l.peer, channelId, 'we lost our channel state (restored from a static channel backup): please force close');
-    }
-    this.log.debug('ignored a message for a channel restored from backup', { channelId: hex(channelId), message: name });
+    if (name === 'shutdown' && l.phase === 'awaiting_funding_signed') return this.shutdownDuringOpen(l, channelId);
+    if (!isChannelMessage(m)) return this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
+    this.run(l, channelId, { kind: 'message', m });
   }
 
   private onPeerError(peer: Uint8Array, kind: 'error' | 'warning', m: ErrorMessage): void {
@@ -1333,26 +1012,95 @@ export class ChannelManager {
         this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `peer error before funding: ${text}` });
         continue;
       }
-      this.markFailed(l, fromHex(id), `peer sent error: ${text}`);
+      // Refused for a channel with no commitment of ours to broadcast (closing already, or restored from backup).
+      this.run(l, fromHex(id), { kind: 'force_close', reason: `peer sent error: ${text}` });
     }
   }
 
-  /** The peer broke the protocol: tell it, and stop using the channel. */
-  private failChannel(l: Live, channelId: Uint8Array, reason: string): void {
-    this.log.warn('failing channel', { channelId: hex(channelId), reason });
-    this.sendError(l.peer, channelId, reason);
-    // BOLT 2 Failing a Channel: with a valid closing_signed of the peer at a sufficient fee, SHOULD use it for a mutual close.
-    const sd = l.phase === 'shutdown' ? l.rec.shutdown : undefined;
-    const mutual = sd?.negotiation && closeWithReceived(l.rec.commitments, l.secrets, sd.negotiation);
-    if (sd && mutual) return this.broadcastMutual(l, channelId, mutual, sd, 'channel failed during the closing negotiation: closing with the peer’s own closing_signed', reason);
-    this.markFailed(l, channelId, reason);
+  // --------------------------------------------------------------- the step
+
+  private viewOf(l: Live): ChannelView {
+    return { phase: l.phase, rec: l.rec, reestablished: l.reestablished, errorResent: !!l.errorResent };
   }
 
-  /** Stops the channel and publishes our latest commitment (BOLT 2 "fail the channel"). */
-  private markFailed(l: Live, channelId: Uint8Array, reason: string): void {
-    // A restored channel has no commitment of ours to broadcast: it waits for the peer's.
-    if (l.phase === 'closing' || l.phase === 'closed' || l.phase === 'recovering') return;
-    void this.forceClose(l, channelId, reason);
+  private contextOf(l: Live): StepContext {
+    return {
+      secrets: l.secrets,
+      safety: this.safety(),
+      connected: this.peers.isConnected(l.peer),
+      commitFeerate: this.feerateFromChain ? this.feerate : undefined,
+      closeFeerate: this.feerate,
+      newScript: () => this.wallet.newChangeScript(),
+      preimageOf: (h) => this.hooks.preimageOf(h),
+    };
+  }
+
+  /** How a stored channel changes: one step (step.ts) on its current state, then apply. A refused command changes nothing. */
+  private run(l: Live, channelId: Uint8Array, input: ChannelInput, inTransaction?: (s: ChannelStep) => void): ChannelStep {
+    const s = channelStep(this.viewOf(l), input, this.contextOf(l));
+    if (s.refused === undefined) void this.apply(l, channelId, s, inTransaction);
+    return s;
+  }
+
+  /**
+   * Carries out a step in the one safe order (DESIGN.md rule 1): the new
+   * state, the commitment it revoked, the outcomes of our HTLCs and the
+   * caller's rows (`inTransaction`) in one SQLite transaction; then the
+   * messages; then the effects, in order. Resolves once its broadcasts
+   * were handed to the chain source.
+   */
+  private apply(l: Live, channelId: Uint8Array, s: ChannelStep, inTransaction?: (s: ChannelStep) => void): Promise<void> {
+    const id = hex(channelId);
+    const from = l.phase;
+    ({ phase: l.phase, rec: l.rec, reestablished: l.reestablished, errorResent: l.errorResent } = s.next);
+    if (from !== l.phase) this.log.debug('channel phase', { channelId: id, from, to: l.phase });
+    const outcomes = s.effects.flatMap((e) => (e.kind === 'htlc_outcome' ? [e.outcome] : []));
+    if (s.persist || outcomes.length || inTransaction) {
+      this.db.db.transaction(() => {
+        if (s.persist) this.save(l, channelId, s.revoked);
+        for (const o of outcomes) this.hooks.outgoingResolved(o);
+        inTransaction?.(s);
+      })();
+    }
+    // What a disconnected peer misses goes out again on channel_reestablish (or, for an error, is moot).
+    if (this.peers.isConnected(l.peer)) for (const m of s.send) this.peers.send(l.peer, m.name, m.msg);
+    const broadcasts: Promise<void>[] = [];
+    for (const e of s.effects) {
+      switch (e.kind) {
+        case 'htlc_outcome':
+          break;
+        case 'broadcast':
+          broadcasts.push(this.broadcastClose(id, e));
+          break;
+        case 'watch_close':
+          // After the broadcast: an anchors commitment's CPFP child needs its parent in the mempool.
+          void Promise.all(broadcasts).then(() => this.watchClose(id, this.tipHeight));
+          break;
+        case 'resolve_incoming':
+          this.resolvePendingIncoming(l, channelId);
+          break;
+        case 'timer':
+          if (e.action === 'arm') this.armNegotiationTimer(l, channelId);
+          else l.negotiationTimer?.();
+          break;
+        case 'close_connection':
+          this.peers.closeConnection(l.peer, e.reason);
+          break;
+        case 'close_failed':
+          this.closeWaiters.get(id)?.reject(new ChannelError(e.reason));
+          break;
+        case 'changed':
+          this.changed(channelId);
+          break;
+        case 'log':
+          this.log[e.level](e.text, { channelId: id, ...e.fields });
+          break;
+        case 'then':
+          this.run(l, channelId, e.input);
+          break;
+      }
+    }
+    return Promise.all(broadcasts).then(() => undefined);
   }
 
   // ------------------------------------------------------------------ helpers
