@@ -47,6 +47,7 @@ class Party {
       closeFeerate: FEERATE,
       newScript: () => this.script,
       preimageOf: () => undefined,
+      unfundedForgetBlocks: 2016,
     };
   }
   /** Steps an input and carries the result out as ChannelManager.apply does (store, send, effects in order). */

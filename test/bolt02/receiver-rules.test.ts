@@ -35,6 +35,7 @@ import { FULFILLMENT_DEADLINE_BLOCKS, htlcDeadlineBreach, TIMEOUT_GRACE_BLOCKS }
 import { basepointsOf, perCommitmentPoint, perCommitmentSecret } from '../../src/bolt/bolt2/channel/keys.ts';
 import { unfundedExpired } from '../../src/bolt/bolt2/channel/open-admission.ts';
 import { DEFAULT_SAFETY_POLICY, dustExposure, feeDustProblem, htlcsAtStake } from '../../src/bolt/bolt2/channel/safety-policy.ts';
+import { channelStep, type ChannelView } from '../../src/bolt/bolt2/channel/step.ts';
 import {
   type AcceptChannelMessage,
   acceptChannelMessage,
@@ -683,9 +684,12 @@ for (const id of ['remote/unknown-spend-warns', 'general/rogue-spend-warns']) {
     spender = c.remoteCommit.txid;
     expect((await resolver.identify(ch))?.kind).toBe('remote');
     store.db.close();
-    // The driver logs 'unknown' at error level: the user is told funds may be lost.
-    const driver = readFileSync(join(import.meta.dir, '../../src/node/channels/manager.ts'), 'utf8');
-    expect(driver).toContain("if (found.kind === 'unknown') this.log.error(");
+    // The channel's step logs a spend it cannot place at error level: the user is told funds may be lost.
+    const view: ChannelView = { phase: 'normal', rec: { commitments: c, minimumDepth: 1, readySent: true, theirReady: true, localAlias: 1n }, reestablished: true, errorResent: false };
+    const ctx = { secrets: p.b.secrets, safety: DEFAULT_SAFETY_POLICY, connected: false, closeFeerate: 1000 as FeeratePerKw, newScript: () => new Uint8Array(22), preimageOf: () => undefined, unfundedForgetBlocks: 2016 };
+    const seen = channelStep(view, { kind: 'close_seen', close: { kind: 'unknown', txid: 'ee'.repeat(32), spends: {}, settled: [] } }, ctx);
+    expect(seen.next.phase).toBe('closing');
+    expect(seen.effects).toContainEqual(expect.objectContaining({ kind: 'log', level: 'error', text: expect.stringContaining('do not recognise') }));
   });
 }
 

@@ -14,7 +14,7 @@ import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
 import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../bolt/bolt2/channel/funder-step.ts';
 import { acceptFor, admitOpen, type FundingCreated, fundingCreatedStep } from '../../bolt/bolt2/channel/fundee-step.ts';
-import { channelActive, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
+import { channelActive, channelInUse, unfundedInbound, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
 import { ChannelResolver } from './resolver.ts';
 import { anchorReserve, inboundReserveRefusal } from '../wallet/anchor-reserve.ts';
 import {
@@ -26,8 +26,7 @@ import {
   type PartyConfig,
 } from '../../bolt/bolt2/channel/commitments.ts';
 import { type FundingSeen, fundingReads, type LockInView, lockInStep, shortChannelIdOf } from '../../bolt/bolt2/channel/lock-in-step.ts';
-import { htlcDeadlineBreach } from '../../bolt/bolt2/channel/htlc-deadlines.ts';
-import { type InboundCounts, unfundedExpired } from '../../bolt/bolt2/channel/open-admission.ts';
+import { type InboundCounts } from '../../bolt/bolt2/channel/open-admission.ts';
 import { FEE_TARGETS } from '../../chain/feerate.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
@@ -539,7 +538,7 @@ export class ChannelManager {
       if (hex(p.peer) === key) n.pendingFromPeer++;
     }
     for (const l of this.channels.values()) {
-      if (!isUnfundedInbound(l)) continue;
+      if (!unfundedInbound(l)) continue;
       n.unfundedTotal++;
       if (hex(l.peer) === key) n.unfundedFromPeer++;
     }
@@ -671,45 +670,13 @@ export class ChannelManager {
     const fast = estimates?.get(FEE_TARGETS[0]);
     const economy = estimates?.get(FEE_TARGETS[FEE_TARGETS.length - 1]!);
     if (fast && economy) this.estimates = { fast, economy };
-    this.enforceHtlcDeadlines(height);
-    this.forgetExpiredUnfunded(height);
-    for (const [id, l] of this.channels) this.run(l, fromHex(id), { kind: 'follow_fee' });
+    // HTLC deadlines, inbound fundings that never came, and update_fee (step.ts).
+    for (const [id, l] of this.channels) this.run(l, fromHex(id), { kind: 'tip', height });
     await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
-    await Promise.all([...this.channels.entries()].filter(([, l]) => inUse(l) && fundingNeedsCheck(l.rec, height, forkHeight)).map(([id]) => this.checkFundingDepth(id)));
+    await Promise.all([...this.channels.entries()].filter(([, l]) => channelInUse(l) && fundingNeedsCheck(l.rec, height, forkHeight)).map(([id]) => this.checkFundingDepth(id)));
     await Promise.all(
       [...this.channels.entries()].filter(([, l]) => watched(l)).map(([id]) => this.watchClose(id, height)),
     );
-  }
-
-  /**
-   * BOLT 2 channel_ready: a fundee SHOULD forget a channel whose funding it
-   * has not seen confirm within unfundedForgetBlocks (2016) of storing it,
-   * so a funder naming a transaction that never comes costs us nothing for
-   * ever (it is not polled again). Channels stored before this height was
-   * kept count from the first tip after a restart.
-   */
-  private forgetExpiredUnfunded(height: number): void {
-    for (const [id, l] of this.channels) {
-      if (!isUnfundedInbound(l)) continue;
-      if (l.rec.storedAtHeight === undefined) {
-        l.rec = { ...l.rec, storedAtHeight: height };
-        this.save(l, fromHex(id));
-        continue;
-      }
-      // BOLT 2 channel_ready fundee: SHOULD forget the channel if it does not see the funding transaction after 2016 blocks.
-      if (!unfundedExpired(l.rec.storedAtHeight, height, this.limits.unfundedForgetBlocks)) continue;
-      this.log.warn('forgetting an inbound channel whose funding never confirmed', { channelId: id, storedAtHeight: l.rec.storedAtHeight, height });
-      this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `funding not confirmed within ${this.limits.unfundedForgetBlocks} blocks` });
-    }
-  }
-
-  /** Fails (and so force closes) every channel holding an HTLC past its deadline (htlc-deadlines.ts), connected or not. */
-  private enforceHtlcDeadlines(height: number): void {
-    for (const [id, l] of this.channels) {
-      if (l.phase !== 'awaiting_lock_in' && l.phase !== 'normal' && l.phase !== 'shutdown') continue;
-      const breach = htlcDeadlineBreach(l.rec.commitments, height, (h) => this.hooks.preimageOf(h) !== undefined);
-      if (breach) this.run(l, fromHex(id), { kind: 'fail', reason: breach.reason });
-    }
   }
 
   /** What the pure step enforces on HTLCs and fee updates (dust exposure, update_fee bounds, unsigned updates). */
@@ -766,22 +733,15 @@ export class ChannelManager {
     if (!l) return;
     const c = l.rec.commitments;
     const status = await this.chain.txStatus(c.fundingTxid).catch(() => undefined);
-    if (status === undefined || !inUse(l)) return;
+    if (status === undefined || !channelInUse(l)) return;
     const depth = fundingDepth(status, l.rec.minimumDepth);
     const channelId = fromHex(id);
-    if (depth.kind === 'shallow') {
-      if (l.rec.fundingDepthLost) return;
-      this.log.warn('a reorg took the funding below its depth: no new HTLCs until it is back', { channelId: id, fundingTxid: c.fundingTxid, confirmations: depth.confirmations });
-      return this.setPhase(l, channelId, l.phase, { ...l.rec, fundingDepthLost: true });
-    }
+    if (depth.kind === 'shallow') return void this.run(l, channelId, { kind: 'funding_shallow', confirmations: depth.confirmations });
     if (!l.rec.fundingDepthLost && l.rec.fundingConfirmedAt === depth.height && l.rec.shortChannelId !== undefined) return;
     const txids = await this.chain.blockTxids(depth.hash).catch(() => undefined);
     const index = txids?.indexOf(c.fundingTxid) ?? -1;
-    if (index < 0 || !inUse(l)) return;
-    const shortChannelId = shortChannelIdOf(depth.height, index, c.fundingVout);
-    if (shortChannelId !== l.rec.shortChannelId) this.log.warn('the funding confirmed in another block: short_channel_id recomputed', { channelId: id, was: l.rec.shortChannelId, now: shortChannelId });
-    const { fundingDepthLost: _lost, ...rec } = l.rec;
-    this.setPhase(l, channelId, l.phase, { ...rec, fundingConfirmedAt: depth.height, shortChannelId });
+    if (index < 0 || !channelInUse(l)) return;
+    this.run(l, channelId, { kind: 'funding_deep', height: depth.height, shortChannelId: shortChannelIdOf(depth.height, index, c.fundingVout) });
   }
 
   // -------------------------------------------------------------- connection
@@ -926,25 +886,11 @@ export class ChannelManager {
       const ch = { channelId, commitments: l.rec.commitments, secrets: l.secrets, close: l.rec.close };
       const found = await this.resolver.identify(ch);
       if (!found) return;
-      if (found !== l.rec.close) {
-        this.log.warn('funding output spent', { channelId: id, kind: found.kind, txid: found.txid });
-        // After a data loss (or a restore from backup) the peer's commitment is one we cannot place: expected, not alarming.
-        if (found.kind === 'unknown' && l.rec.dataLoss) this.log.info('the peer closed a channel we hold no state for; taking our to_remote output', { channelId: id, txid: found.txid });
-        else if (found.kind === 'unknown') this.log.error('the funding output was spent by a transaction we do not recognise; taking what pays to our key', { channelId: id, txid: found.txid });
-        this.setPhase(l, channelId, 'closing', { ...l.rec, close: found, closeReason: l.rec.closeReason ?? `funding spent (${found.kind})` });
-      }
-      const persist = (close: CloseRecord): void => {
-        l.rec = { ...l.rec, close };
-        this.save(l, channelId);
-      };
+      if (found !== l.rec.close) this.run(l, channelId, { kind: 'close_seen', close: found });
+      // Each step of the resolution is stored before the sweeps it built go out.
+      const persist = (close: CloseRecord): void => void this.run(l, channelId, { kind: 'close_update', close });
       const after = await this.resolver.step({ ...ch, close: l.rec.close! }, height, this.feerate, persist);
-      if (after.doneAt !== undefined && l.phase !== 'closed') {
-        this.setPhase(l, channelId, 'closed', { ...l.rec, close: after });
-        this.log.info('channel closed and resolved on chain', { channelId: id, kind: after.kind });
-      } else if (after.doneAt === undefined && l.phase === 'closed') {
-        this.setPhase(l, channelId, 'closing', { ...l.rec, close: after });
-        this.log.warn('a reorg undid part of a closed channel\'s close: resolving it again', { channelId: id, kind: after.kind });
-      }
+      this.run(l, channelId, { kind: 'close_update', close: after });
     } catch (e) {
       this.log.warn('on-chain resolution failed; retried on the next block', { channelId: id, error: (e as Error).message });
     } finally {
@@ -1032,6 +978,7 @@ export class ChannelManager {
       closeFeerate: this.feerate,
       newScript: () => this.wallet.newChangeScript(),
       preimageOf: (h) => this.hooks.preimageOf(h),
+      unfundedForgetBlocks: this.limits.unfundedForgetBlocks,
     };
   }
 
@@ -1133,14 +1080,8 @@ export class ChannelManager {
   }
 }
 
-/** Ready on our side and not closing: its funding is watched for reorgs (funding-depth.ts). */
-const inUse = (l: Live): boolean => (l.phase === 'normal' || l.phase === 'shutdown' || (l.phase === 'awaiting_lock_in' && l.rec.readySent)) && l.rec.close === undefined;
-
 /** Followed on each tip: from funding on, and once closed until its close is MAX_REORG_DEPTH deep. */
 const watched = (l: Live): boolean => l.phase !== 'awaiting_funding_signed' && (l.phase !== 'closed' || (l.rec.close !== undefined && l.rec.close.finalAt === undefined));
-
-/** A channel the peer opened to us whose funding we have not seen confirm: it holds nothing of ours yet. */
-const isUnfundedInbound = (l: Live): boolean => l.phase === 'awaiting_lock_in' && !l.rec.commitments.weAreOpener && l.rec.fundingConfirmedAt === undefined;
 
 const nonEmpty = (b: Uint8Array | undefined): Uint8Array | undefined => (b && b.length > 0 ? b : undefined);
 

@@ -22,6 +22,8 @@ import { type CltvExpiry, type FeeratePerKw, type Msat } from '../../units.ts';
 import { addDuringShutdown, closeWithReceived, type SignedClose } from './closing.ts';
 import { ChannelProtocolError, ChannelRefusal, forgetUnsigned, lostStateReestablish, type Outgoing, type ReestablishFields, type RemoteCommit, sendAdd, sendFee } from './commitments.ts';
 import { feeUpdateFor } from './fee-update.ts';
+import { htlcDeadlineBreach } from './htlc-deadlines.ts';
+import { unfundedExpired } from './open-admission.ts';
 import { type IncomingOutcome, settleIncoming } from './incoming.ts';
 import { type LockInResult } from './lock-in-step.ts';
 import { type ChannelSecrets } from './keys.ts';
@@ -53,8 +55,10 @@ export interface StepContext {
   closeFeerate: FeeratePerKw;
   /** A fresh wallet script, for a shutdown the peer started. */
   newScript(): Uint8Array;
-  /** The preimage of an incoming HTLC we settled, for our commitment's HTLC outputs. */
+  /** The preimage of an incoming HTLC we settled, for our commitment's HTLC outputs and HTLC deadlines. */
   preimageOf(paymentHash: Uint8Array): Uint8Array | undefined;
+  /** Blocks after which an inbound channel whose funding never confirmed is forgotten (BOLT 2 channel_ready: 2016). */
+  unfundedForgetBlocks: number;
 }
 
 /** The peer's messages about a stored channel. */
@@ -83,6 +87,16 @@ export type ChannelInput =
   | { kind: 'force_close'; reason: string }
   /** What lock-in-step.ts made of the funding transaction on chain. */
   | { kind: 'lock_in'; result: LockInResult }
+  /** A new tip: HTLC deadlines, an inbound funding that never came, the commitment's feerate. */
+  | { kind: 'tip'; height: number }
+  /** A channel in use whose funding a reorg took below its depth (funding-depth.ts). */
+  | { kind: 'funding_shallow'; confirmations: number }
+  /** A channel in use whose funding is deep (again): where it confirmed, and the short_channel_id that gives. */
+  | { kind: 'funding_deep'; height: number; shortChannelId: string }
+  /** The funding output was spent (or we spent it): what by. */
+  | { kind: 'close_seen'; close: CloseRecord }
+  /** The close's resolution on chain moved (resolver.ts): stored before its sweeps go out; done, or undone by a reorg. */
+  | { kind: 'close_update'; close: CloseRecord }
   /** The payments layer's decision on one incoming HTLC committed on both sides. */
   | { kind: 'settle'; htlcId: bigint; outcome: IncomingOutcome }
   /** Sign whatever of ours is pending. */
@@ -163,6 +177,25 @@ export function channelStep(v: ChannelView, input: ChannelInput, ctx: StepContex
       return forceCloseAsked(v, input.reason, ctx);
     case 'lock_in':
       return lockIn(v, input.result, ctx);
+    case 'tip':
+      return onTip(v, input.height, ctx);
+    case 'funding_shallow':
+      if (!channelInUse(v) || v.rec.fundingDepthLost) return nothing(v);
+      return withLog(changed(stored(v, v.phase, { ...v.rec, fundingDepthLost: true })), 'warn', 'a reorg took the funding below its depth: no new HTLCs until it is back', {
+        fundingTxid: v.rec.commitments.fundingTxid,
+        confirmations: input.confirmations,
+      });
+    case 'funding_deep': {
+      if (!channelInUse(v)) return nothing(v);
+      const { fundingDepthLost: _lost, ...rec } = v.rec;
+      const s = changed(stored(v, v.phase, { ...rec, fundingConfirmedAt: input.height, shortChannelId: input.shortChannelId }));
+      if (input.shortChannelId === v.rec.shortChannelId) return s;
+      return withLog(s, 'warn', 'the funding confirmed in another block: short_channel_id recomputed', { was: v.rec.shortChannelId, now: input.shortChannelId });
+    }
+    case 'close_seen':
+      return closeSeen(v, input.close);
+    case 'close_update':
+      return closeUpdate(v, input.close);
     case 'settle': {
       const r = settleIncoming(v.rec.commitments, input.htlcId, input.outcome);
       return { ...stored(v, v.phase, { ...v.rec, commitments: r.state }), send: r.send };
@@ -370,6 +403,42 @@ function forceCloseAsked(v: ChannelView, reason: string, ctx: StepContext): Chan
   return forceClose(v, reason, ctx);
 }
 
+// ------------------------------------------------------------------ chain
+
+function onTip(v: ChannelView, height: number, ctx: StepContext): ChannelStep {
+  if (v.phase === 'awaiting_lock_in' || v.phase === 'normal' || v.phase === 'shutdown') {
+    // Connected or not: an HTLC past its deadline goes on chain (htlc-deadlines.ts).
+    const breach = htlcDeadlineBreach(v.rec.commitments, height, (h) => ctx.preimageOf(h) !== undefined);
+    if (breach) return fail(v, breach.reason, ctx);
+  }
+  if (unfundedInbound(v)) {
+    // Channels stored before this height was kept count from the first tip after a restart.
+    if (v.rec.storedAtHeight === undefined) return stored(v, v.phase, { ...v.rec, storedAtHeight: height });
+    // BOLT 2 channel_ready fundee: SHOULD forget the channel if it does not see the funding transaction after 2016 blocks.
+    if (unfundedExpired(v.rec.storedAtHeight, height, ctx.unfundedForgetBlocks)) {
+      const s = changed(stored(v, 'closed', { ...v.rec, closeReason: `funding not confirmed within ${ctx.unfundedForgetBlocks} blocks` }));
+      return withLog(s, 'warn', 'forgetting an inbound channel whose funding never confirmed', { storedAtHeight: v.rec.storedAtHeight, height });
+    }
+  }
+  return followFee(v, ctx);
+}
+
+function closeSeen(v: ChannelView, close: CloseRecord): ChannelStep {
+  const s = changed(stored(v, 'closing', { ...v.rec, close, closeReason: v.rec.closeReason ?? `funding spent (${close.kind})` }));
+  s.effects.push(log('warn', 'funding output spent', { kind: close.kind, txid: close.txid }));
+  // After a data loss (or a restore from backup) the peer's commitment is one we cannot place: expected, not alarming.
+  if (close.kind === 'unknown' && v.rec.dataLoss) s.effects.push(log('info', 'the peer closed a channel we hold no state for; taking our to_remote output', { txid: close.txid }));
+  else if (close.kind === 'unknown') s.effects.push(log('error', 'the funding output was spent by a transaction we do not recognise; taking what pays to our key', { txid: close.txid }));
+  return s;
+}
+
+function closeUpdate(v: ChannelView, close: CloseRecord): ChannelStep {
+  const rec = { ...v.rec, close };
+  if (close.doneAt !== undefined && v.phase !== 'closed') return withLog(changed(stored(v, 'closed', rec)), 'info', 'channel closed and resolved on chain', { kind: close.kind });
+  if (close.doneAt === undefined && v.phase === 'closed') return withLog(changed(stored(v, 'closing', rec)), 'warn', "a reorg undid part of a closed channel's close: resolving it again", { kind: close.kind });
+  return close === v.rec.close ? nothing(v) : stored(v, v.phase, rec);
+}
+
 // ---------------------------------------------------------------- lock-in
 
 function lockIn(v: ChannelView, r: LockInResult, ctx: StepContext): ChannelStep {
@@ -473,6 +542,19 @@ function reconnectView(v: ChannelView, ctx: StepContext): ReconnectView {
 function shutdownView(v: ChannelView, ctx: StepContext) {
   const { commitments, shutdown, remoteUpfrontScript, closeReason } = v.rec;
   return { phase: v.phase, channelId: commitments.channelId, commitments, secrets: ctx.secrets, shutdown, remoteUpfrontScript, closeReason, online: v.reestablished && ctx.connected };
+}
+
+/** Ready on our side and not closing: its funding is watched for reorgs (funding-depth.ts). */
+export const channelInUse = (v: Pick<ChannelView, 'phase' | 'rec'>): boolean =>
+  (v.phase === 'normal' || v.phase === 'shutdown' || (v.phase === 'awaiting_lock_in' && !!v.rec.readySent)) && v.rec.close === undefined;
+
+/** A channel the peer opened to us whose funding we have not seen confirm: it holds nothing of ours yet. */
+export const unfundedInbound = (v: Pick<ChannelView, 'phase' | 'rec'>): boolean =>
+  v.phase === 'awaiting_lock_in' && !v.rec.commitments.weAreOpener && v.rec.fundingConfirmedAt === undefined;
+
+function withLog(s: ChannelStep, level: 'debug' | 'info' | 'warn' | 'error', text: string, fields?: Record<string, unknown>): ChannelStep {
+  s.effects.push(log(level, text, fields));
+  return s;
 }
 
 const nothing = (v: ChannelView): ChannelStep => ({ next: v, persist: false, send: [], effects: [] });
