@@ -10,41 +10,21 @@
  * funding_created on, the channel is stored. awaiting_lock_in waits for
  * min-depth confirmations and both channel_ready; normal runs HTLC updates.
  */
-import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
+import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
-import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../bolt/bolt2/channel/funder-step.ts';
-import { acceptFor, admitOpen, type FundingCreated, fundingCreatedStep } from '../../bolt/bolt2/channel/fundee-step.ts';
-import { channelActive, channelInUse, unfundedInbound, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
+import { channelActive, channelInUse, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
 import { ChannelResolver } from './resolver.ts';
-import { anchorReserve, inboundReserveRefusal } from '../wallet/anchor-reserve.ts';
-import {
-  ChannelRefusal,
-  lostStateReestablish,
-  type RemoteCommit,
-  availableToSend,
-  commitFeeMsat,
-  type PartyConfig,
-} from '../../bolt/bolt2/channel/commitments.ts';
+import { anchorReserve } from '../wallet/anchor-reserve.ts';
+import { lostStateReestablish, type RemoteCommit, availableToSend, commitFeeMsat, type PartyConfig } from '../../bolt/bolt2/channel/commitments.ts';
 import { type FundingSeen, fundingReads, type LockInView, lockInStep, shortChannelIdOf } from '../../bolt/bolt2/channel/lock-in-step.ts';
-import { type InboundCounts } from '../../bolt/bolt2/channel/open-admission.ts';
 import { FEE_TARGETS } from '../../chain/feerate.ts';
 import { parseTx } from '../../chain/txid.ts';
 import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
-import { basepointsOf, type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
+import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
-import {
-  type AcceptChannelMessage,
-  ANCHORS_TYPE,
-  type ChannelPolicy,
-  DEFAULT_POLICY,
-  type OpenChannelMessage,
-  type ReceivedOpen,
-  openChannelMessage,
-  STATIC_REMOTEKEY_TYPE,
-} from '../../bolt/bolt2/channel/open.ts';
-import { LNNODE_INIT_FEATURES, negotiated } from '../../bolt/bolt9/features.ts';
+import { type ChannelPolicy, DEFAULT_POLICY } from '../../bolt/bolt2/channel/open.ts';
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msat, msatToSatFloor, sat } from '../../bolt/units.ts';
+import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msatToSatFloor, sat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger } from '../log.ts';
@@ -62,6 +42,11 @@ import { type HDKey } from '@scure/bip32';
 import { type Network } from '../identity.ts';
 import { type BackupChannel } from '../backup/format.ts';
 import { backupEntryOf, recoveringRecord } from '../backup/recovering.ts';
+import { ChannelError, type Listed, type Live, notify } from './live.ts';
+import { ChannelOpening, type OpenedChannel, type OpenOptions } from './opening.ts';
+
+export { ChannelError } from './live.ts';
+export type { OpenedChannel, OpenOptions } from './opening.ts';
 
 import { type ChannelRecord, type CloseKind, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
 export type { ChannelRecord, HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
@@ -129,58 +114,6 @@ export interface CloseOptions {
   feerate?: FeeratePerKw;
 }
 
-export interface OpenOptions {
-  fundingSat: Sat;
-  pushMsat?: Msat;
-  /** Fee rate of the funding transaction (the chain's 6-block estimate by default). */
-  fundingFeerate?: FeeratePerKw;
-  commitFeerate?: FeeratePerKw;
-  /** By default anchors when the peer offers option_anchors, else static_remotekey. */
-  channelType?: 'static_remotekey' | 'anchors';
-}
-
-export interface OpenedChannel {
-  channelId: Uint8Array;
-  fundingTxid: string;
-  fundingVout: number;
-}
-
-export class ChannelError extends Error {
-  override readonly name = 'ChannelError';
-}
-
-interface PendingOpen {
-  peer: Uint8Array;
-  keyIndex: number;
-  secrets: ChannelSecrets;
-  open: OpenChannelMessage;
-  funder: boolean;
-  accept?: AcceptChannelMessage;
-  fundingFeerate?: FeeratePerKw;
-  resolve?: (c: OpenedChannel) => void;
-  reject?: (e: Error) => void;
-  /** Cancels the open's timeout. */
-  timer?: () => void;
-}
-
-interface Live {
-  peer: Uint8Array;
-  keyIndex: number;
-  secrets: ChannelSecrets;
-  phase: ChannelPhase;
-  rec: ChannelRecord;
-  /** channel_reestablish exchanged on the current connection. */
-  reestablished: boolean;
-  /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
-  errorResent?: boolean;
-  /** Cancels the timeout that fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
-  negotiationTimer?: () => void;
-}
-
-/** What a listing reads of a channel: a closed one loaded only to be listed has no more. */
-type Listed = Pick<Live, 'peer' | 'phase' | 'rec' | 'reestablished'>;
-
-const OPEN_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 60_000;
 /** Fee rate used until the chain source gave an estimate (sat/kw, about 4 sat/vB). */
 const DEFAULT_FEERATE = 1000 as FeeratePerKw;
@@ -209,8 +142,7 @@ export interface ChannelDeps {
 export class ChannelManager {
   readonly store: ChannelStore;
   private readonly channels = new Map<string, Live>();
-  private readonly pending = new Map<string, PendingOpen>();
-  private readonly reservedKeys = new Set<number>();
+  private readonly opening: ChannelOpening;
   private closedAtStart?: Map<string, Listed>;
   private tipHeight = 0;
   private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
@@ -254,13 +186,22 @@ export class ChannelManager {
       htlcResolved: (channelId, htlc, preimage) =>
         this.hooks.outgoingResolved(preimage ? { kind: 'fulfilled', channelId, htlc, preimage } : { kind: 'failed', channelId, htlc }),
     }, this.log.child('onchain'), d.maxFeerate);
+    this.opening = new ChannelOpening({
+      store: this.store, peers: this.peers, wallet: this.wallet, policy: this.policy, limits: this.limits, chainHash: this.chainHash, clock: this.clock, random: this.random, log: this.log,
+      secretsOf: (i) => this.secretsOf(i),
+      host: {
+        channels: this.channels,
+        adopt: (id, l) => void this.channels.set(id, l),
+        changed: (id) => this.changed(id),
+        fundingStored: (id) => void this.checkFunding(id),
+        feerate: () => this.feerate,
+        height: () => this.tipHeight,
+        anchorChannelCount: () => this.anchorChannelCount(),
+      },
+    });
     for (const c of this.store.all<ChannelRecord>()) {
       if (c.phase === 'awaiting_funding_signed') {
-        // We never broadcast its funding: the peer may hold our signature on
-        // its commitment, but that commitment spends an output that does not exist.
-        this.log.warn('abandoning an open that did not complete before shutdown', { channelId: hex(c.channelId) });
-        this.wallet.abandon(c.state.commitments.fundingTxid);
-        this.store.update({ ...c, phase: 'closed', state: { ...c.state, closeReason: 'open did not complete' } });
+        this.opening.abandonAtStart(c);
         continue;
       }
       const l: Live = { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false };
@@ -268,48 +209,20 @@ export class ChannelManager {
       // The connection those updates were sent on died with the process (a crash skips peerOffline).
       this.run(l, c.channelId, { kind: 'disconnected' });
     }
-    this.settleHeldFundings();
+    this.opening.settleHeldFundings();
     this.peers.onMessage((peer, m) => this.onMessage(peer, m));
     this.peers.onPeerEvent((e) => (e.kind === 'online' ? this.peerOnline(e.peer) : this.peerOffline(e.peer)));
-  }
-
-  /**
-   * A crash between two writes of an open as funder leaves a held funding
-   * behind: stored before its channel (its coins locked with no channel to
-   * name them), or past funding_signed but never broadcast (the peer holds a
-   * valid commitment, so the channel waits for a funding nobody sends). The
-   * first is forgotten, the second goes out now (and on every block until
-   * the network has it).
-   */
-  private settleHeldFundings(): void {
-    for (const txid of this.wallet.heldFundings()) {
-      const l = [...this.channels.values()].find((x) => x.rec.commitments.fundingTxid === txid);
-      if (!l) {
-        this.log.warn('releasing the coins of a funding no channel names (the node stopped between storing it and its channel)', { fundingTxid: txid });
-        this.wallet.abandon(txid);
-        continue;
-      }
-      this.log.warn('broadcasting a funding the node stopped before sending (the peer had signed)', { fundingTxid: txid });
-      this.wallet.broadcastStored(txid).catch((e: Error) => this.log.error('funding broadcast failed; will retry', { fundingTxid: txid, error: e.message }));
-    }
   }
 
   /** Clears the timers of opens and closing negotiations (the node is stopping; nothing is sent any more). */
   stop(): void {
     this.stopped = true;
-    for (const p of this.pending.values()) p.timer?.();
+    this.opening.stop();
     for (const l of this.channels.values()) l.negotiationTimer?.();
   }
 
   private secretsOf(keyIndex: number): ChannelSecrets {
     return channelSecrets(this.root, this.network, keyIndex);
-  }
-
-  private allocKeyIndex(): number {
-    let i = this.store.nextKeyIndex();
-    while (this.reservedKeys.has(i)) i++;
-    this.reservedKeys.add(i);
-    return i;
   }
 
   onStateChange(f: (channelId: Uint8Array) => void): () => void {
@@ -433,92 +346,7 @@ export class ChannelManager {
 
   /** Opens a channel to a connected peer; resolves once the funding transaction is broadcast. */
   open(peer: Uint8Array, o: OpenOptions): Promise<OpenedChannel> {
-    if (!this.peers.isConnected(peer)) return Promise.reject(new ChannelError(`peer ${hex(peer)} is not connected`));
-    const keyIndex = this.allocKeyIndex();
-    const secrets = this.secretsOf(keyIndex);
-    const temporaryChannelId = this.random(32);
-    const theirFeatures = this.peers.peers().find((x) => equalBytes(x.nodeId, peer))?.features;
-    const anchors = o.channelType ? o.channelType === 'anchors' : !!theirFeatures && negotiated(LNNODE_INIT_FEATURES, theirFeatures, 'option_anchors');
-    let open: OpenChannelMessage;
-    try {
-      if (anchors && theirFeatures && !theirFeatures.supports('option_anchors')) throw new ChannelRefusal('the peer does not offer option_anchors');
-      open = openChannelMessage(this.policy, {
-        channelType: anchors ? ANCHORS_TYPE : STATIC_REMOTEKEY_TYPE,
-        temporaryChannelId,
-        chainHash: this.chainHash,
-        fundingSat: o.fundingSat,
-        pushMsat: o.pushMsat ?? msat(0),
-        // The commitment starts at the estimate; update_fee keeps it there (fee-update.ts).
-        feeratePerKw: o.commitFeerate ?? this.feerate,
-        secrets,
-        basepoints: basepointsOf(secrets),
-      });
-    } catch (e) {
-      this.reservedKeys.delete(keyIndex);
-      return Promise.reject(e instanceof ChannelRefusal ? new ChannelError(e.message) : e);
-    }
-    return new Promise((resolve, reject) => {
-      const p: PendingOpen = { peer, keyIndex, secrets, open, funder: true, fundingFeerate: o.fundingFeerate, resolve, reject };
-      p.timer = this.clock.after(OPEN_TIMEOUT_MS, () => this.openTimedOut(p, new ChannelError('the peer did not complete the open in time')));
-      this.pending.set(hex(temporaryChannelId), p);
-      this.peers.send(peer, 'open_channel', open);
-      this.log.info('opening channel', { peer: hex(peer), fundingSat: o.fundingSat });
-    });
-  }
-
-  /** Our open's timer: abandons it wherever it is (before accept_channel, or stored waiting for funding_signed). */
-  private openTimedOut(p: PendingOpen, e: Error): void {
-    for (const [key, q] of this.pending) {
-      if (q !== p) continue;
-      const l = this.channels.get(key);
-      if (l?.phase === 'awaiting_funding_signed') {
-        this.abortPending(key, e, l.rec.commitments.fundingTxid);
-        this.setPhase(l, fromHex(key), 'closed', { ...l.rec, closeReason: e.message });
-      } else this.abortPending(key, e);
-    }
-  }
-
-  private abortPending(tempId: string, e: Error, txid?: string): void {
-    const p = this.pending.get(tempId);
-    if (!p) return;
-    this.pending.delete(tempId);
-    p.timer?.();
-    this.reservedKeys.delete(p.keyIndex);
-    if (txid) this.wallet.abandon(txid);
-    p.reject?.(e);
-  }
-
-  private onOpenChannel(peer: Uint8Array, m: ReceivedOpen): void {
-    const tempId = hex(m.temporaryChannelId);
-    const earlier = this.pending.get(tempId);
-    const answer = admitOpen(
-      {
-        policy: this.policy,
-        chainHash: this.chainHash,
-        counts: this.inboundCounts(peer),
-        caps: this.limits,
-        ...(earlier ? { earlier: { ours: earlier.funder, samePeer: hex(earlier.peer) === hex(peer) } } : {}),
-        // Read only for an anchors open that passed every other check: a peer's stream of opens costs no wallet reads.
-        anchorReserveShort: () => {
-          const b = this.wallet.balance();
-          return inboundReserveRefusal(b.confirmedSat + b.unconfirmedSat, this.anchorChannelCount(), this.limits.anchorReservePerChannelSat);
-        },
-      },
-      m,
-    );
-    if (answer.replaces) this.abortPending(tempId, new ChannelError('replaced by a new open_channel'));
-    if (answer.kind === 'refuse') {
-      this.log.warn('refused open_channel', { peer: hex(peer), reason: answer.reason });
-      return this.sendError(peer, m.temporaryChannelId, answer.reason);
-    }
-    const keyIndex = this.allocKeyIndex();
-    const secrets = this.secretsOf(keyIndex);
-    const accept = acceptFor(this.policy, answer.open, secrets);
-    const p: PendingOpen = { peer, keyIndex, secrets, open: answer.open, funder: false, accept };
-    // An open the funder never completes is forgotten, its key index freed.
-    p.timer = this.clock.after(this.limits.pendingOpenTimeoutMs, () => this.abortPending(tempId, new ChannelError('no funding_created in time')));
-    this.pending.set(tempId, p);
-    this.peers.send(peer, 'accept_channel', accept);
+    return this.opening.open(peer, o);
   }
 
   /** Anchors channels not yet closed and resolved: each may need the wallet to fee-bump its commitment. */
@@ -526,114 +354,6 @@ export class ChannelManager {
     let n = 0;
     for (const l of this.channels.values()) if (l.phase !== 'closed' && l.rec.commitments.variant === 'anchors') n++;
     return n;
-  }
-
-  /** Inbound channels that hold nothing yet: opens waiting for funding_created, and channels whose funding has not confirmed. */
-  private inboundCounts(peer: Uint8Array): InboundCounts {
-    const key = hex(peer);
-    const n: InboundCounts = { pendingFromPeer: 0, pendingTotal: 0, unfundedFromPeer: 0, unfundedTotal: 0 };
-    for (const p of this.pending.values()) {
-      if (p.funder) continue;
-      n.pendingTotal++;
-      if (hex(p.peer) === key) n.pendingFromPeer++;
-    }
-    for (const l of this.channels.values()) {
-      if (!unfundedInbound(l)) continue;
-      n.unfundedTotal++;
-      if (hex(l.peer) === key) n.unfundedFromPeer++;
-    }
-    return n;
-  }
-
-  private onAcceptChannel(peer: Uint8Array, m: AcceptChannelMessage): void {
-    const tempId = hex(m.temporaryChannelId);
-    const p = this.pending.get(tempId);
-    if (!p || !p.funder || hex(p.peer) !== hex(peer)) return this.sendWarning(peer, m.temporaryChannelId, 'accept_channel for no open of ours');
-    const answer = acceptedOpen(this.policy, p.open, m);
-    if (answer.kind === 'refuse') {
-      this.sendError(peer, m.temporaryChannelId, answer.reason);
-      return this.abortPending(tempId, new ChannelError(answer.reason));
-    }
-    let funding;
-    try {
-      funding = this.wallet.fundingTransaction(answer.script, p.open.fundingSatoshis, p.fundingFeerate ?? this.feerate, { anchors: answer.anchors });
-    } catch (e) {
-      this.sendError(peer, m.temporaryChannelId, 'funding failed');
-      return this.abortPending(tempId, new ChannelError((e as Error).message));
-    }
-    try {
-      const created = fundingCreatedFor(p.open, m, { txid: funding.txid, vout: funding.vout }, p.secrets);
-      const rec: ChannelRecord = {
-        commitments: created.commitments, minimumDepth: Math.max(1, m.minimumDepth), readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(m.upfrontShutdownScript),
-      };
-      const channelId = created.commitments.channelId;
-      p.accept = m;
-      this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_funding_signed', state: rec });
-      this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_funding_signed', rec, reestablished: true });
-      this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_funding_signed' });
-      this.pending.delete(tempId);
-      this.pending.set(hex(channelId), p);
-      this.peers.send(peer, created.send.name, created.send.msg);
-    } catch (e) {
-      this.sendError(peer, m.temporaryChannelId, (e as Error).message);
-      this.abortPending(tempId, new ChannelError((e as Error).message), funding.txid);
-    }
-  }
-
-  private onFundingCreated(peer: Uint8Array, m: FundingCreated): void {
-    const tempId = hex(m.temporaryChannelId);
-    const p = this.pending.get(tempId);
-    if (!p || p.funder || hex(p.peer) !== hex(peer) || !p.accept) return this.sendWarning(peer, m.temporaryChannelId, 'funding_created for no open we accepted');
-    this.pending.delete(tempId);
-    p.timer?.();
-    const r = fundingCreatedStep(
-      { counts: this.inboundCounts(peer), caps: this.limits, open: p.open, accept: p.accept, secrets: p.secrets, channelExists: (id) => this.channels.has(hex(id)) || this.store.has(id) },
-      m,
-    );
-    if (r.kind === 'refuse') {
-      this.reservedKeys.delete(p.keyIndex);
-      this.log.warn('refused funding_created', { peer: hex(peer), reason: r.reason });
-      return this.sendError(peer, m.temporaryChannelId, r.reason);
-    }
-    const rec: ChannelRecord = {
-      commitments: r.commitments, minimumDepth: this.policy.minimumDepth, readySent: false, theirReady: false, localAlias: newAlias(this.random(8)), remoteUpfrontScript: nonEmpty(p.open.upfrontShutdownScript),
-      storedAtHeight: this.tipHeight || undefined,
-    };
-    const channelId = r.commitments.channelId;
-    this.store.insert<ChannelRecord>({ channelId, peer, keyIndex: p.keyIndex, phase: 'awaiting_lock_in', state: rec });
-    this.reservedKeys.delete(p.keyIndex);
-    this.channels.set(hex(channelId), { peer, keyIndex: p.keyIndex, secrets: p.secrets, phase: 'awaiting_lock_in', rec, reestablished: true });
-    this.log.debug('channel phase', { channelId: hex(channelId), from: 'none', to: 'awaiting_lock_in' });
-    this.peers.send(peer, r.send.name, r.send.msg);
-    this.log.info('channel accepted, waiting for the funding transaction', { channelId: hex(channelId), fundingTxid: r.fundingTxid });
-    this.changed(channelId);
-    void this.checkFunding(hex(channelId));
-  }
-
-  private async onFundingSigned(peer: Uint8Array, m: { channelId: Uint8Array; signature: Uint8Array }): Promise<void> {
-    const id = hex(m.channelId);
-    const l = this.channels.get(id);
-    const p = this.pending.get(id);
-    if (!l || !p || l.phase !== 'awaiting_funding_signed' || hex(l.peer) !== hex(peer)) return this.sendWarning(peer, m.channelId, 'funding_signed for no channel awaiting it');
-    const r = fundingSignedStep(l.rec.commitments, l.secrets, m.signature);
-    if (r.kind === 'refuse') {
-      this.sendError(peer, m.channelId, r.reason);
-      this.setPhase(l, m.channelId, 'closed', { ...l.rec, closeReason: 'bad funding_signed' });
-      return this.abortPending(id, new ChannelError(r.reason), l.rec.commitments.fundingTxid);
-    }
-    const c = r.commitments;
-    this.setPhase(l, m.channelId, 'awaiting_lock_in', { ...l.rec, commitments: c });
-    this.pending.delete(id);
-    p.timer?.();
-    this.reservedKeys.delete(p.keyIndex);
-    try {
-      await this.wallet.broadcastStored(c.fundingTxid);
-    } catch (e) {
-      // Stored; rebroadcast retries it. The peer holds a valid commitment, so never abandon now.
-      this.log.error('funding broadcast failed; will retry', { channelId: id, error: e });
-    }
-    this.log.info('channel funded', { channelId: id, fundingTxid: c.fundingTxid });
-    p.resolve?.({ channelId: m.channelId, fundingTxid: c.fundingTxid, fundingVout: c.fundingVout });
   }
 
   // ------------------------------------------------------------------ lock-in
@@ -751,19 +471,8 @@ export class ChannelManager {
   }
 
   private peerOffline(peer: Uint8Array): void {
-    for (const [key, p] of this.pending) {
-      if (hex(p.peer) === hex(peer) && !this.channels.has(key)) this.abortPending(key, new ChannelError('peer disconnected during the open'));
-    }
-    for (const [id, l] of this.channels) {
-      if (hex(l.peer) !== hex(peer)) continue;
-      if (l.phase === 'awaiting_funding_signed') {
-        // BOLT 2 message retransmission, funding node: a funding transaction not broadcast SHOULD NOT be remembered for reconnection.
-        this.abortPending(id, new ChannelError('peer disconnected before funding_signed'), l.rec.commitments.fundingTxid);
-        this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: 'peer disconnected before funding_signed' });
-        continue;
-      }
-      this.run(l, fromHex(id), { kind: 'disconnected' });
-    }
+    this.opening.peerOffline(peer);
+    for (const [id, l] of this.channels) if (hex(l.peer) === hex(peer) && l.phase !== 'closed') this.run(l, fromHex(id), { kind: 'disconnected' });
   }
 
   // ------------------------------------------------------------------ updates
@@ -835,14 +544,6 @@ export class ChannelManager {
     return { closingTxid: await done };
   }
 
-  /** BOLT 2 shutdown receiver, as funder before funding_signed: SHOULD send an error and fail the channel: its funding is never broadcast. */
-  private shutdownDuringOpen(l: Live, channelId: Uint8Array): void {
-    const reason = 'shutdown before funding_signed: the open is abandoned';
-    this.sendError(l.peer, channelId, reason);
-    this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
-    this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
-  }
-
   /**
    * BOLT 2 closing_signed: a sender that does not receive a closing_signed
    * response after a reasonable time MUST fail the channel. Armed when the
@@ -911,13 +612,13 @@ export class ChannelManager {
   private dispatch(peer: Uint8Array, m: PeerMessage): void {
     switch (m.name) {
       case 'open_channel':
-        return this.onOpenChannel(peer, m.msg);
+        return this.opening.onOpenChannel(peer, m.msg);
       case 'accept_channel':
-        return this.onAcceptChannel(peer, m.msg);
+        return this.opening.onAcceptChannel(peer, m.msg);
       case 'funding_created':
-        return this.onFundingCreated(peer, m.msg);
+        return this.opening.onFundingCreated(peer, m.msg);
       case 'funding_signed':
-        return void this.onFundingSigned(peer, m.msg);
+        return void this.opening.onFundingSigned(peer, m.msg);
       case 'error':
       case 'warning':
         return this.onPeerError(peer, m.name, m.msg);
@@ -927,15 +628,10 @@ export class ChannelManager {
     const l = this.channels.get(hex(channelId));
     if (!l || hex(l.peer) !== hex(peer)) {
       if (name === 'channel_reestablish') return this.sendError(peer, channelId, 'unknown channel');
-      const open = this.pending.get(hex(channelId));
-      // BOLT 2 shutdown receiver: before funding_created (as fundee) SHOULD send an error and fail the channel: the open is forgotten.
-      if (name === 'shutdown' && open && !open.funder && hex(open.peer) === hex(peer)) {
-        this.sendError(peer, channelId, 'shutdown before funding_created: the open is abandoned');
-        return this.abortPending(hex(channelId), new ChannelError('the peer sent shutdown during the open'));
-      }
+      if (name === 'shutdown' && this.opening.shutdownBeforeFundingCreated(peer, channelId)) return;
       return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
     }
-    if (name === 'shutdown' && l.phase === 'awaiting_funding_signed') return this.shutdownDuringOpen(l, channelId);
+    if (name === 'shutdown' && l.phase === 'awaiting_funding_signed') return this.opening.shutdownDuringOpen(l, channelId);
     if (!isChannelMessage(m)) return this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
     this.run(l, channelId, { kind: 'message', m });
   }
@@ -946,18 +642,9 @@ export class ChannelManager {
     const channelId = m.channelId;
     const text = new TextDecoder().decode(m.data).slice(0, 200);
     const all = channelId.every((b) => b === 0);
-    for (const [key, p] of this.pending) {
-      if (hex(p.peer) === hex(peer) && (all || key === hex(channelId)) && !this.channels.has(key)) {
-        this.abortPending(key, new ChannelError(`peer refused the channel: ${text}`));
-      }
-    }
+    this.opening.peerError(peer, channelId, all, text);
     for (const [id, l] of this.channels) {
-      if (hex(l.peer) !== hex(peer) || (!all && id !== hex(channelId))) continue;
-      if (l.phase === 'awaiting_funding_signed') {
-        this.abortPending(id, new ChannelError(`peer refused the channel: ${text}`), l.rec.commitments.fundingTxid);
-        this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `peer error before funding: ${text}` });
-        continue;
-      }
+      if (hex(l.peer) !== hex(peer) || (!all && id !== hex(channelId)) || l.phase === 'awaiting_funding_signed') continue;
       // Refused for a channel with no commitment of ours to broadcast (closing already, or restored from backup).
       this.run(l, fromHex(id), { kind: 'force_close', reason: `peer sent error: ${text}` });
     }
@@ -1059,35 +746,18 @@ export class ChannelManager {
     else this.store.update(stored);
   }
 
-  private setPhase(l: Live, channelId: Uint8Array, phase: ChannelPhase, rec: ChannelRecord): void {
-    if (l.phase !== phase) this.log.debug('channel phase', { channelId: hex(channelId), from: l.phase, to: phase });
-    l.phase = phase;
-    l.rec = rec;
-    this.save(l, channelId);
-    this.changed(channelId);
-  }
-
   private changed(channelId: Uint8Array): void {
     for (const f of this.stateListeners) f(channelId);
   }
 
   private sendError(peer: Uint8Array, channelId: Uint8Array, text: string): void {
-    if (this.peers.isConnected(peer)) this.peers.send(peer, 'error', { channelId, data: new TextEncoder().encode(text) });
+    notify(this.peers, peer, 'error', channelId, text);
   }
 
   private sendWarning(peer: Uint8Array, channelId: Uint8Array, text: string): void {
-    if (this.peers.isConnected(peer)) this.peers.send(peer, 'warning', { channelId, data: new TextEncoder().encode(text) });
+    notify(this.peers, peer, 'warning', channelId, text);
   }
 }
 
 /** Followed on each tip: from funding on, and once closed until its close is MAX_REORG_DEPTH deep. */
 const watched = (l: Live): boolean => l.phase !== 'awaiting_funding_signed' && (l.phase !== 'closed' || (l.rec.close !== undefined && l.rec.close.finalAt === undefined));
-
-const nonEmpty = (b: Uint8Array | undefined): Uint8Array | undefined => (b && b.length > 0 ? b : undefined);
-
-/** A random scid alias in the range lnd and LDK use for aliases (block height >= 16,000,000 never collides with real ones). */
-function newAlias(r: Uint8Array): bigint {
-  const v = new DataView(r.buffer, r.byteOffset, 8);
-  const block = 16_000_000n + (BigInt(v.getUint32(0)) % 100_000n);
-  return (block << 40n) | (BigInt(v.getUint16(4)) << 16n) | BigInt(v.getUint16(6));
-}

@@ -1,0 +1,33 @@
+/**
+ * What the channel driver keeps in memory per stored channel, beside what
+ * is stored: its keys, and what holds for the current connection only.
+ */
+import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
+import { type ChannelPhase, type ChannelRecord } from '../../bolt/bolt2/channel/state.ts';
+import { type PeerManager } from '../peer/manager.ts';
+
+export interface Live {
+  peer: Uint8Array;
+  keyIndex: number;
+  secrets: ChannelSecrets;
+  phase: ChannelPhase;
+  rec: ChannelRecord;
+  /** channel_reestablish exchanged on the current connection. */
+  reestablished: boolean;
+  /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
+  errorResent?: boolean;
+  /** Cancels the timeout that fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
+  negotiationTimer?: () => void;
+}
+
+/** What a listing reads of a channel: a closed one loaded only to be listed has no more. */
+export type Listed = Pick<Live, 'peer' | 'phase' | 'rec' | 'reestablished'>;
+
+export class ChannelError extends Error {
+  override readonly name = 'ChannelError';
+}
+
+/** An error or warning about a channel (or an open, by its temporary id), to a peer that is still connected. */
+export function notify(peers: PeerManager, peer: Uint8Array, kind: 'error' | 'warning', channelId: Uint8Array, text: string): void {
+  if (peers.isConnected(peer)) peers.send(peer, kind, { channelId, data: new TextEncoder().encode(text) });
+}
