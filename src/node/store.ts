@@ -24,6 +24,11 @@ export class Store {
     return this.counting.commits;
   }
 
+  /** Called right after each durable commit instead of the environment's fault hook (in-process crash tests). */
+  set onCommit(f: (() => void) | undefined) {
+    this.counting.onCommit = f;
+  }
+
   static open(path: string): Store {
     const db = new CountingDatabase(path, { create: true, strict: true });
     db.exec('PRAGMA journal_mode = WAL');

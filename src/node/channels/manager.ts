@@ -591,7 +591,8 @@ export class ChannelManager {
       // Each step of the resolution is stored before the sweeps it built go out.
       const persist = (close: CloseRecord): void => void this.run(l, channelId, { kind: 'close_update', close });
       const after = await this.resolver.step({ ...ch, close: l.rec.close! }, height, this.feerate, persist);
-      this.run(l, channelId, { kind: 'close_update', close: after });
+      // Every other change came through persist: only a change of phase is left to store.
+      if ((after.doneAt !== undefined) !== (l.phase === 'closed')) this.run(l, channelId, { kind: 'close_update', close: after });
     } catch (e) {
       this.log.warn('on-chain resolution failed; retried on the next block', { channelId: id, error: (e as Error).message });
     } finally {

@@ -4,6 +4,7 @@
  * dir, and read back what A lists (channels, a settled wallet), with A's
  * last log records attached to any timeout so a failing point is readable.
  */
+export { sampledPoints } from '../../support/sampled-points.ts';
 import { hex } from '../../../src/bolt/bytes.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
 import { type LnnodeClient } from '../../../src/rpc/client.ts';
@@ -112,23 +113,6 @@ export async function everyCrashPoint(name: string, fault: FaultArm, run: CrashS
   console.log(`crash points, ${name}: ${covered} of ${points.length} writes${pick ? ` sampled from ${writes}` : ''} of A killed at and recovered from${which}`);
   const want = only ? 0 : Math.floor(points.length * 0.8);
   if (covered < want) throw new Error(`crash points, ${name}: only ${covered} of ${points.length} points reached (at least ${want} must be)`);
-}
-
-/**
- * `n` distinct crash points out of `writes`, drawn from `seed` (a small
- * linear congruential generator: the same seed picks the same points, so
- * a failing sample can be run again).
- */
-export function sampledPoints(seed: number, n: number): (writes: number) => number[] {
-  return (writes) => {
-    let x = seed >>> 0;
-    const chosen = new Set<number>();
-    while (chosen.size < Math.min(n, writes)) {
-      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-      chosen.add(1 + (x % writes));
-    }
-    return [...chosen].sort((p, q) => p - q);
-  };
 }
 
 /** The processes a crash round works on: the lab's chain, the daemon A it kills, its in-process peer B, and A's fault arm. */
