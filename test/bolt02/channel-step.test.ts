@@ -13,7 +13,7 @@ import { p2wpkh } from '../../src/bolt/bolt3/script.ts';
 import { sendAdd } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { unresolvedIncoming } from '../../src/bolt/bolt2/channel/incoming.ts';
 import { type ChannelEffect, type ChannelInput, type ChannelMessage, type ChannelStep, channelStep, type ChannelView, type PeerSend, type StepContext } from '../../src/bolt/bolt2/channel/step.ts';
-import { type HtlcOutcome } from '../../src/bolt/bolt2/channel/state.ts';
+import { type ChannelRecord, channelState, type HtlcOutcome } from '../../src/bolt/bolt2/channel/state.ts';
 import { type CltvExpiry, type FeeratePerKw, msat, sat } from '../../src/bolt/units.ts';
 import { Pair, type Side } from './channel-harness.ts';
 
@@ -32,12 +32,7 @@ class Party {
   effects: ChannelEffect[] = [];
   peer!: Party;
   constructor(readonly side: Side, readonly script: Uint8Array) {
-    this.view = {
-      phase: 'normal',
-      rec: { commitments: side.state, minimumDepth: 1, readySent: true, theirReady: true, localAlias: 1n },
-      reestablished: true,
-      errorResent: false,
-    };
+    this.view = normalView({ commitments: side.state, minimumDepth: 1, readySent: true, theirReady: true, localAlias: 1n });
   }
   ctx(): StepContext {
     return {
@@ -73,6 +68,8 @@ class Party {
   }
   inbox: PeerSend[] = [];
 }
+
+const normalView = (rec: ChannelRecord): ChannelView => ({ phase: 'normal', rec, reestablished: true, errorResent: false });
 
 function parties(): { a: Party; b: Party } {
   const pair = Pair.open(sat(500_000), msat(100_000_000n));
@@ -152,7 +149,7 @@ describe('a stored channel through one step', () => {
     a.connected = true;
     // Proposed and not signed yet (the commitment_signed that follows it was never sent).
     const proposed = sendAdd(a.view.rec.commitments, add).state;
-    a.view = { ...a.view, rec: { ...a.view.rec, commitments: proposed } };
+    a.view = normalView({ ...a.view.rec, commitments: proposed });
     const d = a.run({ kind: 'disconnected' });
     expect(d.persist).toBe(true);
     expect(d.next.reestablished).toBe(false);
@@ -162,8 +159,9 @@ describe('a stored channel through one step', () => {
 
   test('force close is refused where our commitment must not or cannot go out; otherwise stored, then broadcast', () => {
     const { a } = parties();
-    expect(channelStep({ ...a.view, rec: { ...a.view.rec, dataLoss: true } }, { kind: 'force_close', reason: 'x' }, a.ctx()).refused).toContain('lost channel state');
-    expect(channelStep({ ...a.view, phase: 'recovering' }, { kind: 'force_close', reason: 'x' }, a.ctx()).refused).toContain('restored from backup');
+    expect(channelStep(normalView({ ...a.view.rec, dataLoss: true }), { kind: 'force_close', reason: 'x' }, a.ctx()).refused).toContain('lost channel state');
+    const restored: ChannelView = { ...channelState('recovering', a.view.rec), reestablished: false, errorResent: false };
+    expect(channelStep(restored, { kind: 'force_close', reason: 'x' }, a.ctx()).refused).toContain('restored from backup');
     const s = channelStep(a.view, { kind: 'force_close', reason: 'closed by us (force)' }, a.ctx());
     expect(s.send).toEqual([]);
     expect(s.next.rec).toMatchObject({ closeReason: 'closed by us (force)', close: { kind: 'local', txid: a.view.rec.commitments.localCommit.txid } });

@@ -3,22 +3,21 @@
  * is stored: its keys, and what holds for the current connection only.
  */
 import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
-import { type ChannelPhase, type ChannelRecord } from '../../bolt/bolt2/channel/state.ts';
+import { type ChannelState } from '../../bolt/bolt2/channel/state.ts';
 import { type PeerManager } from '../peer/manager.ts';
 
-export interface Live {
+/** A stored channel's tagged state (phase and record, state.ts) and what the driver keeps beside it. */
+export type Live = ChannelState & {
   peer: Uint8Array;
   keyIndex: number;
   secrets: ChannelSecrets;
-  phase: ChannelPhase;
-  rec: ChannelRecord;
   /** channel_reestablish exchanged on the current connection. */
   reestablished: boolean;
   /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
   errorResent?: boolean;
   /** Cancels the timeout that fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
   negotiationTimer?: () => void;
-}
+};
 
 /** What a listing reads of a channel: a closed one loaded only to be listed has no more. */
 export type Listed = Pick<Live, 'peer' | 'phase' | 'rec' | 'reestablished'>;

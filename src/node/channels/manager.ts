@@ -48,7 +48,7 @@ import { ChannelOpening, type OpenedChannel, type OpenOptions } from './opening.
 export { ChannelError } from './live.ts';
 export type { OpenedChannel, OpenOptions } from './opening.ts';
 
-import { type ChannelRecord, type CloseKind, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
+import { type ChannelRecord, channelState, type CloseKind, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
 export type { ChannelRecord, HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
 
 export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
@@ -204,7 +204,7 @@ export class ChannelManager {
         this.opening.abandonAtStart(c);
         continue;
       }
-      const l: Live = { peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), phase: c.phase, rec: c.state, reestablished: false };
+      const l: Live = { ...channelState(c.phase, c.state), peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), reestablished: false };
       this.channels.set(hex(c.channelId), l);
       // The connection those updates were sent on died with the process (a crash skips peerOffline).
       this.run(l, c.channelId, { kind: 'disconnected' });
@@ -257,7 +257,7 @@ export class ChannelManager {
       for (const { e, rec } of records) this.store.insert({ channelId: fromHex(e.channelId), peer: fromHex(e.peer), keyIndex: e.keyIndex, phase: 'recovering', state: rec });
     })();
     for (const { e, rec } of records) {
-      const l: Live = { peer: fromHex(e.peer), keyIndex: e.keyIndex, secrets: this.secretsOf(e.keyIndex), phase: 'recovering', rec, reestablished: false };
+      const l: Live = { ...channelState('recovering', rec), peer: fromHex(e.peer), keyIndex: e.keyIndex, secrets: this.secretsOf(e.keyIndex), reestablished: false };
       this.channels.set(e.channelId, l);
       this.log.warn('channel restored from backup: the peer will be asked to force close', { channelId: e.channelId, peer: e.peer });
       if (this.peers.isConnected(l.peer)) this.peers.send(l.peer, 'channel_reestablish', { channelId: fromHex(e.channelId), ...lostStateReestablish(l.secrets) });
@@ -654,7 +654,8 @@ export class ChannelManager {
   // --------------------------------------------------------------- the step
 
   private viewOf(l: Live): ChannelView {
-    return { phase: l.phase, rec: l.rec, reestablished: l.reestablished, errorResent: !!l.errorResent };
+    const { peer: _peer, keyIndex: _keyIndex, secrets: _secrets, negotiationTimer: _timer, ...view } = l;
+    return { ...view, errorResent: !!l.errorResent };
   }
 
   private contextOf(l: Live): StepContext {

@@ -67,8 +67,8 @@ export type ShutdownSend =
 export type ShutdownOutcome =
   | { kind: 'warn'; text: string }
   | { kind: 'fail'; reason: string; closeConnection?: string }
-  /** Both signatures on one closing transaction; `send` is our last closing_signed, to go out once it is stored. */
-  | { kind: 'agreed'; done: SignedClose; send?: ClosingSignedMessage };
+  /** Both signatures on one closing transaction; `send` is our last closing_signed, to go out once it is stored with the negotiation's end. */
+  | { kind: 'agreed'; done: SignedClose; send?: ClosingSignedMessage; shutdown: ShutdownState; closeReason?: string };
 
 export interface ShutdownStepResult {
   /** The state to store before anything in `send` goes out; undefined when nothing changed. */
@@ -182,6 +182,6 @@ function onClosingSigned(v: ShutdownView, m: ClosingSignedMessage): ShutdownStep
   // Ranges that do not overlap: warn and keep waiting; the negotiation timer, still running, fails the channel if nothing better comes.
   if (step.warning) return with_({ outcome: { kind: 'warn', text: step.warning } });
   const next = { phase: before.next?.phase ?? ('shutdown' as const), shutdown: { ...sd, negotiation: step.negotiation }, closeReason: before.next?.closeReason ?? v.closeReason };
-  if (step.done) return with_({ next, timer: 'clear', outcome: { kind: 'agreed', done: step.done, ...(step.send ? { send: step.send } : {}) } });
+  if (step.done) return with_({ next, timer: 'clear', outcome: { kind: 'agreed', done: step.done, ...(step.send ? { send: step.send } : {}), shutdown: next.shutdown, closeReason: next.closeReason } });
   return with_({ next, send: step.send ? [{ name: 'closing_signed', msg: step.send }] : [], timer: 'arm' });
 }

@@ -50,6 +50,45 @@ export interface ChannelRecord {
   close?: CloseRecord;
 }
 
+/** What a record holds for sure in each phase, beyond what every phase has. */
+export interface RecordByPhase {
+  awaiting_funding_signed: ChannelRecord;
+  awaiting_lock_in: ChannelRecord;
+  normal: ChannelRecord;
+  /** Our shutdown is out (or due, the peer's came): the negotiation's state. */
+  shutdown: ChannelRecord & { shutdown: ShutdownState };
+  /** Failed or closing on chain: why. The close itself once something spent the funding (after a data loss, not until the peer's commitment is seen). */
+  closing: ChannelRecord & { closeReason: string };
+  closed: ChannelRecord & { closeReason: string };
+  /** Restored from a backup: its commitments are a stand-in (backup/recovering.ts), and it waits for the peer's close. */
+  recovering: ChannelRecord & { closeReason: string };
+}
+
+/** A channel's phase and record, tagged: narrowing on `phase` gives the record that phase has. */
+export type ChannelState = { [P in ChannelPhase]: { phase: P; rec: RecordByPhase[P] } }[ChannelPhase];
+
+export class ChannelStateError extends Error {
+  override readonly name = 'ChannelStateError';
+}
+
+/**
+ * A stored phase and record as a ChannelState, checked against what the
+ * phase promises. A closing channel stored without a reason (none should
+ * be) gets a generic one rather than failing the start.
+ */
+export function channelState(phase: ChannelPhase, rec: ChannelRecord): ChannelState {
+  switch (phase) {
+    case 'shutdown':
+      if (!rec.shutdown) throw new ChannelStateError('a channel in phase shutdown is stored without its shutdown state');
+      return { phase, rec: { ...rec, shutdown: rec.shutdown } };
+    case 'closing':
+    case 'closed':
+    case 'recovering':
+      return { phase, rec: { ...rec, closeReason: rec.closeReason ?? 'closed' } };
+    default:
+      return { phase, rec };
+  }
+}
 
 export type HtlcOutcome =
   | { kind: 'fulfilled'; channelId: Uint8Array; htlc: HtlcEntry; preimage: Uint8Array }

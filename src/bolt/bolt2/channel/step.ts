@@ -31,17 +31,18 @@ import { type ChannelEvent, receive, signPending, type UpdateMessage } from './m
 import { type ChannelReadySend, channelReady, channelReadyStep, lockedIn, ourChannelReestablish, type ReconnectView, reestablishStep } from './reconnect-step.ts';
 import { type SafetyPolicy } from './safety-policy.ts';
 import { type ShutdownInput, type ShutdownSend, type ShutdownState, shutdownStep, type ShutdownStepResult } from './shutdown-step.ts';
-import { type ChannelPhase, type ChannelRecord, type CloseRecord, type HtlcOutcome } from './state.ts';
+import { type ChannelPhase, type ChannelRecord, type ChannelState, type CloseRecord, type HtlcOutcome, type RecordByPhase } from './state.ts';
 
-/** A stored channel as the step sees it: what is stored, and what holds for the current connection only. */
-export interface ChannelView {
-  phase: ChannelPhase;
-  rec: ChannelRecord;
+/** A stored channel as the step sees it: its tagged state, and what holds for the current connection only. */
+export type ChannelView = ChannelState & {
   /** channel_reestablish exchanged on the current connection. */
   reestablished: boolean;
   /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
   errorResent: boolean;
-}
+};
+
+/** A channel known to be in one of the phases `P`. */
+type InPhase<P extends ChannelPhase> = Extract<ChannelView, { phase: P }>;
 
 /** What the step reads besides the channel: keys, limits, the connection, the chain's estimates, and two reads of the node. */
 export interface StepContext {
@@ -181,7 +182,7 @@ export function channelStep(v: ChannelView, input: ChannelInput, ctx: StepContex
       return onTip(v, input.height, ctx);
     case 'funding_shallow':
       if (!channelInUse(v) || v.rec.fundingDepthLost) return nothing(v);
-      return withLog(changed(stored(v, v.phase, { ...v.rec, fundingDepthLost: true })), 'warn', 'a reorg took the funding below its depth: no new HTLCs until it is back', {
+      return withLog(changed(updated(v, { fundingDepthLost: true })), 'warn', 'a reorg took the funding below its depth: no new HTLCs until it is back', {
         fundingTxid: v.rec.commitments.fundingTxid,
         confirmations: input.confirmations,
       });
@@ -198,7 +199,7 @@ export function channelStep(v: ChannelView, input: ChannelInput, ctx: StepContex
       return closeUpdate(v, input.close);
     case 'settle': {
       const r = settleIncoming(v.rec.commitments, input.htlcId, input.outcome);
-      return { ...stored(v, v.phase, { ...v.rec, commitments: r.state }), send: r.send };
+      return { ...updated(v, { commitments: r.state }), send: r.send };
     }
     case 'sign':
       return sign(v, ctx);
@@ -220,7 +221,7 @@ function onMessage(v: ChannelView, m: ChannelMessage, ctx: StepContext): Channel
   switch (m.name) {
     case 'channel_ready': {
       const r = channelReadyStep(reconnectView(v, ctx), m.msg);
-      const s = stored(v, v.phase, { ...v.rec, commitments: r.commitments, theirReady: r.theirReady, remoteAlias: r.remoteAlias });
+      const s = updated(v, { commitments: r.commitments, theirReady: r.theirReady, remoteAlias: r.remoteAlias });
       return then(s, (w) => maybeNormal(w, ctx));
     }
     case 'channel_reestablish':
@@ -244,10 +245,10 @@ function onMessage(v: ChannelView, m: ChannelMessage, ctx: StepContext): Channel
  * retransmit the error and ignore any other packets for that channel: once
  * per connection, so a peer flooding it gets no more than that.
  */
-function failedChannelMessage(v: ChannelView, name: string): ChannelStep {
+function failedChannelMessage(v: InPhase<'closing' | 'closed'>, name: string): ChannelStep {
   // A mutual close is not an error state: the peer holds the same closing transaction and gets nothing to act on.
   if (name === 'channel_reestablish' && !v.errorResent && v.rec.close?.kind !== 'mutual') {
-    return { ...nothing({ ...v, errorResent: true }), send: [error(v, v.rec.closeReason ?? 'the channel is closed')] };
+    return { ...nothing({ ...v, errorResent: true }), send: [error(v, v.rec.closeReason)] };
   }
   return { ...nothing(v), effects: [log('debug', 'ignored a message for a closed channel', { message: name })] };
 }
@@ -299,7 +300,7 @@ function onUpdate(v: ChannelView, u: UpdateMessage, ctx: StepContext): ChannelSt
     if (e instanceof ChannelProtocolError || e instanceof ChannelRefusal) return fail(v, e.message, ctx);
     throw e;
   }
-  const s = stored(v, v.phase, { ...v.rec, commitments: step.state });
+  const s = updated(v, { commitments: step.state });
   s.revoked = step.events.find((e): e is Extract<ChannelEvent, { kind: 'revoked' }> => e.kind === 'revoked')?.commit;
   s.send = step.send;
   // The outcomes of our HTLCs this settles are stored with the state, so no crash leaves the channel past an HTLC its payment still waits for.
@@ -366,7 +367,7 @@ function addHtlc(v: ChannelView, a: Extract<ChannelInput, { kind: 'add_htlc' }>,
     if (e instanceof ChannelRefusal) return refused(v, e.message);
     throw e;
   }
-  const s = then({ ...stored(v, v.phase, { ...v.rec, commitments: r.state }), send: r.send }, (w) => sign(w, ctx));
+  const s = then({ ...updated(v, { commitments: r.state }), send: r.send }, (w) => sign(w, ctx));
   return { ...s, htlcId: r.htlc.id };
 }
 
@@ -383,7 +384,7 @@ function followFee(v: ChannelView, ctx: StepContext): ChannelStep {
     // Our balance cannot pay the new fee: the commitment keeps its rate; a later estimate may fit.
     return { ...nothing(v), effects: [log('warn', 'fee update not sent', { feerate, error: e.message })] };
   }
-  const s = then({ ...stored(v, v.phase, { ...v.rec, commitments: r.state }), send: r.send }, (w) => sign(w, ctx));
+  const s = then({ ...updated(v, { commitments: r.state }), send: r.send }, (w) => sign(w, ctx));
   s.effects.push(log('info', 'commitment feerate updated', { feerate }));
   return s;
 }
@@ -391,7 +392,7 @@ function followFee(v: ChannelView, ctx: StepContext): ChannelStep {
 function sign(v: ChannelView, ctx: StepContext): ChannelStep {
   const step = signPending(v.rec.commitments, ctx.secrets);
   if (!step.send.length) return nothing(v);
-  return { ...stored(v, v.phase, { ...v.rec, commitments: step.state }), send: step.send };
+  return { ...updated(v, { commitments: step.state }), send: step.send };
 }
 
 function forceCloseAsked(v: ChannelView, reason: string, ctx: StepContext): ChannelStep {
@@ -413,7 +414,7 @@ function onTip(v: ChannelView, height: number, ctx: StepContext): ChannelStep {
   }
   if (unfundedInbound(v)) {
     // Channels stored before this height was kept count from the first tip after a restart.
-    if (v.rec.storedAtHeight === undefined) return stored(v, v.phase, { ...v.rec, storedAtHeight: height });
+    if (v.rec.storedAtHeight === undefined) return updated(v, { storedAtHeight: height });
     // BOLT 2 channel_ready fundee: SHOULD forget the channel if it does not see the funding transaction after 2016 blocks.
     if (unfundedExpired(v.rec.storedAtHeight, height, ctx.unfundedForgetBlocks)) {
       const s = changed(stored(v, 'closed', { ...v.rec, closeReason: `funding not confirmed within ${ctx.unfundedForgetBlocks} blocks` }));
@@ -433,6 +434,8 @@ function closeSeen(v: ChannelView, close: CloseRecord): ChannelStep {
 }
 
 function closeUpdate(v: ChannelView, close: CloseRecord): ChannelStep {
+  // close_seen moved it to closing first.
+  if (v.phase !== 'closing' && v.phase !== 'closed') return nothing(v);
   const rec = { ...v.rec, close };
   if (close.doneAt !== undefined && v.phase !== 'closed') return withLog(changed(stored(v, 'closed', rec)), 'info', 'channel closed and resolved on chain', { kind: close.kind });
   if (close.doneAt === undefined && v.phase === 'closed') return withLog(changed(stored(v, 'closing', rec)), 'warn', "a reorg undid part of a closed channel's close: resolving it again", { kind: close.kind });
@@ -448,7 +451,7 @@ function lockIn(v: ChannelView, r: LockInResult, ctx: StepContext): ChannelStep 
     return { ...s, send: [error(v, r.reason)], effects: [log('warn', 'forgetting a channel whose funding output is not what was promised', { reason: r.reason }), ...s.effects] };
   }
   if (Object.keys(r.changes).length === 0) return nothing(v);
-  const s = stored(v, v.phase, { ...v.rec, ...r.changes });
+  const s = updated(v, { ...r.changes });
   if (r.kind !== 'ready') return s;
   if (ctx.connected) s.send.push(channelReady({ commitments: v.rec.commitments, secrets: ctx.secrets, localAlias: v.rec.localAlias }));
   s.effects.push(log('info', 'funding confirmed, channel_ready sent', { shortChannelId: s.next.rec.shortChannelId }));
@@ -465,9 +468,8 @@ function shutdownBy(v: ChannelView, input: ShutdownInput, ctx: StepContext): Cha
 function applyShutdown(v: ChannelView, r: ShutdownStepResult, ctx: StepContext): ChannelStep {
   const o = r.outcome;
   if (o?.kind === 'agreed') {
-    const next = r.next ?? { shutdown: v.rec.shutdown!, closeReason: v.rec.closeReason };
     const send: PeerSend[] = [...r.send, ...(o.send ? [{ name: 'closing_signed' as const, msg: o.send }] : [])];
-    return mutualClose(v, o.done, next.shutdown, 'mutual close agreed', next.closeReason, send);
+    return mutualClose(v, o.done, o.shutdown, 'mutual close agreed', o.closeReason, send);
   }
   const s = r.next ? changed(stored(v, r.next.phase, { ...v.rec, shutdown: r.next.shutdown, closeReason: r.next.closeReason })) : nothing(v);
   s.send.push(...r.send);
@@ -484,7 +486,7 @@ function mutualClose(v: ChannelView, done: SignedClose, shutdown: ShutdownState,
   const raw = serializeTx(done.tx);
   const closingTxid = txid(done.tx);
   const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
-  const s = changed(stored(v, 'closing', { ...v.rec, shutdown, close, closeReason }));
+  const s = changed(stored(v, 'closing', { ...v.rec, shutdown, close, closeReason: closeReason ?? 'mutual close' }));
   s.send = send;
   s.effects.unshift({ kind: 'timer', action: 'clear' });
   s.effects.push(log('info', what, { txid: closingTxid, feeSat: done.fee }), { kind: 'broadcast', what: 'mutual', txid: closingTxid, raw });
@@ -513,13 +515,14 @@ function forceClose(v: ChannelView, reason: string, ctx: StepContext): ChannelSt
   // A restored channel has no commitment of ours to broadcast: it waits for the peer's. One closing already has its close.
   if (v.phase === 'closing' || v.phase === 'closed' || v.phase === 'recovering') return nothing(v);
   const oc = ourCommitment(v.rec.commitments, ctx.secrets, ctx.preimageOf);
-  const close: CloseRecord = { kind: 'local', txid: oc.txid, raw: serializeTx(oc.tx), spends: {}, settled: [] };
+  const raw = serializeTx(oc.tx);
+  const close: CloseRecord = { kind: 'local', txid: oc.txid, raw, spends: {}, settled: [] };
   // The failure is why it closes now, even if a mutual close had begun.
   const s = changed(stored(v, 'closing', { ...v.rec, close, closeReason: reason }));
   s.effects.push(
     log('warn', 'force closing: broadcasting our commitment', { txid: oc.txid, reason }),
     { kind: 'close_failed', reason: `channel failed during the mutual close: ${reason}` },
-    { kind: 'broadcast', what: 'commitment', txid: oc.txid, raw: close.raw! },
+    { kind: 'broadcast', what: 'commitment', txid: oc.txid, raw },
     { kind: 'watch_close' },
   );
   return s;
@@ -561,7 +564,16 @@ const nothing = (v: ChannelView): ChannelStep => ({ next: v, persist: false, sen
 
 const refused = (v: ChannelView, reason: string): ChannelStep => ({ ...nothing(v), refused: reason });
 
-const stored = (v: ChannelView, phase: ChannelPhase, rec: ChannelRecord): ChannelStep => ({ next: { ...v, phase, rec }, persist: true, send: [], effects: [] });
+/** The channel moved to `phase` with `rec`, to be stored: the record must hold what that phase promises (state.ts). */
+function stored<P extends ChannelPhase>(v: ChannelView, phase: P, rec: RecordByPhase[P]): ChannelStep {
+  // One member of the union per phase; for a generic P TypeScript cannot see that this pair is one of them.
+  return { next: { ...v, phase, rec } as ChannelView, persist: true, send: [], effects: [] };
+}
+
+/** The channel in the same phase with some of its record changed, to be stored. */
+function updated(v: ChannelView, changes: Partial<ChannelRecord>): ChannelStep {
+  return { next: { ...v, rec: { ...v.rec, ...changes } } as ChannelView, persist: true, send: [], effects: [] };
+}
 
 function changed(s: ChannelStep): ChannelStep {
   s.effects.push({ kind: 'changed' });
