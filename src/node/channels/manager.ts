@@ -15,16 +15,15 @@ import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '
 import { channelActive, channelInUse, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
 import { ChannelResolver } from './resolver.ts';
 import { anchorReserve } from '../wallet/anchor-reserve.ts';
-import { lostStateReestablish, type RemoteCommit, availableToSend, commitFeeMsat, type PartyConfig } from '../../bolt/bolt2/channel/commitments.ts';
-import { type FundingSeen, fundingReads, type LockInView, lockInStep, shortChannelIdOf } from '../../bolt/bolt2/channel/lock-in-step.ts';
+import { lostStateReestablish, type RemoteCommit, availableToSend } from '../../bolt/bolt2/channel/commitments.ts';
+import { type LockInView, lockInStep } from '../../bolt/bolt2/channel/lock-in-step.ts';
+import { readFundingDepth, readFundingSeen } from './funding-reads.ts';
 import { FEE_TARGETS } from '../../chain/feerate.ts';
-import { parseTx } from '../../chain/txid.ts';
-import { ANCHOR_OUTPUT_SAT } from '../../bolt/bolt3/fees.ts';
 import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
 import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
 import { type ChannelPolicy, DEFAULT_POLICY } from '../../bolt/bolt2/channel/open.ts';
 import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat, type Sat, msatToSatFloor, sat } from '../../bolt/units.ts';
+import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger } from '../log.ts';
@@ -34,21 +33,22 @@ import { type ErrorMessage } from '../../bolt/bolt1/messages.ts';
 import { type Store } from '../store.ts';
 import { type Wallet } from '../wallet/wallet.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
-import { fundingDepth, fundingNeedsCheck } from './funding-depth.ts';
-import { channelNumbers, type ChannelNumbers } from './balances.ts';
+import { fundingNeedsCheck } from './funding-depth.ts';
 import { channelSecrets } from './secrets.ts';
-import { ChannelStore, type ChannelPhase, type StoredChannel } from './store.ts';
+import { ChannelStore, type StoredChannel } from './store.ts';
 import { type HDKey } from '@scure/bip32';
 import { type Network } from '../identity.ts';
 import { type BackupChannel } from '../backup/format.ts';
 import { backupEntryOf, recoveringRecord } from '../backup/recovering.ts';
 import { ChannelError, type Listed, type Live, notify } from './live.ts';
 import { ChannelOpening, type OpenedChannel, type OpenOptions } from './opening.ts';
+import { channelSummary, type ChannelSummary } from './summary.ts';
+export type { ChannelSummary } from './summary.ts';
 
 export { ChannelError } from './live.ts';
 export type { OpenedChannel, OpenOptions } from './opening.ts';
 
-import { type ChannelRecord, channelState, type CloseKind, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
+import { type ChannelRecord, channelState, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
 export type { ChannelRecord, HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
 
 export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
@@ -71,40 +71,6 @@ export interface ChannelHooks {
   refuseIncoming(channelId: Uint8Array, htlc: HtlcEntry, failure: IncomingRefusal): Resolution;
   /** The preimage of an incoming payment we settled, to claim its HTLC on chain. */
   preimageOf(paymentHash: Uint8Array): Uint8Array | undefined;
-}
-
-export interface ChannelSummary {
-  channelId: string;
-  peer: string;
-  phase: ChannelPhase;
-  active: boolean;
-  weAreOpener: boolean;
-  fundingTxid: string;
-  fundingVout: number;
-  capacitySat: Sat;
-  localBalanceMsat: Msat;
-  remoteBalanceMsat: Msat;
-  channelType: 'static_remotekey' | 'anchors';
-  /** Our current commitment's feerate and the fee (BOLT 3) it pays; the opener's balance also pays the two anchors, if any. */
-  feeratePerKw: FeeratePerKw;
-  commitFeeSat: Sat;
-  pendingHtlcs: number;
-  shortChannelId?: string;
-  localAlias: string;
-  closeReason?: string;
-  /** What spent the funding output, once something did (or we broadcast it). */
-  closeKind?: CloseKind;
-  closingTxid?: string;
-  /** Our transactions spending the close's outputs (sweeps, justice, HTLC second stages). */
-  sweepTxids: string[];
-  /** Spendable/receivable now, funding depth, close heights and balances (balances.ts). */
-  numbers: ChannelNumbers;
-  /** What each side announced (open_channel / accept_channel): `remote` limits what we may do, `local` what the peer may. */
-  localParams: PartyConfig;
-  remoteParams: PartyConfig;
-  minimumDepth: number;
-  /** The txids of our current commitment, the peer's, and the one of theirs we signed and await a revocation for. */
-  commitments: { localTxid: string; remoteTxid: string; remotePendingTxid?: string };
 }
 
 export interface CloseOptions {
@@ -294,36 +260,7 @@ export class ChannelManager {
   }
 
   private summary(id: string, l: Listed): ChannelSummary {
-    const c = l.rec.commitments;
-    return {
-      channelId: id,
-      peer: hex(l.peer),
-      phase: l.phase,
-      active: this.isActive(l),
-      weAreOpener: c.weAreOpener,
-      fundingTxid: c.fundingTxid,
-      fundingVout: c.fundingVout,
-      capacitySat: c.fundingSat,
-      localBalanceMsat: c.localCommit.spec.toLocalMsat,
-      remoteBalanceMsat: c.localCommit.spec.toRemoteMsat,
-      channelType: c.variant === 'anchors' ? 'anchors' : 'static_remotekey',
-      feeratePerKw: c.localCommit.spec.feeratePerKw,
-      commitFeeSat: sat(msatToSatFloor(commitFeeMsat(c, 'local', c.localCommit.spec)) - (c.variant === 'anchors' ? 2n * ANCHOR_OUTPUT_SAT : 0n)),
-      // Until both commitments (and one being signed) drop an HTLC it still counts against the limits.
-      pendingHtlcs: Math.max(c.localCommit.spec.htlcs.length, c.remoteCommit.spec.htlcs.length, c.nextRemoteCommit?.spec.htlcs.length ?? 0),
-      shortChannelId: l.rec.shortChannelId,
-      localAlias: l.rec.localAlias.toString(),
-      closeReason: l.rec.closeReason,
-      closeKind: l.rec.close?.kind,
-      closingTxid: l.rec.close?.txid,
-      // One justice transaction can spend several outputs.
-      sweepTxids: [...new Set(Object.values(l.rec.close?.spends ?? {}).map((x) => x.txid))],
-      numbers: channelNumbers(l.rec, l.phase, this.isActive(l), this.tipHeight),
-      localParams: c.local,
-      remoteParams: c.remote,
-      minimumDepth: l.rec.minimumDepth,
-      commitments: { localTxid: c.localCommit.txid, remoteTxid: c.remoteCommit.txid, remotePendingTxid: c.nextRemoteCommit?.txid },
-    };
+    return channelSummary(id, l, this.isActive(l), this.tipHeight);
   }
 
   private isActive(l: Listed): boolean {
@@ -416,26 +353,9 @@ export class ChannelManager {
   private async checkFunding(id: string): Promise<void> {
     const l = this.channels.get(id);
     if (!l || l.phase !== 'awaiting_lock_in' || l.rec.readySent) return;
-    const c = l.rec.commitments;
-    const status = await this.chain.txStatus(c.fundingTxid).catch(() => null);
-    if (!status) return;
-    const seen: FundingSeen = { status };
-    const reads = fundingReads(this.lockInView(l), status);
-    if (reads.outputs) {
-      const raw = await this.chain.transaction(c.fundingTxid).catch(() => null);
-      if (!raw) return;
-      const tx = parseTx(raw);
-      seen.outputs = Array.from({ length: tx.outputsLength }, (_, i) => {
-        const o = tx.getOutput(i);
-        return { script: o.script ?? new Uint8Array(0), amount: o.amount ?? -1n };
-      });
-    }
-    if (reads.spentAndIndex) {
-      seen.spent = (await this.chain.outspend(c.fundingTxid, c.fundingVout).catch(() => undefined))?.spent;
-      if (seen.spent === false) seen.txIndex = (await this.chain.blockTxids(status.block!.hash).catch(() => [] as string[])).indexOf(c.fundingTxid);
-    }
+    const seen = await readFundingSeen(this.chain, this.lockInView(l));
     // The channel may have moved on while the chain was read: the step reads it as it is now.
-    this.run(l, fromHex(id), { kind: 'lock_in', result: lockInStep(this.lockInView(l), seen) });
+    if (seen) this.run(l, fromHex(id), { kind: 'lock_in', result: lockInStep(this.lockInView(l), seen) });
   }
 
   private lockInView(l: Live): LockInView {
@@ -443,25 +363,11 @@ export class ChannelManager {
     return { phase: l.phase, commitments, readySent: !!readySent, minimumDepth, fundingVerified, fundingConfirmedAt };
   }
 
-  /**
-   * A channel in use whose funding a reorg took off the chain or below its
-   * depth stops carrying new HTLCs of ours until the funding is deep again;
-   * then its short_channel_id is recomputed from where it confirmed.
-   */
+  /** The funding of a channel in use, after a reorg (funding-reads.ts); the step ignores a channel no longer in use by then. */
   private async checkFundingDepth(id: string): Promise<void> {
     const l = this.channels.get(id);
-    if (!l) return;
-    const c = l.rec.commitments;
-    const status = await this.chain.txStatus(c.fundingTxid).catch(() => undefined);
-    if (status === undefined || !channelInUse(l)) return;
-    const depth = fundingDepth(status, l.rec.minimumDepth);
-    const channelId = fromHex(id);
-    if (depth.kind === 'shallow') return void this.run(l, channelId, { kind: 'funding_shallow', confirmations: depth.confirmations });
-    if (!l.rec.fundingDepthLost && l.rec.fundingConfirmedAt === depth.height && l.rec.shortChannelId !== undefined) return;
-    const txids = await this.chain.blockTxids(depth.hash).catch(() => undefined);
-    const index = txids?.indexOf(c.fundingTxid) ?? -1;
-    if (index < 0 || !channelInUse(l)) return;
-    this.run(l, channelId, { kind: 'funding_deep', height: depth.height, shortChannelId: shortChannelIdOf(depth.height, index, c.fundingVout) });
+    const input = l && (await readFundingDepth(this.chain, l.rec));
+    if (l && input) this.run(l, fromHex(id), input);
   }
 
   // -------------------------------------------------------------- connection
