@@ -1,14 +1,15 @@
 /**
- * The channel driver: runs the pure BOLT 2 state machine against real peers,
- * the wallet and the chain. One rule above all (DESIGN.md rule 1): every
- * transition is written to SQLite before any message it produced leaves.
- * bun:sqlite is synchronous, so "save, then send" is two statements in a
- * row, with no await between them for another event to slip in.
+ * The channel driver: runs the channels' pure step (src/bolt/bolt2/channel/
+ * step.ts) against real peers, the wallet and the chain. Every change of a
+ * stored channel is one step on its state, carried out by apply() in the
+ * one safe order (DESIGN.md rule 1): the new state and every row that goes
+ * with it in one SQLite transaction, then the messages, then the effects
+ * (broadcasts, timers, the payments layer). bun:sqlite is synchronous, so
+ * no other event slips in between the write and the send.
  *
- * Phases: an open in progress lives in memory until the funding outpoint is
- * known (nothing can be lost before then: no signature exists yet); from
- * funding_created on, the channel is stored. awaiting_lock_in waits for
- * min-depth confirmations and both channel_ready; normal runs HTLC updates.
+ * An open in progress lives in opening.ts until the channel is stored; the
+ * chain is read here on each tip (funding-reads.ts, resolver.ts) and what
+ * it says is stepped in like a peer's message.
  */
 import { fromHex, hex } from '../../bolt/bytes.ts';
 import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
