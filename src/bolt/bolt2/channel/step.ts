@@ -78,8 +78,6 @@ export type ChannelInput =
   | { kind: 'disconnected' }
   /** Offer an HTLC (the payments layer); refused unless the channel is active. */
   | { kind: 'add_htlc'; amountMsat: Msat; paymentHash: Uint8Array; cltvExpiry: CltvExpiry; onion: Uint8Array }
-  /** As opener, move the commitment's feerate toward the estimate if fee-update.ts says so. */
-  | { kind: 'follow_fee' }
   /** Close cooperatively: our script and the feerate the fee starts from. */
   | { kind: 'close'; localScript: Uint8Array; feerate: FeeratePerKw }
   /** The peer broke the protocol or an HTLC deadline passed: tell the peer and broadcast our commitment. */
@@ -168,8 +166,6 @@ export function channelStep(v: ChannelView, input: ChannelInput, ctx: StepContex
       return onDisconnected(v);
     case 'add_htlc':
       return addHtlc(v, input, ctx);
-    case 'follow_fee':
-      return followFee(v, ctx);
     case 'close':
       return shutdownBy(v, { kind: 'close', localScript: input.localScript, feerate: input.feerate }, ctx);
     case 'fail':
