@@ -23,12 +23,47 @@ import {
 } from '../../src/bolt/bolt2/channel/open.ts';
 import { type SafetyPolicy } from '../../src/bolt/bolt2/channel/safety-policy.ts';
 import { type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
+import { type FeatureVector } from '../../src/bolt/bolt9/features.ts';
 
 export const REGTEST = fromHex('06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f');
 
 export function secrets(tag: number): ChannelSecrets {
   const k = (i: number): Uint8Array => sha256(Uint8Array.of(tag, i));
   return { funding: k(1), revocation: k(2), payment: k(3), delayedPayment: k(4), htlc: k(5), shachainSeed: k(6) };
+}
+
+/**
+ * The first commitments of both sides of a channel `a` opens to `b`, as the
+ * open steps build them: checked open and accept, funding_created and
+ * funding_signed exchanged, both channel_ready received.
+ */
+export function openedCommitments(
+  sa: ChannelSecrets,
+  sb: ChannelSecrets,
+  o: { fundingSat: Sat; pushMsat: Msat; feerate: FeeratePerKw; channelType: FeatureVector; funding: { txid: string; vout: number } },
+): { a: Commitments; b: Commitments } {
+  const open = openChannelMessage(DEFAULT_POLICY, {
+    temporaryChannelId: new Uint8Array(32).fill(7),
+    chainHash: REGTEST,
+    fundingSat: o.fundingSat,
+    pushMsat: o.pushMsat,
+    feeratePerKw: o.feerate,
+    channelType: o.channelType,
+    secrets: sa,
+    basepoints: basepointsOf(sa),
+  });
+  checkOpenChannel(DEFAULT_POLICY, open, REGTEST);
+  const accept = acceptChannelMessage(DEFAULT_POLICY, open, sb, basepointsOf(sb));
+  checkAcceptChannel(DEFAULT_POLICY, open, accept);
+  let ca = initialCommitments({ weAreOpener: true, open, accept, funding: o.funding, secrets: sa }).state;
+  let cb = initialCommitments({ weAreOpener: false, open, accept, funding: o.funding, secrets: sb }).state;
+  const fc = signFirstRemote(ca, sa);
+  ca = fc.state;
+  cb = acceptFirstLocal(cb, sb, fc.signature);
+  const fs = signFirstRemote(cb, sb);
+  cb = fs.state;
+  ca = acceptFirstLocal(ca, sa, fs.signature);
+  return { a: receiveChannelReady(ca, ourChannelReadyPoint(sb)), b: receiveChannelReady(cb, ourChannelReadyPoint(sa)) };
 }
 
 export interface Side {
@@ -50,31 +85,8 @@ export class Pair {
   static open(fundingSat: Sat, pushMsat: Msat = 0n as Msat, feerate = 2500 as FeeratePerKw, channelType = STATIC_REMOTEKEY_TYPE): Pair {
     const sa = secrets(1);
     const sb = secrets(2);
-    const open = openChannelMessage(DEFAULT_POLICY, {
-      temporaryChannelId: new Uint8Array(32).fill(7),
-      chainHash: REGTEST,
-      fundingSat,
-      pushMsat,
-      feeratePerKw: feerate,
-      channelType,
-      secrets: sa,
-      basepoints: basepointsOf(sa),
-    });
-    checkOpenChannel(DEFAULT_POLICY, open, REGTEST);
-    const accept = acceptChannelMessage(DEFAULT_POLICY, open, sb, basepointsOf(sb));
-    checkAcceptChannel(DEFAULT_POLICY, open, accept);
-    const funding = { txid: 'ab'.repeat(32), vout: 1 };
-    let ca = initialCommitments({ weAreOpener: true, open, accept, funding, secrets: sa }).state;
-    let cb = initialCommitments({ weAreOpener: false, open, accept, funding, secrets: sb }).state;
-    const fc = signFirstRemote(ca, sa);
-    ca = fc.state;
-    cb = acceptFirstLocal(cb, sb, fc.signature);
-    const fs = signFirstRemote(cb, sb);
-    cb = fs.state;
-    ca = acceptFirstLocal(ca, sa, fs.signature);
-    ca = receiveChannelReady(ca, ourChannelReadyPoint(sb));
-    cb = receiveChannelReady(cb, ourChannelReadyPoint(sa));
-    return new Pair({ name: 'A', state: ca, secrets: sa, inbox: [], events: [] }, { name: 'B', state: cb, secrets: sb, inbox: [], events: [] });
+    const { a, b } = openedCommitments(sa, sb, { fundingSat, pushMsat, feerate, channelType, funding: { txid: 'ab'.repeat(32), vout: 1 } });
+    return new Pair({ name: 'A', state: a, secrets: sa, inbox: [], events: [] }, { name: 'B', state: b, secrets: sb, inbox: [], events: [] });
   }
 
   other(s: Side): Side {

@@ -15,8 +15,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { equalBytes, hex } from '../../src/bolt/bytes.ts';
 import { p2wpkh } from '../../src/bolt/bolt3/script.ts';
-import { basepointsOf, type ChannelSecrets } from '../../src/bolt/bolt2/channel/keys.ts';
-import { acceptChannelMessage, acceptFirstLocal, DEFAULT_POLICY, initialCommitments, openChannelMessage, ourChannelReadyPoint, receiveChannelReady, signFirstRemote, STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
+import { type ChannelSecrets } from '../../src/bolt/bolt2/channel/keys.ts';
+import { STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
 import { type HtlcEntry } from '../../src/bolt/bolt2/channel/spec.ts';
 import { type ChannelRecord } from '../../src/bolt/bolt2/channel/state.ts';
 import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat } from '../../src/bolt/units.ts';
@@ -29,7 +29,7 @@ import { type PeerManager } from '../../src/node/peer/manager.ts';
 import { Store } from '../../src/node/store.ts';
 import { type Wallet } from '../../src/node/wallet/wallet.ts';
 import { SimChain } from './sim-chain.ts';
-import { REGTEST } from '../bolt02/channel-harness.ts';
+import { openedCommitments, REGTEST } from '../bolt02/channel-harness.ts';
 
 type Listener = (peer: Uint8Array, m: PeerMessage) => void;
 
@@ -258,28 +258,7 @@ export function channelPair(fundingSat: Sat, pushMsat: Msat): { a: DriverNode; b
   const a = new DriverNode(1, chain);
   const b = new DriverNode(2, chain);
   const [sa, sb] = [a.secrets(), b.secrets()];
-  const open = openChannelMessage(DEFAULT_POLICY, {
-    temporaryChannelId: new Uint8Array(32).fill(9),
-    chainHash: REGTEST,
-    fundingSat,
-    pushMsat,
-    feeratePerKw: 2500 as FeeratePerKw,
-    channelType: STATIC_REMOTEKEY_TYPE,
-    secrets: sa,
-    basepoints: basepointsOf(sa),
-  });
-  const accept = acceptChannelMessage(DEFAULT_POLICY, open, sb, basepointsOf(sb));
-  const funding = { txid: 'cd'.repeat(32), vout: 0 };
-  let ca = initialCommitments({ weAreOpener: true, open, accept, funding, secrets: sa }).state;
-  let cb = initialCommitments({ weAreOpener: false, open, accept, funding, secrets: sb }).state;
-  const fc = signFirstRemote(ca, sa);
-  ca = fc.state;
-  cb = acceptFirstLocal(cb, sb, fc.signature);
-  const fs = signFirstRemote(cb, sb);
-  cb = fs.state;
-  ca = acceptFirstLocal(ca, sa, fs.signature);
-  ca = receiveChannelReady(ca, ourChannelReadyPoint(sb));
-  cb = receiveChannelReady(cb, ourChannelReadyPoint(sa));
+  const { a: ca, b: cb } = openedCommitments(sa, sb, { fundingSat, pushMsat, feerate: 2500 as FeeratePerKw, channelType: STATIC_REMOTEKEY_TYPE, funding: { txid: 'cd'.repeat(32), vout: 0 } });
   const rec = (commitments: typeof ca, alias: bigint): ChannelRecord => ({ commitments, minimumDepth: 1, readySent: true, theirReady: true, localAlias: alias, shortChannelId: '101x1x0', fundingConfirmedAt: 101 });
   new ChannelStore(a.store).insert({ channelId: ca.channelId, peer: b.peers.nodeId, keyIndex: 0, phase: 'normal', state: rec(ca, 1n) });
   new ChannelStore(b.store).insert({ channelId: cb.channelId, peer: a.peers.nodeId, keyIndex: 0, phase: 'normal', state: rec(cb, 2n) });
