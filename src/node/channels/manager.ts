@@ -16,7 +16,7 @@ import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '
 import { channelActive, channelInUse, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
 import { ChannelResolver } from './resolver.ts';
 import { anchorReserve } from '../wallet/anchor-reserve.ts';
-import { lostStateReestablish, type RemoteCommit, availableToSend } from '../../bolt/bolt2/channel/commitments.ts';
+import { type RemoteCommit, availableToSend } from '../../bolt/bolt2/channel/commitments.ts';
 import { type LockInView, lockInStep } from '../../bolt/bolt2/channel/lock-in-step.ts';
 import { readFundingDepth, readFundingSeen } from './funding-reads.ts';
 import { FEE_TARGETS } from '../../chain/feerate.ts';
@@ -227,7 +227,7 @@ export class ChannelManager {
       const l: Live = { ...channelState('recovering', rec), peer: fromHex(e.peer), keyIndex: e.keyIndex, secrets: this.secretsOf(e.keyIndex), reestablished: false };
       this.channels.set(e.channelId, l);
       this.log.warn('channel restored from backup: the peer will be asked to force close', { channelId: e.channelId, peer: e.peer });
-      if (this.peers.isConnected(l.peer)) this.peers.send(l.peer, 'channel_reestablish', { channelId: fromHex(e.channelId), ...lostStateReestablish(l.secrets) });
+      if (this.peers.isConnected(l.peer)) this.run(l, fromHex(e.channelId), { kind: 'connected' });
       this.changed(fromHex(e.channelId));
     }
     return { added: fresh.map((e) => e.channelId), known: entries.filter((e) => !fresh.includes(e)).map((e) => e.channelId) };
