@@ -3,8 +3,8 @@
  * one process, with a fake peer link, in-memory stores and no btcd
  * (test/support/channel-driver-rig.ts): payments both ways, a restart, a
  * force close reaching the chain, and a crash right after a durable write
- * of a scenario with payments both ways at once (a seeded sample of the
- * writes; every one with LNNODE_CRASH_ALL=1). After each crash the
+ * of a scenario with payments both ways at once, and of a mutual close (a
+ * seeded sample of the writes; every one with LNNODE_CRASH_ALL=1). After each crash the
  * node restarts on its database as the crash left it and reconnects; then
  * no payment is both failed and settled or paid twice (a fulfill sent again
  * after the reconnection may report the same outcome twice), no msat is lost on
@@ -149,14 +149,59 @@ async function crashRound(victimName: 'a' | 'b', point: number | undefined): Pro
 const SEED = Number(process.env.LNNODE_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const pick = process.env.LNNODE_CRASH_ALL ? (writes: number) => Array.from({ length: writes }, (_, i) => i + 1) : sampledPoints(SEED, 4);
 
+/**
+ * A mutual close `starter` starts, `victim` armed to crash after its `point`th
+ * write. A close the crash lost before it was stored is asked for again;
+ * then both sides hold the same closing transaction, it reached the chain,
+ * and it pays each side its balance (the opener, A, pays the fee).
+ */
+async function closeRound(starter: 'a' | 'b', victimName: 'a' | 'b', point: number | undefined): Promise<number> {
+  const { a, b, chain, channelId } = rig();
+  const closer = starter === 'a' ? a : b;
+  await connected(a, b);
+  a.pay(channelId, preimageOf(1), msat(10_000_000n));
+  await quiet();
+  const victim = victimName === 'a' ? a : b;
+  victim.arm(point);
+  // The caller of a crashed node's close() never hears back; its timer runs on a clock nobody moves.
+  void closer.manager.close(channelId).catch(() => undefined);
+  await quiet();
+  const writes = victim.writes;
+  if (victim.crashed) {
+    disconnect(a.peers, b.peers);
+    victim.start();
+    await connected(a, b);
+  }
+  if (closer.manager.get(channelId)!.phase === 'normal') {
+    void closer.manager.close(channelId).catch(() => undefined);
+    await quiet();
+  }
+  const where = `${victimName} crashed after write ${point}`;
+  const [sa, sb] = [a.manager.get(channelId)!, b.manager.get(channelId)!];
+  expect([sa.phase, sb.phase, sa.closeKind, sb.closeKind], where).toEqual(['closing', 'closing', 'mutual', 'mutual']);
+  expect(sa.closingTxid, where).toBe(sb.closingTxid);
+  expect(chain.inMempool(sa.closingTxid!), where).toBe(true);
+  const outputs = chain.tx(sa.closingTxid!).outputs.map((o) => o.value).sort((x, y) => Number(x - y));
+  const fee = 1_000_000n - outputs.reduce((x, y) => x + y, 0n);
+  expect(outputs, where).toEqual([sb.localBalanceMsat / 1000n, sa.localBalanceMsat / 1000n - fee].sort((x, y) => Number(x - y)));
+  return writes;
+}
+
 describe('a crash right after a durable write, in process', () => {
-  for (const victim of ['a', 'b'] as const) {
-    test(`payments both ways at once, ${victim} crashing (seed ${SEED})`, async () => {
-      const writes = await crashRound(victim, undefined);
-      expect(writes).toBeGreaterThan(5);
-      const points = pick(writes);
-      for (const point of points) await crashRound(victim, point);
-      console.log(`crash points in process, ${victim} crashing: ${points.length} of ${writes} (points ${points.join(', ')}; LNNODE_CRASH_SEED=${SEED})`);
-    }, 120_000);
+  const scenarios = [
+    ['payments both ways at once', crashRound],
+    ['a mutual close started by A', (victim: 'a' | 'b', point: number | undefined) => closeRound('a', victim, point)],
+    ['a mutual close started by B', (victim: 'a' | 'b', point: number | undefined) => closeRound('b', victim, point)],
+  ] as const;
+  for (const [name, round] of scenarios) {
+    for (const victim of ['a', 'b'] as const) {
+      test(`${name}, ${victim} crashing (seed ${SEED})`, async () => {
+        const writes = await round(victim, undefined);
+        expect(writes).toBeGreaterThan(1);
+        const points = pick(writes);
+        for (const point of points) await round(victim, point);
+        console.log(`crash points in process, ${name}, ${victim} crashing: ${points.length} of ${writes} (points ${points.join(', ')}; LNNODE_CRASH_SEED=${SEED})`);
+      }, 120_000);
+    }
   }
 });

@@ -28,6 +28,7 @@ import { silentLogger } from '../../src/node/log.ts';
 import { type PeerManager } from '../../src/node/peer/manager.ts';
 import { Store } from '../../src/node/store.ts';
 import { type Wallet } from '../../src/node/wallet/wallet.ts';
+import { ManualClock } from './fake-payment-channels.ts';
 import { SimChain } from './sim-chain.ts';
 import { openedCommitments, REGTEST } from '../bolt02/channel-harness.ts';
 
@@ -140,6 +141,7 @@ export class DriverNode {
   /** Preimages this node's invoices know, by payment hash. */
   readonly preimages = new Map<string, Uint8Array>();
   manager!: ChannelManager;
+  readonly clock = new ManualClock();
   /** The database as it was right after the armed write: what a restart after the crash finds. */
   private image?: Uint8Array;
   /** Durable writes since the count was armed. */
@@ -230,6 +232,8 @@ export class DriverNode {
       wallet: emptyWallet(this.tag),
       chain: this.chain,
       log: silentLogger,
+      // Timers (open, close and negotiation timeouts) run only when a test moves this clock.
+      clock: this.clock,
       hooks: {
         resolveIncoming: (_c, htlc) => this.resolve(htlc),
         refuseIncoming: () => ({ kind: 'fail', reason: new Uint8Array(32) }),

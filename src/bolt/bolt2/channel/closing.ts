@@ -139,6 +139,9 @@ function message(c: Commitments, s: ChannelSecrets, n: ClosingNegotiation, fee: 
   return { channelId: c.channelId, feeSatoshis: fee, signature: sign(c, s, build(c, n, fee, c.local.dustLimitSat).tx), feeRange: n.range };
 }
 
+/** Our signature on an agreed closing transaction: what our closing_signed for it carries, sent again on a reconnection. */
+export const closingSignature = (c: Commitments, s: ChannelSecrets, done: SignedClose): Uint8Array => sign(c, s, done.tx);
+
 /** The funder's opening closing_signed. */
 export function firstClosingSigned(c: Commitments, s: ChannelSecrets, n: ClosingNegotiation): ClosingStep {
   const fee = clamp(n.proposedFee, n.range);

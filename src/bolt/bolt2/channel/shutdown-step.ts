@@ -10,7 +10,7 @@
  */
 import { equalBytes } from '../../bytes.ts';
 import { closingFee } from '../../bolt3/closing.ts';
-import { FEERATE_FLOOR, type FeeratePerKw, msatToSatFloor, sat } from '../../units.ts';
+import { FEERATE_FLOOR, type FeeratePerKw, msatToSatFloor, sat, type Sat } from '../../units.ts';
 import {
   canSendShutdown,
   checkAgainstUpfront,
@@ -34,6 +34,8 @@ export interface ShutdownState {
   /** Fee rate the closing fee is computed from. */
   feerate: FeeratePerKw;
   negotiation?: ClosingNegotiation;
+  /** The closing transaction both signed: its fee and our signature, for the closing_signed sent again when the peer reconnects. */
+  agreed?: { fee: Sat; signature: Uint8Array };
 }
 
 /** What the step reads of a channel. */

@@ -18,8 +18,8 @@ import { type ErrorMessage } from '../../bolt1/messages.ts';
 import { serializeTx, txid } from '../../bolt3/tx.ts';
 import { ourCommitment } from '../../bolt5/our-commitment.ts';
 import { type Bolt2Message } from '../index.ts';
-import { type CltvExpiry, type FeeratePerKw, type Msat } from '../../units.ts';
-import { addDuringShutdown, closeWithReceived, type SignedClose } from './closing.ts';
+import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat } from '../../units.ts';
+import { addDuringShutdown, closeWithReceived, closingSignature, type SignedClose } from './closing.ts';
 import { ChannelProtocolError, ChannelRefusal, forgetUnsigned, lostStateReestablish, type Outgoing, type ReestablishFields, type RemoteCommit, sendAdd, sendFee } from './commitments.ts';
 import { feeUpdateFor } from './fee-update.ts';
 import { htlcDeadlineBreach } from './htlc-deadlines.ts';
@@ -242,11 +242,23 @@ function onMessage(v: ChannelView, m: ChannelMessage, ctx: StepContext): Channel
  * per connection, so a peer flooding it gets no more than that.
  */
 function failedChannelMessage(v: InPhase<'closing' | 'closed'>, name: string): ChannelStep {
-  // A mutual close is not an error state: the peer holds the same closing transaction and gets nothing to act on.
-  if (name === 'channel_reestablish' && !v.errorResent && v.rec.close?.kind !== 'mutual') {
-    return { ...nothing({ ...v, errorResent: true }), send: [error(v, v.rec.closeReason)] };
+  if (name === 'channel_reestablish' && !v.errorResent) {
+    // A mutual close is not an error state. BOLT 2: shutdown is sent again after a reconnection, and closing_signed
+    // (which nothing acknowledges) too: a peer that never got our last one completes on the same transaction.
+    const agreed = v.rec.close?.kind === 'mutual' ? v.rec.shutdown : undefined;
+    if (agreed?.agreed) return { ...nothing({ ...v, errorResent: true }), send: mutualCloseAgain(v, agreed.localScript, agreed.agreed) };
+    if (v.rec.close?.kind !== 'mutual') return { ...nothing({ ...v, errorResent: true }), send: [error(v, v.rec.closeReason)] };
   }
   return { ...nothing(v), effects: [log('debug', 'ignored a message for a closed channel', { message: name })] };
+}
+
+/** Our shutdown and our closing_signed for the agreed close, offering only its fee. */
+function mutualCloseAgain(v: ChannelView, localScript: Uint8Array, agreed: { fee: Sat; signature: Uint8Array }): PeerSend[] {
+  const channelId = v.rec.commitments.channelId;
+  return [
+    { name: 'shutdown', msg: { channelId, scriptpubkey: localScript } },
+    { name: 'closing_signed', msg: { channelId, feeSatoshis: agreed.fee, signature: agreed.signature, feeRange: { minFeeSatoshis: agreed.fee, maxFeeSatoshis: agreed.fee } } },
+  ];
 }
 
 /**
@@ -465,7 +477,7 @@ function applyShutdown(v: ChannelView, r: ShutdownStepResult, ctx: StepContext):
   const o = r.outcome;
   if (o?.kind === 'agreed') {
     const send: PeerSend[] = [...r.send, ...(o.send ? [{ name: 'closing_signed' as const, msg: o.send }] : [])];
-    return mutualClose(v, o.done, o.shutdown, 'mutual close agreed', o.closeReason, send);
+    return mutualClose(v, o.done, o.shutdown, 'mutual close agreed', o.closeReason, send, ctx);
   }
   const s = r.next ? changed(stored(v, r.next.phase, { ...v.rec, shutdown: r.next.shutdown, closeReason: r.next.closeReason })) : nothing(v);
   s.send.push(...r.send);
@@ -478,11 +490,12 @@ function applyShutdown(v: ChannelView, r: ShutdownStepResult, ctx: StepContext):
 }
 
 /** Stores the mutual close (both signatures), then sends what is left to send (our last closing_signed) and broadcasts it. */
-function mutualClose(v: ChannelView, done: SignedClose, shutdown: ShutdownState, what: string, closeReason: string | undefined, send: PeerSend[]): ChannelStep {
+function mutualClose(v: ChannelView, done: SignedClose, shutdown: ShutdownState, what: string, closeReason: string | undefined, send: PeerSend[], ctx: StepContext): ChannelStep {
   const raw = serializeTx(done.tx);
   const closingTxid = txid(done.tx);
   const close: CloseRecord = { kind: 'mutual', txid: closingTxid, raw, spends: {}, settled: [] };
-  const s = changed(stored(v, 'closing', { ...v.rec, shutdown, close, closeReason: closeReason ?? 'mutual close' }));
+  const agreed = { fee: done.fee, signature: closingSignature(v.rec.commitments, ctx.secrets, done) };
+  const s = changed(stored(v, 'closing', { ...v.rec, shutdown: { ...shutdown, agreed }, close, closeReason: closeReason ?? 'mutual close' }));
   s.send = send;
   s.effects.unshift({ kind: 'timer', action: 'clear' });
   s.effects.push(log('info', what, { txid: closingTxid, feeSat: done.fee }), { kind: 'broadcast', what: 'mutual', txid: closingTxid, raw });
@@ -501,7 +514,7 @@ function fail(v: ChannelView, reason: string, ctx: StepContext): ChannelStep {
   const mutual = sd?.negotiation && closeWithReceived(v.rec.commitments, ctx.secrets, sd.negotiation);
   const s =
     sd && mutual
-      ? mutualClose(v, mutual, sd, 'channel failed during the closing negotiation: closing with the peer’s own closing_signed', reason, [])
+      ? mutualClose(v, mutual, sd, 'channel failed during the closing negotiation: closing with the peer’s own closing_signed', reason, [], ctx)
       : forceClose(v, reason, ctx);
   return { ...s, send: [error(v, reason), ...s.send], effects: [why, ...s.effects] };
 }
