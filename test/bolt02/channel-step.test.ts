@@ -10,6 +10,8 @@ import { describe, expect, test } from 'bun:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { p2wpkh } from '../../src/bolt/bolt3/script.ts';
+import { hex } from '../../src/bolt/bytes.ts';
+import { derFromCompact } from '../../src/bolt/bolt3/sign.ts';
 import { sendAdd } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { unresolvedIncoming } from '../../src/bolt/bolt2/channel/incoming.ts';
 import { type ChannelEffect, type ChannelInput, type ChannelMessage, type ChannelStep, channelStep, type ChannelView, type PeerSend, type StepContext } from '../../src/bolt/bolt2/channel/step.ts';
@@ -140,6 +142,22 @@ describe('a stored channel through one step', () => {
       expect(cast).toMatchObject({ what: 'mutual', txid: p.view.rec.close!.txid });
       expect(p.stored!.rec.close!.txid).toBe(p.view.rec.close!.txid);
     }
+  });
+
+  test('a mutual close agreed and stored answers a reconnection with our shutdown and the same closing_signed, once per connection', () => {
+    const { a, b } = parties();
+    a.run({ kind: 'close', localScript: a.script, feerate: FEERATE });
+    flow(a, b);
+    const reestablish = { name: 'channel_reestablish', msg: { channelId: b.view.rec.commitments.channelId, nextCommitmentNumber: 1n, nextRevocationNumber: 0n, yourLastPerCommitmentSecret: new Uint8Array(32), myCurrentPerCommitmentPoint: new Uint8Array(33) } } as const;
+    const again = channelStep({ ...b.view, errorResent: false } as ChannelView, { kind: 'message', m: reestablish }, b.ctx());
+    expect(again.send.map((m) => m.name)).toEqual(['shutdown', 'closing_signed']);
+    expect(again.persist).toBe(false);
+    const signed = again.send[1]!.msg as { feeSatoshis: bigint; signature: Uint8Array };
+    expect(signed.feeSatoshis).toBe(b.view.rec.shutdown!.agreed!.fee);
+    // Our signature in the witness of the closing transaction both stored.
+    expect(hex(b.view.rec.close!.raw!)).toContain(hex(derFromCompact(signed.signature)));
+    expect(a.view.rec.close!.txid).toBe(b.view.rec.close!.txid);
+    expect(channelStep(again.next, { kind: 'message', m: reestablish }, b.ctx()).send).toEqual([]);
   });
 
   test('disconnecting forgets our unsigned add and fails its payment in the same write; an add is refused while the peer is away', () => {
