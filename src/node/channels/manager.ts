@@ -160,6 +160,7 @@ export class ChannelManager {
         channels: this.channels,
         adopt: (id, l) => void this.channels.set(id, l),
         changed: (id) => this.changed(id),
+        step: (l, id, input) => void this.run(l, id, input),
         fundingStored: (id) => void this.checkFunding(id),
         feerate: () => this.feerate,
         height: () => this.tipHeight,

@@ -9,9 +9,9 @@
  *
  * As funder the channel is stored in phase awaiting_funding_signed when
  * funding_created goes out: the funding is built and held, never
- * broadcast, until the peer's funding_signed verifies. Every write of that
- * phase is here; from awaiting_lock_in on the channel's step (step.ts)
- * writes it.
+ * broadcast, until the peer's funding_signed verifies. The channel is
+ * inserted here; every later change of it is a step (step.ts) the manager
+ * applies.
  */
 import { equalBytes, fromHex, hex } from '../../bolt/bytes.ts';
 import { acceptedOpen, fundingCreatedFor, fundingSignedStep } from '../../bolt/bolt2/channel/funder-step.ts';
@@ -28,8 +28,8 @@ import {
   type ReceivedOpen,
   STATIC_REMOTEKEY_TYPE,
 } from '../../bolt/bolt2/channel/open.ts';
-import { type ChannelPhase, type ChannelRecord } from '../../bolt/bolt2/channel/state.ts';
-import { unfundedInbound } from '../../bolt/bolt2/channel/step.ts';
+import { type ChannelRecord } from '../../bolt/bolt2/channel/state.ts';
+import { type ChannelInput, unfundedInbound } from '../../bolt/bolt2/channel/step.ts';
 import { LNNODE_INIT_FEATURES, negotiated } from '../../bolt/bolt9/features.ts';
 import { type FeeratePerKw, type Msat, msat, type Sat } from '../../bolt/units.ts';
 import { type Clock } from '../clock.ts';
@@ -79,6 +79,8 @@ export interface OpeningHost {
   /** A channel the opening stored joins the ones the manager runs. */
   adopt(id: string, l: Live): void;
   changed(channelId: Uint8Array): void;
+  /** A stored channel changes: one step on it (step.ts), stored and carried out by the manager's apply(). */
+  step(l: Live, channelId: Uint8Array, input: ChannelInput): void;
   /** A channel stored as fundee: look for its funding now. */
   fundingStored(id: string): void;
   feerate(): FeeratePerKw;
@@ -178,7 +180,7 @@ export class ChannelOpening {
       const l = this.host.channels.get(key);
       if (l?.phase === 'awaiting_funding_signed') {
         this.abortPending(key, e, l.rec.commitments.fundingTxid);
-        this.setPhase(l, fromHex(key), 'closed', { ...l.rec, closeReason: e.message });
+        this.host.step(l, fromHex(key), { kind: 'open_abandoned', reason: e.message });
       } else this.abortPending(key, e);
     }
   }
@@ -322,11 +324,11 @@ export class ChannelOpening {
     const r = fundingSignedStep(l.rec.commitments, l.secrets, m.signature);
     if (r.kind === 'refuse') {
       this.notify('error', peer, m.channelId, r.reason);
-      this.setPhase(l, m.channelId, 'closed', { ...l.rec, closeReason: 'bad funding_signed' });
+      this.host.step(l, m.channelId, { kind: 'open_abandoned', reason: 'bad funding_signed' });
       return this.abortPending(id, new ChannelError(r.reason), l.rec.commitments.fundingTxid);
     }
     const c = r.commitments;
-    this.setPhase(l, m.channelId, 'awaiting_lock_in', { ...l.rec, commitments: c });
+    this.host.step(l, m.channelId, { kind: 'funding_signed', commitments: c });
     this.pending.delete(id);
     p.timer?.();
     this.reservedKeys.delete(p.keyIndex);
@@ -376,7 +378,7 @@ export class ChannelOpening {
     const reason = 'shutdown before funding_signed: the open is abandoned';
     this.notify('error', l.peer, channelId, reason);
     this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
-    this.setPhase(l, channelId, 'closed', { ...l.rec, closeReason: reason });
+    this.host.step(l, channelId, { kind: 'open_abandoned', reason });
   }
 
 
@@ -398,7 +400,7 @@ export class ChannelOpening {
       if (hex(l.peer) !== hex(peer) || l.phase !== 'awaiting_funding_signed') continue;
       // BOLT 2 message retransmission, funding node: a funding transaction not broadcast SHOULD NOT be remembered for reconnection.
       this.abortPending(id, new ChannelError('peer disconnected before funding_signed'), l.rec.commitments.fundingTxid);
-      this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: 'peer disconnected before funding_signed' });
+      this.host.step(l, fromHex(id), { kind: 'open_abandoned', reason: 'peer disconnected before funding_signed' });
     }
   }
 
@@ -412,17 +414,8 @@ export class ChannelOpening {
     for (const [id, l] of this.host.channels) {
       if (hex(l.peer) !== hex(peer) || (!all && id !== hex(channelId)) || l.phase !== 'awaiting_funding_signed') continue;
       this.abortPending(id, new ChannelError(`peer refused the channel: ${text}`), l.rec.commitments.fundingTxid);
-      this.setPhase(l, fromHex(id), 'closed', { ...l.rec, closeReason: `peer error before funding: ${text}` });
+      this.host.step(l, fromHex(id), { kind: 'open_abandoned', reason: `peer error before funding: ${text}` });
     }
-  }
-
-  /** A write of phase awaiting_funding_signed's way out: to awaiting_lock_in, or closed. */
-  private setPhase(l: Live, channelId: Uint8Array, phase: ChannelPhase, rec: ChannelRecord): void {
-    this.log.debug('channel phase', { channelId: hex(channelId), from: l.phase, to: phase });
-    l.phase = phase;
-    l.rec = rec;
-    this.store.update({ channelId, peer: l.peer, keyIndex: l.keyIndex, phase, state: rec });
-    this.host.changed(channelId);
   }
 
   private notify(kind: 'error' | 'warning', peer: Uint8Array, channelId: Uint8Array, text: string): void {

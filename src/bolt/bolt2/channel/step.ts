@@ -20,7 +20,7 @@ import { ourCommitment } from '../../bolt5/our-commitment.ts';
 import { type Bolt2Message } from '../index.ts';
 import { type CltvExpiry, type FeeratePerKw, type Msat, type Sat } from '../../units.ts';
 import { addDuringShutdown, closeWithReceived, closingSignature, type SignedClose } from './closing.ts';
-import { ChannelProtocolError, ChannelRefusal, forgetUnsigned, lostStateReestablish, type Outgoing, type ReestablishFields, type RemoteCommit, sendAdd, sendFee } from './commitments.ts';
+import { ChannelProtocolError, ChannelRefusal, type Commitments, forgetUnsigned, lostStateReestablish, type Outgoing, type ReestablishFields, type RemoteCommit, sendAdd, sendFee } from './commitments.ts';
 import { feeUpdateFor } from './fee-update.ts';
 import { htlcDeadlineBreach } from './htlc-deadlines.ts';
 import { unfundedExpired } from './open-admission.ts';
@@ -84,6 +84,10 @@ export type ChannelInput =
   | { kind: 'fail'; reason: string }
   /** Broadcast our commitment without a word to the peer (asked for, or the peer sent an error); refused where there is none to broadcast. */
   | { kind: 'force_close'; reason: string }
+  /** As funder, the peer's funding_signed verified (funder-step.ts): the funding may go out now. */
+  | { kind: 'funding_signed'; commitments: Commitments }
+  /** As funder, the open ended before funding_signed (refused, timed out, the peer left): its funding is never broadcast. */
+  | { kind: 'open_abandoned'; reason: string }
   /** What lock-in-step.ts made of the funding transaction on chain. */
   | { kind: 'lock_in'; result: LockInResult }
   /** A new tip: HTLC deadlines, an inbound funding that never came, the commitment's feerate. */
@@ -172,6 +176,12 @@ export function channelStep(v: ChannelView, input: ChannelInput, ctx: StepContex
       return fail(v, input.reason, ctx);
     case 'force_close':
       return forceCloseAsked(v, input.reason, ctx);
+    case 'funding_signed':
+      if (v.phase !== 'awaiting_funding_signed') return nothing(v);
+      return changed(stored(v, 'awaiting_lock_in', { ...v.rec, commitments: input.commitments }));
+    case 'open_abandoned':
+      if (v.phase !== 'awaiting_funding_signed') return nothing(v);
+      return changed(stored(v, 'closed', { ...v.rec, closeReason: input.reason }));
     case 'lock_in':
       return lockIn(v, input.result, ctx);
     case 'tip':
