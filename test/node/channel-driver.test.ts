@@ -1,8 +1,8 @@
 /**
  * The channel driver (src/node/channels/manager.ts) between two nodes in
  * one process, with a fake peer link, in-memory stores and no btcd
- * (test/support/channel-driver-rig.ts): payments both ways, a restart, a
- * force close reaching the chain, and a crash right after a durable write
+ * (test/support/channel-driver-rig.ts): an open through lock-in, payments
+ * both ways, a restart, a force close reaching the chain, and a crash right after a durable write
  * of a scenario with payments both ways at once, and of a mutual close (a
  * seeded sample of the writes; every one with LNNODE_CRASH_ALL=1). After each crash the
  * node restarts on its database as the crash left it and reconnects; then
@@ -17,7 +17,7 @@ import { describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../src/bolt/bytes.ts';
 import { type Msat, msat, sat } from '../../src/bolt/units.ts';
-import { channelPair, connect, disconnect, type DriverNode, quiet } from '../support/channel-driver-rig.ts';
+import { channelPair, connect, disconnect, type DriverNode, mine, nodePair, quiet } from '../support/channel-driver-rig.ts';
 import { sampledPoints } from '../support/sampled-points.ts';
 
 const preimageOf = (n: number): Uint8Array => sha256(Uint8Array.of(0x50, n));
@@ -73,6 +73,28 @@ describe('the channel driver between two nodes in one process', () => {
     expect(a.pay(channelId, preimageOf(2), msat(1_000_000n))).toBe(true);
     await quiet();
     expect(a.outcomes().at(-1)!.kind).toBe('fulfilled');
+  });
+
+  test('an open as funder: the funding reaches the chain only after funding_signed, both sides lock in at depth and carry a payment', async () => {
+    const { a, b, chain } = nodePair();
+    a.start();
+    b.start();
+    b.preimages.set(hex(sha256(preimageOf(1))), preimageOf(1));
+    await connected(a, b);
+    await mine(chain, [a, b]);
+    const opened = await a.manager.open(b.peers.nodeId, { fundingSat: sat(500_000), pushMsat: msat(50_000_000n), channelType: 'static_remotekey' });
+    expect(chain.inMempool(opened.fundingTxid)).toBe(true);
+    expect(a.wallet.heldFundings()).toEqual([]);
+    await quiet();
+    expect([a.manager.get(opened.channelId)!.phase, b.manager.get(opened.channelId)!.phase]).toEqual(['awaiting_lock_in', 'awaiting_lock_in']);
+    await mine(chain, [a, b], 3);
+    const [sa, sb] = [a.manager.get(opened.channelId)!, b.manager.get(opened.channelId)!];
+    expect([sa.phase, sb.phase, sa.active, sb.active]).toEqual(['normal', 'normal', true, true]);
+    expect(sa.shortChannelId).toBe(sb.shortChannelId);
+    expect(sb.localBalanceMsat).toBe(msat(50_000_000n));
+    expect(a.pay(opened.channelId, preimageOf(1), msat(5_000_000n))).toBe(true);
+    await quiet();
+    expect(b.manager.get(opened.channelId)!.localBalanceMsat).toBe(msat(55_000_000n));
   });
 
   test('a force close stores our commitment as the close and hands it to the chain', async () => {

@@ -1,11 +1,12 @@
 /**
- * Two channel drivers (ChannelManager) on one channel, with no socket, no
- * btcd and no file: each has an in-memory SQLite store, a fake peer layer
- * that hands every message through its BOLT codec to the other side, the
- * in-memory chain of sim-chain.ts, and a wallet that holds no coins. The
- * channel starts stored in phase normal (built by the open steps), so what
- * runs is the driver: the step, apply(), the hooks, restarts on the same
- * store. A "restart" is a new ChannelManager on the same database.
+ * Two channel drivers (ChannelManager) with no socket, no btcd and no file:
+ * each has an in-memory SQLite store, a fake peer layer that hands every
+ * message through its BOLT codec to the other side, the in-memory chain of
+ * sim-chain.ts, and a wallet that only funds opens. Either they open a
+ * channel (nodePair) or start with one stored in phase normal, built by the
+ * open steps (channelPair); what runs is the driver: the step, apply(), the
+ * hooks, restarts on the same store. A "restart" is a new ChannelManager on
+ * the same database.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { equalBytes, hex } from '../../src/bolt/bytes.ts';
 import { p2wpkh } from '../../src/bolt/bolt3/script.ts';
+import { serializeTx, type Tx, txid as txidOf } from '../../src/bolt/bolt3/tx.ts';
 import { type ChannelSecrets } from '../../src/bolt/bolt2/channel/keys.ts';
 import { STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
 import { type HtlcEntry } from '../../src/bolt/bolt2/channel/spec.ts';
@@ -112,19 +114,49 @@ export function disconnect(a: FakePeers, b: FakePeers): void {
   b.event('offline');
 }
 
-/** A wallet with no coins: what a channel already open asks of it (scripts for closes, the anchor reserve). */
-function emptyWallet(tag: number): Wallet {
-  const script = p2wpkh(secp256k1.getPublicKey(sha256(Uint8Array.of(0xee, tag))));
-  const w = {
-    anchorReserve: undefined as unknown,
-    newChangeScript: () => script,
-    heldFundings: () => [],
-    abandon: () => {},
-    broadcastStored: async () => {},
-    balance: () => ({ confirmedSat: 0n, unconfirmedSat: 0n }),
-  };
-  // Only the members above are reached on a channel that is already open.
-  return w as unknown as Wallet;
+/**
+ * A wallet for the driver: scripts for closes, the anchor reserve, and a
+ * funding for an open as funder, paid from a coin the sim chain is given
+ * (its input is not signed: the sim chain checks no scripts). A funding is
+ * held until the open sends it (broadcastStored) or abandons it.
+ */
+class RigWallet {
+  anchorReserve: unknown;
+  readonly held = new Map<string, Uint8Array>();
+  private coins = 0;
+  private readonly script: Uint8Array;
+  constructor(
+    private readonly tag: number,
+    private readonly chain: SimChain,
+  ) {
+    this.script = p2wpkh(secp256k1.getPublicKey(sha256(Uint8Array.of(0xee, tag))));
+  }
+  newChangeScript(): Uint8Array {
+    return this.script;
+  }
+  heldFundings(): string[] {
+    return [...this.held.keys()];
+  }
+  abandon(txid: string): void {
+    this.held.delete(txid);
+  }
+  async broadcastStored(txid: string): Promise<void> {
+    const raw = this.held.get(txid);
+    if (!raw) throw new Error(`no stored transaction ${txid}`);
+    await this.chain.broadcast(raw);
+    this.held.delete(txid);
+  }
+  balance(): { confirmedSat: bigint; unconfirmedSat: bigint } {
+    return { confirmedSat: 10_000_000n, unconfirmedSat: 0n };
+  }
+  fundingTransaction(script: Uint8Array, amountSat: Sat): { txid: string; vout: number } {
+    const coin = hex(sha256(Uint8Array.of(0xc0, this.tag, this.coins++)));
+    this.chain.fund(coin, [{ value: amountSat + 1_000n, script: this.script }]);
+    const tx: Tx = { version: 2, locktime: 0, inputs: [{ txid: coin, vout: 0, sequence: 0xfffffffd, witness: [] }], outputs: [{ value: amountSat, script }] };
+    const id = txidOf(tx);
+    this.held.set(id, serializeTx(tx));
+    return { txid: id, vout: 0 };
+  }
 }
 
 /**
@@ -142,6 +174,7 @@ export class DriverNode {
   readonly preimages = new Map<string, Uint8Array>();
   manager!: ChannelManager;
   readonly clock = new ManualClock();
+  readonly wallet: RigWallet;
   /** The database as it was right after the armed write: what a restart after the crash finds. */
   private image?: Uint8Array;
   /** Durable writes since the count was armed. */
@@ -150,6 +183,7 @@ export class DriverNode {
   constructor(readonly tag: number, readonly chain: SimChain) {
     this.root = HDKey.fromMasterSeed(sha256(Uint8Array.of(tag)));
     this.peers = new FakePeers(secp256k1.getPublicKey(sha256(Uint8Array.of(0x70, tag))));
+    this.wallet = new RigWallet(tag, chain);
     this.store = Store.open(':memory:');
     this.store.db.exec(`CREATE TABLE rig_outcomes (n INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL, kind TEXT NOT NULL);
       CREATE TABLE rig_settled (hash TEXT PRIMARY KEY, amount_msat INTEGER NOT NULL);
@@ -229,7 +263,8 @@ export class DriverNode {
       network: 'regtest',
       chainHash: REGTEST,
       peers: this.peers as unknown as PeerManager,
-      wallet: emptyWallet(this.tag),
+      // Only the members RigWallet has are reached by the driver.
+      wallet: this.wallet as unknown as Wallet,
       chain: this.chain,
       log: silentLogger,
       // Timers (open, close and negotiation timeouts) run only when a test moves this clock.
@@ -250,6 +285,23 @@ export class DriverNode {
     const db = this.store.db;
     return { kind: 'fulfill', preimage, persist: () => void db.query('INSERT OR IGNORE INTO rig_settled (hash, amount_msat) VALUES (?, ?)').run(hex(htlc.paymentHash), htlc.amountMsat) };
   }
+}
+
+/** Two nodes with no channel, not started: for an open between them. */
+export function nodePair(): { a: DriverNode; b: DriverNode; chain: SimChain } {
+  const chain = new SimChain();
+  const a = new DriverNode(1, chain);
+  const b = new DriverNode(2, chain);
+  [a.peers.other, b.peers.other] = [b.peers, a.peers];
+  return { a, b, chain };
+}
+
+/** Mines `n` blocks and lets both drivers handle the new tip. */
+export async function mine(chain: SimChain, nodes: DriverNode[], n = 1): Promise<void> {
+  chain.mine(n);
+  const { height } = await chain.tip();
+  await Promise.all(nodes.map((x) => x.manager.onTip(height)));
+  await quiet();
 }
 
 /**
