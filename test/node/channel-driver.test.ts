@@ -169,7 +169,7 @@ async function crashRound(victimName: 'a' | 'b', point: number | undefined): Pro
  * point against real processes.
  */
 const SEED = Number(process.env.LNNODE_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const pick = process.env.LNNODE_CRASH_ALL ? (writes: number) => Array.from({ length: writes }, (_, i) => i + 1) : sampledPoints(SEED, 4);
+const pick = process.env.LNNODE_CRASH_ALL ? (writes: number) => Array.from({ length: writes }, (_, i) => i + 1) : sampledPoints(SEED, 3);
 
 /**
  * A mutual close `starter` starts, `victim` armed to crash after its `point`th

@@ -18,6 +18,7 @@ import { equalBytes, hex } from '../../src/bolt/bytes.ts';
 import { p2wpkh } from '../../src/bolt/bolt3/script.ts';
 import { serializeTx, type Tx, txid as txidOf } from '../../src/bolt/bolt3/tx.ts';
 import { type ChannelSecrets } from '../../src/bolt/bolt2/channel/keys.ts';
+import { type Commitments } from '../../src/bolt/bolt2/channel/commitments.ts';
 import { STATIC_REMOTEKEY_TYPE } from '../../src/bolt/bolt2/channel/open.ts';
 import { type HtlcEntry } from '../../src/bolt/bolt2/channel/spec.ts';
 import { type ChannelRecord } from '../../src/bolt/bolt2/channel/state.ts';
@@ -181,7 +182,7 @@ export class DriverNode {
   writes = 0;
 
   constructor(readonly tag: number, readonly chain: SimChain) {
-    this.root = HDKey.fromMasterSeed(sha256(Uint8Array.of(tag)));
+    this.root = rootOf(tag);
     this.peers = new FakePeers(secp256k1.getPublicKey(sha256(Uint8Array.of(0x70, tag))));
     this.wallet = new RigWallet(tag, chain);
     this.store = Store.open(':memory:');
@@ -287,6 +288,10 @@ export class DriverNode {
   }
 }
 
+const roots = new Map<number, HDKey>();
+const rootOf = (tag: number): HDKey => roots.get(tag) ?? roots.set(tag, HDKey.fromMasterSeed(sha256(Uint8Array.of(tag)))).get(tag)!;
+const opened = new Map<string, { a: Commitments; b: Commitments }>();
+
 /** Two nodes with no channel, not started: for an open between them. */
 export function nodePair(): { a: DriverNode; b: DriverNode; chain: SimChain } {
   const chain = new SimChain();
@@ -313,8 +318,11 @@ export function channelPair(fundingSat: Sat, pushMsat: Msat): { a: DriverNode; b
   const chain = new SimChain();
   const a = new DriverNode(1, chain);
   const b = new DriverNode(2, chain);
-  const [sa, sb] = [a.secrets(), b.secrets()];
-  const { a: ca, b: cb } = openedCommitments(sa, sb, { fundingSat, pushMsat, feerate: 2500 as FeeratePerKw, channelType: STATIC_REMOTEKEY_TYPE, funding: { txid: 'cd'.repeat(32), vout: 0 } });
+  const key = `${fundingSat}:${pushMsat}`;
+  // The same keys give the same first commitments: built once per amounts (signing them is most of a round's set-up).
+  const built = opened.get(key) ?? openedCommitments(a.secrets(), b.secrets(), { fundingSat, pushMsat, feerate: 2500 as FeeratePerKw, channelType: STATIC_REMOTEKEY_TYPE, funding: { txid: 'cd'.repeat(32), vout: 0 } });
+  opened.set(key, built);
+  const { a: ca, b: cb } = built;
   const rec = (commitments: typeof ca, alias: bigint): ChannelRecord => ({ commitments, minimumDepth: 1, readySent: true, theirReady: true, localAlias: alias, shortChannelId: '101x1x0', fundingConfirmedAt: 101 });
   new ChannelStore(a.store).insert({ channelId: ca.channelId, peer: b.peers.nodeId, keyIndex: 0, phase: 'normal', state: rec(ca, 1n) });
   new ChannelStore(b.store).insert({ channelId: cb.channelId, peer: a.peers.nodeId, keyIndex: 0, phase: 'normal', state: rec(cb, 2n) });
