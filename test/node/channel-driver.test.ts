@@ -2,21 +2,22 @@
  * The channel driver (src/node/channels/manager.ts) between two nodes in
  * one process, with a fake peer link, in-memory stores and no btcd
  * (test/support/channel-driver-rig.ts): an open through lock-in, payments
- * both ways, a restart, a force close reaching the chain, and a crash right after a durable write
- * of a scenario with payments both ways at once, and of a mutual close (a
- * seeded sample of the writes; every one with LNNODE_CRASH_ALL=1). After each crash the
+ * both ways, a restart, a force close reaching the chain, and a crash
+ * right after a durable write of a scenario (payments both ways at once, a
+ * fee update, a mutual close started by either side; a seeded sample of
+ * the writes, every one with LNNODE_CRASH_ALL=1). After each crash the
  * node restarts on its database as the crash left it and reconnects; then
- * no payment is both failed and settled or paid twice (a fulfill sent again
- * after the reconnection may report the same outcome twice), no msat is lost on
- * either side, nobody force closed, and the channel carries a new payment.
- * The lab runs the same against real processes and lnd
- * (test/regtest/node/crash-points.lab.test.ts, every point); this one
- * needs neither and answers in seconds.
+ * no payment is both failed and settled or paid twice (a fulfill sent
+ * again after the reconnection may report the same outcome twice), no
+ * msat is lost on either side, nobody force closed, and the channel
+ * carries a new payment (or is closed as both agreed). The lab runs the
+ * same against real processes and lnd (test/regtest/node/crash-points*,
+ * every point); this one needs neither and answers in seconds.
  */
 import { describe, expect, test } from 'bun:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../src/bolt/bytes.ts';
-import { type Msat, msat, sat } from '../../src/bolt/units.ts';
+import { type FeeratePerKw, type Msat, msat, sat } from '../../src/bolt/units.ts';
 import { channelPair, connect, disconnect, type DriverNode, mine, nodePair, quiet } from '../support/channel-driver-rig.ts';
 import { sampledPoints } from '../support/sampled-points.ts';
 
@@ -209,9 +210,41 @@ async function closeRound(starter: 'a' | 'b', victimName: 'a' | 'b', point: numb
   return writes;
 }
 
+/**
+ * The chain's estimate moves and A, the opener, updates the commitment's
+ * feerate on the next tip; `victim` is armed to crash after its `point`th
+ * write. After the restart and one more tip both commitments are at the
+ * new feerate, the balances agree and the channel carries a payment.
+ */
+async function feeRound(victimName: 'a' | 'b', point: number | undefined): Promise<number> {
+  const { a, b, chain, channelId } = rig();
+  await connected(a, b);
+  const victim = victimName === 'a' ? a : b;
+  victim.arm(point);
+  chain.feerate = 5000 as FeeratePerKw;
+  await mine(chain, [a, b]);
+  const writes = victim.writes;
+  if (victim.crashed) {
+    disconnect(a.peers, b.peers);
+    victim.start();
+    await connected(a, b);
+  }
+  // A restarted driver learns the estimate from its first tip.
+  await mine(chain, [a, b]);
+  const where = `${victimName} crashed after write ${point}`;
+  const [sa, sb] = [a.manager.get(channelId)!, b.manager.get(channelId)!];
+  expect([sa.phase, sb.phase, sa.feeratePerKw, sb.feeratePerKw], where).toEqual(['normal', 'normal', 5000 as FeeratePerKw, 5000 as FeeratePerKw]);
+  expect(sa.localBalanceMsat, where).toBe(sb.remoteBalanceMsat);
+  expect(a.pay(channelId, preimageOf(3), msat(1_000_000n)), where).toBe(true);
+  await quiet();
+  expect(a.outcomes().at(-1), where).toEqual({ hash: hex(sha256(preimageOf(3))), kind: 'fulfilled' });
+  return writes;
+}
+
 describe('a crash right after a durable write, in process', () => {
   const scenarios = [
     ['payments both ways at once', crashRound],
+    ['a fee update', feeRound],
     ['a mutual close started by A', (victim: 'a' | 'b', point: number | undefined) => closeRound('a', victim, point)],
     ['a mutual close started by B', (victim: 'a' | 'b', point: number | undefined) => closeRound('b', victim, point)],
   ] as const;
