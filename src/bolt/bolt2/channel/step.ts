@@ -1,18 +1,19 @@
 /**
- * A stored channel's life as one pure step: a channel (its phase, record
- * and connection flags) and one input (a peer message, the peer connecting
- * or leaving, a command, a deadline) give the channel after it, whether it
- * must be stored, the messages to send once it is, and the effects the node
+ * A stored channel's life as one pure step: a channel (its tagged state,
+ * state.ts, and connection flags) and one input (a peer message, the peer
+ * connecting or leaving, a command, a new tip or what the chain says of
+ * the funding and the close) give the channel after it, whether it must be
+ * stored, the messages to send once it is, and the effects the node
  * carries out after that (broadcast, follow the close on chain, resolve
  * incoming HTLCs, timers), in order.
  *
  * The steps of each part of the protocol (machine.ts for updates,
- * reconnect-step.ts, shutdown-step.ts, incoming.ts) do the rules; this
- * file chooses among them by phase and input, and puts together what
- * follows from one (a failure that force closes, a signature after an
- * update, the shutdown that a quiet channel may now send). Opening, before
- * a channel is stored, has its own steps (funder-step.ts, fundee-step.ts),
- * and lock-in on the chain's word lock-in-step.ts.
+ * reconnect-step.ts, shutdown-step.ts, incoming.ts, lock-in-step.ts) do
+ * the rules; this file chooses among them by phase and input, and puts
+ * together what follows from one (a failure that force closes, a
+ * signature after an update, the shutdown that a quiet channel may now
+ * send). An open, up to the channel's first write, has its own steps
+ * (funder-step.ts, fundee-step.ts); from then on every change is here.
  */
 import { type ErrorMessage } from '../../bolt1/messages.ts';
 import { serializeTx, txid } from '../../bolt3/tx.ts';
