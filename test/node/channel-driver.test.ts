@@ -43,6 +43,17 @@ async function connected(a: DriverNode, b: DriverNode): Promise<void> {
 
 const local = (n: DriverNode, id: Uint8Array): bigint => n.manager.get(id)!.localBalanceMsat;
 
+/** After a crash round's scenario: the victim's writes, and if it crashed, the link drops and it restarts on the database the crash left, then reconnects. */
+async function recovered(victim: DriverNode, a: DriverNode, b: DriverNode): Promise<number> {
+  const writes = victim.writes;
+  if (victim.crashed) {
+    disconnect(a.peers, b.peers);
+    victim.start();
+    await connected(a, b);
+  }
+  return writes;
+}
+
 describe('the channel driver between two nodes in one process', () => {
   test('payments both ways settle: each payee stored the settle, each payer its outcome, balances moved by the amounts', async () => {
     const { a, b, channelId } = rig();
@@ -127,13 +138,7 @@ async function crashRound(victimName: 'a' | 'b', point: number | undefined): Pro
   a.pay(channelId, preimageOf(2), msat(7_000_000n));
   b.pay(channelId, preimageOf(102), msat(2_000_000n));
   await quiet();
-  const writes = victim.writes;
-  if (victim.crashed) {
-    disconnect(a.peers, b.peers);
-    victim.start();
-    await connected(a, b);
-    await quiet();
-  }
+  const writes = await recovered(victim, a, b);
   const where = `${victimName} crashed after write ${point}`;
   // Each payer's attempt ends one way, fulfilled exactly when its payee settled it. A fulfill the
   // peer sent again after a reconnection reports the same outcome again (the payments layer keeps the first).
@@ -189,12 +194,7 @@ async function closeRound(starter: 'a' | 'b', victimName: 'a' | 'b', point: numb
   // The caller of a crashed node's close() never hears back; its timer runs on a clock nobody moves.
   void closer.manager.close(channelId).catch(() => undefined);
   await quiet();
-  const writes = victim.writes;
-  if (victim.crashed) {
-    disconnect(a.peers, b.peers);
-    victim.start();
-    await connected(a, b);
-  }
+  const writes = await recovered(victim, a, b);
   if (closer.manager.get(channelId)!.phase === 'normal') {
     void closer.manager.close(channelId).catch(() => undefined);
     await quiet();
@@ -223,12 +223,7 @@ async function feeRound(victimName: 'a' | 'b', point: number | undefined): Promi
   victim.arm(point);
   chain.feerate = 5000 as FeeratePerKw;
   await mine(chain, [a, b]);
-  const writes = victim.writes;
-  if (victim.crashed) {
-    disconnect(a.peers, b.peers);
-    victim.start();
-    await connected(a, b);
-  }
+  const writes = await recovered(victim, a, b);
   // A restarted driver learns the estimate from its first tip.
   await mine(chain, [a, b]);
   const where = `${victimName} crashed after write ${point}`;
