@@ -3,8 +3,9 @@
  * files one after another in ~65 s, about half of it waiting (sockets, timers,
  * child processes), on a machine with two cores. Files are dealt longest
  * first to the shard with the least time so far, by each file's time in the
- * last run's reports (unit-times.json beside them; a file never timed counts
- * as the slowest seen, so new files spread out). Each shard writes its own
+ * last run's reports (unit-times.json beside them, over the copy kept in
+ * test/runner/ for a fresh clone; a file never timed counts as the slowest
+ * seen, so new files spread out). Each shard writes its own
  * JUnit report and log; the logs are printed whole, one shard after another,
  * so the output stays readable.
  */
@@ -37,13 +38,16 @@ export interface ShardRun {
 
 const timesPath = (outDir: string): string => join(outDir, 'unit-times.json');
 
-function readTimes(outDir: string): Record<string, number> {
+function readJson(path: string): Record<string, number> {
   try {
-    return existsSync(timesPath(outDir)) ? (JSON.parse(readFileSync(timesPath(outDir), 'utf8')) as Record<string, number>) : {};
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>) : {};
   } catch {
     return {};
   }
 }
+
+/** The last run's times over the ones kept in the repository (unit-times.json here), so a fresh clone's shards are even too. */
+const readTimes = (outDir: string): Record<string, number> => ({ ...readJson(join(import.meta.dir, 'unit-times.json')), ...readJson(timesPath(outDir)) });
 
 /** Runs the shards side by side; resolves with each (in shard order) once all have ended, and records file times. */
 export async function runUnitShards(files: readonly string[], o: { jobs: number; outDir: string; bunFlags: readonly string[] }): Promise<ShardRun[]> {
