@@ -295,7 +295,7 @@ export class ChannelManager {
     return n;
   }
 
-  // ------------------------------------------------------------------ lock-in
+  // --------------------------------------------------------------------- tips
 
   /**
    * Called on every new tip: funding confirmations and channel_ready, HTLC
@@ -445,7 +445,7 @@ export class ChannelManager {
       this.closeWaiters.set(id, { resolve, reject, timer });
     });
     if (!requested) {
-      // The phase stays normal (the peer's adds are welcome) until our shutdown is actually sent (progressShutdown).
+      // The phase stays normal (the peer's adds are welcome) until our shutdown is actually sent (shutdown-step.ts).
       this.log.info('closing channel cooperatively', { channelId: id });
       this.run(l, channelId, { kind: 'close', localScript: this.wallet.newChangeScript(), feerate: o.feerate ?? this.feerate });
     }
