@@ -172,19 +172,21 @@ export class ChannelOpening {
     });
   }
 
-
   /** Our open's timer: abandons it wherever it is (before accept_channel, or stored waiting for funding_signed). */
   private openTimedOut(p: PendingOpen, e: Error): void {
     for (const [key, q] of this.pending) {
       if (q !== p) continue;
       const l = this.host.channels.get(key);
-      if (l?.phase === 'awaiting_funding_signed') {
-        this.abortPending(key, e, l.rec.commitments.fundingTxid);
-        this.host.step(l, fromHex(key), { kind: 'open_abandoned', reason: e.message });
-      } else this.abortPending(key, e);
+      if (l?.phase === 'awaiting_funding_signed') this.abandonStored(l, fromHex(key), e.message, e);
+      else this.abortPending(key, e);
     }
   }
 
+  /** Our open, stored and waiting for funding_signed, ends: the channel is closed for `reason`, its held funding released, its caller told `e`. */
+  private abandonStored(l: Live, channelId: Uint8Array, reason: string, e: Error): void {
+    this.host.step(l, channelId, { kind: 'open_abandoned', reason });
+    this.abortPending(hex(channelId), e, l.rec.commitments.fundingTxid);
+  }
 
   private abortPending(tempId: string, e: Error, txid?: string): void {
     const p = this.pending.get(tempId);
@@ -195,7 +197,6 @@ export class ChannelOpening {
     if (txid) this.wallet.abandon(txid);
     p.reject?.(e);
   }
-
 
   onOpenChannel(peer: Uint8Array, m: ReceivedOpen): void {
     const tempId = hex(m.temporaryChannelId);
@@ -230,7 +231,6 @@ export class ChannelOpening {
     this.peers.send(peer, 'accept_channel', accept);
   }
 
-
   /** Inbound channels that hold nothing yet: opens waiting for funding_created, and channels whose funding has not confirmed. */
   inboundCounts(peer: Uint8Array): InboundCounts {
     const key = hex(peer);
@@ -247,7 +247,6 @@ export class ChannelOpening {
     }
     return n;
   }
-
 
   onAcceptChannel(peer: Uint8Array, m: AcceptChannelMessage): void {
     const tempId = hex(m.temporaryChannelId);
@@ -284,7 +283,6 @@ export class ChannelOpening {
     }
   }
 
-
   onFundingCreated(peer: Uint8Array, m: FundingCreated): void {
     const tempId = hex(m.temporaryChannelId);
     const p = this.pending.get(tempId);
@@ -315,7 +313,6 @@ export class ChannelOpening {
     this.host.fundingStored(hex(channelId));
   }
 
-
   async onFundingSigned(peer: Uint8Array, m: { channelId: Uint8Array; signature: Uint8Array }): Promise<void> {
     const id = hex(m.channelId);
     const l = this.host.channels.get(id);
@@ -324,8 +321,7 @@ export class ChannelOpening {
     const r = fundingSignedStep(l.rec.commitments, l.secrets, m.signature);
     if (r.kind === 'refuse') {
       this.notify('error', peer, m.channelId, r.reason);
-      this.host.step(l, m.channelId, { kind: 'open_abandoned', reason: 'bad funding_signed' });
-      return this.abortPending(id, new ChannelError(r.reason), l.rec.commitments.fundingTxid);
+      return this.abandonStored(l, m.channelId, 'bad funding_signed', new ChannelError(r.reason));
     }
     const c = r.commitments;
     this.host.step(l, m.channelId, { kind: 'funding_signed', commitments: c });
@@ -342,14 +338,12 @@ export class ChannelOpening {
     p.resolve?.({ channelId: m.channelId, fundingTxid: c.fundingTxid, fundingVout: c.fundingVout });
   }
 
-
   private allocKeyIndex(): number {
     let i = this.store.nextKeyIndex();
     while (this.reservedKeys.has(i)) i++;
     this.reservedKeys.add(i);
     return i;
   }
-
 
   /**
    * A crash between two writes of an open as funder leaves a held funding
@@ -372,15 +366,12 @@ export class ChannelOpening {
     }
   }
 
-
   /** BOLT 2 shutdown receiver, as funder before funding_signed: SHOULD send an error and fail the channel: its funding is never broadcast. */
   shutdownDuringOpen(l: Live, channelId: Uint8Array): void {
     const reason = 'shutdown before funding_signed: the open is abandoned';
     this.notify('error', l.peer, channelId, reason);
-    this.abortPending(hex(channelId), new ChannelError(`the peer sent shutdown during the open`), l.rec.commitments.fundingTxid);
-    this.host.step(l, channelId, { kind: 'open_abandoned', reason });
+    this.abandonStored(l, channelId, reason, new ChannelError('the peer sent shutdown during the open'));
   }
-
 
   /** An open of the fundee's before funding_created (BOLT 2 shutdown receiver: SHOULD send an error and fail the channel): forgotten. Whether there was one. */
   shutdownBeforeFundingCreated(peer: Uint8Array, tempId: Uint8Array): boolean {
@@ -399,8 +390,7 @@ export class ChannelOpening {
     for (const [id, l] of this.host.channels) {
       if (hex(l.peer) !== hex(peer) || l.phase !== 'awaiting_funding_signed') continue;
       // BOLT 2 message retransmission, funding node: a funding transaction not broadcast SHOULD NOT be remembered for reconnection.
-      this.abortPending(id, new ChannelError('peer disconnected before funding_signed'), l.rec.commitments.fundingTxid);
-      this.host.step(l, fromHex(id), { kind: 'open_abandoned', reason: 'peer disconnected before funding_signed' });
+      this.abandonStored(l, fromHex(id), 'peer disconnected before funding_signed', new ChannelError('peer disconnected before funding_signed'));
     }
   }
 
@@ -413,8 +403,7 @@ export class ChannelOpening {
     }
     for (const [id, l] of this.host.channels) {
       if (hex(l.peer) !== hex(peer) || (!all && id !== hex(channelId)) || l.phase !== 'awaiting_funding_signed') continue;
-      this.abortPending(id, new ChannelError(`peer refused the channel: ${text}`), l.rec.commitments.fundingTxid);
-      this.host.step(l, fromHex(id), { kind: 'open_abandoned', reason: `peer error before funding: ${text}` });
+      this.abandonStored(l, fromHex(id), `peer error before funding: ${text}`, new ChannelError(`peer refused the channel: ${text}`));
     }
   }
 
