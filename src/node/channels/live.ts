@@ -13,7 +13,7 @@ export type Live = ChannelState & {
   secrets: ChannelSecrets;
   /** channel_reestablish exchanged on the current connection. */
   reestablished: boolean;
-  /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
+  /** A closed or failed channel answered the peer's channel_reestablish on the current connection (its error, or its mutual close again). */
   errorResent?: boolean;
   /** Cancels the timeout that fails the channel if the peer does not answer our closing_signed in time (BOLT 2). */
   negotiationTimer?: () => void;

@@ -172,7 +172,7 @@ export class ChannelManager {
         this.opening.abandonAtStart(c);
         continue;
       }
-      const l: Live = { ...channelState(c.phase, c.state), peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), reestablished: false };
+      const l = this.liveOf(c);
       this.channels.set(hex(c.channelId), l);
       // The connection those updates were sent on died with the process (a crash skips peerOffline).
       this.run(l, c.channelId, { kind: 'disconnected' });
@@ -187,6 +187,11 @@ export class ChannelManager {
     this.stopped = true;
     this.opening.stop();
     for (const l of this.channels.values()) l.negotiationTimer?.();
+  }
+
+  /** A stored channel as the driver runs it: its tagged state, keys, and no connection yet. */
+  private liveOf(c: StoredChannel<ChannelRecord>): Live {
+    return { ...channelState(c.phase, c.state), peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), reestablished: false };
   }
 
   private secretsOf(keyIndex: number): ChannelSecrets {
@@ -220,16 +225,18 @@ export class ChannelManager {
    */
   recover(entries: BackupChannel[]): { added: string[]; known: string[] } {
     const fresh = entries.filter((e) => !this.store.has(fromHex(e.channelId)));
-    const records = fresh.map((e) => ({ e, rec: recoveringRecord(e, this.secretsOf(e.keyIndex)) }));
+    const stored: StoredChannel<ChannelRecord>[] = fresh.map((e) => ({
+      channelId: fromHex(e.channelId), peer: fromHex(e.peer), keyIndex: e.keyIndex, phase: 'recovering', state: recoveringRecord(e, this.secretsOf(e.keyIndex)),
+    }));
     this.db.db.transaction(() => {
-      for (const { e, rec } of records) this.store.insert({ channelId: fromHex(e.channelId), peer: fromHex(e.peer), keyIndex: e.keyIndex, phase: 'recovering', state: rec });
+      for (const c of stored) this.store.insert(c);
     })();
-    for (const { e, rec } of records) {
-      const l: Live = { ...channelState('recovering', rec), peer: fromHex(e.peer), keyIndex: e.keyIndex, secrets: this.secretsOf(e.keyIndex), reestablished: false };
-      this.channels.set(e.channelId, l);
-      this.log.warn('channel restored from backup: the peer will be asked to force close', { channelId: e.channelId, peer: e.peer });
-      if (this.peers.isConnected(l.peer)) this.run(l, fromHex(e.channelId), { kind: 'connected' });
-      this.changed(fromHex(e.channelId));
+    for (const c of stored) {
+      const l = this.liveOf(c);
+      this.channels.set(hex(c.channelId), l);
+      this.log.warn('channel restored from backup: the peer will be asked to force close', { channelId: hex(c.channelId), peer: hex(c.peer) });
+      if (this.peers.isConnected(l.peer)) this.run(l, c.channelId, { kind: 'connected' });
+      this.changed(c.channelId);
     }
     return { added: fresh.map((e) => e.channelId), known: entries.filter((e) => !fresh.includes(e)).map((e) => e.channelId) };
   }
@@ -536,9 +543,9 @@ export class ChannelManager {
     const channelId = m.msg.channelId;
     const l = this.channels.get(hex(channelId));
     if (!l || hex(l.peer) !== hex(peer)) {
-      if (name === 'channel_reestablish') return this.sendError(peer, channelId, 'unknown channel');
+      if (name === 'channel_reestablish') return notify(this.peers, peer, 'error', channelId, 'unknown channel');
       if (name === 'shutdown' && this.opening.shutdownBeforeFundingCreated(peer, channelId)) return;
-      return this.sendWarning(peer, channelId, `${name} for an unknown channel`);
+      return notify(this.peers, peer, 'warning', channelId, `${name} for an unknown channel`);
     }
     if (name === 'shutdown' && l.phase === 'awaiting_funding_signed') return this.opening.shutdownDuringOpen(l, channelId);
     if (!isChannelMessage(m)) return this.log.info('channel message not handled yet', { message: name, channelId: hex(channelId) });
@@ -658,14 +665,6 @@ export class ChannelManager {
 
   private changed(channelId: Uint8Array): void {
     for (const f of this.stateListeners) f(channelId);
-  }
-
-  private sendError(peer: Uint8Array, channelId: Uint8Array, text: string): void {
-    notify(this.peers, peer, 'error', channelId, text);
-  }
-
-  private sendWarning(peer: Uint8Array, channelId: Uint8Array, text: string): void {
-    notify(this.peers, peer, 'warning', channelId, text);
   }
 }
 
