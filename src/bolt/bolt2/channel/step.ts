@@ -38,7 +38,7 @@ import { type ChannelPhase, type ChannelRecord, type ChannelState, type CloseRec
 export type ChannelView = ChannelState & {
   /** channel_reestablish exchanged on the current connection. */
   reestablished: boolean;
-  /** A failed channel answered the peer's channel_reestablish with its error on the current connection. */
+  /** A closed or failed channel answered the peer's channel_reestablish on the current connection (its error, or its mutual close again). */
   errorResent: boolean;
 };
 
@@ -292,7 +292,7 @@ function onReestablish(v: ChannelView, m: ReestablishFields, ctx: StepContext): 
   if (r.kind === 'data_loss') {
     // The peer proved we lost state: never broadcast our (possibly revoked) commitment; ask it to close and wait for its commitment.
     const s = changed(stored(v, 'closing', { ...v.rec, closeReason: `data loss: ${r.reason}`, dataLoss: true }));
-    return { ...s, send: [error(v, r.reason)], effects: [log('error', 'channel state is behind the peer: waiting for the peer to close', { reason: r.reason }), ...s.effects] };
+    return withError(v, s, r.reason, log('error', 'channel state is behind the peer: waiting for the peer to close', { reason: r.reason }));
   }
   const resumed: ChannelStep = { ...nothing({ ...v, reestablished: true }), send: r.send };
   const s = then(resumed, (w) => sign(w, ctx));
@@ -467,7 +467,7 @@ function lockIn(v: ChannelView, r: LockInResult, ctx: StepContext): ChannelStep 
   if (r.kind === 'forget') {
     // A channel whose funding never existed as promised: tell the peer, and never use it (no funds of ours are in it).
     const s = changed(stored(v, 'closed', { ...v.rec, closeReason: r.reason }));
-    return { ...s, send: [error(v, r.reason)], effects: [log('warn', 'forgetting a channel whose funding output is not what was promised', { reason: r.reason }), ...s.effects] };
+    return withError(v, s, r.reason, log('warn', 'forgetting a channel whose funding output is not what was promised', { reason: r.reason }));
   }
   if (Object.keys(r.changes).length === 0) return nothing(v);
   const s = updated(v, { ...r.changes });
@@ -519,7 +519,6 @@ function mutualClose(v: ChannelView, done: SignedClose, shutdown: ShutdownState,
  * peer's last closing_signed is good enough, closes with that instead.
  */
 function fail(v: ChannelView, reason: string, ctx: StepContext): ChannelStep {
-  const why = log('warn', 'failing channel', { reason });
   // BOLT 2 Failing a Channel: with a valid closing_signed of the peer at a sufficient fee, SHOULD use it for a mutual close.
   const sd = v.phase === 'shutdown' ? v.rec.shutdown : undefined;
   const mutual = sd?.negotiation && closeWithReceived(v.rec.commitments, ctx.secrets, sd.negotiation);
@@ -527,7 +526,7 @@ function fail(v: ChannelView, reason: string, ctx: StepContext): ChannelStep {
     sd && mutual
       ? mutualClose(v, mutual, sd, 'channel failed during the closing negotiation: closing with the peer’s own closing_signed', reason, [], ctx)
       : forceClose(v, reason, ctx);
-  return { ...s, send: [error(v, reason), ...s.send], effects: [why, ...s.effects] };
+  return withError(v, s, reason, log('warn', 'failing channel', { reason }));
 }
 
 /** Stores our latest commitment as the close (so it is broadcast again after a crash), then broadcasts it. */
@@ -574,6 +573,11 @@ export const channelInUse = (v: Pick<ChannelView, 'phase' | 'rec'>): boolean =>
 /** A channel the peer opened to us whose funding we have not seen confirm: it holds nothing of ours yet. */
 export const unfundedInbound = (v: Pick<ChannelView, 'phase' | 'rec'>): boolean =>
   v.phase === 'awaiting_lock_in' && !v.rec.commitments.weAreOpener && v.rec.fundingConfirmedAt === undefined;
+
+/** `s` with the peer told `text` in an error before anything else it sends, and `why` logged first. */
+function withError(v: ChannelView, s: ChannelStep, text: string, why: ChannelEffect): ChannelStep {
+  return { ...s, send: [error(v, text), ...s.send], effects: [why, ...s.effects] };
+}
 
 function withLog(s: ChannelStep, level: 'debug' | 'info' | 'warn' | 'error', text: string, fields?: Record<string, unknown>): ChannelStep {
   s.effects.push(log(level, text, fields));
