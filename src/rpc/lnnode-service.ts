@@ -179,6 +179,7 @@ export function lnnodeRoutes(node: LightningNode, limits: ApiLimits = DEFAULT_AP
           numPeers: node.peers.peers().length,
           numActiveChannels: list.filter((c) => c.active).length,
           numPendingChannels: list.filter((c) => c.phase === 'awaiting_funding_signed' || c.phase === 'awaiting_lock_in').length,
+          handledHeight: node.handledTip?.height ?? 0,
         };
       },
 

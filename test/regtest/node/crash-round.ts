@@ -144,10 +144,20 @@ export async function stopCrashRig(r: Partial<CrashRig>, fault: FaultArm): Promi
 }
 
 /**
+ * Until A has acted on btcd's tip (its sweeps broadcast) and B has too, or
+ * A died: what a round waits for after mining, instead of a fixed pause.
+ */
+async function handledTip({ lab, a, b }: Pick<CrashRig, 'lab' | 'a' | 'b'>, api: LnnodeClient): Promise<void> {
+  const height = await lab.btcd.height();
+  await waitFor(`A to handle height ${height}`, async () => (await diedWithin(a, 0)) || ((await api.getNodeInfo({}).catch(() => undefined))?.handledHeight ?? 0) >= height);
+  await lab.synced(b, height);
+}
+
+/**
  * Blocks keep coming whether A is up or not, until A has swept all and
  * forgotten the channel: six at a time, so the writes that follow each new
  * tip (header, tip, wallet pass) come a few times, not once for every
- * block. A that died at its armed write is restarted, and `onRestart` runs
+ * block; each batch once A and B have handled the last. A that died at its armed write is restarted, and `onRestart` runs
  * on the new API (an operator repeating a call the crash cut off).
  */
 export async function mineUntilClosed(
@@ -168,7 +178,7 @@ export async function mineUntilClosed(
       await onRestart?.(api);
     }
     await lab.btcd.generate(6);
-    await Bun.sleep(1_500);
+    await handledTip({ lab, a, b }, api);
     if ((await channelOf(api, channelId).catch(() => undefined))?.state === 'closed') return { api, killed };
     if (Date.now() > deadline) {
       const alive = (() => {
