@@ -20,6 +20,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '../../../src/bolt/bytes.ts';
 import { msat } from '../../../src/bolt/units.ts';
 import { type LightningNode } from '../../../src/node/node.ts';
+import { CLOSE_DEPTH } from '../../../src/node/channels/depths.ts';
 import { ChannelLab } from '../../lab/channel-lab.ts';
 import { faultArm } from '../../lab/fault-arm.ts';
 import { type LnnodeProcess } from '../../lab/lnnode.ts';
@@ -110,6 +111,9 @@ async function mutualClose(closer: 'A' | 'B', killAt: number | undefined): Promi
   );
   if (!killed) fault.disarm();
   expect([killAt, b.channels!.get(channelId)!.closeKind]).toEqual([killAt, 'mutual']);
+  // Six blocks at once once the close is in the mempool (the depth a close is done at); then one at a time if it was not.
+  await waitFor(`the closing transaction in the mempool${why}`, async () => (await lab.btcd.rpc.call<string[]>('getrawmempool')).includes(closingTxid));
+  await lab.mine(CLOSE_DEPTH);
   await lab.mineUntil(`the close confirmed and the channel forgotten on both sides${why}`, async () => (await channelOf(api, channelId))?.state === 'closed' && b.channels!.get(channelId)!.phase === 'closed', 30, 200);
   const fee = await lab.fee(closingTxid);
   const outs = await lab.outputs(closingTxid);
