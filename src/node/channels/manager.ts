@@ -8,162 +8,97 @@
  * no other event slips in between the write and the send.
  *
  * An open in progress lives in opening.ts until the channel is stored; the
- * chain is read here on each tip (funding-reads.ts, resolver.ts) and what
- * it says is stepped in like a peer's message.
+ * chain is read on each tip (chain-watch.ts) and what it says is stepped in
+ * like a peer's message; listing.ts answers what the API layers read.
  */
 import { fromHex, hex } from '../../bolt/bytes.ts';
-import { type IncomingOutcome, type IncomingRefusal, unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
-import { channelActive, channelInUse, type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
-import { ChannelResolver } from './resolver.ts';
-import { anchorReserve } from '../wallet/anchor-reserve.ts';
-import { type RemoteCommit, availableToSend } from '../../bolt/bolt2/channel/commitments.ts';
-import { type LockInView, lockInStep } from '../../bolt/bolt2/channel/lock-in-step.ts';
-import { readFundingDepth, readFundingSeen } from './funding-reads.ts';
-import { FEE_TARGETS } from '../../chain/feerate.ts';
+import { type ErrorMessage } from '../../bolt/bolt1/messages.ts';
+import { type RemoteCommit } from '../../bolt/bolt2/channel/commitments.ts';
+import { unresolvedIncoming } from '../../bolt/bolt2/channel/incoming.ts';
 import { type ChannelSecrets } from '../../bolt/bolt2/channel/keys.ts';
-import { type FeeEstimateView, type SafetyPolicy } from '../../bolt/bolt2/channel/safety-policy.ts';
-import { type ChannelPolicy, DEFAULT_POLICY } from '../../bolt/bolt2/channel/open.ts';
-import { type HtlcEntry } from '../../bolt/bolt2/channel/spec.ts';
-import { type CltvExpiry, FEERATE_FLOOR, type FeeratePerKw, type Msat } from '../../bolt/units.ts';
+import { DEFAULT_POLICY } from '../../bolt/bolt2/channel/open.ts';
+import { type ChannelRecord, channelState } from '../../bolt/bolt2/channel/state.ts';
+import { type ChannelEffect, type ChannelInput, type ChannelStep, channelStep, type ChannelView, isChannelMessage, type StepContext } from '../../bolt/bolt2/channel/step.ts';
+import { type PeerMessage } from '../../bolt/peer-messages.ts';
+import { type CltvExpiry, type FeeratePerKw, type Msat } from '../../bolt/units.ts';
 import { type ChainSource } from '../../chain/types.ts';
+import { type BackupChannel } from '../backup/format.ts';
+import { backupEntryOf, recoveringRecord } from '../backup/recovering.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger } from '../log.ts';
 import { type PeerManager } from '../peer/manager.ts';
-import { type PeerMessage } from '../../bolt/peer-messages.ts';
-import { type ErrorMessage } from '../../bolt/bolt1/messages.ts';
 import { type Store } from '../store.ts';
+import { anchorReserve } from '../wallet/anchor-reserve.ts';
 import { type Wallet } from '../wallet/wallet.ts';
+import { ChainWatch } from './chain-watch.ts';
+import { type ChannelDeps, type ChannelHooks, type CloseOptions } from './deps.ts';
+import { CloseWaiters } from './close-waiters.ts';
 import { type ChannelLimits, DEFAULT_CHANNEL_LIMITS } from './limits.ts';
-import { fundingNeedsCheck } from './funding-depth.ts';
+import { ChannelListing } from './listing.ts';
+import { ChannelError, type Live, notify } from './live.ts';
+import { ChannelOpening, type OpenedChannel, type OpenOptions } from './opening.ts';
 import { channelSecrets } from './secrets.ts';
 import { ChannelStore, type StoredChannel } from './store.ts';
-import { type HDKey } from '@scure/bip32';
-import { type Network } from '../identity.ts';
-import { type BackupChannel } from '../backup/format.ts';
-import { backupEntryOf, recoveringRecord } from '../backup/recovering.ts';
-import { ChannelError, type Listed, type Live, notify } from './live.ts';
-import { ChannelOpening, type OpenedChannel, type OpenOptions } from './opening.ts';
-import { channelSummary, type ChannelSummary } from './summary.ts';
-export type { ChannelSummary } from './summary.ts';
+import { type ChannelSummary } from './summary.ts';
 
+export type { ChannelRecord, HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
+export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
+export type { IncomingRefusal } from '../../bolt/bolt2/channel/incoming.ts';
 export { ChannelError } from './live.ts';
 export type { OpenedChannel, OpenOptions } from './opening.ts';
+export type { ChannelSummary } from './summary.ts';
+export type { ChannelDeps, ChannelHooks, CloseOptions, Resolution } from './deps.ts';
 
-import { type ChannelRecord, channelState, type CloseRecord, type HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
-export type { ChannelRecord, HtlcOutcome } from '../../bolt/bolt2/channel/state.ts';
-
-export type { ShutdownState } from '../../bolt/bolt2/channel/shutdown-step.ts';
-
-export type { IncomingRefusal } from '../../bolt/bolt2/channel/incoming.ts';
-
-/** How the payments layer ends an incoming HTLC; `persist` writes its own record in the same commit as the channel. */
-export type Resolution = IncomingOutcome & { persist?: () => void };
-
-export interface ChannelHooks {
-  /** Decide what to do with an incoming HTLC that is irrevocably committed. */
-  resolveIncoming(channelId: Uint8Array, htlc: HtlcEntry): Resolution;
-  /** One of our HTLCs ended. */
-  outgoingResolved(o: HtlcOutcome): void;
-  /**
-   * How to fail an incoming HTLC the channel itself refuses, for its payer:
-   * permanent_channel_failure for one added after our shutdown,
-   * temporary_channel_failure for one past the dust exposure limit.
-   */
-  refuseIncoming(channelId: Uint8Array, htlc: HtlcEntry, failure: IncomingRefusal): Resolution;
-  /** The preimage of an incoming payment we settled, to claim its HTLC on chain. */
-  preimageOf(paymentHash: Uint8Array): Uint8Array | undefined;
-}
-
-export interface CloseOptions {
-  /** Broadcast our commitment instead of negotiating with the peer. */
-  force?: boolean;
-  /** Fee rate for the mutual close; the chain's 6-block estimate otherwise. */
-  feerate?: FeeratePerKw;
-}
-
+/** How long a mutual close() waits for the peer to agree before it gives up (the channel stays in shutdown). */
 const CLOSE_TIMEOUT_MS = 60_000;
-/** Fee rate used until the chain source gave an estimate (sat/kw, about 4 sat/vB). */
-const DEFAULT_FEERATE = 1000 as FeeratePerKw;
-
-/** What the channel manager works with: storage, keys, the peer and chain layers, the wallet, and the payments layer's hooks. */
-export interface ChannelDeps {
-  db: Store;
-  root: HDKey;
-  network: Network;
-  chainHash: Uint8Array;
-  peers: PeerManager;
-  wallet: Wallet;
-  chain: ChainSource;
-  hooks: ChannelHooks;
-  log: Logger;
-  policy?: ChannelPolicy;
-  limits?: Partial<ChannelLimits>;
-  /** The node's fee ceiling (--max-feerate): the top of the anchor CPFP ramp. */
-  maxFeerate?: FeeratePerKw;
-  /** Timers (open, close and negotiation timeouts); the system clock when not given. */
-  clock?: Clock;
-  /** Temporary channel ids and scid aliases. */
-  random?: (n: number) => Uint8Array;
-}
 
 export class ChannelManager {
   readonly store: ChannelStore;
   private readonly channels = new Map<string, Live>();
   private readonly opening: ChannelOpening;
-  private closedAtStart?: Map<string, Listed>;
-  private tipHeight = 0;
   private readonly stateListeners = new Set<(channelId: Uint8Array) => void>();
-  private readonly resolver: ChannelResolver;
-  private readonly resolving = new Set<string>();
-  private readonly closeWaiters = new Map<string, { resolve: (txid: string) => void; reject: (e: Error) => void; timer: () => void }>();
-  private feerate: FeeratePerKw = DEFAULT_FEERATE;
-  /** Whether `feerate` came from the chain source (not the default): only then does a commitment follow it. */
-  private feerateFromChain = false;
-  /** The chain's fastest and slowest estimates as last seen: the update_fee bounds (safety-policy.ts). */
-  private estimates?: FeeEstimateView;
-  private tipQueue: Promise<void> = Promise.resolve();
-  private processedHeight = 0;
-  private processedWaiters: { height: number; resolve: () => void }[] = [];
+  private readonly watch: ChainWatch;
+  private readonly listing: ChannelListing;
+  private readonly closeWaiters: CloseWaiters;
   readonly limits: ChannelLimits;
   private stopped = false;
 
   private readonly db: Store;
-  private readonly root: HDKey;
-  private readonly network: Network;
-  private readonly chainHash: Uint8Array;
   private readonly peers: PeerManager;
   private readonly wallet: Wallet;
   private readonly chain: ChainSource;
   private readonly hooks: ChannelHooks;
   private readonly log: Logger;
-  private readonly policy: ChannelPolicy;
   private readonly clock: Clock;
-  private readonly random: (n: number) => Uint8Array;
+  private readonly secretsOf: (keyIndex: number) => ChannelSecrets;
 
   constructor(d: ChannelDeps) {
-    ({ db: this.db, root: this.root, network: this.network, chainHash: this.chainHash, peers: this.peers, wallet: this.wallet, chain: this.chain, hooks: this.hooks, log: this.log } = d);
-    this.policy = d.policy ?? DEFAULT_POLICY;
+    ({ db: this.db, peers: this.peers, wallet: this.wallet, chain: this.chain, hooks: this.hooks, log: this.log } = d);
     this.clock = d.clock ?? systemClock;
-    this.random = d.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    this.secretsOf = (i) => channelSecrets(d.root, d.network, i);
+    const random = d.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
     this.limits = { ...DEFAULT_CHANNEL_LIMITS, ...d.limits };
     this.wallet.anchorReserve = (extra) => anchorReserve(this.anchorChannelCount() + extra, this.limits.anchorReservePerChannelSat);
     this.store = new ChannelStore(this.db);
-    this.resolver = new ChannelResolver(this.chain, this.wallet, this.store, {
+    this.watch = new ChainWatch({ chain: this.chain, wallet: this.wallet, store: this.store, log: this.log, maxFeerate: d.maxFeerate }, {
+      channels: this.channels,
+      step: (l, id, input) => void this.run(l, id, input),
       preimageOf: (h) => this.hooks.preimageOf(h),
-      htlcResolved: (channelId, htlc, preimage) =>
-        this.hooks.outgoingResolved(preimage ? { kind: 'fulfilled', channelId, htlc, preimage } : { kind: 'failed', channelId, htlc }),
-    }, this.log.child('onchain'), d.maxFeerate);
+      outgoingResolved: (o) => this.hooks.outgoingResolved(o),
+    });
+    this.listing = new ChannelListing(this.channels, this.store, (p) => this.peers.isConnected(p), () => this.watch.height);
+    this.closeWaiters = new CloseWaiters(this.clock, CLOSE_TIMEOUT_MS);
     this.opening = new ChannelOpening({
-      store: this.store, peers: this.peers, wallet: this.wallet, policy: this.policy, limits: this.limits, chainHash: this.chainHash, clock: this.clock, random: this.random, log: this.log,
+      store: this.store, peers: this.peers, wallet: this.wallet, policy: d.policy ?? DEFAULT_POLICY, limits: this.limits, chainHash: d.chainHash, clock: this.clock, random, log: this.log,
       secretsOf: (i) => this.secretsOf(i),
       host: {
         channels: this.channels,
         adopt: (id, l) => void this.channels.set(id, l),
         changed: (id) => this.changed(id),
         step: (l, id, input) => void this.run(l, id, input),
-        fundingStored: (id) => void this.checkFunding(id),
-        feerate: () => this.feerate,
-        height: () => this.tipHeight,
+        fundingStored: (id) => void this.watch.checkFunding(id),
+        feerate: () => this.watch.feerate,
+        height: () => this.watch.height,
         anchorChannelCount: () => this.anchorChannelCount(),
       },
     });
@@ -192,10 +127,6 @@ export class ChannelManager {
   /** A stored channel as the driver runs it: its tagged state, keys, and no connection yet. */
   private liveOf(c: StoredChannel<ChannelRecord>): Live {
     return { ...channelState(c.phase, c.state), peer: c.peer, keyIndex: c.keyIndex, secrets: this.secretsOf(c.keyIndex), reestablished: false };
-  }
-
-  private secretsOf(keyIndex: number): ChannelSecrets {
-    return channelSecrets(this.root, this.network, keyIndex);
   }
 
   onStateChange(f: (channelId: Uint8Array) => void): () => void {
@@ -244,48 +175,16 @@ export class ChannelManager {
   // ------------------------------------------------------------------ queries
 
   list(): ChannelSummary[] {
-    const closed = [...this.closedBefore().entries()].filter(([id]) => !this.channels.has(id));
-    return [...closed, ...this.channels.entries()].map(([id, l]) => this.summary(id, l));
+    return this.listing.list();
   }
 
   get(channelId: Uint8Array): ChannelSummary | undefined {
-    const id = hex(channelId);
-    const l = this.channels.get(id) ?? this.closedBefore().get(id);
-    return l ? this.summary(id, l) : undefined;
-  }
-
-  /**
-   * Channels that were closed and resolved before this process started: not
-   * run (nothing is left to do on them), but listed as closed like the ones
-   * that close while it runs, read from the store once, when first asked.
-   */
-  private closedBefore(): Map<string, Listed> {
-    if (!this.closedAtStart) {
-      this.closedAtStart = new Map();
-      // Listed, never run: no secrets derived for them.
-      for (const c of this.store.closed<ChannelRecord>()) this.closedAtStart.set(hex(c.channelId), { peer: c.peer, phase: c.phase, rec: c.state, reestablished: false });
-    }
-    return this.closedAtStart;
-  }
-
-  private summary(id: string, l: Listed): ChannelSummary {
-    return channelSummary(id, l, this.isActive(l), this.tipHeight);
-  }
-
-  private isActive(l: Listed): boolean {
-    return channelActive(l, this.peers.isConnected(l.peer));
+    return this.listing.get(channelId);
   }
 
   /** An active channel with `peer` that can send `amountMsat` now, if any. */
   channelToPay(peer: Uint8Array, amountMsat: Msat, only?: (c: ChannelSummary) => boolean): Uint8Array | undefined {
-    let best: { id: string; avail: bigint } | undefined;
-    for (const [id, l] of this.channels) {
-      if (hex(l.peer) !== hex(peer) || !this.isActive(l)) continue;
-      if (only && !only(this.summary(id, l))) continue;
-      const avail = availableToSend(l.rec.commitments);
-      if (avail >= amountMsat && (!best || avail > best.avail)) best = { id, avail };
-    }
-    return best ? fromHex(best.id) : undefined;
+    return this.listing.channelToPay(peer, amountMsat, only);
   }
 
   // ------------------------------------------------------------------- opening
@@ -304,79 +203,23 @@ export class ChannelManager {
 
   // --------------------------------------------------------------------- tips
 
-  /**
-   * Called on every new tip: funding confirmations and channel_ready, HTLC
-   * deadlines, fees, and every close. Tips are processed one after another.
-   */
+  /** Called on every new tip (chain-watch.ts); tips are processed one after another. */
   onTip(height: number, forkHeight?: number): Promise<void> {
-    // Known at once (payments count HTLC expiries from it), processed in turn.
-    this.tipHeight = height;
-    const run = (): Promise<void> => this.processTip(height, forkHeight).finally(() => this.tipProcessed(height));
-    this.tipQueue = this.tipQueue.then(run, run);
-    return this.tipQueue;
+    return this.watch.onTip(height, forkHeight);
   }
 
   /** Resolves once the tip at `height`, or a later one, has been processed (what a test waits for before it looks). */
   processed(height: number): Promise<void> {
-    if (this.processedHeight >= height) return Promise.resolve();
-    return new Promise((resolve) => this.processedWaiters.push({ height, resolve }));
-  }
-
-  private tipProcessed(height: number): void {
-    this.processedHeight = Math.max(this.processedHeight, height);
-    const ready = this.processedWaiters.filter((w) => w.height <= this.processedHeight);
-    this.processedWaiters = this.processedWaiters.filter((w) => w.height > this.processedHeight);
-    for (const w of ready) w.resolve();
-  }
-
-  private async processTip(height: number, forkHeight: number | undefined): Promise<void> {
-    const estimates = await this.chain.feeEstimates().catch(() => undefined);
-    const six = estimates?.get(6);
-    if (six) [this.feerate, this.feerateFromChain] = [(six > FEERATE_FLOOR ? six : FEERATE_FLOOR) as FeeratePerKw, true];
-    const fast = estimates?.get(FEE_TARGETS[0]);
-    const economy = estimates?.get(FEE_TARGETS[FEE_TARGETS.length - 1]!);
-    if (fast && economy) this.estimates = { fast, economy };
-    // HTLC deadlines, inbound fundings that never came, and update_fee (step.ts).
-    for (const [id, l] of this.channels) this.run(l, fromHex(id), { kind: 'tip', height });
-    await Promise.all([...this.channels.entries()].filter(([, l]) => l.phase === 'awaiting_lock_in').map(([id]) => this.checkFunding(id)));
-    await Promise.all([...this.channels.entries()].filter(([, l]) => channelInUse(l) && fundingNeedsCheck(l.rec, height, forkHeight)).map(([id]) => this.checkFundingDepth(id)));
-    await Promise.all(
-      [...this.channels.entries()].filter(([, l]) => watched(l)).map(([id]) => this.watchClose(id, height)),
-    );
-  }
-
-  /** What the pure step enforces on HTLCs and fee updates (dust exposure, update_fee bounds, unsigned updates). */
-  private safety(): SafetyPolicy {
-    return { maxDustHtlcExposureMsat: this.limits.maxDustHtlcExposureMsat, maxUnsignedPeerUpdates: this.limits.maxUnsignedPeerUpdates, estimates: this.estimates };
+    return this.watch.processed(height);
   }
 
   /** The chain's 6-block fee estimate (sat/kw) as last seen, for funding, sweeps and mutual closes. */
   get feerateEstimate(): FeeratePerKw {
-    return this.feerate;
+    return this.watch.feerate;
   }
 
   get height(): number {
-    return this.tipHeight;
-  }
-
-  private async checkFunding(id: string): Promise<void> {
-    const l = this.channels.get(id);
-    if (!l || l.phase !== 'awaiting_lock_in' || l.rec.readySent) return;
-    const seen = await readFundingSeen(this.chain, this.lockInView(l));
-    // The channel may have moved on while the chain was read: the step reads it as it is now.
-    if (seen) this.run(l, fromHex(id), { kind: 'lock_in', result: lockInStep(this.lockInView(l), seen) });
-  }
-
-  private lockInView(l: Live): LockInView {
-    const { commitments, readySent, minimumDepth, fundingVerified, fundingConfirmedAt } = l.rec;
-    return { phase: l.phase, commitments, readySent: !!readySent, minimumDepth, fundingVerified, fundingConfirmedAt };
-  }
-
-  /** The funding of a channel in use, after a reorg (funding-reads.ts); the step ignores a channel no longer in use by then. */
-  private async checkFundingDepth(id: string): Promise<void> {
-    const l = this.channels.get(id);
-    const input = l && (await readFundingDepth(this.chain, l.rec));
-    if (l && input) this.run(l, fromHex(id), input);
+    return this.watch.height;
   }
 
   // -------------------------------------------------------------- connection
@@ -443,18 +286,12 @@ export class ChannelManager {
     }
     if (l.phase !== 'normal' && l.phase !== 'shutdown') throw new ChannelError(`a channel in phase ${l.phase} cannot be closed cooperatively; use force`);
     const requested = l.rec.shutdown !== undefined;
-    if (!requested && !this.isActive(l)) throw new ChannelError('the peer is not connected: a mutual close needs it (use force to close alone)');
-    const done = new Promise<string>((resolve, reject) => {
-      const timer = this.clock.after(CLOSE_TIMEOUT_MS, () => {
-        this.closeWaiters.delete(id);
-        reject(new ChannelError('the peer did not complete the mutual close in time; the channel stays in shutdown'));
-      });
-      this.closeWaiters.set(id, { resolve, reject, timer });
-    });
+    if (!requested && !this.listing.isActive(l)) throw new ChannelError('the peer is not connected: a mutual close needs it (use force to close alone)');
+    const done = this.closeWaiters.wait(id);
     if (!requested) {
       // The phase stays normal (the peer's adds are welcome) until our shutdown is actually sent (shutdown-step.ts).
       this.log.info('closing channel cooperatively', { channelId: id });
-      this.run(l, channelId, { kind: 'close', localScript: this.wallet.newChangeScript(), feerate: o.feerate ?? this.feerate });
+      this.run(l, channelId, { kind: 'close', localScript: this.wallet.newChangeScript(), feerate: o.feerate ?? this.watch.feerate });
     }
     return { closingTxid: await done };
   }
@@ -468,7 +305,6 @@ export class ChannelManager {
   private armNegotiationTimer(l: Live, channelId: Uint8Array): void {
     l.negotiationTimer?.();
     const ms = this.limits.closingNegotiationTimeoutMs;
-    // BOLT 2 closing_signed sender: no closing_signed response after a reasonable amount of time MUST fail the channel.
     l.negotiationTimer = this.clock.after(ms, () => {
       l.negotiationTimer = undefined;
       if (!this.stopped) this.run(l, channelId, { kind: 'negotiation_timeout', ms });
@@ -483,36 +319,7 @@ export class ChannelManager {
       const what = e.what === 'mutual' ? 'closing transaction' : 'commitment';
       this.log.warn(`${what} broadcast refused; retried on the next block`, { channelId: id, error: (err as Error).message });
     }
-    if (e.what !== 'mutual') return;
-    const w = this.closeWaiters.get(id);
-    this.closeWaiters.delete(id);
-    if (w) {
-      w.timer();
-      w.resolve(e.txid);
-    }
-  }
-
-  /** On each tip: has the funding output been spent, and what is left to sweep. */
-  private async watchClose(id: string, height: number): Promise<void> {
-    const l = this.channels.get(id);
-    if (!l || this.resolving.has(id)) return;
-    this.resolving.add(id);
-    try {
-      const channelId = fromHex(id);
-      const ch = { channelId, commitments: l.rec.commitments, secrets: l.secrets, close: l.rec.close };
-      const found = await this.resolver.identify(ch);
-      if (!found) return;
-      if (found !== l.rec.close) this.run(l, channelId, { kind: 'close_seen', close: found });
-      // Each step of the resolution is stored before the sweeps it built go out.
-      const persist = (close: CloseRecord): void => void this.run(l, channelId, { kind: 'close_update', close });
-      const after = await this.resolver.step({ ...ch, close: l.rec.close! }, height, this.feerate, persist);
-      // Every other change came through persist: only a change of phase is left to store.
-      if ((after.doneAt !== undefined) !== (l.phase === 'closed')) this.run(l, channelId, { kind: 'close_update', close: after });
-    } catch (e) {
-      this.log.warn('on-chain resolution failed; retried on the next block', { channelId: id, error: (e as Error).message });
-    } finally {
-      this.resolving.delete(id);
-    }
+    if (e.what === 'mutual') this.closeWaiters.closed(id, e.txid);
   }
 
   // ------------------------------------------------------------------ dispatch
@@ -576,10 +383,10 @@ export class ChannelManager {
   private contextOf(l: Live): StepContext {
     return {
       secrets: l.secrets,
-      safety: this.safety(),
+      safety: { maxDustHtlcExposureMsat: this.limits.maxDustHtlcExposureMsat, maxUnsignedPeerUpdates: this.limits.maxUnsignedPeerUpdates, estimates: this.watch.estimates },
       connected: this.peers.isConnected(l.peer),
-      commitFeerate: this.feerateFromChain ? this.feerate : undefined,
-      closeFeerate: this.feerate,
+      commitFeerate: this.watch.commitFeerate,
+      closeFeerate: this.watch.feerate,
       newScript: () => this.wallet.newChangeScript(),
       preimageOf: (h) => this.hooks.preimageOf(h),
       unfundedForgetBlocks: this.limits.unfundedForgetBlocks,
@@ -625,7 +432,7 @@ export class ChannelManager {
           break;
         case 'watch_close':
           // After the broadcast: an anchors commitment's CPFP child needs its parent in the mempool.
-          void Promise.all(broadcasts).then(() => this.watchClose(id, this.tipHeight));
+          void Promise.all(broadcasts).then(() => this.watch.watchClose(id));
           break;
         case 'resolve_incoming':
           this.resolvePendingIncoming(l, channelId);
@@ -638,7 +445,7 @@ export class ChannelManager {
           this.peers.closeConnection(l.peer, e.reason);
           break;
         case 'close_failed':
-          this.closeWaiters.get(id)?.reject(new ChannelError(e.reason));
+          this.closeWaiters.failed(id, e.reason);
           break;
         case 'changed':
           this.changed(channelId);
@@ -668,5 +475,3 @@ export class ChannelManager {
   }
 }
 
-/** Followed on each tip: from funding on, and once closed until its close is MAX_REORG_DEPTH deep. */
-const watched = (l: Live): boolean => l.phase !== 'awaiting_funding_signed' && (l.phase !== 'closed' || (l.rec.close !== undefined && l.rec.close.finalAt === undefined));
