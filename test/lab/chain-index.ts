@@ -55,6 +55,8 @@ export class ChainIndex {
   }
 
   private async doSync(): Promise<void> {
+    // Most requests find the tip where it was: one call says so (btcd answers each call on a new TLS connection).
+    if (this.chain.length && (await this.rpc.call<string>('getbestblockhash')) === this.chain[this.chain.length - 1]!.hash) return;
     const tipHeight = await this.rpc.call<number>('getblockcount');
     // Unindex blocks no longer on the best chain.
     while (this.chain.length > 0) {
