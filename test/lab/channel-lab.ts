@@ -165,18 +165,21 @@ export class ChannelLab {
   }
 
   /**
-   * Mines one block at a time until `done` holds. After each block every
+   * Mines one block at a time (`perStep`) until `done` holds. After each step every
    * lnnode has handled it (so no block is mined while one is still reacting
    * to the last); then `done` gets up to `pauseMs` more, returning as soon as
    * it holds, for what follows a block by messages (channel_ready, update_fee)
    * or happens in a peer the lab cannot watch (lnd, LDK, an lnnode process).
    * A condition that only blocks bring about (a sweep, a close confirmed)
-   * needs no pause: pass 0.
+   * needs no pause: pass 0. `perStep` blocks at a time where no step of
+   * the scenario needs a height of its own (a long wait for an expiry or a
+   * delay, each reaction confirmed by the next step): up to `maxBlocks` in
+   * all.
    */
-  async mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 60, pauseMs = 400): Promise<void> {
-    for (let i = 0; i < maxBlocks; i++) {
+  async mineUntil(what: string, done: () => boolean | Promise<boolean>, maxBlocks = 60, pauseMs = 400, perStep = 1): Promise<void> {
+    for (let mined = 0; mined < maxBlocks; mined += perStep) {
       if (await done()) return;
-      await this.mine(1);
+      await this.mine(Math.min(perStep, maxBlocks - mined));
       if (pauseMs && (await holdsWithin(done, pauseMs))) return;
     }
     if (!(await done())) throw new Error(`${what}: not reached after mining ${maxBlocks} blocks`);

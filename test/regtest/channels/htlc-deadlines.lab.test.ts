@@ -59,8 +59,14 @@ const heightOf = async (txid: string): Promise<number> => {
   return (await lab.btcd.rpc.call<{ height: number }>('getblockheader', t.blockhash!, true)).height;
 };
 
-/** Mines one block at a time until `done`; returns the height at which it held. */
-async function mineUntilAt(what: string, done: () => boolean, max: number): Promise<number> {
+/**
+ * Mines up to the block before `deadline` at once, then one block at a
+ * time until `done`; returns the height at which it held (below `deadline`
+ * when it already held before it).
+ */
+async function mineUntilAt(what: string, done: () => boolean, deadline: number, max: number): Promise<number> {
+  const below = deadline - 1 - (await lab.btcd.height());
+  if (below > 0) await lab.mine(below);
   // A deadline's force close starts while the block is handled and is stored a moment later: up to 100 ms more per block.
   await lab.mineUntil(what, done, max, 100);
   return lab.btcd.height();
@@ -84,7 +90,7 @@ describe('HTLC deadlines: a stalling peer does not keep the HTLC', () => {
     const expiry = htlcExpiry(payee, id);
     expect(summary(payee, id).pendingHtlcs).toBe(1);
 
-    const wentOnChain = await mineUntilAt('the payee goes on chain', () => summary(payee, id).closingTxid !== undefined, 40);
+    const wentOnChain = await mineUntilAt('the payee goes on chain', () => summary(payee, id).closingTxid !== undefined, expiry - FULFILLMENT_DEADLINE_BLOCKS, 40);
     expect(wentOnChain).toBeGreaterThanOrEqual(expiry - FULFILLMENT_DEADLINE_BLOCKS);
     expect(wentOnChain).toBeLessThan(expiry - FULFILLMENT_DEADLINE_BLOCKS + 3);
     const s = summary(payee, id);
@@ -131,7 +137,7 @@ describe('HTLC deadlines: a stalling peer does not keep the HTLC', () => {
     lab.stopNode(payee);
     const expiry = htlcExpiry(payer, id);
 
-    const wentOnChain = await mineUntilAt('the payer goes on chain', () => summary(payer, id).closingTxid !== undefined, 40);
+    const wentOnChain = await mineUntilAt('the payer goes on chain', () => summary(payer, id).closingTxid !== undefined, expiry + TIMEOUT_GRACE_BLOCKS, 40);
     expect(wentOnChain).toBeGreaterThanOrEqual(expiry + TIMEOUT_GRACE_BLOCKS);
     expect(wentOnChain).toBeLessThan(expiry + TIMEOUT_GRACE_BLOCKS + 3);
     const s = summary(payer, id);

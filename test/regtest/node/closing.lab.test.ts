@@ -143,7 +143,8 @@ describe.each(['static_remotekey', 'anchors'] as const)('closing lnnode <-> lnno
         await Bun.sleep(200);
         const who = closer === 'funder' ? a : b;
         const { closingTxid } = await who.channels!.close(fromHex(ch.id), { force: true });
-        await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 120, 0);
+        // Three blocks a step: the HTLC's expiry and both delays are tens of blocks away, and each reaction confirms in the next step.
+        await lab.mineUntil('channel forgotten on both sides', closed(ch.id), 120, 0, 3);
         const p = await paying;
         if (closer === 'fundee') {
           // A learnt the preimage from B's HTLC-success transaction on chain.
