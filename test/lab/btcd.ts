@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p2wpkh } from '@scure/btc-signer';
 import { JsonRpcClient } from '../../src/chain/json-rpc.ts';
+import { wsRpcFetch } from './btcd-ws.ts';
 import { labBinary } from './binaries.ts';
 import { freePort, GiveUp, labTempDir, startProcess, waitFor, type LabProcess } from './processes.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
@@ -112,7 +113,9 @@ export async function startBtcd(opts: { dir?: string; args?: string[] } = {}): P
     },
     30_000,
   );
-  const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
+  // The lab's own calls (the Esplora adapter's among them) share one websocket: btcd answers each HTTP call on a new TLS connection.
+  const wsFetch = wsRpcFetch({ url: `wss://127.0.0.1:${proxy.port}/ws`, user: rpcUser, password: rpcPass, caCert: rpcCert });
+  const rpc = new JsonRpcClient({ url: rpcUrl, user: rpcUser, password: rpcPass, timeoutMs: 60_000, fetch: wsFetch });
   // Past the proxy: what restart uses while clients are kept out.
   const direct = new JsonRpcClient({ url: `https://127.0.0.1:${rpcPort}`, user: rpcUser, password: rpcPass, timeoutMs: 60_000, caCert: rpcCert });
   const ready = async (): Promise<void> => {
