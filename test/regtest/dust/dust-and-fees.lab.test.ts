@@ -145,7 +145,9 @@ describe('dust exposure (BOLT 2 max_dust_htlc_exposure_msat)', () => {
       updateFee(id, 10_000);
       await waitFor('A fails the channel', () => summary(a, id).closeReason !== undefined);
       expect(summary(a, id).closeReason).toBe('at 10000 sat/kw the dust HTLC exposure on our commitment would be 5000000 msat, above the limit of 1500000 msat');
-      expect(summary(a, id).closeKind).toBe('local');
+      // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
+      // the close A follows (seen on CI: B's).
+      expect(['local', 'remote']).toContain(summary(a, id).closeKind ?? 'none');
     } finally {
       w.restore();
     }
@@ -172,7 +174,9 @@ describe('update_fee spam and bounds', () => {
     await waitFor('A fails the channel', () => summary(a, ch3).closeReason !== undefined);
     // The lab quotes 2 sat/vB (500 sat/kw) for every target: 10x is under the 25,000 sat/kw floor of the ceiling.
     expect(summary(a, ch3).closeReason).toBe('update_fee of 1000000 sat/kw is unreasonably large (at most 25000 sat/kw)');
-    expect(summary(a, ch3).closeKind).toBe('local');
+    // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
+    // the close A follows (seen on CI: B's).
+    expect(['local', 'remote']).toContain(summary(a, ch3).closeKind ?? 'none');
   }, 60_000);
 
   test('unsigned updates past the cap fail the channel', async () => {
@@ -190,7 +194,9 @@ describe('update_fee spam and bounds', () => {
     }
     await waitFor('A fails the channel', () => summary(a, id).closeReason !== undefined);
     expect(summary(a, id).closeReason).toBe(`${MAX_UNSIGNED + 1} updates from the peer wait for our signature, more than the limit of ${MAX_UNSIGNED}`);
-    expect(summary(a, id).closeKind).toBe('local');
+    // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
+    // the close A follows (seen on CI: B's).
+    expect(['local', 'remote']).toContain(summary(a, id).closeKind ?? 'none');
   }, 60_000);
 
   test('an update_fee from the side that did not open the channel fails it', async () => {
@@ -198,6 +204,8 @@ describe('update_fee spam and bounds', () => {
     updateFee(ch1, 1_000);
     await waitFor('A fails the channel', () => summary(a, ch1).closeReason !== undefined);
     expect(summary(a, ch1).closeReason).toBe('update_fee from the side that did not open the channel');
-    expect(summary(a, ch1).closeKind).toBe('local');
+    // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
+    // the close A follows (seen on CI: B's).
+    expect(['local', 'remote']).toContain(summary(a, ch1).closeKind ?? 'none');
   }, 60_000);
 });

@@ -93,16 +93,21 @@ export async function freshChannel(lab: ChannelLab, api: LnnodeClient, b: Lightn
 export type CrashScenario = (killAt: number | undefined) => Promise<boolean>;
 
 /**
- * A scenario at every crash point: run once armed without a kill to count
- * its writes, then once per write with A killed right after it; `after`
+ * A scenario at every crash point: run twice armed without a kill to count
+ * its writes (the lower count kept), then once per write with A killed
+ * right after it; `after`
  * checks the channel still works. Prints the coverage; a run can take
  * another path than the counting one (concurrent payments interleave
  * differently, blocks come at other moments), so most points, not all,
  * must be reached. `LNNODE_CRASH_POINT=<n>` runs point n alone.
  */
 export async function everyCrashPoint(name: string, fault: FaultArm, run: CrashScenario, after?: () => Promise<void>, pick?: (writes: number) => number[]): Promise<void> {
+  // Two counting runs, the fewer writes kept: a run's count includes writes that follow blocks and wallet passes, and
+  // one counting run on a loaded machine saw 19 writes of a fee update whose later rounds made 9 or 10.
   await run(undefined);
-  const writes = fault.counted();
+  const first = fault.counted();
+  await run(undefined);
+  const writes = Math.min(first, fault.counted());
   if (writes <= 0) throw new Error(`crash points, ${name}: the counting run made no durable write`);
   const only = Number(process.env.LNNODE_CRASH_POINT ?? 0);
   const points = only ? [only] : pick ? pick(writes) : Array.from({ length: writes }, (_, i) => i + 1);
