@@ -39,8 +39,8 @@ const fault = faultArm('lab-crash-open-');
 
 beforeAll(async () => {
   ({ lab, a, b } = await startCrashRig('crash-points-open', fault));
-  // B funds the opens of the fundee scenario.
-  await lab.fund(b, 5_000_000n);
+  // B funds the opens of the fundee scenario: 200,000 sat each, up to about 30 rounds (counting runs included).
+  await lab.fund(b, 10_000_000n);
 }, 120_000);
 afterAll(() => stopCrashRig({ lab, a }, fault));
 
@@ -187,13 +187,17 @@ async function bOpens(killAt: number | undefined): Promise<{ killed: boolean; op
 }
 
 /**
- * Every crash point of one open: counted on a run without a kill, then one
+ * Every crash point of one open: counted on two runs without a kill, then one
  * round per write; the channel must still open afterwards without a crash.
  * Prints what each point ended in.
  */
 async function everyOpenPoint(name: string, open: (killAt: number | undefined) => Promise<{ killed: boolean; opened: boolean }>): Promise<void> {
+  // Two counting runs, the fewer writes kept: a count includes writes that follow blocks and wallet passes (one loaded
+  // run counted 12 writes of an open as funder whose rounds made 6).
   expect((await open(undefined)).opened).toBe(true);
-  const writes = fault.counted();
+  const first = fault.counted();
+  expect((await open(undefined)).opened).toBe(true);
+  const writes = Math.min(first, fault.counted());
   expect(writes).toBeGreaterThan(0);
   let covered = 0;
   const outcomes: string[] = [];
