@@ -19,35 +19,38 @@ export interface WsRpcOptions {
   caCert: string;
 }
 
+/** One websocket to btcd and the calls waiting on it: a drop fails exactly these, never a later connection's. */
+interface Connection {
+  ws: WebSocket;
+  pending: Map<number, Pending>;
+}
+
 export function wsRpcFetch(o: WsRpcOptions): (input: string, init?: RequestInit) => Promise<Response> {
-  let socket: Promise<WebSocket> | undefined;
+  let current: Promise<Connection> | undefined;
   let nextId = 0;
-  const pending = new Map<number, Pending>();
 
-  const failAll = (why: string): void => {
-    for (const p of pending.values()) p.reject(new Error(why));
-    pending.clear();
-  };
-
-  const connect = (): Promise<WebSocket> => {
-    const opened: Promise<WebSocket> = new Promise((resolve, reject) => {
+  const connect = (): Promise<Connection> => {
+    const opened: Promise<Connection> = new Promise((resolve, reject) => {
       const ws = new WebSocket(o.url, {
         headers: { authorization: `Basic ${btoa(`${o.user}:${o.password}`)}` },
         tls: { ca: o.caCert },
       } as unknown as string[]);
-      ws.onopen = () => resolve(ws);
+      const c: Connection = { ws, pending: new Map() };
+      ws.onopen = () => resolve(c);
       ws.onmessage = (ev) => {
         const text = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
         const reply = JSON.parse(text) as { id?: number };
-        const p = reply.id === undefined ? undefined : pending.get(reply.id);
+        const p = reply.id === undefined ? undefined : c.pending.get(reply.id);
         if (!p) return;
-        pending.delete(reply.id!);
+        c.pending.delete(reply.id!);
         p.resolve(text);
       };
+      // An error is followed by a close: both end this connection, once.
       const gone = (why: string): void => {
-        if (socket === opened) socket = undefined;
+        if (current === opened) current = undefined;
         reject(new Error(why));
-        failAll(why);
+        for (const p of c.pending.values()) p.reject(new Error(why));
+        c.pending.clear();
       };
       ws.onerror = () => gone('btcd websocket error');
       ws.onclose = () => gone('btcd websocket closed');
@@ -59,15 +62,17 @@ export function wsRpcFetch(o: WsRpcOptions): (input: string, init?: RequestInit)
     const call = JSON.parse(String(init?.body)) as { id: number; [k: string]: unknown };
     const theirs = call.id;
     const id = ++nextId;
-    socket ??= connect();
-    const ws = await socket;
+    current ??= connect();
+    const c = await current;
     const body = await new Promise<string>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      // Closing already: nothing sent now would be answered.
+      if (c.ws.readyState !== WebSocket.OPEN) return reject(new Error('btcd websocket closed'));
+      c.pending.set(id, { resolve, reject });
       init?.signal?.addEventListener('abort', () => {
-        pending.delete(id);
+        c.pending.delete(id);
         reject(new Error('timed out'));
       });
-      ws.send(JSON.stringify({ ...call, id }));
+      c.ws.send(JSON.stringify({ ...call, id }));
     });
     // The caller's own id back, as an HTTP server would have answered it.
     const reply = JSON.parse(body) as Record<string, unknown>;

@@ -55,7 +55,7 @@ export class ChainIndex {
   }
 
   private async doSync(): Promise<void> {
-    // Most requests find the tip where it was: one call says so (btcd answers each call on a new TLS connection).
+    // Most requests find the tip where it was: one call says so.
     if (this.chain.length && (await this.rpc.call<string>('getbestblockhash')) === this.chain[this.chain.length - 1]!.hash) return;
     const tipHeight = await this.rpc.call<number>('getblockcount');
     // Unindex blocks no longer on the best chain.

@@ -56,6 +56,12 @@ afterAll(async () => {
 });
 
 const summary = (n: LightningNode, id: string) => n.channels!.get(fromHex(id))!;
+/**
+ * A failed the channel and broadcast its commitment; B, told by A's error,
+ * broadcasts its own: whichever reaches the mempool first is the close A
+ * follows (seen on CI: B's).
+ */
+const expectOnChain = (id: string): void => expect(['local', 'remote']).toContain(summary(a, id).closeKind ?? 'none');
 const stateOf = (n: LightningNode, id: string) => n.channels!.store.load<ChannelRecord>(fromHex(id))!.state;
 const invoice = (n: LightningNode, tag: string, amountMsat: bigint) =>
   n.invoices.create({ amountMsat: msat(amountMsat), descriptionHash: sha256(new TextEncoder().encode(tag)) });
@@ -145,9 +151,7 @@ describe('dust exposure (BOLT 2 max_dust_htlc_exposure_msat)', () => {
       updateFee(id, 10_000);
       await waitFor('A fails the channel', () => summary(a, id).closeReason !== undefined);
       expect(summary(a, id).closeReason).toBe('at 10000 sat/kw the dust HTLC exposure on our commitment would be 5000000 msat, above the limit of 1500000 msat');
-      // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
-      // the close A follows (seen on CI: B's).
-      expect(['local', 'remote']).toContain(summary(a, id).closeKind ?? 'none');
+      expectOnChain(id);
     } finally {
       w.restore();
     }
@@ -174,9 +178,7 @@ describe('update_fee spam and bounds', () => {
     await waitFor('A fails the channel', () => summary(a, ch3).closeReason !== undefined);
     // The lab quotes 2 sat/vB (500 sat/kw) for every target: 10x is under the 25,000 sat/kw floor of the ceiling.
     expect(summary(a, ch3).closeReason).toBe('update_fee of 1000000 sat/kw is unreasonably large (at most 25000 sat/kw)');
-    // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
-    // the close A follows (seen on CI: B's).
-    expect(['local', 'remote']).toContain(summary(a, ch3).closeKind ?? 'none');
+    expectOnChain(ch3);
   }, 60_000);
 
   test('unsigned updates past the cap fail the channel', async () => {
@@ -194,9 +196,7 @@ describe('update_fee spam and bounds', () => {
     }
     await waitFor('A fails the channel', () => summary(a, id).closeReason !== undefined);
     expect(summary(a, id).closeReason).toBe(`${MAX_UNSIGNED + 1} updates from the peer wait for our signature, more than the limit of ${MAX_UNSIGNED}`);
-    // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
-    // the close A follows (seen on CI: B's).
-    expect(['local', 'remote']).toContain(summary(a, id).closeKind ?? 'none');
+    expectOnChain(id);
   }, 60_000);
 
   test('an update_fee from the side that did not open the channel fails it', async () => {
@@ -204,8 +204,6 @@ describe('update_fee spam and bounds', () => {
     updateFee(ch1, 1_000);
     await waitFor('A fails the channel', () => summary(a, ch1).closeReason !== undefined);
     expect(summary(a, ch1).closeReason).toBe('update_fee from the side that did not open the channel');
-    // A failed it and broadcast its commitment; B, told by A's error, broadcasts its own: whichever reaches the mempool first is
-    // the close A follows (seen on CI: B's).
-    expect(['local', 'remote']).toContain(summary(a, ch1).closeKind ?? 'none');
+    expectOnChain(ch1);
   }, 60_000);
 });

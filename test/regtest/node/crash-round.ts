@@ -93,21 +93,28 @@ export async function freshChannel(lab: ChannelLab, api: LnnodeClient, b: Lightn
 export type CrashScenario = (killAt: number | undefined) => Promise<boolean>;
 
 /**
- * A scenario at every crash point: run twice armed without a kill to count
- * its writes (the lower count kept), then once per write with A killed
- * right after it; `after`
- * checks the channel still works. Prints the coverage; a run can take
+ * The writes of a scenario, as `count` (one run of it armed without a
+ * kill) makes them: run twice, the fewer kept. A count includes writes that
+ * follow blocks and wallet passes; one counting run on a loaded machine saw
+ * 19 writes of a fee update whose later rounds made 9 or 10.
+ */
+export async function fewestWrites(fault: FaultArm, count: () => Promise<unknown>): Promise<number> {
+  await count();
+  const first = fault.counted();
+  await count();
+  return Math.min(first, fault.counted());
+}
+
+/**
+ * A scenario at every crash point: its writes counted (fewestWrites), then
+ * one run per write with A killed right after it; `after` checks the
+ * channel still works. Prints the coverage; a run can take
  * another path than the counting one (concurrent payments interleave
  * differently, blocks come at other moments), so most points, not all,
  * must be reached. `LNNODE_CRASH_POINT=<n>` runs point n alone.
  */
 export async function everyCrashPoint(name: string, fault: FaultArm, run: CrashScenario, after?: () => Promise<void>, pick?: (writes: number) => number[]): Promise<void> {
-  // Two counting runs, the fewer writes kept: a run's count includes writes that follow blocks and wallet passes, and
-  // one counting run on a loaded machine saw 19 writes of a fee update whose later rounds made 9 or 10.
-  await run(undefined);
-  const first = fault.counted();
-  await run(undefined);
-  const writes = Math.min(first, fault.counted());
+  const writes = await fewestWrites(fault, () => run(undefined));
   if (writes <= 0) throw new Error(`crash points, ${name}: the counting run made no durable write`);
   const only = Number(process.env.LNNODE_CRASH_POINT ?? 0);
   const points = only ? [only] : pick ? pick(writes) : Array.from({ length: writes }, (_, i) => i + 1);
@@ -162,8 +169,9 @@ async function handledTip({ lab, a, b }: Pick<CrashRig, 'lab' | 'a' | 'b'>, api:
  * Blocks keep coming whether A is up or not, until A has swept all and
  * forgotten the channel: six at a time, so the writes that follow each new
  * tip (header, tip, wallet pass) come a few times, not once for every
- * block; each batch once A and B have handled the last. A that died at its armed write is restarted, and `onRestart` runs
- * on the new API (an operator repeating a call the crash cut off).
+ * block; each batch once A and B have handled the last. A that died at its
+ * armed write is restarted, and `onRestart` runs on the new API (an
+ * operator repeating a call the crash cut off).
  */
 export async function mineUntilClosed(
   { lab, a, b, fault }: CrashRig,
