@@ -12,7 +12,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HDKey } from '@scure/bip32';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { curve } from '../bolt/curve.ts';
 import { newMnemonic, seedOfMnemonic } from './mnemonic.ts';
 
 export type Network = 'mainnet' | 'testnet' | 'signet' | 'regtest';
@@ -101,5 +101,5 @@ export function deriveIdentity(seed: Uint8Array, network: Network): NodeIdentity
   const nodeKey = root.derive(`m/1017'/${coinType(network)}'/0'`);
   const nodeSecret = nodeKey.privateKey;
   if (!nodeSecret) throw new IdentityError('node key derivation gave no private key');
-  return { nodeId: secp256k1.getPublicKey(nodeSecret, true), nodeSecret, root };
+  return { nodeId: curve.publicKey(nodeSecret), nodeSecret, root };
 }

@@ -12,7 +12,7 @@
 import { Reader, Writer } from '../bytes.ts';
 import { readBigSize, writeBigSize, decodeTruncated, encodeTruncated } from './bigsize.ts';
 import { DecodeError, EncodeError } from '../errors.ts';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { curve } from '../curve.ts';
 
 /** How one record's value is read and written. `decode` gets exactly the record's bytes. */
 export interface TlvCodec<T> {
@@ -184,11 +184,7 @@ export const varBytes: TlvCodec<Uint8Array> = {
 export function decodePoint(v: Uint8Array, field: string): Uint8Array {
   exact(33, v, field);
   if (v[0] !== 2 && v[0] !== 3) throw new DecodeError(field, 'not a compressed point');
-  try {
-    secp256k1.Point.fromBytes(v);
-  } catch {
-    throw new DecodeError(field, 'not a valid secp256k1 point');
-  }
+  if (!curve.isPoint(v)) throw new DecodeError(field, 'not a valid secp256k1 point');
   return v.slice();
 }
 

@@ -9,7 +9,7 @@
  * https://github.com/lightning/bolts/blob/master/11-payment-encoding.md
  */
 import { bech32 } from '@scure/base';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { curve, lowS } from '../curve.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, equalBytes } from '../bytes.ts';
 import { DecodeError, EncodeError } from '../errors.ts';
@@ -236,22 +236,11 @@ export function decodeInvoice(invoice: string): Invoice {
 
   const hash = sha256(signingData(hrp, data));
   if (payee) {
-    let ok = false;
-    try {
-      ok = secp256k1.verify(compact, hash, payee, { prehash: false, lowS: true });
-    } catch {
-      ok = false;
-    }
-    if (!ok) fail('signature', 'does not verify against the n field (or is high-S)');
+    if (!curve.verify(compact, hash, payee)) fail('signature', 'does not verify against the n field (or is high-S)');
   } else {
-    try {
-      // High-S signatures are accepted here: recover from their low-S twin, as the spec's example does.
-      let sig = secp256k1.Signature.fromBytes(compact, 'compact');
-      if (sig.hasHighS()) sig = new secp256k1.Signature(sig.r, secp256k1.Point.CURVE().n - sig.s);
-      payee = sig.addRecoveryBit(recovery).recoverPublicKey(hash).toBytes(true);
-    } catch {
-      fail('signature', 'public key is not recoverable');
-    }
+    // High-S signatures are accepted here: recover from their low-S twin, as the spec's example does.
+    payee = curve.recover(lowS(compact), recovery, hash);
+    if (!payee) fail('signature', 'public key is not recoverable');
   }
   out.payeePubkey = payee;
   out.signature = { compact, recovery };
@@ -343,8 +332,8 @@ export function signTagged(hrp: string, timestamp: number, tagged: TaggedField[]
     data.push(f.type, f.words.length >> 5, f.words.length & 31, ...f.words);
   }
   const hash = sha256(signingData(hrp, data));
-  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hash, privateKey, { prehash: false, format: 'recovered' }), 'recovered');
-  const sigWords = bytesToWords(concat(sig.toBytes('compact'), Uint8Array.of(sig.recovery!)));
+  const sig = curve.signRecoverable(hash, privateKey);
+  const sigWords = bytesToWords(concat(sig.compact, Uint8Array.of(sig.recovery)));
   const out = bech32.encode(hrp, [...data, ...sigWords], false);
   if (out.length > MAX_INVOICE_LENGTH) throw new EncodeError('invoice', `longer than ${MAX_INVOICE_LENGTH} characters`);
   return out;
@@ -352,7 +341,7 @@ export function signTagged(hrp: string, timestamp: number, tagged: TaggedField[]
 
 export function encodeInvoice(params: InvoiceParams, privateKey: Uint8Array): string {
   need(privateKey?.length === 32, 'privateKey', 'expected 32 bytes');
-  const payee = secp256k1.getPublicKey(privateKey, true);
+  const payee = curve.publicKey(privateKey);
   const hrp = PREFIX_OF[params.network] + (params.amountMsat === undefined ? '' : formatAmount(params.amountMsat));
   return signTagged(hrp, params.timestamp, taggedFields(params, payee), privateKey);
 }

@@ -7,6 +7,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat } from '../bytes.ts';
+import { curve } from '../curve.ts';
 import { EncodeError } from '../errors.ts';
 
 declare const role: unique symbol;
@@ -19,15 +20,11 @@ export type PaymentPubkey = Key<'payment'>;
 export type FundingPubkey = Key<'funding'>;
 
 const Fn = secp256k1.Point.Fn;
-const Point = secp256k1.Point;
 
-function point(bytes: Uint8Array, name: string): InstanceType<typeof Point> {
+function point(bytes: Uint8Array, name: string): Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 33) throw new EncodeError(name, 'expected a 33-byte compressed point');
-  try {
-    return Point.fromBytes(bytes);
-  } catch {
-    throw new EncodeError(name, 'not a valid secp256k1 point');
-  }
+  if (!curve.isPoint(bytes)) throw new EncodeError(name, 'not a valid secp256k1 point');
+  return bytes;
 }
 
 function scalar(bytes: Uint8Array, name: string): bigint {
@@ -38,22 +35,24 @@ function scalar(bytes: Uint8Array, name: string): bigint {
 }
 
 const tweak = (a: Uint8Array, b: Uint8Array): bigint => Fn.create(Fn.fromBytes(sha256(concat(a, b)), true));
+const tweakBytes = (a: Uint8Array, b: Uint8Array): Uint8Array => Fn.toBytes(tweak(a, b));
 
 export function pointFromSecret(secret: Uint8Array): Uint8Array {
-  return Point.BASE.multiply(scalar(secret, 'secret')).toBytes(true);
+  scalar(secret, 'secret');
+  return curve.publicKey(secret);
 }
 
 /** basepoint + SHA256(per_commitment_point || basepoint) * G */
 export function derivePubkey<R extends string>(basepoint: Uint8Array, perCommitmentPoint: Uint8Array): Key<R> {
-  const base = point(basepoint, 'basepoint');
+  point(basepoint, 'basepoint');
   point(perCommitmentPoint, 'perCommitmentPoint');
-  return base.add(Point.BASE.multiply(tweak(perCommitmentPoint, basepoint))).toBytes(true) as Key<R>;
+  return curve.addTweak(basepoint, tweakBytes(perCommitmentPoint, basepoint)) as Key<R>;
 }
 
 /** basepoint_secret + SHA256(per_commitment_point || basepoint) */
 export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
   const s = scalar(basepointSecret, 'basepointSecret');
-  const basepoint = Point.BASE.multiply(s).toBytes(true);
+  const basepoint = curve.publicKey(basepointSecret);
   return Fn.toBytes(Fn.add(s, tweak(perCommitmentPoint, basepoint)));
 }
 
@@ -64,17 +63,17 @@ export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: U
 export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array): RevocationPubkey {
   const rb = point(revocationBasepoint, 'revocationBasepoint');
   const pc = point(perCommitmentPoint, 'perCommitmentPoint');
-  const a = rb.multiply(tweak(revocationBasepoint, perCommitmentPoint));
-  const b = pc.multiply(tweak(perCommitmentPoint, revocationBasepoint));
-  return a.add(b).toBytes(true) as RevocationPubkey;
+  const a = curve.multiply(rb, tweakBytes(revocationBasepoint, perCommitmentPoint));
+  const b = curve.multiply(pc, tweakBytes(perCommitmentPoint, revocationBasepoint));
+  return curve.add(a, b) as RevocationPubkey;
 }
 
 /** The private key for the revocation pubkey: only known once the per-commitment secret is revealed. */
 export function deriveRevocationPrivkey(revocationBasepointSecret: Uint8Array, perCommitmentSecret: Uint8Array): Uint8Array {
   const rbs = scalar(revocationBasepointSecret, 'revocationBasepointSecret');
   const pcs = scalar(perCommitmentSecret, 'perCommitmentSecret');
-  const rb = Point.BASE.multiply(rbs).toBytes(true);
-  const pc = Point.BASE.multiply(pcs).toBytes(true);
+  const rb = curve.publicKey(revocationBasepointSecret);
+  const pc = curve.publicKey(perCommitmentSecret);
   return Fn.toBytes(Fn.add(Fn.mul(rbs, tweak(rb, pc)), Fn.mul(pcs, tweak(pc, rb))));
 }
 

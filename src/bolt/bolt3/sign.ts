@@ -5,6 +5,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { concat } from '../bytes.ts';
+import { curve } from '../curve.ts';
 import { sighashSegwitV0, type Tx } from './tx.ts';
 
 export interface Signature {
@@ -16,8 +17,8 @@ export interface Signature {
 
 export function signInput(tx: Tx, index: number, witnessScript: Uint8Array, amount: bigint, privateKey: Uint8Array, hashType: number): Signature {
   const hash = sighashSegwitV0(tx, index, witnessScript, amount, hashType);
-  const compact = secp256k1.sign(hash, privateKey, { prehash: false, lowS: true });
-  return { compact, der: secp256k1.Signature.fromBytes(compact, 'compact').toBytes('der') };
+  const compact = curve.sign(hash, privateKey);
+  return { compact, der: derFromCompact(compact) };
 }
 
 /** Checks a peer's compact signature; false on anything malformed rather than throwing. */
@@ -32,7 +33,7 @@ export function verifyInput(
 ): boolean {
   try {
     const hash = sighashSegwitV0(tx, index, witnessScript, amount, hashType);
-    return secp256k1.verify(compactSig, hash, pubkey, { prehash: false, lowS: true });
+    return curve.verify(compactSig, hash, pubkey);
   } catch {
     return false;
   }

@@ -12,6 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { chacha20 } from '@noble/ciphers/chacha.js';
 import { checkBytes, concat } from '../bytes.ts';
+import { curve, ecdh as curveEcdh } from '../curve.ts';
 import { DecodeError, EncodeError } from '../errors.ts';
 
 /** The labels the spec derives keys from; no NUL terminator (`rho` is 3 bytes). */
@@ -63,7 +64,7 @@ function scalarBytes(v: bigint): Uint8Array {
 
 /** SHA256 of the compressed ECDH point, as libsecp256k1's default ECDH hash does. */
 export function ecdh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  return sha256(secp256k1.getSharedSecret(privateKey, publicKey, true));
+  return curveEcdh(privateKey, publicKey);
 }
 
 /** SHA256(ephemeral public key || shared secret): the per-hop blinding factor. */
@@ -79,7 +80,7 @@ export function blindingFactor(ephemeralPubkey: Uint8Array, sharedSecret: Uint8A
 export function blindPubkey(pubkey: Uint8Array, factor: Uint8Array, field: string): Uint8Array {
   const k = scalar(factor) % N;
   if (k === 0n) throw new DecodeError(field, 'blinding factor is zero');
-  return secp256k1.Point.fromBytes(pubkey).multiply(k).toBytes(true);
+  return curve.multiply(pubkey, scalarBytes(k));
 }
 
 export interface RouteSecrets {
@@ -102,7 +103,7 @@ export function routeSecrets(sessionKey: Uint8Array, hopPubkeys: Uint8Array[]): 
   hopPubkeys.forEach((pk, i) => {
     checkBytes(pk, 33, `hops[${i}].pubkey`);
     const ekBytes = scalarBytes(ek);
-    const epk = secp256k1.getPublicKey(ekBytes, true);
+    const epk = curve.publicKey(ekBytes);
     let ss: Uint8Array;
     try {
       ss = ecdh(ekBytes, pk);

@@ -9,7 +9,7 @@
  * before anything is sliced, so a hostile length cannot make us read past it.
  * https://github.com/lightning/bolts/blob/master/04-onion-routing.md#packet-construction
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { curve } from '../curve.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { Reader, Writer, checkBytes, concat, equalBytes } from '../bytes.ts';
@@ -91,10 +91,7 @@ export function decodeOnionPacket(bytes: Uint8Array, payloadsLength = PAYMENT_PA
     throw new OnionError('onion_packet.version', `unknown version ${version}`, FailureCode.invalid_onion_version);
   }
   const publicKey = r.bytes(33, 'public_key');
-  try {
-    if (publicKey[0] !== 2 && publicKey[0] !== 3) throw new Error('not compressed');
-    secp256k1.Point.fromBytes(publicKey);
-  } catch {
+  if (!curve.isPoint(publicKey)) {
     throw new OnionError('onion_packet.public_key', 'not a valid secp256k1 point', FailureCode.invalid_onion_key);
   }
   const hopPayloads = r.bytes(payloadsLength, 'hop_payloads');

@@ -5,16 +5,13 @@
  * little-endian counter.
  * https://github.com/lightning/bolts/blob/master/08-transport.md#noise-protocol-instantiation
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat } from '../bytes.ts';
+import { curve } from '../curve.ts';
 
-export function ecdh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  const point = secp256k1.Point.fromBytes(publicKey).multiply(secp256k1.Point.Fn.fromBytes(privateKey));
-  return sha256(point.toBytes(true));
-}
+export { ecdh } from '../curve.ts';
 
 /** HKDF(salt, ikm) split into two 32-byte keys, as BOLT 8 uses it everywhere. */
 export function hkdf2(salt: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
@@ -40,16 +37,10 @@ export function decryptWithAD(key: Uint8Array, n: number, ad: Uint8Array, cipher
 export const mixHash = (h: Uint8Array, data: Uint8Array): Uint8Array => sha256(concat(h, data));
 
 export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
-  return secp256k1.getPublicKey(privateKey, true);
+  return curve.publicKey(privateKey);
 }
 
 /** A compressed point that is on the curve. */
 export function isValidPublicKey(bytes: Uint8Array): boolean {
-  if (bytes.length !== 33 || (bytes[0] !== 2 && bytes[0] !== 3)) return false;
-  try {
-    secp256k1.Point.fromBytes(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  return curve.isPoint(bytes);
 }
