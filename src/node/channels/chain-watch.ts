@@ -152,7 +152,8 @@ export class ChainWatch {
     this.resolving.add(id);
     try {
       const channelId = fromHex(id);
-      const ch = { channelId, commitments: l.rec.commitments, secrets: l.secrets, close: l.rec.close };
+      const sd = l.rec.shutdown;
+      const ch = { channelId, commitments: l.rec.commitments, secrets: l.secrets, close: l.rec.close, ...(sd?.sent ? { ourShutdownScript: sd.localScript } : {}) };
       const found = await this.resolver.identify(ch);
       if (!found) return;
       if (found !== l.rec.close) this.host.step(l, channelId, { kind: 'close_seen', close: found });

@@ -57,6 +57,8 @@ export interface ResolvableChannel {
   commitments: Commitments;
   secrets: ChannelSecrets;
   close?: CloseRecord;
+  /** Our shutdown script, once our shutdown went out: a closing transaction we signed pays to it. */
+  ourShutdownScript?: Uint8Array;
 }
 
 export interface ResolverHooks {
@@ -66,6 +68,26 @@ export interface ResolverHooks {
 }
 
 const key = (txid: string, vout: number): string => `${txid}:${vout}`;
+
+/**
+ * A BOLT 3 commitment hides its number in a locktime whose top byte is
+ * 0x20 and an input sequence whose top byte is 0x80; a closing transaction
+ * has neither. True for a transaction of the other shape with an output to
+ * `script`.
+ */
+export function isOurClosingTx(raw: Uint8Array, script: Uint8Array): boolean {
+  let tx: Transaction;
+  try {
+    tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  } catch {
+    return false;
+  }
+  const input = tx.inputsLength === 1 ? tx.getInput(0) : undefined;
+  const commitmentShaped = tx.lockTime >>> 24 === 0x20 && (input?.sequence ?? 0) >>> 24 === 0x80;
+  if (commitmentShaped || !input) return false;
+  for (let i = 0; i < tx.outputsLength; i++) if (equalBytes(tx.getOutput(i).script ?? new Uint8Array(), script)) return true;
+  return false;
+}
 
 /**
  * `htlc`: our offered HTLC this output resolves. Revoked outputs: `expiry`,
@@ -135,6 +157,10 @@ export class ChannelResolver {
     if (revoked && equalBytes(revoked.channelId, ch.channelId)) {
       return { ...base, kind: 'revoked', commitmentIndex: revoked.commitmentNumber, revokedSpec: revoked.spec as CommitSpec };
     }
+    // Every spend of the 2-of-2 funding output carries our signature, and we sign only commitments and closing
+    // transactions: one that is not commitment-shaped and pays our shutdown script is a closing_signed of ours the peer
+    // completed (one we proposed before the channel failed, say), not a stranger's transaction.
+    if (raw && ch.ourShutdownScript && isOurClosingTx(raw, ch.ourShutdownScript)) return { ...base, kind: 'mutual' };
     if (ch.close?.kind === 'mutual') {
       // A mutual close we agreed to, with another fee than the one stored (e.g. after a reconnect).
       return { ...base, kind: 'mutual' };

@@ -148,6 +148,15 @@ describe('shutdown rules', () => {
       await b.channels!.close(fromHex(id)).catch(() => undefined);
       await waitFor('A fails the channel', () => summary(a, id).closeReason === 'update_add_htlc after the peer sent shutdown');
       expect(summary(a, id).closeKind).toBe('local');
+      // On A's error B fails too: it broadcasts its commitment, or completes the closing_signed A sent before the add
+      // came (A signed that transaction). Whichever confirms, A names it, never "a transaction we do not recognise".
+      await lab.btcd.generate(1);
+      const seen = await waitFor('A sees what spent the funding output confirm', () => {
+        const x = summary(a, id);
+        return x.numbers.closeHeight !== undefined && x.closingTxid ? x : undefined;
+      });
+      expect(['local', 'remote', 'mutual']).toContain(seen.closeKind!);
+      expect((await lab.outputs(seen.closingTxid!)).length).toBeGreaterThan(0);
     } finally {
       peers.send = original;
     }
